@@ -1,0 +1,29 @@
+# Thin wrapper: the README's two commands, each complete on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+
+.PHONY: setup configure build demo test bench clean
+
+setup:
+	./scripts/setup
+
+configure: setup
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE); fi
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	$(BUILD_DIR)/bin/switchyard run hello --config examples/configs/default.json \
+	  --input "How do I reset my password?"
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: build
+	$(BUILD_DIR)/bin/bench_swarm
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,54 @@
+#pragma once
+// The sim provider: an in-process, deterministic SIMULATOR of a model endpoint, for
+// demos, tests and benchmarks. It never talks to a network and every reply it makes
+// is labelled "[sim <model>]". Nothing falls back to it: it serves only models whose
+// provider is declared with kind "sim" in the config.
+//
+// Given the same seed, model settings, call order and clock readings it returns the
+// same outcomes. Plain class, no CAF: the model service actor owns one instance and
+// turns `latency` into a delayed reply. Not thread-safe (one owner).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/config.hpp"
+#include "runtime/messages.hpp"
+
+namespace switchyard {
+
+struct sim_outcome {
+  model_error error;          // empty kind: success
+  std::string text;           // the reply (empty on error)
+  std::string finish_reason;  // "stop", or "length" when max_tokens cut the reply
+  uint32_t input_tokens = 0;
+  uint32_t output_tokens = 0;
+  /// How long the simulated call takes before its outcome is known: latency_ms +
+  /// ms_per_output_token * output_tokens on success, timeout_ms for a timeout fault,
+  /// latency_ms for other faults.
+  std::chrono::milliseconds latency{0};
+};
+
+class sim_provider {
+ public:
+  explicit sim_provider(uint64_t seed);
+
+  /// Simulates one call to `model`. `since_start` is the time elapsed since the
+  /// provider started (from the caller's clock); outage windows are tested against it.
+  /// Precedence: outage, then faults in their config order, then success.
+  /// The reply is "[sim <model id>] " followed by a deterministic answer derived from
+  /// the last user message, cut to `max_tokens` tokens (finish_reason "length").
+  sim_outcome call(const model_config& model, const std::vector<chat_message>& messages,
+                   uint32_t max_tokens, std::chrono::milliseconds since_start);
+
+  /// Calls made to `model_id` so far (faulted ones included).
+  uint64_t calls_made(const std::string& model_id) const;
+
+ private:
+  uint64_t seed_;
+  std::unordered_map<std::string, uint64_t> calls_;
+};
+
+}  // namespace switchyard

@@ -1,0 +1,173 @@
+#pragma once
+// Switchyard's configuration: one JSON file holding the runtime settings, the model
+// catalog, supervisor limits, budgets and per-workflow settings.
+//
+// Loading validates everything and reports *every* problem, each with its JSON path
+// and the value found ("models[2].price_in_per_mtok: must be >= 0, got -1"). Unknown
+// keys are errors: a typo must never be silently ignored. The format is documented
+// in docs/config.md; examples/configs/default.json is a complete example.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace switchyard {
+
+/// Where a model runs, as far as data protection is concerned. Data classed as
+/// private may only go to `local` or `private_host` models (enforced by the router).
+enum class residency { local, private_host, cloud };
+
+/// "local", "private", "cloud".
+std::string to_string(residency x);
+
+/// Runtime knobs for the actor system.
+struct runtime_settings {
+  /// CAF scheduler policy: "sharing" (one shared queue; fastest request/reply round
+  /// trips on few cores) or "stealing". Default: "sharing".
+  std::string scheduler = "sharing";
+  /// Scheduler worker threads; 0 means one per hardware thread. Default: 0.
+  uint32_t workers = 0;
+  /// spdlog level: trace, debug, info, warn, error, critical, off. Default: "info".
+  std::string log_level = "info";
+};
+
+/// A fault the sim provider injects. `kind` is one of rate_limited, server_error,
+/// timeout. It fires on every `every`-th call to the model (1-based: calls N, 2N,
+/// ...) when `every` > 0, and otherwise with `probability`, drawn deterministically
+/// from the provider seed and the call's index.
+struct sim_fault {
+  std::string kind;
+  uint32_t every = 0;
+  double probability = 0;
+  uint32_t retry_after_ms = 1000;  // only for rate_limited
+};
+
+/// A window, in milliseconds since the sim provider started, during which every call
+/// to the model fails with a `connection` error (an outage).
+struct sim_outage {
+  uint64_t from_ms = 0;
+  uint64_t to_ms = 0;
+};
+
+/// Behaviour of one model when served by the sim provider.
+struct sim_model_settings {
+  uint32_t latency_ms = 0;        // fixed part of every call's latency
+  uint32_t ms_per_output_token = 0;  // added per generated token
+  uint32_t timeout_ms = 30000;    // how long a `timeout` fault makes the caller wait
+  std::vector<sim_fault> faults;
+  std::vector<sim_outage> outages;
+};
+
+struct model_config {
+  std::string id;
+  std::string provider;  // name of an entry in `providers`
+  std::string tier;      // name of an entry in `tiers`
+  double price_in_per_mtok = 0;   // USD per million input tokens
+  double price_out_per_mtok = 0;  // USD per million output tokens
+  uint32_t context_window = 0;    // tokens, prompt plus completion
+  std::vector<std::string> capabilities;  // of: tools, vision, json_mode, logprobs
+  residency where = residency::cloud;
+  std::string region;  // free-form, e.g. "eu-west"; empty when unknown
+  sim_model_settings sim;  // used only when the provider's kind is "sim"
+};
+
+/// An endpoint that serves models. Only kind "sim" (the in-process simulator)
+/// exists so far; HTTP kinds come with the providers work.
+struct provider_config {
+  std::string name;
+  std::string kind;
+  uint64_t seed = 42;  // sim: seeds the deterministic fault draws
+};
+
+struct budget_limits {
+  uint64_t max_tokens = 0;  // input plus output tokens per thread; 0 means unlimited
+  double max_cost_usd = 0;  // USD per thread; 0 means unlimited
+};
+
+/// What happens to a run the supervisor stops (hop limit, budget exhausted).
+struct escalation_settings {
+  /// "handoff": the run ends with a human-handoff record (and, when `handoff_file` is
+  /// set, the record is appended to that JSONL file). "agent": the run's graph node
+  /// named by `agent` gets the escalated run and writes the final output.
+  std::string target = "handoff";
+  std::string agent;
+  std::string handoff_file;
+};
+
+/// Per-agent model settings inside a workflow; empty fields keep the agent's own
+/// defaults.
+struct agent_settings {
+  std::string model;
+  std::string tier;
+  uint32_t max_tokens = 0;  // 0: the agent's default
+  std::string system_prompt;
+};
+
+/// Settings of one workflow as written in the file; absent values fall back to the
+/// top-level `supervisor` and `budgets` sections (see config::workflow()).
+struct workflow_overrides {
+  std::optional<uint32_t> max_hops;
+  std::optional<uint32_t> step_timeout_ms;
+  std::optional<budget_limits> thread_budget;
+  std::optional<escalation_settings> escalation;
+  std::map<std::string, agent_settings> agents;
+};
+
+/// Effective settings of one workflow, defaults applied.
+struct workflow_settings {
+  uint32_t max_hops = 8;
+  uint32_t step_timeout_ms = 60000;
+  budget_limits thread_budget;
+  escalation_settings escalation;
+  std::map<std::string, agent_settings> agents;
+};
+
+struct supervisor_settings {
+  /// Agent-to-agent messages allowed per run. Default: 8.
+  uint32_t max_hops = 8;
+  /// How long the run waits for one step before failing it. Default: 60000.
+  uint32_t step_timeout_ms = 60000;
+  escalation_settings escalation;
+};
+
+struct config {
+  runtime_settings runtime;
+  std::vector<std::string> tiers;  // ordered by capability, cheapest first
+  std::vector<provider_config> providers;
+  std::vector<model_config> models;
+  supervisor_settings supervisor;
+  budget_limits thread_budget;  // from budgets.per_thread
+  std::map<std::string, workflow_overrides> workflows;
+
+  /// The model with this id, or nullptr.
+  const model_config* find_model(const std::string& id) const;
+  /// The provider with this name, or nullptr.
+  const provider_config* find_provider(const std::string& name) const;
+  /// Position of `tier` in `tiers`, or -1.
+  int tier_rank(const std::string& tier) const;
+  /// Effective settings for `workflow` (defaults when the file does not mention it).
+  workflow_settings workflow(const std::string& name) const;
+};
+
+/// The outcome of loading a config: either a config, or every problem found.
+struct config_load_result {
+  std::optional<config> value;
+  std::vector<std::string> errors;  // each: "<json path>: <problem>, got <value>"
+
+  bool ok() const { return value.has_value(); }
+  /// All errors, one per line, prefixed with the source name.
+  std::string message() const;
+};
+
+/// Parses and validates a config document. `source` names it in messages.
+config_load_result parse_config(const nlohmann::json& doc, const std::string& source);
+/// Parses JSON text, then validates it. Syntax errors name the byte offset.
+config_load_result parse_config_text(const std::string& text, const std::string& source);
+/// Reads a file, then parses it. A missing or unreadable file is reported as such.
+config_load_result load_config_file(const std::string& path);
+
+}  // namespace switchyard
