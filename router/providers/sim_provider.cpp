@@ -1,0 +1,274 @@
+#include "router/providers/sim_provider.hpp"
+
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include "router/token_estimate.hpp"
+
+namespace switchyard {
+
+namespace {
+
+// -- deterministic hashing ----------------------------------------------------------
+
+constexpr uint64_t fnv_offset_basis = 14695981039346656037ull;
+constexpr uint64_t fnv_prime = 1099511628211ull;
+
+// FNV-1a rather than std::hash: the value of std::hash<std::string> is unspecified and
+// differs between standard libraries, and sim outcomes must be the same everywhere.
+// Passing a previous result as `hash` hashes the concatenation.
+uint64_t fnv1a(std::string_view bytes, uint64_t hash = fnv_offset_basis) {
+  for (char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= fnv_prime;
+  }
+  return hash;
+}
+
+// splitmix64's finaliser: a cheap, well-mixed 64-bit permutation.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// A uniform draw in [0, 1) for the fault at `position` on call `index` of a model.
+// Each fault gets its own draw so adding a fault does not shift the others.
+double fault_draw(uint64_t seed, uint64_t model_hash, uint64_t index, uint64_t position) {
+  uint64_t x = splitmix64(seed);
+  x = splitmix64(x ^ model_hash);
+  x = splitmix64(x ^ index);
+  x = splitmix64(x ^ position);
+  return static_cast<double>(x >> 11) * 0x1.0p-53;  // top 53 bits: exact in a double
+}
+
+// -- UTF-8 ----------------------------------------------------------------------------
+
+constexpr bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+uint64_t count_code_points(std::string_view text) {
+  uint64_t code_points = 0;
+  for (char c : text) {
+    if (!is_continuation_byte(c)) ++code_points;
+  }
+  return code_points;
+}
+
+// Bytes in the longest prefix of `text` with at most `max_code_points` code points;
+// cutting there never splits a code point.
+size_t prefix_bytes(std::string_view text, uint64_t max_code_points) {
+  uint64_t seen = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (is_continuation_byte(text[i])) continue;
+    if (seen == max_code_points) return i;
+    ++seen;
+  }
+  return text.size();
+}
+
+// -- the reply ------------------------------------------------------------------------
+
+constexpr size_t quote_max_words = 12;
+// Also cap the quote by length, so a prompt without spaces (CJK, a long URL) cannot
+// make the quote alone dwarf the reply.
+constexpr uint64_t quote_max_code_points = 80;
+constexpr uint32_t reply_min_tokens = 12;
+constexpr uint32_t reply_token_spread = 52;  // targets are 12..63 tokens
+
+constexpr std::array<std::string_view, 12> filler_sentences = {
+    "This is a simulated answer.",
+    "No model was consulted to write it.",
+    "The simulator derives every word from the request, so it repeats itself faithfully.",
+    "A real provider would reason about the question here.",
+    "Consider the question answered for the purposes of this run.",
+    "The details would depend on context the simulator does not have.",
+    "Further steps can build on this reply.",
+    "Latency, tokens and faults are modelled; insight is not.",
+    "Treat this text as a placeholder of realistic length.",
+    "The same request always gets this same reply.",
+    "Another model or another prompt would get a different one.",
+    "Nothing here was checked against real data.",
+};
+
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// The message the reply answers: the last one from the user, else the last one.
+std::string_view prompt_to_answer(const std::vector<chat_message>& messages) {
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->role == "user") return it->content;
+  }
+  return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
+}
+
+// The first words of `text`, whitespace collapsed, with "..." when some were dropped.
+std::string quote_of(std::string_view text) {
+  std::string quote;
+  size_t words = 0;
+  uint64_t code_points = 0;
+  size_t i = 0;
+  bool truncated = false;
+  while (i < text.size()) {
+    while (i < text.size() && is_ascii_space(text[i])) ++i;
+    if (i == text.size()) break;
+    if (words == quote_max_words || code_points >= quote_max_code_points) {
+      truncated = true;
+      break;
+    }
+    size_t end = i;
+    while (end < text.size() && !is_ascii_space(text[end])) ++end;
+    if (words > 0) {
+      quote += ' ';
+      ++code_points;
+    }
+    std::string_view word = text.substr(i, end - i);
+    size_t keep = prefix_bytes(word, quote_max_code_points - code_points);
+    quote.append(word.substr(0, keep));
+    code_points += count_code_points(word.substr(0, keep));
+    ++words;
+    if (keep < word.size()) {
+      truncated = true;
+      break;
+    }
+    i = end;
+  }
+  if (truncated) quote += "...";
+  return quote;
+}
+
+// The reply the simulated model would give with no max_tokens limit.
+std::string full_reply(const std::string& model_id, std::string_view prompt) {
+  const uint64_t reply_hash = fnv1a(prompt, fnv1a(model_id));
+  const uint32_t target_tokens =
+      reply_min_tokens + static_cast<uint32_t>(reply_hash % reply_token_spread);
+
+  std::string text = "[sim " + model_id + "] Re: \"" + quote_of(prompt) + "\" \u2014";
+  uint64_t state = reply_hash;
+  size_t previous = filler_sentences.size();
+  while (estimate_tokens(text) < target_tokens) {
+    state = splitmix64(state);
+    size_t pick = state % filler_sentences.size();
+    if (pick == previous) pick = (pick + 1) % filler_sentences.size();  // no stutter
+    previous = pick;
+    text += ' ';
+    text.append(filler_sentences[pick]);
+  }
+  return text;
+}
+
+// -- errors ---------------------------------------------------------------------------
+
+sim_outcome failure(std::string kind, std::string message, std::chrono::milliseconds latency,
+                    uint32_t retry_after_ms = 0) {
+  sim_outcome out;
+  out.error.kind = std::move(kind);
+  out.error.message = std::move(message);
+  out.error.retry_after_ms = retry_after_ms;
+  out.latency = latency;
+  return out;
+}
+
+bool fault_fires(const sim_fault& fault, uint64_t seed, uint64_t model_hash, uint64_t index,
+                 uint64_t position) {
+  if (fault.every > 0 && index % fault.every == 0) return true;
+  return fault.probability > 0 && fault_draw(seed, model_hash, index, position) < fault.probability;
+}
+
+sim_outcome fault_outcome(const sim_fault& fault, const model_config& model, uint64_t index) {
+  const auto base_latency = std::chrono::milliseconds{model.sim.latency_ms};
+  const std::string where = "sim: " + model.id + " call #" + std::to_string(index);
+  if (fault.kind == "rate_limited") {
+    return failure("rate_limited",
+                   where + " rate limited (HTTP 429), retry after " +
+                       std::to_string(fault.retry_after_ms) + " ms",
+                   base_latency, fault.retry_after_ms);
+  }
+  if (fault.kind == "timeout") {
+    return failure("timeout",
+                   where + " timed out after " + std::to_string(model.sim.timeout_ms) + " ms",
+                   std::chrono::milliseconds{model.sim.timeout_ms});
+  }
+  if (fault.kind == "server_error") {
+    return failure("server_error", where + " failed with an internal server error (HTTP 500)",
+                   base_latency);
+  }
+  // Config validation rejects other kinds; fail loudly rather than ignore the fault.
+  return failure("server_error", where + " has an unknown sim fault kind \"" + fault.kind + "\"",
+                 base_latency);
+}
+
+}  // namespace
+
+sim_provider::sim_provider(uint64_t seed) : seed_(seed) {}
+
+sim_outcome sim_provider::call(const model_config& model, const std::vector<chat_message>& messages,
+                               uint32_t max_tokens, std::chrono::milliseconds since_start) {
+  const uint64_t index = ++calls_[model.id];
+  const sim_model_settings& sim = model.sim;
+  const auto base_latency = std::chrono::milliseconds{sim.latency_ms};
+
+  // An outage means the endpoint cannot be reached, so it wins over everything else.
+  if (since_start.count() >= 0) {
+    const auto now_ms = static_cast<uint64_t>(since_start.count());
+    for (const sim_outage& outage : sim.outages) {
+      if (outage.from_ms <= now_ms && now_ms < outage.to_ms) {
+        return failure("connection",
+                       "sim: " + model.id + " is in an outage window [" +
+                           std::to_string(outage.from_ms) + ", " + std::to_string(outage.to_ms) +
+                           ") ms",
+                       base_latency);
+      }
+    }
+  }
+
+  // A request the endpoint would reject fails the same way on every call, before any
+  // transient fault could hide it.
+  if (max_tokens == 0) {
+    return failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
+                   base_latency);
+  }
+  const uint32_t prompt_tokens = estimate_prompt_tokens(messages);
+  const uint64_t needed = uint64_t{prompt_tokens} + max_tokens;
+  if (needed > model.context_window) {
+    return failure("context_length",
+                   "sim: " + model.id + ": prompt of " + std::to_string(prompt_tokens) +
+                       " tokens + max_tokens " + std::to_string(max_tokens) + " = " +
+                       std::to_string(needed) + " exceeds the context window of " +
+                       std::to_string(model.context_window) + " tokens",
+                   base_latency);
+  }
+
+  const uint64_t model_hash = fnv1a(model.id);
+  for (size_t position = 0; position < sim.faults.size(); ++position) {
+    const sim_fault& fault = sim.faults[position];
+    if (fault_fires(fault, seed_, model_hash, index, position)) {
+      return fault_outcome(fault, model, index);
+    }
+  }
+
+  sim_outcome out;
+  out.text = full_reply(model.id, prompt_to_answer(messages));
+  out.finish_reason = "stop";
+  if (estimate_tokens(out.text) > max_tokens) {
+    // ceil(n / 4) <= max_tokens exactly when n <= 4 * max_tokens code points.
+    out.text.resize(prefix_bytes(out.text, uint64_t{max_tokens} * 4));
+    out.finish_reason = "length";
+  }
+  out.input_tokens = prompt_tokens;
+  out.output_tokens = estimate_tokens(out.text);
+  out.latency = base_latency +
+                std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * out.output_tokens};
+  return out;
+}
+
+uint64_t sim_provider::calls_made(const std::string& model_id) const {
+  auto it = calls_.find(model_id);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,55 @@
+// Specification of the token approximation (router/token_estimate.hpp) and of call
+// costs (router/cost.hpp).
+
+#include "router/token_estimate.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "router/cost.hpp"
+
+using namespace switchyard;
+
+TEST_CASE("tokens: empty text costs no tokens", "[tokens]") {
+  CHECK(estimate_tokens("") == 0);
+}
+
+TEST_CASE("tokens: ASCII text costs one token per started group of 4 characters", "[tokens]") {
+  CHECK(estimate_tokens("a") == 1);
+  CHECK(estimate_tokens("abcd") == 1);
+  CHECK(estimate_tokens("abcde") == 2);
+  CHECK(estimate_tokens("abcdefgh") == 2);
+  CHECK(estimate_tokens("How do I reset my password?") == 7);  // 27 characters
+}
+
+TEST_CASE("tokens: multi-byte characters count once each, not once per byte", "[tokens]") {
+  CHECK(estimate_tokens("h\xC3\xA9llo") == 2);  // "héllo": 5 code points, 6 bytes
+  CHECK(estimate_tokens("\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E") == 1);  // "日本語": 3 code points
+  CHECK(estimate_tokens("\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC") == 1);  // "€€€€"
+  // Five emoji: 20 bytes, 5 code points.
+  const std::string five_emoji =
+      "\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80\xF0\x9F\x98\x80";
+  CHECK(five_emoji.size() == 20);
+  CHECK(estimate_tokens(five_emoji) == 2);
+}
+
+TEST_CASE("tokens: a prompt adds 4 framing tokens per message to its contents", "[tokens]") {
+  CHECK(estimate_prompt_tokens({}) == 0);
+  CHECK(estimate_prompt_tokens({{"user", ""}}) == 4);
+  CHECK(estimate_prompt_tokens({{"system", "abcd"}, {"user", "abcde"}}) == (4 + 1) + (4 + 2));
+}
+
+TEST_CASE("cost: a call costs its tokens at the model's per-million prices", "[tokens][cost]") {
+  model_config model;
+  model.price_in_per_mtok = 3;
+  model.price_out_per_mtok = 15;
+
+  CHECK(call_cost_usd(model, 0, 0) == 0);
+  CHECK(call_cost_usd(model, 1'000'000, 0) == Approx(3));
+  CHECK(call_cost_usd(model, 0, 1'000'000) == Approx(15));
+  CHECK(call_cost_usd(model, 1000, 2000) == Approx((1000 * 3.0 + 2000 * 15.0) / 1e6));
+}
+
+TEST_CASE("cost: a free model costs nothing however many tokens it uses", "[tokens][cost]") {
+  model_config model;
+  CHECK(call_cost_usd(model, 123'456'789, 987'654'321) == 0);
+}
