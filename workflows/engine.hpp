@@ -1,0 +1,84 @@
+#pragma once
+// The engine runs workflows: it spawns the model service and, for every registered
+// workflow, its agents (once; they serve all runs), and starts one run actor per run.
+//
+//   actor_runtime rt{cfg->runtime};
+//   engine eng{rt.system(), cfg, registry};
+//   run_result r = eng.run({"hello", "Where is my order?"});      // blocking
+//   // or, from an actor: self->request(eng.spawn_run(), caf::infinite, req).then(...)
+//
+// Thread-safe after construction. The engine must outlive the runs it started.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+#include "runtime/budget_ledger.hpp"
+#include "runtime/config.hpp"
+#include "runtime/handoff_log.hpp"
+#include "runtime/supervisor.hpp"
+#include "workflows/workflow_registry.hpp"
+
+namespace switchyard {
+
+/// A registered workflow bound to this engine: its graph, settings and live agents.
+struct workflow_instance {
+  std::shared_ptr<const graph> definition;
+  workflow_settings settings;
+  supervisor limits{8};
+  std::vector<caf::actor> agents;  // by node index
+};
+
+/// What every run actor of one engine shares; immutable but for the ledger, the
+/// handoff log and the id counter, which are thread-safe.
+struct engine_shared {
+  std::map<std::string, workflow_instance> workflows;
+  budget_ledger ledger;
+  handoff_log handoffs;
+  std::string id_prefix;  // random per engine, so ids from two processes differ
+  std::atomic<uint64_t> next_id{1};
+
+  std::string new_id(const char* kind);
+};
+
+class engine {
+ public:
+  /// Spawns the model service and every workflow's agents. Call check() first: the
+  /// constructor assumes the config and registry agree.
+  engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
+         const workflow_registry& registry);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  /// Problems between a config and the registered workflows: settings for unknown
+  /// workflows or agents, escalation agents the graph does not declare.
+  static std::vector<std::string> check(const config& cfg, const workflow_registry& registry);
+
+  /// A fresh run actor. Send it one run_request (as a request); it replies with the
+  /// run_result when the run ends, then exits.
+  caf::actor spawn_run();
+
+  /// Runs one workflow to its end, blocking the calling (non-actor) thread.
+  run_result run(run_request request);
+
+  /// Runs every request, at most `max_in_flight` at a time, blocking the calling
+  /// (non-actor) thread; results come back in the order of `requests`.
+  std::vector<run_result> run_all(std::vector<run_request> requests, size_t max_in_flight = 256);
+
+  budget_ledger& ledger() { return shared_->ledger; }
+  caf::actor model_service() const { return models_; }
+  caf::actor_system& system() { return sys_; }
+
+ private:
+  caf::actor_system& sys_;
+  std::shared_ptr<const config> cfg_;
+  std::shared_ptr<engine_shared> shared_;
+  caf::actor models_;
+};
+
+}  // namespace switchyard
