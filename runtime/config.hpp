@@ -157,6 +157,7 @@ struct config {
 struct config_load_result {
   std::optional<config> value;
   std::vector<std::string> errors;  // each: "<json path>: <problem>, got <value>"
+  std::string source;  // file path or the name given to parse_config(); prefixes message()
 
   bool ok() const { return value.has_value(); }
   /// All errors, one per line, prefixed with the source name.

@@ -1,0 +1,879 @@
+#include "runtime/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace switchyard {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Values in messages are cut so one bad 10 kB system prompt cannot flood the log.
+constexpr size_t max_shown_chars = 80;
+
+std::string show(const json& value) {
+  // `replace` keeps dump() from throwing on invalid UTF-8 in documents built in code.
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() <= max_shown_chars) return text;
+  size_t cut = max_shown_chars - 3;
+  // Never split a UTF-8 sequence: back up over continuation bytes.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut) + "...";
+}
+
+bool is_plain_key(const std::string& key) {
+  if (key.empty()) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+  });
+}
+
+// Keys with dots, spaces or nothing at all are quoted so the path stays unambiguous:
+// workflows["a.b"] rather than workflows.a.b.
+std::string member_path(const std::string& parent, const std::string& key) {
+  if (!is_plain_key(key)) return parent + "[" + show(json(key)) + "]";
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string element_path(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+std::string shown_path(const std::string& path) {
+  return path.empty() ? "(root)" : path;
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean X?)" when some candidate is a near miss of `word`, else "". Also
+// compares against candidate prefixes so a truncated key ("prise_in") finds its
+// full name ("price_in_per_mtok").
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  const std::string* best = nullptr;
+  for (const auto& candidate : candidates) {
+    size_t d = edit_distance(word, candidate);
+    if (word.size() >= 4 && candidate.size() > word.size()) {
+      d = std::min(d, edit_distance(word, candidate.substr(0, word.size())) + 1);
+    }
+    if (d < best_distance) {
+      best_distance = d;
+      best = &candidate;
+    }
+  }
+  // Loose enough for typos, tight enough that "cost" does not suggest "context_window".
+  if (best == nullptr || best_distance > 3 || best_distance * 3 > word.size()) return "";
+  return " (did you mean " + *best + "?)";
+}
+
+enum class presence { required, optional };
+
+// Collects every problem instead of stopping at the first: fixing a config one
+// error per run is miserable.
+class validator {
+ public:
+  std::vector<std::string> take_errors() { return std::move(errors_); }
+
+  void fail(const std::string& path, const std::string& problem, const json& got) {
+    errors_.push_back(shown_path(path) + ": " + problem + ", got " + show(got));
+  }
+  void fail(const std::string& path, const std::string& problem) {
+    errors_.push_back(shown_path(path) + ": " + problem);
+  }
+
+  /// True when `value` is an object; reports each key not in `allowed`.
+  bool object(const json& value, const std::string& path, const std::vector<std::string>& allowed) {
+    if (!value.is_object()) {
+      fail(path, "must be an object", value);
+      return false;
+    }
+    for (const auto& item : value.items()) {
+      if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+        fail(member_path(path, item.key()), "unknown key" + suggestion(item.key(), allowed));
+      }
+    }
+    return true;
+  }
+
+  /// `obj[key]` or nullptr when absent; a missing required key is reported.
+  const json* member(const json& obj, const std::string& key, const std::string& path, presence p) {
+    auto it = obj.find(key);
+    if (it != obj.end()) return &*it;
+    if (p == presence::required) fail(member_path(path, key), "is required");
+    return nullptr;
+  }
+
+  bool string_value(const json& value, const std::string& path, std::string& out) {
+    if (!value.is_string()) {
+      fail(path, "must be a string", value);
+      return false;
+    }
+    out = value.get<std::string>();
+    return true;
+  }
+
+  bool non_empty_string_value(const json& value, const std::string& path, std::string& out) {
+    if (!string_value(value, path, out)) return false;
+    if (out.empty()) {
+      fail(path, "must not be empty", value);
+      return false;
+    }
+    return true;
+  }
+
+  bool string(const json& obj, const std::string& key, const std::string& path, presence p,
+              std::string& out) {
+    const json* value = member(obj, key, path, p);
+    return value != nullptr && string_value(*value, member_path(path, key), out);
+  }
+
+  bool non_empty_string(const json& obj, const std::string& key, const std::string& path,
+                        presence p, std::string& out) {
+    const json* value = member(obj, key, path, p);
+    return value != nullptr && non_empty_string_value(*value, member_path(path, key), out);
+  }
+
+  bool choice_value(const json& value, const std::string& path,
+                    const std::vector<std::string>& allowed, std::string& out) {
+    std::string text;
+    if (!string_value(value, path, text)) return false;
+    if (std::find(allowed.begin(), allowed.end(), text) == allowed.end()) {
+      fail(path, "must be one of " + join(allowed), value);
+      return false;
+    }
+    out = std::move(text);
+    return true;
+  }
+
+  bool choice(const json& obj, const std::string& key, const std::string& path, presence p,
+              const std::vector<std::string>& allowed, std::string& out) {
+    const json* value = member(obj, key, path, p);
+    return value != nullptr && choice_value(*value, member_path(path, key), allowed, out);
+  }
+
+  /// An integer in [min, max], also bounded by T's range. 8192.0 counts as an integer:
+  /// some tools write every number as a double.
+  template <typename T>
+  bool integer_value(const json& value, const std::string& path, uint64_t min, uint64_t max,
+                     T& out) {
+    const uint64_t type_max = std::numeric_limits<T>::max();
+    std::string rule;
+    if (max < type_max) {
+      rule = "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    } else if (min == 0) {
+      rule = "must be a non-negative integer";
+    } else if (min == 1) {
+      rule = "must be an integer > 0";
+    } else {
+      rule = "must be an integer >= " + std::to_string(min);
+    }
+    std::optional<uint64_t> n = as_unsigned(value);
+    if (!n || *n < min || *n > std::min(max, type_max)) {
+      fail(path, n && *n > type_max ? "must be at most " + std::to_string(type_max) : rule, value);
+      return false;
+    }
+    out = static_cast<T>(*n);
+    return true;
+  }
+
+  template <typename T>
+  bool integer(const json& obj, const std::string& key, const std::string& path, presence p,
+               uint64_t min, uint64_t max, T& out) {
+    const json* value = member(obj, key, path, p);
+    return value != nullptr && integer_value(*value, member_path(path, key), min, max, out);
+  }
+
+  template <typename T>
+  bool integer(const json& obj, const std::string& key, const std::string& path, presence p,
+               uint64_t min, T& out) {
+    return integer(obj, key, path, p, min, std::numeric_limits<uint64_t>::max(), out);
+  }
+
+  /// A finite number >= 0 (prices, costs).
+  bool amount(const json& obj, const std::string& key, const std::string& path, presence p,
+              double& out) {
+    const json* value = member(obj, key, path, p);
+    if (value == nullptr) return false;
+    std::string at = member_path(path, key);
+    if (!value->is_number()) {
+      fail(at, "must be a number", *value);
+      return false;
+    }
+    double x = value->get<double>();
+    if (!std::isfinite(x) || x < 0) {
+      fail(at, "must be a finite number >= 0", *value);
+      return false;
+    }
+    out = x;
+    return true;
+  }
+
+  /// An array (possibly empty) or nullptr.
+  const json* array(const json& obj, const std::string& key, const std::string& path, presence p) {
+    const json* value = member(obj, key, path, p);
+    if (value == nullptr) return nullptr;
+    if (!value->is_array()) {
+      fail(member_path(path, key), "must be an array", *value);
+      return nullptr;
+    }
+    return value;
+  }
+
+  /// A non-empty array or nullptr.
+  const json* non_empty_array(const json& obj, const std::string& key, const std::string& path,
+                              presence p) {
+    const json* value = array(obj, key, path, p);
+    if (value != nullptr && value->empty()) {
+      fail(member_path(path, key), "must not be empty", *value);
+      return nullptr;
+    }
+    return value;
+  }
+
+ private:
+  static std::optional<uint64_t> as_unsigned(const json& value) {
+    if (value.is_number_unsigned()) return value.get<uint64_t>();
+    if (value.is_number_integer()) {
+      auto n = value.get<int64_t>();
+      if (n >= 0) return static_cast<uint64_t>(n);
+      return std::nullopt;
+    }
+    if (value.is_number_float()) {
+      double x = value.get<double>();
+      // 2^64 is exactly representable; anything at or above it does not fit.
+      if (std::isfinite(x) && x >= 0 && x == std::floor(x) && x < 18446744073709551616.0) {
+        return static_cast<uint64_t>(x);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::string> errors_;
+};
+
+const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
+                                            "supervisor", "budgets", "workflows"};
+const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
+const std::vector<std::string> provider_keys = {"name", "kind", "seed"};
+const std::vector<std::string> model_keys = {"id",
+                                             "provider",
+                                             "tier",
+                                             "price_in_per_mtok",
+                                             "price_out_per_mtok",
+                                             "context_window",
+                                             "capabilities",
+                                             "residency",
+                                             "region",
+                                             "sim"};
+const std::vector<std::string> sim_keys = {"latency_ms", "ms_per_output_token", "timeout_ms",
+                                           "faults", "outages"};
+const std::vector<std::string> fault_keys = {"kind", "every", "probability", "retry_after_ms"};
+const std::vector<std::string> outage_keys = {"from_ms", "to_ms"};
+const std::vector<std::string> supervisor_keys = {"max_hops", "step_timeout_ms", "escalation"};
+const std::vector<std::string> escalation_keys = {"target", "agent", "handoff_file"};
+const std::vector<std::string> budgets_keys = {"per_thread"};
+const std::vector<std::string> budget_keys = {"max_tokens", "max_cost_usd"};
+const std::vector<std::string> workflow_keys = {"max_hops", "step_timeout_ms", "budget",
+                                                "escalation", "agents"};
+const std::vector<std::string> agent_keys = {"model", "tier", "max_tokens", "system_prompt"};
+
+const std::vector<std::string> schedulers = {"sharing", "stealing"};
+const std::vector<std::string> log_levels = {"trace", "debug",    "info", "warn",
+                                             "error", "critical", "off"};
+const std::vector<std::string> provider_kinds = {"sim"};
+const std::vector<std::string> capability_names = {"tools", "vision", "json_mode", "logprobs"};
+const std::vector<std::string> residency_names = {"local", "private", "cloud"};
+const std::vector<std::string> fault_kinds = {"rate_limited", "server_error", "timeout"};
+const std::vector<std::string> escalation_targets = {"handoff", "agent"};
+
+constexpr uint32_t max_workers = 256;
+constexpr uint32_t max_hops_limit = 10000;
+
+// What the model and workflow sections may refer to. A `known` flag is false when
+// its section is missing or malformed; references are then not checked, because
+// "tier must be one of ()" on every model would only bury the real error.
+struct catalog {
+  bool tiers_known = false;
+  std::vector<std::string> tiers;
+  bool providers_known = false;
+  std::map<std::string, std::string> provider_kinds;  // name -> kind as written
+  bool models_known = false;
+  std::vector<std::string> model_ids;
+};
+
+runtime_settings parse_runtime(validator& v, const json& j, const std::string& path) {
+  runtime_settings out;
+  if (!v.object(j, path, runtime_keys)) return out;
+  v.choice(j, "scheduler", path, presence::optional, schedulers, out.scheduler);
+  v.integer(j, "workers", path, presence::optional, 0, max_workers, out.workers);
+  v.choice(j, "log_level", path, presence::optional, log_levels, out.log_level);
+  return out;
+}
+
+std::vector<std::string> parse_tiers(validator& v, const json& doc, catalog& known) {
+  std::vector<std::string> out;
+  const json* tiers = v.non_empty_array(doc, "tiers", "", presence::required);
+  if (tiers == nullptr) return out;
+  known.tiers_known = true;
+  for (size_t i = 0; i < tiers->size(); ++i) {
+    std::string path = element_path("tiers", i), name;
+    if (!v.non_empty_string_value((*tiers)[i], path, name)) continue;
+    auto seen = std::find(out.begin(), out.end(), name);
+    if (seen != out.end()) {
+      v.fail(path, "duplicate tier", (*tiers)[i]);
+      continue;
+    }
+    out.push_back(name);
+  }
+  known.tiers = out;
+  return out;
+}
+
+std::vector<provider_config> parse_providers(validator& v, const json& doc, catalog& known) {
+  std::vector<provider_config> out;
+  const json* providers = v.non_empty_array(doc, "providers", "", presence::required);
+  if (providers == nullptr) return out;
+  known.providers_known = true;
+  for (size_t i = 0; i < providers->size(); ++i) {
+    const json& p = (*providers)[i];
+    std::string path = element_path("providers", i);
+    if (!v.object(p, path, provider_keys)) continue;
+    provider_config provider;
+    bool named = v.non_empty_string(p, "name", path, presence::required, provider.name);
+    if (named && known.provider_kinds.count(provider.name) != 0) {
+      v.fail(member_path(path, "name"), "duplicate provider name", p["name"]);
+      named = false;
+    }
+    // Keep the kind as written even when invalid, so models can say why their `sim`
+    // section is rejected.
+    if (const json* kind = v.member(p, "kind", path, presence::required)) {
+      v.choice_value(*kind, member_path(path, "kind"), provider_kinds, provider.kind);
+      if (kind->is_string()) provider.kind = kind->get<std::string>();
+    }
+    v.integer(p, "seed", path, presence::optional, 0, provider.seed);
+    if (named) known.provider_kinds[provider.name] = provider.kind;
+    out.push_back(std::move(provider));
+  }
+  return out;
+}
+
+sim_fault parse_fault(validator& v, const json& f, const std::string& path) {
+  sim_fault out;
+  if (!v.object(f, path, fault_keys)) return out;
+  bool kind_ok = v.choice(f, "kind", path, presence::required, fault_kinds, out.kind);
+  bool has_every = f.contains("every"), has_probability = f.contains("probability");
+  if (has_every && has_probability) {
+    v.fail(path, "set every or probability, not both", f);
+  } else if (!has_every && !has_probability) {
+    v.fail(path, "must set every or probability", f);
+  }
+  if (has_every) v.integer(f, "every", path, presence::required, 1, out.every);
+  if (has_probability) {
+    const json& p = f["probability"];
+    std::string at = member_path(path, "probability");
+    if (!p.is_number()) {
+      v.fail(at, "must be a number", p);
+    } else if (double x = p.get<double>(); !(x > 0 && x <= 1)) {  // also rejects NaN
+      v.fail(at, "must be > 0 and <= 1", p);
+    } else {
+      out.probability = x;
+    }
+  }
+  if (const json* retry = v.member(f, "retry_after_ms", path, presence::optional)) {
+    std::string at = member_path(path, "retry_after_ms");
+    if (kind_ok && out.kind != "rate_limited") {
+      // Accepting it would suggest the other kinds honour it; they do not.
+      v.fail(at, "only allowed when kind is rate_limited", *retry);
+    } else {
+      v.integer_value(*retry, at, 0, std::numeric_limits<uint32_t>::max(), out.retry_after_ms);
+    }
+  }
+  return out;
+}
+
+sim_outage parse_outage(validator& v, const json& o, const std::string& path) {
+  sim_outage out;
+  if (!v.object(o, path, outage_keys)) return out;
+  bool from_ok = v.integer(o, "from_ms", path, presence::required, 0, out.from_ms);
+  bool to_ok = v.integer(o, "to_ms", path, presence::required, 0, out.to_ms);
+  if (from_ok && to_ok && out.from_ms >= out.to_ms) {
+    v.fail(member_path(path, "to_ms"),
+           "must be greater than from_ms (" + std::to_string(out.from_ms) + ")", o["to_ms"]);
+  }
+  return out;
+}
+
+sim_model_settings parse_sim(validator& v, const json& s, const std::string& path) {
+  sim_model_settings out;
+  if (!v.object(s, path, sim_keys)) return out;
+  v.integer(s, "latency_ms", path, presence::optional, 0, out.latency_ms);
+  v.integer(s, "ms_per_output_token", path, presence::optional, 0, out.ms_per_output_token);
+  v.integer(s, "timeout_ms", path, presence::optional, 1, out.timeout_ms);
+  if (const json* faults = v.array(s, "faults", path, presence::optional)) {
+    for (size_t i = 0; i < faults->size(); ++i) {
+      out.faults.push_back(
+          parse_fault(v, (*faults)[i], element_path(member_path(path, "faults"), i)));
+    }
+  }
+  if (const json* outages = v.array(s, "outages", path, presence::optional)) {
+    for (size_t i = 0; i < outages->size(); ++i) {
+      out.outages.push_back(
+          parse_outage(v, (*outages)[i], element_path(member_path(path, "outages"), i)));
+    }
+  }
+  return out;
+}
+
+residency residency_from(const std::string& name) {
+  if (name == "local") return residency::local;
+  if (name == "private") return residency::private_host;
+  return residency::cloud;
+}
+
+std::vector<model_config> parse_models(validator& v, const json& doc, catalog& known) {
+  std::vector<model_config> out;
+  const json* models = v.non_empty_array(doc, "models", "", presence::required);
+  if (models == nullptr) return out;
+  known.models_known = true;
+  for (size_t i = 0; i < models->size(); ++i) {
+    const json& m = (*models)[i];
+    std::string path = element_path("models", i);
+    if (!v.object(m, path, model_keys)) continue;
+    model_config model;
+
+    if (v.non_empty_string(m, "id", path, presence::required, model.id)) {
+      auto& ids = known.model_ids;
+      if (std::find(ids.begin(), ids.end(), model.id) != ids.end()) {
+        v.fail(member_path(path, "id"), "duplicate model id", m["id"]);
+      } else {
+        ids.push_back(model.id);
+      }
+    }
+
+    const std::string* provider_kind = nullptr;
+    if (v.string(m, "provider", path, presence::required, model.provider) &&
+        known.providers_known) {
+      auto it = known.provider_kinds.find(model.provider);
+      if (it == known.provider_kinds.end()) {
+        std::vector<std::string> names;
+        for (const auto& entry : known.provider_kinds) names.push_back(entry.first);
+        v.fail(member_path(path, "provider"),
+               "must name an entry of providers (" + join(names) + ")", m["provider"]);
+      } else {
+        provider_kind = &it->second;
+      }
+    }
+
+    if (v.string(m, "tier", path, presence::required, model.tier) && known.tiers_known &&
+        std::find(known.tiers.begin(), known.tiers.end(), model.tier) == known.tiers.end()) {
+      v.fail(member_path(path, "tier"), "must be one of the tiers (" + join(known.tiers) + ")",
+             m["tier"]);
+    }
+
+    v.amount(m, "price_in_per_mtok", path, presence::required, model.price_in_per_mtok);
+    v.amount(m, "price_out_per_mtok", path, presence::required, model.price_out_per_mtok);
+    v.integer(m, "context_window", path, presence::required, 1, model.context_window);
+
+    if (const json* caps = v.array(m, "capabilities", path, presence::optional)) {
+      for (size_t c = 0; c < caps->size(); ++c) {
+        std::string at = element_path(member_path(path, "capabilities"), c), name;
+        if (!v.choice_value((*caps)[c], at, capability_names, name)) continue;
+        auto& have = model.capabilities;
+        if (std::find(have.begin(), have.end(), name) != have.end()) {
+          v.fail(at, "duplicate capability", (*caps)[c]);
+          continue;
+        }
+        have.push_back(name);
+      }
+    }
+
+    std::string where;
+    if (v.choice(m, "residency", path, presence::required, residency_names, where)) {
+      model.where = residency_from(where);
+    }
+    v.string(m, "region", path, presence::optional, model.region);
+
+    if (const json* sim = v.member(m, "sim", path, presence::optional)) {
+      std::string at = member_path(path, "sim");
+      // An empty kind was already reported as missing; saying it again here is noise.
+      if (provider_kind != nullptr && !provider_kind->empty() && *provider_kind != "sim") {
+        v.fail(at,
+               "only allowed when the provider's kind is sim (provider " + model.provider +
+                   " has kind " + show(json(*provider_kind)) + ")",
+               *sim);
+      }
+      model.sim = parse_sim(v, *sim, at);
+    }
+    out.push_back(std::move(model));
+  }
+  return out;
+}
+
+escalation_settings parse_escalation(validator& v, const json& e, const std::string& path) {
+  escalation_settings out;
+  if (!v.object(e, path, escalation_keys)) return out;
+  bool target_ok = v.choice(e, "target", path, presence::optional, escalation_targets, out.target);
+  v.string(e, "agent", path, presence::optional, out.agent);
+  v.string(e, "handoff_file", path, presence::optional, out.handoff_file);
+  if (!target_ok && e.contains("target")) return out;  // target already reported
+  std::string at = member_path(path, "agent");
+  if (out.target == "agent" && out.agent.empty()) {
+    if (e.contains("agent")) {
+      if (e["agent"].is_string()) v.fail(at, "must not be empty when target is agent", e["agent"]);
+    } else {
+      v.fail(at, "is required when target is agent");
+    }
+  } else if (out.target == "handoff" && !out.agent.empty()) {
+    // A named agent with target handoff is almost surely a forgotten "target": "agent".
+    v.fail(at, "must be empty when target is handoff", e["agent"]);
+  }
+  return out;
+}
+
+// `base` supplies the values of absent keys (the top-level budget, for workflows).
+budget_limits parse_budget(validator& v, const json& b, const std::string& path,
+                           budget_limits base) {
+  if (!v.object(b, path, budget_keys)) return base;
+  v.integer(b, "max_tokens", path, presence::optional, 0, base.max_tokens);
+  v.amount(b, "max_cost_usd", path, presence::optional, base.max_cost_usd);
+  return base;
+}
+
+supervisor_settings parse_supervisor(validator& v, const json& s, const std::string& path) {
+  supervisor_settings out;
+  if (!v.object(s, path, supervisor_keys)) return out;
+  v.integer(s, "max_hops", path, presence::optional, 1, max_hops_limit, out.max_hops);
+  v.integer(s, "step_timeout_ms", path, presence::optional, 1, out.step_timeout_ms);
+  if (const json* e = v.member(s, "escalation", path, presence::optional)) {
+    out.escalation = parse_escalation(v, *e, member_path(path, "escalation"));
+  }
+  return out;
+}
+
+agent_settings parse_agent(validator& v, const json& a, const std::string& path,
+                           const catalog& known) {
+  agent_settings out;
+  if (!v.object(a, path, agent_keys)) return out;
+  if (v.string(a, "model", path, presence::optional, out.model) && !out.model.empty() &&
+      known.models_known &&
+      std::find(known.model_ids.begin(), known.model_ids.end(), out.model) ==
+          known.model_ids.end()) {
+    v.fail(member_path(path, "model"),
+           "must be the id of an entry of models" + suggestion(out.model, known.model_ids),
+           a["model"]);
+  }
+  if (v.string(a, "tier", path, presence::optional, out.tier) && !out.tier.empty() &&
+      known.tiers_known &&
+      std::find(known.tiers.begin(), known.tiers.end(), out.tier) == known.tiers.end()) {
+    v.fail(member_path(path, "tier"), "must be one of the tiers (" + join(known.tiers) + ")",
+           a["tier"]);
+  }
+  if (!out.model.empty() && !out.tier.empty()) {
+    // A model fixes its tier; accepting both would leave one silently ignored.
+    v.fail(path, "set model or tier, not both", a);
+  }
+  v.integer(a, "max_tokens", path, presence::optional, 0, out.max_tokens);
+  v.string(a, "system_prompt", path, presence::optional, out.system_prompt);
+  return out;
+}
+
+workflow_overrides parse_workflow(validator& v, const json& w, const std::string& path,
+                                  const catalog& known, const budget_limits& thread_budget) {
+  workflow_overrides out;
+  if (!v.object(w, path, workflow_keys)) return out;
+  uint32_t n = 0;
+  if (v.integer(w, "max_hops", path, presence::optional, 1, max_hops_limit, n)) out.max_hops = n;
+  if (v.integer(w, "step_timeout_ms", path, presence::optional, 1, n)) out.step_timeout_ms = n;
+  if (const json* b = v.member(w, "budget", path, presence::optional)) {
+    out.thread_budget = parse_budget(v, *b, member_path(path, "budget"), thread_budget);
+  }
+  if (const json* e = v.member(w, "escalation", path, presence::optional)) {
+    out.escalation = parse_escalation(v, *e, member_path(path, "escalation"));
+  }
+  if (const json* agents = v.member(w, "agents", path, presence::optional)) {
+    std::string at = member_path(path, "agents");
+    if (!agents->is_object()) {
+      v.fail(at, "must be an object", *agents);
+    } else {
+      for (const auto& item : agents->items()) {
+        std::string agent_path = member_path(at, item.key());
+        if (item.key().empty()) v.fail(agent_path, "agent names must not be empty");
+        out.agents[item.key()] = parse_agent(v, item.value(), agent_path, known);
+      }
+    }
+  }
+  return out;
+}
+
+config parse_document(validator& v, const json& doc) {
+  config out;
+  if (!v.object(doc, "", root_keys)) return out;
+  catalog known;
+  if (const json* r = v.member(doc, "runtime", "", presence::optional)) {
+    out.runtime = parse_runtime(v, *r, "runtime");
+  }
+  out.tiers = parse_tiers(v, doc, known);
+  out.providers = parse_providers(v, doc, known);
+  out.models = parse_models(v, doc, known);
+  if (const json* s = v.member(doc, "supervisor", "", presence::optional)) {
+    out.supervisor = parse_supervisor(v, *s, "supervisor");
+  }
+  if (const json* b = v.member(doc, "budgets", "", presence::optional)) {
+    if (v.object(*b, "budgets", budgets_keys)) {
+      if (const json* per_thread = v.member(*b, "per_thread", "budgets", presence::optional)) {
+        out.thread_budget = parse_budget(v, *per_thread, "budgets.per_thread", budget_limits{});
+      }
+    }
+  }
+  if (const json* w = v.member(doc, "workflows", "", presence::optional)) {
+    if (!w->is_object()) {
+      v.fail("workflows", "must be an object", *w);
+    } else {
+      for (const auto& item : w->items()) {
+        std::string path = member_path("workflows", item.key());
+        if (item.key().empty()) v.fail(path, "workflow names must not be empty");
+        out.workflows[item.key()] = parse_workflow(v, item.value(), path, known, out.thread_budget);
+      }
+    }
+  }
+  return out;
+}
+
+// Finds keys that appear twice in one object while parsing: nlohmann keeps the last
+// one silently, and a silently dropped setting is exactly what validation exists to
+// prevent. Tracks the path as a stack of open containers.
+class duplicate_key_finder {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        enter_element();
+        frames_.push_back(frame{false, 0, {}, {}});
+        break;
+      case json::parse_event_t::array_start:
+        enter_element();
+        frames_.push_back(frame{true, 0, {}, {}});
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!frames_.empty()) frames_.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!frames_.empty()) {
+          frame& top = frames_.back();
+          top.key = parsed.get<std::string>();
+          if (!top.seen.insert(top.key).second) {
+            errors.push_back(shown_path(current_path()) +
+                             ": duplicate key; only the last value would be used");
+          }
+        }
+        break;
+      case json::parse_event_t::value:
+        enter_element();
+        break;
+    }
+    return true;
+  }
+
+  std::vector<std::string> errors;
+
+ private:
+  struct frame {
+    bool is_array;
+    size_t elements;  // arrays: elements started so far
+    std::string key;  // objects: the current key
+    std::set<std::string> seen;
+  };
+
+  void enter_element() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().elements;
+  }
+
+  std::string current_path() const {
+    std::string path;
+    for (const auto& f : frames_) {
+      path = f.is_array ? element_path(path, f.elements - 1) : member_path(path, f.key);
+    }
+    return path;
+  }
+
+  std::vector<frame> frames_;
+};
+
+// nlohmann prefixes what() with "[json.exception.parse_error.101] "; users need only
+// the part after it.
+std::string without_exception_tag(const std::string& what) {
+  if (!what.empty() && what[0] == '[') {
+    auto end = what.find("] ");
+    if (end != std::string::npos) return what.substr(end + 2);
+  }
+  return what;
+}
+
+}  // namespace
+
+std::string to_string(residency x) {
+  switch (x) {
+    case residency::local:
+      return "local";
+    case residency::private_host:
+      return "private";
+    case residency::cloud:
+      return "cloud";
+  }
+  return "cloud";
+}
+
+const model_config* config::find_model(const std::string& id) const {
+  for (const auto& m : models) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+const provider_config* config::find_provider(const std::string& name) const {
+  for (const auto& p : providers) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+int config::tier_rank(const std::string& tier) const {
+  auto it = std::find(tiers.begin(), tiers.end(), tier);
+  return it == tiers.end() ? -1 : static_cast<int>(it - tiers.begin());
+}
+
+workflow_settings config::workflow(const std::string& name) const {
+  workflow_settings out;
+  out.max_hops = supervisor.max_hops;
+  out.step_timeout_ms = supervisor.step_timeout_ms;
+  out.thread_budget = thread_budget;
+  out.escalation = supervisor.escalation;
+  auto it = workflows.find(name);
+  if (it == workflows.end()) return out;
+  const workflow_overrides& w = it->second;
+  if (w.max_hops) out.max_hops = *w.max_hops;
+  if (w.step_timeout_ms) out.step_timeout_ms = *w.step_timeout_ms;
+  if (w.thread_budget) out.thread_budget = *w.thread_budget;
+  if (w.escalation) out.escalation = *w.escalation;
+  out.agents = w.agents;
+  return out;
+}
+
+std::string config_load_result::message() const {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += '\n';
+    out += source + ": " + e;
+  }
+  return out;
+}
+
+config_load_result parse_config(const nlohmann::json& doc, const std::string& source) {
+  config_load_result result;
+  result.source = source;
+  try {
+    validator v;
+    config parsed = parse_document(v, doc);
+    result.errors = v.take_errors();
+    if (result.errors.empty()) result.value = std::move(parsed);
+  } catch (const std::exception& e) {
+    // Validation should not throw; if it does, say so rather than crash the caller.
+    result.value.reset();
+    result.errors.emplace_back(std::string("(root): internal error while validating: ") + e.what());
+  } catch (...) {
+    result.value.reset();
+    result.errors.push_back("(root): internal error while validating");
+  }
+  return result;
+}
+
+config_load_result parse_config_text(const std::string& text, const std::string& source) {
+  config_load_result result;
+  result.source = source;
+  try {
+    duplicate_key_finder duplicates;
+    json doc = json::parse(text, std::ref(duplicates));
+    result = parse_config(doc, source);
+    if (!duplicates.errors.empty()) {
+      result.value.reset();
+      result.errors.insert(result.errors.begin(), duplicates.errors.begin(),
+                           duplicates.errors.end());
+    }
+  } catch (const json::parse_error& e) {
+    result.errors.push_back("(root): invalid JSON at byte " + std::to_string(e.byte) + ": " +
+                            without_exception_tag(e.what()));
+  } catch (const std::exception& e) {
+    result.value.reset();
+    result.errors.emplace_back(std::string("(root): cannot parse: ") + e.what());
+  } catch (...) {
+    result.value.reset();
+    result.errors.emplace_back("(root): cannot parse");
+  }
+  return result;
+}
+
+config_load_result load_config_file(const std::string& path) {
+  config_load_result result;
+  result.source = path;
+  try {
+    // stdio rather than iostreams: it reports *why* a read failed (errno), e.g. EISDIR
+    // for a directory, which an ifstream opens happily and then reads as empty.
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
+    if (!file) {
+      result.errors.push_back("cannot read file: " +
+                              std::error_code(errno, std::generic_category()).message());
+      return result;
+    }
+    std::string text;
+    std::vector<char> buffer(64 * 1024);
+    size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+      text.append(buffer.data(), n);
+    }
+    if (std::ferror(file.get()) != 0) {
+      result.errors.push_back("cannot read file: " +
+                              std::error_code(errno, std::generic_category()).message());
+      return result;
+    }
+    return parse_config_text(text, path);
+  } catch (const std::exception& e) {
+    result.value.reset();
+    result.errors.emplace_back(std::string("cannot read file: ") + e.what());
+  }
+  return result;
+}
+
+}  // namespace switchyard
