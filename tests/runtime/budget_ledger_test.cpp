@@ -1,0 +1,129 @@
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "runtime/budget_ledger.hpp"
+
+using namespace switchyard;
+
+TEST_CASE("ledger: a reservation that fits is granted and settles to the actual usage",
+          "[ledger]") {
+  budget_ledger ledger;
+  REQUIRE(ledger.open_thread("t", {1000, 1.0}));
+  auto r = ledger.reserve("t", 300, 0.30);
+  REQUIRE(r.granted);
+  CHECK(ledger.usage("t").reserved_tokens == 300);
+  CHECK(ledger.usage("t").reserved_usd == Approx(0.30));
+  REQUIRE(ledger.settle(r.id, 120, 0.12));
+  auto u = ledger.usage("t");
+  CHECK(u.reserved_tokens == 0);
+  CHECK(u.reserved_usd == Approx(0.0));
+  CHECK(u.spent_tokens == 120);
+  CHECK(u.spent_usd == Approx(0.12));
+  CHECK(u.settled_calls == 1);
+}
+
+TEST_CASE("ledger: reservations count against the limit before they settle", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {1000, 0});
+  REQUIRE(ledger.reserve("t", 600, 0).granted);
+  auto refused = ledger.reserve("t", 500, 0);
+  CHECK_FALSE(refused.granted);
+  CHECK_THAT(refused.reason, Catch::Contains("token budget of thread 't'") &&
+                               Catch::Contains("600 reserved") && Catch::Contains("limit 1000"));
+  CHECK(ledger.reserve("t", 400, 0).granted);  // exactly up to the limit is fine
+}
+
+TEST_CASE("ledger: the cost limit refuses a reservation that would pass it", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0.01});
+  auto a = ledger.reserve("t", 10, 0.006);
+  REQUIRE(a.granted);
+  ledger.settle(a.id, 10, 0.006);
+  auto b = ledger.reserve("t", 10, 0.005);
+  CHECK_FALSE(b.granted);
+  CHECK_THAT(b.reason, Catch::Contains("cost budget"));
+  CHECK(ledger.reserve("t", 10, 0.004).granted);
+}
+
+TEST_CASE("ledger: a released reservation gives its room back and spends nothing",
+          "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {100, 0});
+  auto r = ledger.reserve("t", 100, 0);
+  REQUIRE(r.granted);
+  CHECK_FALSE(ledger.reserve("t", 1, 0).granted);
+  REQUIRE(ledger.release(r.id));
+  CHECK(ledger.usage("t").spent_tokens == 0);
+  CHECK(ledger.reserve("t", 100, 0).granted);
+}
+
+TEST_CASE("ledger: each reservation settles or releases exactly once", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0});
+  auto r = ledger.reserve("t", 10, 0.1);
+  REQUIRE(ledger.settle(r.id, 5, 0.05));
+  CHECK_FALSE(ledger.settle(r.id, 5, 0.05));
+  CHECK_FALSE(ledger.release(r.id));
+  CHECK(ledger.usage("t").spent_tokens == 5);
+  CHECK(ledger.pending_reservations() == 0);
+}
+
+TEST_CASE("ledger: an unknown thread cannot reserve, and the first opening sets the limits",
+          "[ledger]") {
+  budget_ledger ledger;
+  auto r = ledger.reserve("nobody", 1, 0);
+  CHECK_FALSE(r.granted);
+  CHECK_THAT(r.reason, Catch::Contains("no budget account"));
+  CHECK(ledger.open_thread("t", {50, 0}));
+  CHECK_FALSE(ledger.open_thread("t", {5000, 0}));
+  CHECK(ledger.usage("t").limits.max_tokens == 50);
+}
+
+TEST_CASE("ledger: zero limits mean unlimited", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0});
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(ledger.reserve("t", 1'000'000, 1000.0).granted);
+}
+
+TEST_CASE("ledger: thousands of small charges add up without drift", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0});
+  for (int i = 0; i < 10000; ++i) {
+    auto r = ledger.reserve("t", 1, 0.0000001);
+    ledger.settle(r.id, 1, 0.0000001);
+  }
+  CHECK(ledger.usage("t").spent_usd == Approx(0.001).epsilon(1e-9));
+}
+
+TEST_CASE("ledger: concurrent reservations from many threads never pass the limit",
+          "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("shared", {0, 1.0});
+  std::vector<std::thread> workers;
+  std::atomic<int> granted{0};
+  for (int w = 0; w < 8; ++w)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        auto r = ledger.reserve("shared", 100, 0.001);
+        if (!r.granted)
+          continue;
+        ++granted;
+        // Settle for less than reserved half of the time, release otherwise.
+        if (i % 2 == 0)
+          ledger.settle(r.id, 60, 0.0006);
+        else
+          ledger.release(r.id);
+      }
+    });
+  for (auto& t : workers)
+    t.join();
+  auto u = ledger.usage("shared");
+  CHECK(u.spent_usd <= 1.0);
+  CHECK(u.reserved_usd == 0);
+  CHECK(granted.load() > 0);
+  CHECK(ledger.pending_reservations() == 0);
+}
