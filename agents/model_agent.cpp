@@ -15,10 +15,8 @@ model_agent_spec apply_settings(model_agent_spec spec, const agent_settings& s) 
     spec.tier = s.tier;
     spec.model.clear();
   }
-  if (s.max_tokens > 0)
-    spec.max_tokens = s.max_tokens;
-  if (!s.system_prompt.empty())
-    spec.system_prompt = s.system_prompt;
+  if (s.max_tokens > 0) spec.max_tokens = s.max_tokens;
+  if (!s.system_prompt.empty()) spec.system_prompt = s.system_prompt;
   return spec;
 }
 
@@ -27,31 +25,28 @@ model_agent_spec apply_settings(model_agent_spec spec, const agent_settings& s) 
 agent_factory model_agent(model_agent_spec spec) {
   return [spec = std::move(spec)](caf::actor_system& sys, const agent_env& env) {
     auto effective = apply_settings(spec, env.settings);
-    return sys.spawn(
-      [effective, env](caf::event_based_actor* self) -> caf::behavior {
-        return {[=](const step_request& req) {
-          auto promise = self->make_response_promise<step_reply>();
-          model_request call;
-          call.ctx = req.ctx;
-          call.call_id = make_call_id(req.ctx, env.node, 0);
-          if (!effective.system_prompt.empty())
-            call.messages.push_back({"system", effective.system_prompt});
-          call.messages.push_back(
-            {"user", effective.prompt ? effective.prompt(req) : req.input});
-          call.max_tokens = effective.max_tokens;
-          call.model = effective.model;
-          call.tier = effective.tier;
-          call_model(self, env.models, std::move(call), [promise](model_response& resp) mutable {
-            step_reply reply;
-            reply.output = std::move(resp.text);
-            if (!resp.usage.model_id.empty())
-              reply.calls.push_back(std::move(resp.usage));
-            reply.error = std::move(resp.error);
-            promise.deliver(std::move(reply));
-          });
-          return promise;
-        }};
-      });
+    return sys.spawn([effective, env](caf::event_based_actor* self) -> caf::behavior {
+      return {[=](const step_request& req) {
+        auto promise = self->make_response_promise<step_reply>();
+        model_request call;
+        call.ctx = req.ctx;
+        call.call_id = make_call_id(req.ctx, env.node, 0);
+        if (!effective.system_prompt.empty())
+          call.messages.push_back({"system", effective.system_prompt});
+        call.messages.push_back({"user", effective.prompt ? effective.prompt(req) : req.input});
+        call.max_tokens = effective.max_tokens;
+        call.model = effective.model;
+        call.tier = effective.tier;
+        call_model(self, env.models, std::move(call), [promise](model_response& resp) mutable {
+          step_reply reply;
+          reply.output = std::move(resp.text);
+          if (!resp.usage.model_id.empty()) reply.calls.push_back(std::move(resp.usage));
+          reply.error = std::move(resp.error);
+          promise.deliver(std::move(reply));
+        });
+        return promise;
+      }};
+    });
   };
 }
 

@@ -12,8 +12,8 @@ namespace switchyard {
 
 struct model_agent_spec {
   std::string system_prompt;
-  std::string tier;       // which tier to ask for; empty: the model service's default
-  std::string model;      // pin a model id instead of a tier
+  std::string tier;   // which tier to ask for; empty: the model service's default
+  std::string model;  // pin a model id instead of a tier
   uint32_t max_tokens = 256;
   /// Builds the user message from the step; default: the step's input as is.
   std::function<std::string(const step_request&)> prompt;

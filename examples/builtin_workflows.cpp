@@ -9,8 +9,7 @@ std::string register_builtin_workflows(workflow_registry& registry) {
   std::string errors;
   auto add = [&](const graph_builder& g, const char* description) {
     auto problem = registry.add(g, description);
-    if (!problem.empty())
-      errors += (errors.empty() ? "" : "\n") + problem;
+    if (!problem.empty()) errors += (errors.empty() ? "" : "\n") + problem;
   };
   add(hello_graph(),
       "three agents, one branch: questions go to a mid-tier model, the rest to a local one");

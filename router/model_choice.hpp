@@ -16,7 +16,6 @@ struct model_choice {
   std::string error;  // why nothing fits, when model is null
 };
 
-model_choice choose_model(const config& cfg, const std::string& model_id,
-                          const std::string& tier);
+model_choice choose_model(const config& cfg, const std::string& model_id, const std::string& tier);
 
 }  // namespace switchyard

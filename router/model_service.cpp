@@ -1,9 +1,9 @@
 #include "router/model_service.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "caf/all.hpp"
 #include "router/cost.hpp"
@@ -54,9 +54,10 @@ void finish_call(service_actor* self, pending_call& call) {
   auto& st = self->state;
   auto& resp = call.response;
   resp.usage.latency_ms =
-    std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
+      std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
   if (resp.ok())
-    st.ledger->settle(call.reservation, uint64_t{resp.usage.input_tokens} + resp.usage.output_tokens,
+    st.ledger->settle(call.reservation,
+                      uint64_t{resp.usage.input_tokens} + resp.usage.output_tokens,
                       resp.usage.cost_usd);
   else
     st.ledger->release(call.reservation);
@@ -69,66 +70,62 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
   st.cfg = std::move(cfg);
   st.ledger = ledger;
   for (const auto& p : st.cfg->providers)
-    if (p.kind == "sim")
-      st.sims.emplace(p.name, sim_provider{p.seed});
+    if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
   return {
-    [=](model_request& req) -> caf::result<model_response> {
-      auto& st = self->state;
-      auto received = clock_type::now();
-      if (req.max_tokens == 0)
-        return error_response(req, "bad_request", "max_tokens must be >= 1");
-      auto choice = choose_model(*st.cfg, req.model, req.tier);
-      if (!choice.model)
-        return error_response(req, "no_model", choice.error);
-      const auto& model = *choice.model;
-      auto provider = st.sims.find(model.provider);
-      if (provider == st.sims.end())
-        return error_response(
-          req, "no_model",
-          fmt::format("model '{}' is served by provider '{}', which is not available", model.id,
-                      model.provider));
-      // Worst case: the whole prompt plus every token max_tokens allows.
-      auto prompt_tokens = estimate_prompt_tokens(req.messages);
-      auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
-      auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
-      auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
-      if (!grant.granted)
-        return error_response(req, reason_budget_exhausted, grant.reason);
-      auto since_start =
-        std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
-      auto outcome = provider->second.call(model, req.messages, req.max_tokens, since_start);
-      pending_call call{self->make_response_promise(), {}, &model, grant.id, received};
-      auto& resp = call.response;
-      resp.call_id = std::move(req.call_id);
-      resp.usage.model_id = model.id;
-      resp.usage.tier = model.tier;
-      if (outcome.error.ok()) {
-        resp.text = std::move(outcome.text);
-        resp.finish_reason = std::move(outcome.finish_reason);
-        resp.usage.input_tokens = outcome.input_tokens;
-        resp.usage.output_tokens = outcome.output_tokens;
-        resp.usage.cost_usd = call_cost_usd(model, outcome.input_tokens, outcome.output_tokens);
-      } else {
-        resp.error = std::move(outcome.error);
-      }
-      auto promise = call.promise;
-      if (outcome.latency.count() <= 0) {
-        finish_call(self, call);
-      } else {
-        auto key = st.next_pending++;
-        st.pending.emplace(key, std::move(call));
-        self->delayed_send(self, outcome.latency, sim_done_atom::value, key);
-      }
-      return promise;
-    },
-    [=](sim_done_atom, uint64_t key) {
-      auto& st = self->state;
-      auto it = st.pending.find(key);
-      if (it == st.pending.end())
-        return;
-      finish_call(self, it->second);
-      st.pending.erase(it);
-    },
+      [=](model_request& req) -> caf::result<model_response> {
+        auto& st = self->state;
+        auto received = clock_type::now();
+        if (req.max_tokens == 0)
+          return error_response(req, "bad_request", "max_tokens must be >= 1");
+        auto choice = choose_model(*st.cfg, req.model, req.tier);
+        if (!choice.model) return error_response(req, "no_model", choice.error);
+        const auto& model = *choice.model;
+        auto provider = st.sims.find(model.provider);
+        if (provider == st.sims.end())
+          return error_response(
+              req, "no_model",
+              fmt::format("model '{}' is served by provider '{}', which is not available", model.id,
+                          model.provider));
+        // Worst case: the whole prompt plus every token max_tokens allows.
+        auto prompt_tokens = estimate_prompt_tokens(req.messages);
+        auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
+        auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
+        auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
+        if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
+        auto since_start =
+            std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
+        auto outcome = provider->second.call(model, req.messages, req.max_tokens, since_start);
+        pending_call call{self->make_response_promise(), {}, &model, grant.id, received};
+        auto& resp = call.response;
+        resp.call_id = std::move(req.call_id);
+        resp.usage.model_id = model.id;
+        resp.usage.tier = model.tier;
+        if (outcome.error.ok()) {
+          resp.text = std::move(outcome.text);
+          resp.finish_reason = std::move(outcome.finish_reason);
+          resp.usage.input_tokens = outcome.input_tokens;
+          resp.usage.output_tokens = outcome.output_tokens;
+          resp.usage.cost_usd = call_cost_usd(model, outcome.input_tokens, outcome.output_tokens);
+        } else {
+          resp.error = std::move(outcome.error);
+        }
+        auto promise = call.promise;
+        if (outcome.latency.count() <= 0) {
+          finish_call(self, call);
+        } else {
+          auto key = st.next_pending++;
+          st.pending.emplace(key, std::move(call));
+          self->delayed_send(self, outcome.latency, sim_done_atom::value, key);
+        }
+        return promise;
+      },
+      [=](sim_done_atom, uint64_t key) {
+        auto& st = self->state;
+        auto it = st.pending.find(key);
+        if (it == st.pending.end()) return;
+        finish_call(self, it->second);
+        st.pending.erase(it);
+      },
   };
 }
 

@@ -29,8 +29,8 @@ actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<run_result>("run_result");
   load<caf::io::middleman>();
   set("scheduler.policy", caf::atom_from_string(settings.scheduler));
-  auto workers = settings.workers > 0 ? settings.workers
-                                      : std::max(1u, std::thread::hardware_concurrency());
+  auto workers =
+      settings.workers > 0 ? settings.workers : std::max(1u, std::thread::hardware_concurrency());
   set("scheduler.max-threads", static_cast<size_t>(workers));
   // CAF would otherwise print its own banner/logs on stderr; we log through spdlog.
   set("logger.console", caf::atom("none"));

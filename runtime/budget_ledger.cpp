@@ -1,8 +1,8 @@
 #include "runtime/budget_ledger.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace switchyard {
 
@@ -11,11 +11,15 @@ namespace {
 constexpr double nano_per_usd = 1e9;
 
 // Reservations round up so that a reservation never under-covers its call.
-int64_t to_nano_ceil(double usd) { return static_cast<int64_t>(std::ceil(usd * nano_per_usd)); }
+int64_t to_nano_ceil(double usd) {
+  return static_cast<int64_t>(std::ceil(usd * nano_per_usd));
+}
 int64_t to_nano_nearest(double usd) {
   return static_cast<int64_t>(std::llround(usd * nano_per_usd));
 }
-double to_usd(int64_t nano) { return static_cast<double>(nano) / nano_per_usd; }
+double to_usd(int64_t nano) {
+  return static_cast<double>(nano) / nano_per_usd;
+}
 
 }  // namespace
 
@@ -65,8 +69,7 @@ reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_
 bool budget_ledger::settle(uint64_t reservation_id, uint64_t actual_tokens, double actual_usd) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = pending_.find(reservation_id);
-  if (it == pending_.end())
-    return false;
+  if (it == pending_.end()) return false;
   auto& p = it->second;
   p.acct->reserved_tokens -= p.tokens;
   p.acct->reserved_nano_usd -= p.nano_usd;
@@ -82,8 +85,7 @@ bool budget_ledger::settle(uint64_t reservation_id, uint64_t actual_tokens, doub
 bool budget_ledger::release(uint64_t reservation_id) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = pending_.find(reservation_id);
-  if (it == pending_.end())
-    return false;
+  if (it == pending_.end()) return false;
   it->second.acct->reserved_tokens -= it->second.tokens;
   it->second.acct->reserved_nano_usd -= it->second.nano_usd;
   pending_.erase(it);
@@ -94,8 +96,7 @@ thread_usage budget_ledger::usage(const std::string& thread_id) const {
   std::lock_guard<std::mutex> guard{mutex_};
   thread_usage result;
   auto it = accounts_.find(thread_id);
-  if (it == accounts_.end())
-    return result;
+  if (it == accounts_.end()) return result;
   const auto& acct = it->second;
   result.limits = acct.limits;
   result.spent_tokens = acct.spent_tokens;

@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace switchyard {
 
@@ -55,23 +54,23 @@ struct sim_outage {
 
 /// Behaviour of one model when served by the sim provider.
 struct sim_model_settings {
-  uint32_t latency_ms = 0;        // fixed part of every call's latency
+  uint32_t latency_ms = 0;           // fixed part of every call's latency
   uint32_t ms_per_output_token = 0;  // added per generated token
-  uint32_t timeout_ms = 30000;    // how long a `timeout` fault makes the caller wait
+  uint32_t timeout_ms = 30000;       // how long a `timeout` fault makes the caller wait
   std::vector<sim_fault> faults;
   std::vector<sim_outage> outages;
 };
 
 struct model_config {
   std::string id;
-  std::string provider;  // name of an entry in `providers`
-  std::string tier;      // name of an entry in `tiers`
-  double price_in_per_mtok = 0;   // USD per million input tokens
-  double price_out_per_mtok = 0;  // USD per million output tokens
-  uint32_t context_window = 0;    // tokens, prompt plus completion
+  std::string provider;                   // name of an entry in `providers`
+  std::string tier;                       // name of an entry in `tiers`
+  double price_in_per_mtok = 0;           // USD per million input tokens
+  double price_out_per_mtok = 0;          // USD per million output tokens
+  uint32_t context_window = 0;            // tokens, prompt plus completion
   std::vector<std::string> capabilities;  // of: tools, vision, json_mode, logprobs
   residency where = residency::cloud;
-  std::string region;  // free-form, e.g. "eu-west"; empty when unknown
+  std::string region;      // free-form, e.g. "eu-west"; empty when unknown
   sim_model_settings sim;  // used only when the provider's kind is "sim"
 };
 

@@ -67,8 +67,8 @@ struct model_usage {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_usage& x) {
-  return f(caf::meta::type_name("model_usage"), x.model_id, x.tier, x.input_tokens,
-           x.output_tokens, x.cost_usd, x.latency_ms);
+  return f(caf::meta::type_name("model_usage"), x.model_id, x.tier, x.input_tokens, x.output_tokens,
+           x.cost_usd, x.latency_ms);
 }
 
 /// Why a model call did not produce an answer. Kinds are the ones a router can act
@@ -190,9 +190,9 @@ struct step_record {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_record& x) {
-  return f(caf::meta::type_name("step_record"), x.step, x.kind, x.agent, x.caller, x.hops,
-           x.output, x.label, x.model, x.tier, x.model_calls, x.input_tokens, x.output_tokens,
-           x.cost_usd, x.latency_ms, x.error);
+  return f(caf::meta::type_name("step_record"), x.step, x.kind, x.agent, x.caller, x.hops, x.output,
+           x.label, x.model, x.tier, x.model_calls, x.input_tokens, x.output_tokens, x.cost_usd,
+           x.latency_ms, x.error);
 }
 
 /// The record handed to a human when the supervisor stops a run.

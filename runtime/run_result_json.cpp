@@ -4,57 +4,52 @@ namespace switchyard {
 
 nlohmann::json to_json(const step_record& x) {
   nlohmann::json j{
-    {"step", x.step},
-    {"kind", to_string(x.kind)},
-    {"agent", x.agent},
-    {"hops", x.hops},
-    {"output", x.output},
-    {"model", x.model},
-    {"tier", x.tier},
-    {"model_calls", x.model_calls},
-    {"input_tokens", x.input_tokens},
-    {"output_tokens", x.output_tokens},
-    {"cost_usd", x.cost_usd},
-    {"latency_ms", x.latency_ms},
+      {"step", x.step},
+      {"kind", to_string(x.kind)},
+      {"agent", x.agent},
+      {"hops", x.hops},
+      {"output", x.output},
+      {"model", x.model},
+      {"tier", x.tier},
+      {"model_calls", x.model_calls},
+      {"input_tokens", x.input_tokens},
+      {"output_tokens", x.output_tokens},
+      {"cost_usd", x.cost_usd},
+      {"latency_ms", x.latency_ms},
   };
-  if (!x.caller.empty())
-    j["caller"] = x.caller;
-  if (!x.label.empty())
-    j["label"] = x.label;
-  if (!x.error.empty())
-    j["error"] = x.error;
+  if (!x.caller.empty()) j["caller"] = x.caller;
+  if (!x.label.empty()) j["label"] = x.label;
+  if (!x.error.empty()) j["error"] = x.error;
   return j;
 }
 
 nlohmann::json to_json(const handoff_record& x) {
   return {
-    {"run_id", x.run_id},         {"thread_id", x.thread_id}, {"workflow", x.workflow},
-    {"reason", x.reason},         {"detail", x.detail},       {"last_agent", x.last_agent},
-    {"last_output", x.last_output},
+      {"run_id", x.run_id},           {"thread_id", x.thread_id}, {"workflow", x.workflow},
+      {"reason", x.reason},           {"detail", x.detail},       {"last_agent", x.last_agent},
+      {"last_output", x.last_output},
   };
 }
 
 nlohmann::json to_json(const run_result& x) {
   nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : x.steps)
-    steps.push_back(to_json(s));
+  for (const auto& s : x.steps) steps.push_back(to_json(s));
   nlohmann::json j{
-    {"run_id", x.run_id},
-    {"thread_id", x.thread_id},
-    {"workflow", x.workflow},
-    {"status", to_string(x.status)},
-    {"reason", x.reason},
-    {"detail", x.detail},
-    {"output", x.output},
-    {"hops", x.hops},
-    {"input_tokens", x.input_tokens},
-    {"output_tokens", x.output_tokens},
-    {"cost_usd", x.cost_usd},
-    {"latency_ms", x.latency_ms},
-    {"steps", std::move(steps)},
+      {"run_id", x.run_id},
+      {"thread_id", x.thread_id},
+      {"workflow", x.workflow},
+      {"status", to_string(x.status)},
+      {"reason", x.reason},
+      {"detail", x.detail},
+      {"output", x.output},
+      {"hops", x.hops},
+      {"input_tokens", x.input_tokens},
+      {"output_tokens", x.output_tokens},
+      {"cost_usd", x.cost_usd},
+      {"latency_ms", x.latency_ms},
+      {"steps", std::move(steps)},
   };
-  if (x.has_handoff)
-    j["handoff"] = to_json(x.handoff);
+  if (x.has_handoff) j["handoff"] = to_json(x.handoff);
   return j;
 }
 

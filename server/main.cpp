@@ -1,8 +1,7 @@
 // switchyard: the command-line entry point. Every subcommand has --help.
 
-#include <iostream>
-
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
@@ -13,8 +12,7 @@ namespace {
 
 int list_workflows() {
   switchyard::workflow_registry registry;
-  if (auto problem = switchyard::examples::register_builtin_workflows(registry);
-      !problem.empty()) {
+  if (auto problem = switchyard::examples::register_builtin_workflows(registry); !problem.empty()) {
     std::cerr << problem << '\n';
     return 2;
   }
@@ -34,10 +32,8 @@ int check_config(const std::string& path) {
   switchyard::workflow_registry registry;
   switchyard::examples::register_builtin_workflows(registry);
   auto problems = switchyard::engine::check(*loaded.value, registry);
-  for (const auto& p : problems)
-    std::cerr << path << ": " << p << '\n';
-  if (!problems.empty())
-    return 2;
+  for (const auto& p : problems) std::cerr << path << ": " << p << '\n';
+  if (!problems.empty()) return 2;
   const auto& cfg = *loaded.value;
   std::cout << path << ": ok (" << cfg.tiers.size() << " tiers, " << cfg.models.size()
             << " models, " << cfg.workflows.size() << " workflow settings)\n";
@@ -53,15 +49,15 @@ int main(int argc, char** argv) {
   switchyard::cli::run_options run_opts;
   auto* run = app.add_subcommand("run", "Run a registered workflow and print its result");
   run->add_option("workflow", run_opts.workflow, "Workflow name (see `switchyard workflows`)")
-    ->required();
+      ->required();
   run->add_option("--config", run_opts.config_path, "Config file (JSON)")
-    ->required()
-    ->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   auto* input = run->add_option("--input", run_opts.input, "The message to start the run with");
   auto* batch = run->add_option("--batch", run_opts.batch_path,
                                 "JSONL file, one run per line: {\"input\", \"thread_id\"?, "
                                 "\"run_id\"?}")
-                  ->check(CLI::ExistingFile);
+                    ->check(CLI::ExistingFile);
   input->excludes(batch);
   batch->excludes(input);
   run->add_option("--thread", run_opts.thread_id,
@@ -69,14 +65,15 @@ int main(int argc, char** argv) {
   run->add_flag("--json", run_opts.json, "Print one JSON object per run on stdout");
   run->add_option("--log-level", run_opts.log_level,
                   "trace, debug, info, warn, error, critical or off (default: from config)")
-    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   auto* workflows = app.add_subcommand("workflows", "List the registered workflows");
 
   std::string config_path;
   auto* config_cmd = app.add_subcommand("config", "Work with config files");
   config_cmd->require_subcommand(1);
-  auto* check = config_cmd->add_subcommand("check", "Validate a config file and report every problem");
+  auto* check =
+      config_cmd->add_subcommand("check", "Validate a config file and report every problem");
   check->add_option("--config", config_path, "Config file (JSON)")->required();
 
   try {
@@ -92,9 +89,7 @@ int main(int argc, char** argv) {
     }
     return switchyard::cli::run_command(run_opts);
   }
-  if (*workflows)
-    return list_workflows();
-  if (*check)
-    return check_config(config_path);
+  if (*workflows) return list_workflows();
+  if (*check) return check_config(config_path);
   return 2;
 }

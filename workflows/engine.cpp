@@ -1,9 +1,9 @@
 #include "workflows/engine.hpp"
 
+#include <fmt/format.h>
+
 #include <future>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "caf/all.hpp"
 #include "router/model_service.hpp"
@@ -19,16 +19,16 @@ std::vector<std::string> engine::check(const config& cfg, const workflow_registr
   std::vector<std::string> problems;
   auto known = [&] {
     std::string list;
-    for (const auto& n : registry.names())
-      list += (list.empty() ? "" : ", ") + n;
+    for (const auto& n : registry.names()) list += (list.empty() ? "" : ", ") + n;
     return list;
   }();
   for (const auto& [name, overrides] : cfg.workflows) {
     const auto* wf = registry.find(name);
     if (!wf) {
-      problems.push_back(fmt::format("workflows.{}: no workflow registered with that name "
-                                     "(registered: {})",
-                                     name, known));
+      problems.push_back(
+          fmt::format("workflows.{}: no workflow registered with that name "
+                      "(registered: {})",
+                      name, known));
       continue;
     }
     for (const auto& [agent, _] : overrides.agents)
@@ -38,14 +38,13 @@ std::vector<std::string> engine::check(const config& cfg, const workflow_registr
   }
   for (const auto& [name, wf] : registry.all()) {
     auto settings = cfg.workflow(name);
-    if (settings.escalation.target != "agent")
-      continue;
+    if (settings.escalation.target != "agent") continue;
     auto node = wf.definition->index_of(settings.escalation.agent);
     if (node < 0 || !wf.definition->nodes()[static_cast<size_t>(node)].escalation_handler)
       problems.push_back(fmt::format(
-        "workflow '{}': escalation agent '{}' is not declared by the graph "
-        "(graph_builder::escalation_agent); set escalation.target to \"handoff\" or declare it",
-        name, settings.escalation.agent));
+          "workflow '{}': escalation agent '{}' is not declared by the graph "
+          "(graph_builder::escalation_agent); set escalation.target to \"handoff\" or declare it",
+          name, settings.escalation.agent));
   }
   return problems;
 }
@@ -64,8 +63,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
     for (const auto& node : wf.definition->nodes()) {
       agent_env env{name, node.name, models_, {}};
       auto it = wf.settings.agents.find(node.name);
-      if (it != wf.settings.agents.end())
-        env.settings = it->second;
+      if (it != wf.settings.agents.end()) env.settings = it->second;
       wf.agents.push_back(node.factory(sys_, env));
     }
     shared_->workflows.emplace(name, std::move(wf));
@@ -74,23 +72,24 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
 
 engine::~engine() {
   for (auto& [_, wf] : shared_->workflows)
-    for (auto& a : wf.agents)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : wf.agents) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(models_, caf::exit_reason::user_shutdown);
 }
 
-caf::actor engine::spawn_run() { return spawn_run_actor(sys_, shared_); }
+caf::actor engine::spawn_run() {
+  return spawn_run_actor(sys_, shared_);
+}
 
 run_result engine::run(run_request request) {
   caf::scoped_actor self{sys_};
   run_result result;
   self->request(spawn_run(), caf::infinite, std::move(request))
-    .receive([&](run_result& r) { result = std::move(r); },
-             [&](caf::error& err) {
-               result.status = run_status::failed;
-               result.reason = "run_error";
-               result.detail = caf::to_string(err);
-             });
+      .receive([&](run_result& r) { result = std::move(r); },
+               [&](caf::error& err) {
+                 result.status = run_status::failed;
+                 result.reason = "run_error";
+                 result.detail = caf::to_string(err);
+               });
   return result;
 }
 
@@ -124,29 +123,27 @@ void record_result(caf::event_based_actor* self, engine* eng,
 void launch_next(caf::event_based_actor* self, engine* eng, std::shared_ptr<batch_state> st) {
   auto index = st->next++;
   self->request(eng->spawn_run(), caf::infinite, std::move(st->requests[index]))
-    .then([=](run_result& r) { record_result(self, eng, st, index, std::move(r)); },
-          [=](caf::error& err) {
-            run_result r;
-            r.status = run_status::failed;
-            r.reason = "run_error";
-            r.detail = caf::to_string(err);
-            record_result(self, eng, st, index, std::move(r));
-          });
+      .then([=](run_result& r) { record_result(self, eng, st, index, std::move(r)); },
+            [=](caf::error& err) {
+              run_result r;
+              r.status = run_status::failed;
+              r.reason = "run_error";
+              r.detail = caf::to_string(err);
+              record_result(self, eng, st, index, std::move(r));
+            });
 }
 
 }  // namespace
 
 std::vector<run_result> engine::run_all(std::vector<run_request> requests, size_t max_in_flight) {
-  if (requests.empty())
-    return {};
+  if (requests.empty()) return {};
   auto st = std::make_shared<batch_state>();
   st->results.resize(requests.size());
   st->requests = std::move(requests);
   auto done = st->finished.get_future();
   auto window = std::max<size_t>(1, std::min(max_in_flight, st->requests.size()));
   sys_.spawn([this, st, window](caf::event_based_actor* self) {
-    for (size_t i = 0; i < window; ++i)
-      launch_next(self, this, st);
+    for (size_t i = 0; i < window; ++i) launch_next(self, this, st);
   });
   return done.get();
 }

@@ -1,25 +1,23 @@
 #include "workflows/graph.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 namespace switchyard {
 
 int graph::index_of(const std::string& name) const {
   for (size_t i = 0; i < nodes_.size(); ++i)
-    if (nodes_[i].name == name)
-      return static_cast<int>(i);
+    if (nodes_[i].name == name) return static_cast<int>(i);
   return -1;
 }
 
 std::string graph::next_after(int node, const step_reply& reply) const {
   const auto& n = nodes_.at(static_cast<size_t>(node));
   for (const auto& b : n.branches)
-    if (b.when(reply))
-      return b.to;
+    if (b.when(reply)) return b.to;
   return n.next.value_or(std::string{});
 }
 
@@ -31,8 +29,7 @@ bool graph::may_call(int from, const std::string& to) const {
 std::string graph_build_result::message() const {
   std::string out;
   for (const auto& e : errors) {
-    if (!out.empty())
-      out += '\n';
+    if (!out.empty()) out += '\n';
     out += e;
   }
   return out;
@@ -57,18 +54,16 @@ graph_builder& graph_builder::edge(std::string from, std::string to) {
 
 graph_builder& graph_builder::branch(std::string from, branch_condition when, std::string to,
                                      std::string description) {
-  if (description.empty())
-    description = "branch to '" + to + "'";
+  if (description.empty()) description = "branch to '" + to + "'";
   edges_.push_back({std::move(from), std::move(to), std::move(when), std::move(description)});
   return *this;
 }
 
-graph_builder& graph_builder::branch_on_label(std::string from, std::string label,
-                                              std::string to) {
+graph_builder& graph_builder::branch_on_label(std::string from, std::string label, std::string to) {
   auto description = "label == '" + label + "'";
   return branch(
-    std::move(from), [label](const step_reply& r) { return r.label == label; }, std::move(to),
-    std::move(description));
+      std::move(from), [label](const step_reply& r) { return r.label == label; }, std::move(to),
+      std::move(description));
 }
 
 graph_builder& graph_builder::calls(std::string from, std::string to) {
@@ -84,10 +79,8 @@ graph_builder& graph_builder::escalation_agent(std::string node) {
 graph_build_result graph_builder::build() const {
   std::vector<std::string> errors;
   auto err = [&](std::string text) { errors.push_back("graph '" + name_ + "': " + text); };
-  if (name_.empty())
-    errors.push_back("graph: the name must not be empty");
-  if (agents_.empty())
-    err("has no agents");
+  if (name_.empty()) errors.push_back("graph: the name must not be empty");
+  if (agents_.empty()) err("has no agents");
 
   auto g = std::make_shared<graph>();
   g->name_ = name_;
@@ -101,8 +94,7 @@ graph_build_result graph_builder::build() const {
       err(fmt::format("agent '{}' is defined twice", name));
       continue;
     }
-    if (!factory)
-      err(fmt::format("agent '{}' has no factory", name));
+    if (!factory) err(fmt::format("agent '{}' has no factory", name));
     index.emplace(name, g->nodes_.size());
     g->nodes_.push_back(graph_node{name, factory, {}, {}, {}, false});
   }
@@ -120,8 +112,7 @@ graph_build_result graph_builder::build() const {
       err(fmt::format("{} target '{}' of node '{}' does not exist", what, e.to, e.from));
       ok = false;
     }
-    if (!ok)
-      continue;
+    if (!ok) continue;
     auto& node = g->nodes_[index[e.from]];
     if (conditional) {
       node.branches.push_back({e.when, e.to, e.description});
@@ -148,7 +139,8 @@ graph_build_result graph_builder::build() const {
   }
   for (const auto& node : g->nodes_)
     if (!node.branches.empty() && !node.next)
-      err(fmt::format("node '{}' has branches but no default edge: add edge('{}', <node>) or "
+      err(
+          fmt::format("node '{}' has branches but no default edge: add edge('{}', <node>) or "
                       "edge('{}', graph_end) so a reply that matches no branch has somewhere "
                       "to go",
                       node.name, node.name, node.name));
@@ -172,12 +164,9 @@ graph_build_result graph_builder::build() const {
       while (!todo.empty()) {
         const auto& node = g->nodes_[todo.back()];
         todo.pop_back();
-        for (const auto& b : node.branches)
-          visit(b.to);
-        if (node.next)
-          visit(*node.next);
-        for (const auto& c : node.may_call)
-          visit(c);
+        for (const auto& b : node.branches) visit(b.to);
+        if (node.next) visit(*node.next);
+        for (const auto& c : node.may_call) visit(c);
       }
       for (size_t i = 0; i < g->nodes_.size(); ++i)
         if (!seen[i] && !g->nodes_[i].escalation_handler)
@@ -187,8 +176,7 @@ graph_build_result graph_builder::build() const {
   }
 
   graph_build_result result;
-  if (errors.empty())
-    result.value = std::move(g);
+  if (errors.empty()) result.value = std::move(g);
   result.errors = std::move(errors);
   return result;
 }

@@ -1,10 +1,10 @@
 #include "workflows/run_actor.hpp"
 
-#include <algorithm>
-#include <chrono>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "caf/all.hpp"
 #include "runtime/messages.hpp"
@@ -84,8 +84,7 @@ void finish_step(run_actor* self, uint32_t step, const step_reply& reply) {
   }
   rec.latency_ms = ms_since(st.step_began[step]);
   st.step_began[step] = {};
-  if (!reply.error.ok())
-    rec.error = reply.error.kind + ": " + reply.error.message;
+  if (!reply.error.ok()) rec.error = reply.error.kind + ": " + reply.error.message;
   r.input_tokens += rec.input_tokens;
   r.output_tokens += rec.output_tokens;
   r.cost_usd += rec.cost_usd;
@@ -94,8 +93,7 @@ void finish_step(run_actor* self, uint32_t step, const step_reply& reply) {
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
             std::string output) {
   auto& st = self->state;
-  if (st.finished)
-    return;
+  if (st.finished) return;
   st.finished = true;
   auto& r = st.result;
   r.status = status;
@@ -153,16 +151,14 @@ void run_node(run_actor* self, int node, std::string input, step_kind kind);
 // The supervisor stopped the run: hand it to the configured target.
 void escalate(run_actor* self, const std::string& reason, const std::string& detail) {
   auto& st = self->state;
-  if (st.finished)
-    return;
+  if (st.finished) return;
   const auto& esc = st.wf->settings.escalation;
   if (esc.target == "agent") {
     auto node = st.wf->definition->index_of(esc.agent);
     if (node >= 0) {
       st.result.reason = reason;
       st.result.detail = detail;
-      run_node(self, node, fmt::format("escalated: {}: {}", reason, detail),
-               step_kind::escalation);
+      run_node(self, node, fmt::format("escalated: {}: {}", reason, detail), step_kind::escalation);
       return;
     }
   }
@@ -181,8 +177,7 @@ void on_step_error(run_actor* self, const std::string& agent, const model_error&
 
 void on_node_reply(run_actor* self, int node, const step_request& req, step_reply& reply) {
   auto& st = self->state;
-  if (st.finished)
-    return;
+  if (st.finished) return;
   finish_step(self, req.ctx.step, reply);
   if (req.kind == step_kind::escalation) {
     // The escalation agent has answered; it may not escalate again.
@@ -220,15 +215,14 @@ void run_node(run_actor* self, int node, std::string input, step_kind kind) {
   auto req = begin_step(self, kind, node, {}, std::move(input));
   auto timeout = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
   self->request(st.wf->agents[static_cast<size_t>(node)], timeout, req)
-    .then(
-      [self, node, req](step_reply& reply) { on_node_reply(self, node, req, reply); },
-      [self, req](caf::error& err) {
-        auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
-        finish(self, run_status::failed, kind,
-               fmt::format("agent '{}' at step {}: {}", req.node, req.ctx.step,
-                           caf::to_string(err)),
-               {});
-      });
+      .then([self, node, req](step_reply& reply) { on_node_reply(self, node, req, reply); },
+            [self, req](caf::error& err) {
+              auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
+              finish(self, run_status::failed, kind,
+                     fmt::format("agent '{}' at step {}: {}", req.node, req.ctx.step,
+                                 caf::to_string(err)),
+                     {});
+            });
 }
 
 caf::result<step_reply> refuse_call(std::string kind, std::string message) {
@@ -240,8 +234,7 @@ caf::result<step_reply> refuse_call(std::string kind, std::string message) {
 
 caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
   auto& st = self->state;
-  if (st.finished)
-    return refuse_call("run_ended", "the run has already ended");
+  if (st.finished) return refuse_call("run_ended", "the run has already ended");
   const auto& g = *st.wf->definition;
   auto from = g.index_of(call.from);
   auto to = g.index_of(call.to);
@@ -261,61 +254,60 @@ caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
   st.open_calls.emplace_back(req.ctx.step, promise);
   auto timeout = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
   self->request(st.wf->agents[static_cast<size_t>(to)], timeout, req)
-    .then(
-      [self, req](step_reply& reply) {
-        auto& st = self->state;
-        if (st.finished)
-          return;
-        finish_step(self, req.ctx.step, reply);
-        if (!reply.error.ok() && supervisor::judge(reply.error).status == run_status::escalated) {
-          on_step_error(self, req.node, reply.error);
-          return;
-        }
-        auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
-                               [&](const auto& c) { return c.first == req.ctx.step; });
-        if (it == st.open_calls.end())
-          return;
-        auto promise = std::move(it->second);
-        st.open_calls.erase(it);
-        promise.deliver(std::move(reply));
-      },
-      [self, req](caf::error& err) {
-        auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
-        finish(self, run_status::failed, kind,
-               fmt::format("agent '{}' called by '{}' at step {}: {}", req.node, req.caller,
-                           req.ctx.step, caf::to_string(err)),
-               {});
-      });
+      .then(
+          [self, req](step_reply& reply) {
+            auto& st = self->state;
+            if (st.finished) return;
+            finish_step(self, req.ctx.step, reply);
+            if (!reply.error.ok() &&
+                supervisor::judge(reply.error).status == run_status::escalated) {
+              on_step_error(self, req.node, reply.error);
+              return;
+            }
+            auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
+                                   [&](const auto& c) { return c.first == req.ctx.step; });
+            if (it == st.open_calls.end()) return;
+            auto promise = std::move(it->second);
+            st.open_calls.erase(it);
+            promise.deliver(std::move(reply));
+          },
+          [self, req](caf::error& err) {
+            auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
+            finish(self, run_status::failed, kind,
+                   fmt::format("agent '{}' called by '{}' at step {}: {}", req.node, req.caller,
+                               req.ctx.step, caf::to_string(err)),
+                   {});
+          });
   return promise;
 }
 
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
   self->state.shared = std::move(shared);
   return {
-    [self](run_request& req) -> caf::result<run_result> {
-      auto& st = self->state;
-      if (st.promise.pending())
-        return caf::make_error(caf::sec::unexpected_message);
-      st.started = clock_type::now();
-      st.promise = self->make_response_promise();
-      auto& r = st.result;
-      r.workflow = req.workflow;
-      r.run_id = req.run_id.empty() ? st.shared->new_id("run") : std::move(req.run_id);
-      r.thread_id = req.thread_id.empty() ? st.shared->new_id("thread") : std::move(req.thread_id);
-      auto it = st.shared->workflows.find(req.workflow);
-      if (it == st.shared->workflows.end()) {
-        finish(self, run_status::failed, "unknown_workflow",
-               fmt::format("no workflow named '{}' is registered", req.workflow), {});
-        return st.promise;
-      }
-      st.wf = &it->second;
-      st.shared->ledger.open_thread(r.thread_id, st.wf->settings.thread_budget);
-      auto promise = st.promise;
-      run_node(self, st.wf->definition->index_of(st.wf->definition->entry()), std::move(req.input),
-               step_kind::node);
-      return promise;
-    },
-    [self](agent_call& call) { return on_agent_call(self, call); },
+      [self](run_request& req) -> caf::result<run_result> {
+        auto& st = self->state;
+        if (st.promise.pending()) return caf::make_error(caf::sec::unexpected_message);
+        st.started = clock_type::now();
+        st.promise = self->make_response_promise();
+        auto& r = st.result;
+        r.workflow = req.workflow;
+        r.run_id = req.run_id.empty() ? st.shared->new_id("run") : std::move(req.run_id);
+        r.thread_id =
+            req.thread_id.empty() ? st.shared->new_id("thread") : std::move(req.thread_id);
+        auto it = st.shared->workflows.find(req.workflow);
+        if (it == st.shared->workflows.end()) {
+          finish(self, run_status::failed, "unknown_workflow",
+                 fmt::format("no workflow named '{}' is registered", req.workflow), {});
+          return st.promise;
+        }
+        st.wf = &it->second;
+        st.shared->ledger.open_thread(r.thread_id, st.wf->settings.thread_budget);
+        auto promise = st.promise;
+        run_node(self, st.wf->definition->index_of(st.wf->definition->entry()),
+                 std::move(req.input), step_kind::node);
+        return promise;
+      },
+      [self](agent_call& call) { return on_agent_call(self, call); },
   };
 }
 

@@ -5,11 +5,11 @@
 namespace switchyard {
 
 std::string describe_run(const run_result& r) {
-  std::string out = fmt::format("run {}  thread {}  workflow {}\n", r.run_id, r.thread_id,
-                                r.workflow);
-  out += fmt::format("status   {}{}\n", to_string(r.status), r.reason.empty() ? "" : " (" + r.reason + ")");
-  if (!r.detail.empty())
-    out += fmt::format("detail   {}\n", r.detail);
+  std::string out =
+      fmt::format("run {}  thread {}  workflow {}\n", r.run_id, r.thread_id, r.workflow);
+  out += fmt::format("status   {}{}\n", to_string(r.status),
+                     r.reason.empty() ? "" : " (" + r.reason + ")");
+  if (!r.detail.empty()) out += fmt::format("detail   {}\n", r.detail);
   out += fmt::format("hops     {}   tokens {} in / {} out   cost ${:.6f}   {:.1f} ms\n", r.hops,
                      r.input_tokens, r.output_tokens, r.cost_usd, r.latency_ms);
   out += fmt::format("{:>4}  {:<10} {:<14} {:<22} {:<9} {:>6} {:>6} {:>10} {:>8}\n", "step", "kind",
@@ -19,8 +19,7 @@ std::string describe_run(const run_result& r) {
                        to_string(s.kind), s.agent, s.model.empty() ? "-" : s.model,
                        s.tier.empty() ? "-" : s.tier, s.input_tokens, s.output_tokens, s.cost_usd,
                        s.latency_ms);
-    if (!s.error.empty())
-      out += fmt::format("      error: {}\n", s.error);
+    if (!s.error.empty()) out += fmt::format("      error: {}\n", s.error);
   }
   if (r.has_handoff)
     out += fmt::format("handoff  to a person: {} (last agent '{}')\n", r.handoff.reason,

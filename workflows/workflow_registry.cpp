@@ -3,20 +3,17 @@
 namespace switchyard {
 
 std::string workflow_registry::add(std::shared_ptr<const graph> g, std::string description) {
-  if (!g)
-    return "workflow registry: null graph";
+  if (!g) return "workflow registry: null graph";
   auto name = g->name();
   auto [it, added] =
-    workflows_.emplace(name, registered_workflow{std::move(g), std::move(description)});
-  if (!added)
-    return "workflow registry: a workflow named '" + name + "' is already registered";
+      workflows_.emplace(name, registered_workflow{std::move(g), std::move(description)});
+  if (!added) return "workflow registry: a workflow named '" + name + "' is already registered";
   return {};
 }
 
 std::string workflow_registry::add(const graph_builder& builder, std::string description) {
   auto built = builder.build();
-  if (!built.ok())
-    return built.message();
+  if (!built.ok()) return built.message();
   return add(built.value, std::move(description));
 }
 
@@ -27,8 +24,7 @@ const registered_workflow* workflow_registry::find(const std::string& name) cons
 
 std::vector<std::string> workflow_registry::names() const {
   std::vector<std::string> out;
-  for (const auto& [name, _] : workflows_)
-    out.push_back(name);
+  for (const auto& [name, _] : workflows_) out.push_back(name);
   return out;
 }
 

@@ -21,9 +21,9 @@ agent_factory relay_agent(std::string target) {
 graph_builder loop_graph() {
   graph_builder g{"loop"};
   g.agent("ping", relay_agent("pong"))
-    .agent("pong", relay_agent("ping"))
-    .calls("ping", "pong")
-    .calls("pong", "ping");
+      .agent("pong", relay_agent("ping"))
+      .calls("ping", "pong")
+      .calls("pong", "ping");
   return g;
 }
 

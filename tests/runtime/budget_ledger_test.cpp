@@ -1,10 +1,9 @@
+#include "runtime/budget_ledger.hpp"
+
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
-
-#include "runtime/budget_ledger.hpp"
 
 using namespace switchyard;
 
@@ -32,7 +31,7 @@ TEST_CASE("ledger: reservations count against the limit before they settle", "[l
   auto refused = ledger.reserve("t", 500, 0);
   CHECK_FALSE(refused.granted);
   CHECK_THAT(refused.reason, Catch::Contains("token budget of thread 't'") &&
-                               Catch::Contains("600 reserved") && Catch::Contains("limit 1000"));
+                                 Catch::Contains("600 reserved") && Catch::Contains("limit 1000"));
   CHECK(ledger.reserve("t", 400, 0).granted);  // exactly up to the limit is fine
 }
 
@@ -48,8 +47,7 @@ TEST_CASE("ledger: the cost limit refuses a reservation that would pass it", "[l
   CHECK(ledger.reserve("t", 10, 0.004).granted);
 }
 
-TEST_CASE("ledger: a released reservation gives its room back and spends nothing",
-          "[ledger]") {
+TEST_CASE("ledger: a released reservation gives its room back and spends nothing", "[ledger]") {
   budget_ledger ledger;
   ledger.open_thread("t", {100, 0});
   auto r = ledger.reserve("t", 100, 0);
@@ -85,8 +83,7 @@ TEST_CASE("ledger: an unknown thread cannot reserve, and the first opening sets 
 TEST_CASE("ledger: zero limits mean unlimited", "[ledger]") {
   budget_ledger ledger;
   ledger.open_thread("t", {0, 0});
-  for (int i = 0; i < 100; ++i)
-    REQUIRE(ledger.reserve("t", 1'000'000, 1000.0).granted);
+  for (int i = 0; i < 100; ++i) REQUIRE(ledger.reserve("t", 1'000'000, 1000.0).granted);
 }
 
 TEST_CASE("ledger: thousands of small charges add up without drift", "[ledger]") {
@@ -99,8 +96,7 @@ TEST_CASE("ledger: thousands of small charges add up without drift", "[ledger]")
   CHECK(ledger.usage("t").spent_usd == Approx(0.001).epsilon(1e-9));
 }
 
-TEST_CASE("ledger: concurrent reservations from many threads never pass the limit",
-          "[ledger]") {
+TEST_CASE("ledger: concurrent reservations from many threads never pass the limit", "[ledger]") {
   budget_ledger ledger;
   ledger.open_thread("shared", {0, 1.0});
   std::vector<std::thread> workers;
@@ -109,8 +105,7 @@ TEST_CASE("ledger: concurrent reservations from many threads never pass the limi
     workers.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) {
         auto r = ledger.reserve("shared", 100, 0.001);
-        if (!r.granted)
-          continue;
+        if (!r.granted) continue;
         ++granted;
         // Settle for less than reserved half of the time, release otherwise.
         if (i % 2 == 0)
@@ -119,8 +114,7 @@ TEST_CASE("ledger: concurrent reservations from many threads never pass the limi
           ledger.release(r.id);
       }
     });
-  for (auto& t : workers)
-    t.join();
+  for (auto& t : workers) t.join();
   auto u = ledger.usage("shared");
   CHECK(u.spent_usd <= 1.0);
   CHECK(u.reserved_usd == 0);

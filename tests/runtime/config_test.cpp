@@ -451,7 +451,7 @@ TEST_CASE("config: a fault sets exactly one of every and probability", "[config]
                "{\"kind\":\"timeout\"}"});
 }
 
-TEST_CASE("config: a fault's every is > 0 and its probability in (0, 1]", "[config]") {
+TEST_CASE("config: a fault's every is > 0 and its probability above 0 and at most 1", "[config]") {
   CHECK(errors_of(doc_with_fault({{"kind", "timeout"}, {"every", 0}})) ==
         errors{"models[0].sim.faults[0].every: must be an integer > 0, got 0"});
   CHECK(errors_of(doc_with_fault({{"kind", "timeout"}, {"probability", 0}})) ==

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "runtime/supervisor.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace switchyard;
 
@@ -12,8 +12,7 @@ TEST_CASE("supervisor: with max_hops N a run may make exactly N hops", "[supervi
   CHECK_FALSE(s.admits_hop(4));
 }
 
-TEST_CASE("supervisor: a refused budget escalates, other errors fail the run",
-          "[supervisor]") {
+TEST_CASE("supervisor: a refused budget escalates, other errors fail the run", "[supervisor]") {
   auto budget = supervisor::judge({"budget_exhausted", "no money", 0});
   CHECK(budget.status == run_status::escalated);
   CHECK(budget.reason == "budget_exhausted");

@@ -1,10 +1,9 @@
 #pragma once
 // Test helpers: configs written inline, loaded through the real validator.
 
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
-
-#include <catch2/catch.hpp>
 
 #include "runtime/config.hpp"
 
@@ -19,8 +18,7 @@ inline std::shared_ptr<const config> make_config(const std::string& models,
     "tiers": ["local", "mid", "frontier"],
     "providers": [{"name": "sim", "kind": "sim", "seed": 7}],
     "models": )" + models;
-  if (!extra.empty())
-    text += ", " + extra;
+  if (!extra.empty()) text += ", " + extra;
   text += "}";
   auto loaded = parse_config_text(text, "test-config");
   INFO(loaded.message());

@@ -1,9 +1,9 @@
-#include <algorithm>
+#include "workflows/graph.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "agents/function_agent.hpp"
-#include "workflows/graph.hpp"
 
 using namespace switchyard;
 
@@ -70,13 +70,13 @@ TEST_CASE("graph: nodes reached only by declared calls or as escalation agents a
 TEST_CASE("graph: every problem is reported at once", "[graph]") {
   graph_builder g{"bad"};
   g.agent("a", echo())
-    .agent("a", echo())
-    .agent("b", echo())
-    .agent("c", echo())
-    .edge("a", "b")
-    .edge("a", "c")
-    .calls("b", "zzz")
-    .entry("start");
+      .agent("a", echo())
+      .agent("b", echo())
+      .agent("c", echo())
+      .edge("a", "b")
+      .edge("a", "c")
+      .calls("b", "zzz")
+      .entry("start");
   auto built = g.build();
   REQUIRE_FALSE(built.ok());
   CHECK(has_error(built, "agent 'a' is defined twice"));
@@ -101,14 +101,14 @@ TEST_CASE("graph: an empty graph and a missing factory are errors", "[graph]") {
   CHECK(has_error(g.build(), "agent 'a' has no factory"));
 }
 
-TEST_CASE("graph: branches are tested in order, then the default edge, then the end",
-          "[graph]") {
+TEST_CASE("graph: branches are tested in order, then the default edge, then the end", "[graph]") {
   graph_builder g{"route"};
   g.agent("a", echo()).agent("b", echo()).agent("c", echo()).agent("d", echo());
-  g.branch("a", [](const step_reply& r) { return r.output.size() > 3; }, "b", "long")
-    .branch_on_label("a", "urgent", "c")
-    .edge("a", "d")
-    .edge("c", graph_end);
+  g.branch(
+       "a", [](const step_reply& r) { return r.output.size() > 3; }, "b", "long")
+      .branch_on_label("a", "urgent", "c")
+      .edge("a", "d")
+      .edge("c", graph_end);
   auto built = g.build();
   INFO(built.message());
   REQUIRE(built.ok());

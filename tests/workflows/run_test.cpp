@@ -2,13 +2,12 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <numeric>
-
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "agents/function_agent.hpp"
 #include "agents/model_agent.hpp"
@@ -74,8 +73,7 @@ TEST_CASE("run: a linear graph passes each output to the next agent", "[run]") {
   CHECK_FALSE(r.thread_id.empty());
 }
 
-TEST_CASE("run: the hello graph sends questions to the mid tier and the rest to local",
-          "[run]") {
+TEST_CASE("run: the hello graph sends questions to the mid tier and the rest to local", "[run]") {
   workflow_registry registry;
   REQUIRE(examples::register_builtin_workflows(registry).empty());
   harness h{make_config(basic_models), registry};
@@ -98,13 +96,12 @@ TEST_CASE("run: the hello graph sends questions to the mid tier and the rest to 
   CHECK(thanks.cost_usd == 0);
 }
 
-TEST_CASE("run: the loop ends escalated with hop_limit at exactly the configured depth",
-          "[run]") {
+TEST_CASE("run: the loop ends escalated with hop_limit at exactly the configured depth", "[run]") {
   auto max_hops = GENERATE(1u, 3u, 8u);
   workflow_registry registry;
   REQUIRE(examples::register_builtin_workflows(registry).empty());
-  auto cfg = make_config(basic_models, R"("workflows": {"loop": {"max_hops": )" +
-                                         std::to_string(max_hops) + "}}");
+  auto cfg = make_config(
+      basic_models, R"("workflows": {"loop": {"max_hops": )" + std::to_string(max_hops) + "}}");
   harness h{cfg, registry};
   auto r = h.eng.run({"loop", "hi", "", ""});
   CHECK(r.status == run_status::escalated);
@@ -134,29 +131,28 @@ TEST_CASE("run: a cycle of edges is stopped at max_hops too", "[run]") {
 TEST_CASE("run: an escalation agent writes the final output of an escalated run", "[run]") {
   graph_builder g{"guarded"};
   g.agent("ping", examples::relay_agent("pong"))
-    .agent("pong", examples::relay_agent("ping"))
-    .agent("safety", function_agent([](const step_request& r) {
-             return step_reply{"A person will take over. (" + r.input + ")", {}, {}, {}};
-           }))
-    .calls("ping", "pong")
-    .calls("pong", "ping")
-    .escalation_agent("safety");
+      .agent("pong", examples::relay_agent("ping"))
+      .agent("safety", function_agent([](const step_request& r) {
+               return step_reply{"A person will take over. (" + r.input + ")", {}, {}, {}};
+             }))
+      .calls("ping", "pong")
+      .calls("pong", "ping")
+      .escalation_agent("safety");
   auto cfg = make_config(basic_models, R"("workflows": {"guarded": {"max_hops": 4,
       "escalation": {"target": "agent", "agent": "safety"}}})");
   harness h{cfg, registry_with(g)};
   auto r = h.eng.run({"guarded", "hi", "", ""});
   CHECK(r.status == run_status::escalated);
   CHECK(r.reason == "hop_limit");
-  CHECK_THAT(r.output, Catch::StartsWith("A person will take over.") &&
-                         Catch::Contains("hop_limit"));
+  CHECK_THAT(r.output,
+             Catch::StartsWith("A person will take over.") && Catch::Contains("hop_limit"));
   CHECK_FALSE(r.has_handoff);
   CHECK(r.steps.back().agent == "safety");
   CHECK(r.steps.back().kind == step_kind::escalation);
   CHECK(r.hops == 4);
 }
 
-TEST_CASE("run: an escalation agent the graph does not declare is a config problem",
-          "[run]") {
+TEST_CASE("run: an escalation agent the graph does not declare is a config problem", "[run]") {
   workflow_registry registry;
   REQUIRE(examples::register_builtin_workflows(registry).empty());
   auto cfg = make_config(basic_models, R"("workflows": {"loop": {
@@ -175,8 +171,8 @@ TEST_CASE("run: config settings for unknown workflows or agents are reported", "
   REQUIRE(problems.size() == 2);
   CHECK_THAT(problems[0] + problems[1],
              Catch::Contains("workflows.helo: no workflow registered") &&
-               Catch::Contains("workflows.hello.agents.answerr: workflow 'hello' has no such "
-                               "agent"));
+                 Catch::Contains("workflows.hello.agents.answerr: workflow 'hello' has no such "
+                                 "agent"));
 }
 
 TEST_CASE("run: the hop limit writes a handoff record to the configured file", "[run]") {
@@ -185,7 +181,8 @@ TEST_CASE("run: the hop limit writes a handoff record to the configured file", "
   workflow_registry registry;
   REQUIRE(examples::register_builtin_workflows(registry).empty());
   auto cfg = make_config(basic_models, R"("supervisor": {"max_hops": 2,
-      "escalation": {"target": "handoff", "handoff_file": ")" + path + R"("}})");
+      "escalation": {"target": "handoff", "handoff_file": ")" +
+                                           path + R"("}})");
   harness h{cfg, registry};
   auto r = h.eng.run({"loop", "hi", "thread-9", ""});
   REQUIRE(r.status == run_status::escalated);
@@ -212,13 +209,14 @@ TEST_CASE("run: an agent may only call the agents its graph declares", "[run]") 
   CHECK(r.hops == 0);
 }
 
-TEST_CASE("run: a step that does not answer in time fails the run with step_timeout",
-          "[run]") {
+TEST_CASE("run: a step that does not answer in time fails the run with step_timeout", "[run]") {
   graph_builder g{"stuck"};
   g.agent("silent", [](caf::actor_system& sys, const agent_env&) {
     return sys.spawn([](caf::event_based_actor*) -> caf::behavior {
       // Accepts the step and never answers.
-      return {[](const step_request&) -> caf::result<step_reply> { return caf::delegated<step_reply>{}; }};
+      return {[](const step_request&) -> caf::result<step_reply> {
+        return caf::delegated<step_reply>{};
+      }};
     });
   });
   harness h{make_config(basic_models, R"("supervisor": {"step_timeout_ms": 100})"),
@@ -270,8 +268,7 @@ TEST_CASE("run: 100 concurrent runs on one thread never spend more than its budg
   double spent_by_runs = 0;
   for (const auto& r : results) {
     spent_by_runs += r.cost_usd;
-    if (r.status == run_status::completed)
-      ++completed;
+    if (r.status == run_status::completed) ++completed;
     if (r.status == run_status::escalated) {
       ++escalated;
       CHECK(r.reason == "budget_exhausted");
@@ -296,8 +293,7 @@ TEST_CASE("run: the token budget of a thread is enforced across runs", "[run][bu
   std::vector<run_result> results;
   // Each run reserves prompt + 100 tokens and spends less; sooner or later the
   // remaining room is smaller than one reservation.
-  while (results.size() < 50 &&
-         (results.empty() || results.back().status == run_status::completed))
+  while (results.size() < 50 && (results.empty() || results.back().status == run_status::completed))
     results.push_back(h.eng.run({"paid", "hello there", "t-tokens", ""}));
   auto usage = h.eng.ledger().usage("t-tokens");
   CHECK(usage.spent_tokens <= 400);
@@ -309,8 +305,7 @@ TEST_CASE("run: the token budget of a thread is enforced across runs", "[run][bu
   CHECK_THAT(results.back().detail, Catch::Contains("token budget of thread 't-tokens'"));
 }
 
-TEST_CASE("run: a failed model call releases its reservation and fails the run",
-          "[run][budget]") {
+TEST_CASE("run: a failed model call releases its reservation and fails the run", "[run][budget]") {
   auto cfg = make_config(R"([
     {"id": "flaky", "provider": "sim", "tier": "mid", "price_in_per_mtok": 10.0,
      "price_out_per_mtok": 30.0, "context_window": 8192, "residency": "cloud",
@@ -331,8 +326,7 @@ TEST_CASE("run: a failed model call releases its reservation and fails the run",
   CHECK(h.eng.ledger().pending_reservations() == 0);
 }
 
-TEST_CASE("run: a rate-limited call reports its retry-after in the step error",
-          "[run]") {
+TEST_CASE("run: a rate-limited call reports its retry-after in the step error", "[run]") {
   auto cfg = make_config(R"([
     {"id": "limited", "provider": "sim", "tier": "local", "price_in_per_mtok": 0,
      "price_out_per_mtok": 0, "context_window": 8192, "residency": "local",
