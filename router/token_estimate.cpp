@@ -10,20 +10,20 @@ constexpr bool is_continuation_byte(unsigned char byte) {
   return (byte & 0xC0) == 0x80;
 }
 
-constexpr uint64_t tokens_for_code_points(uint64_t code_points) {
-  return (code_points + 3) / 4;
-}
-
 constexpr uint32_t framing_tokens_per_message = 4;
 
 }  // namespace
 
-uint32_t estimate_tokens(std::string_view text) {
+uint64_t count_code_points(std::string_view text) {
   uint64_t code_points = 0;
   for (char c : text) {
     if (!is_continuation_byte(static_cast<unsigned char>(c))) ++code_points;
   }
-  return static_cast<uint32_t>(tokens_for_code_points(code_points));
+  return code_points;
+}
+
+uint32_t estimate_tokens(std::string_view text) {
+  return tokens_for_code_points(count_code_points(text));
 }
 
 uint32_t estimate_prompt_tokens(const std::vector<chat_message>& messages) {

@@ -14,6 +14,14 @@
 
 namespace switchyard {
 
+/// UTF-8 code points in `text` (bytes that are not continuation bytes). O(n).
+uint64_t count_code_points(std::string_view text);
+
+/// Tokens for a text of `code_points` code points: ceil(code points / 4).
+constexpr uint32_t tokens_for_code_points(uint64_t code_points) {
+  return static_cast<uint32_t>((code_points + 3) / 4);
+}
+
 /// Tokens in `text`: ceil(code points / 4). Empty text is 0 tokens. O(n), no allocation.
 uint32_t estimate_tokens(std::string_view text);
 

@@ -41,6 +41,7 @@ reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_
   if (it == accounts_.end())
     return {false, 0, fmt::format("thread '{}' has no budget account", thread_id)};
   auto& acct = it->second;
+  if (acct.closing) return {false, 0, fmt::format("thread '{}' is closed", thread_id)};
   if (acct.limits.max_tokens > 0) {
     auto committed = acct.spent_tokens + acct.reserved_tokens;
     if (committed + tokens > acct.limits.max_tokens)
@@ -62,7 +63,8 @@ reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_
   acct.reserved_tokens += tokens;
   acct.reserved_nano_usd += nano;
   auto id = next_id_++;
-  pending_.emplace(id, pending{&acct, tokens, nano});
+  acct.pending_count += 1;
+  pending_.emplace(id, pending{&it->first, &acct, tokens, nano});
   return {true, id, {}};
 }
 
@@ -78,7 +80,7 @@ bool budget_ledger::settle(uint64_t reservation_id, uint64_t actual_tokens, doub
   p.acct->spent_tokens += actual_tokens;
   p.acct->spent_nano_usd += to_nano_nearest(actual_usd);
   p.acct->settled_calls += 1;
-  pending_.erase(it);
+  retire(it);
   return true;
 }
 
@@ -88,8 +90,30 @@ bool budget_ledger::release(uint64_t reservation_id) {
   if (it == pending_.end()) return false;
   it->second.acct->reserved_tokens -= it->second.tokens;
   it->second.acct->reserved_nano_usd -= it->second.nano_usd;
-  pending_.erase(it);
+  retire(it);
   return true;
+}
+
+void budget_ledger::retire(std::unordered_map<uint64_t, pending>::iterator it) {
+  auto* acct = it->second.acct;
+  acct->pending_count -= 1;
+  if (acct->closing && acct->pending_count == 0) accounts_.erase(*it->second.thread_id);
+  pending_.erase(it);
+}
+
+void budget_ledger::close_thread(const std::string& thread_id) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = accounts_.find(thread_id);
+  if (it == accounts_.end()) return;
+  if (it->second.pending_count == 0)
+    accounts_.erase(it);
+  else
+    it->second.closing = true;
+}
+
+size_t budget_ledger::open_threads() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return accounts_.size();
 }
 
 thread_usage budget_ledger::usage(const std::string& thread_id) const {

@@ -52,6 +52,14 @@ class budget_ledger {
   /// Gives a reservation back (the call failed). Returns false if it was not pending.
   bool release(uint64_t reservation_id);
 
+  /// Forgets a thread that will see no more runs (one made up for a single run), so
+  /// the ledger does not grow with every run. Reservations still pending settle
+  /// first; the account goes when the last of them does.
+  void close_thread(const std::string& thread_id);
+
+  /// Threads with an account.
+  size_t open_threads() const;
+
   /// A snapshot of the thread's account; limits zero and nothing spent when unknown.
   thread_usage usage(const std::string& thread_id) const;
 
@@ -67,8 +75,11 @@ class budget_ledger {
     uint64_t reserved_tokens = 0;
     int64_t reserved_nano_usd = 0;
     uint64_t settled_calls = 0;
+    uint32_t pending_count = 0;
+    bool closing = false;
   };
   struct pending {
+    const std::string* thread_id;  // the account's key; map nodes never move
     account* acct;
     uint64_t tokens;
     int64_t nano_usd;
@@ -77,6 +88,9 @@ class budget_ledger {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, account> accounts_;  // node-based: account* stays valid
   std::unordered_map<uint64_t, pending> pending_;
+
+  // Takes a finished reservation off its account; erases a closing account once idle.
+  void retire(std::unordered_map<uint64_t, pending>::iterator it);
   uint64_t next_id_ = 1;
 };
 

@@ -1,8 +1,7 @@
 #include "workflows/batch_input.hpp"
 
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace switchyard {
 
@@ -17,8 +16,7 @@ batch_parse_result parse_batch(const std::string& text, const std::string& path,
   };
   while (std::getline(lines, line)) {
     ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto doc = nlohmann::json::parse(line, nullptr, false);
     if (doc.is_discarded()) {
       bad("not valid JSON");
@@ -49,11 +47,9 @@ batch_parse_result parse_batch(const std::string& text, const std::string& path,
       bad("'input' is required");
       ok = false;
     }
-    if (ok)
-      out.requests.push_back(std::move(req));
+    if (ok) out.requests.push_back(std::move(req));
   }
-  if (!out.errors.empty())
-    out.requests.clear();
+  if (!out.errors.empty()) out.requests.clear();
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <random>
 
@@ -49,6 +51,34 @@ std::vector<std::string> engine::check(const config& cfg, const workflow_registr
   return problems;
 }
 
+namespace {
+
+using watchdog_tick_atom = caf::atom_constant<caf::atom("wd_tick")>;
+
+// How often the watchdog scans: a tenth of the shortest step timeout, so a late step
+// is caught within ~10 % of its limit, but at most once per second and at least every
+// 5 ms.
+std::chrono::milliseconds watchdog_interval(const engine_shared& shared) {
+  uint32_t shortest = 60000;
+  for (const auto& [_, wf] : shared.workflows)
+    shortest = std::min(shortest, wf.settings.step_timeout_ms);
+  return std::chrono::milliseconds{std::clamp<uint32_t>(shortest / 10, 5, 1000)};
+}
+
+caf::behavior watchdog_ticker(caf::event_based_actor* self, std::shared_ptr<engine_shared> shared,
+                              std::chrono::milliseconds interval) {
+  self->delayed_send(self, interval, watchdog_tick_atom::value);
+  return {
+      [=](watchdog_tick_atom) {
+        for (const auto& run : shared->watchdog.overdue(step_watchdog::clock_type::now()))
+          poke_overdue_run(run);
+        self->delayed_send(self, interval, watchdog_tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
 engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                const workflow_registry& registry)
     : sys_(sys), cfg_(std::move(cfg)), shared_(std::make_shared<engine_shared>()) {
@@ -68,12 +98,14 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
     }
     shared_->workflows.emplace(name, std::move(wf));
   }
+  watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
 }
 
 engine::~engine() {
   for (auto& [_, wf] : shared_->workflows)
     for (auto& a : wf.agents) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(models_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(watchdog_ticker_, caf::exit_reason::user_shutdown);
 }
 
 caf::actor engine::spawn_run() {

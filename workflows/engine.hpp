@@ -21,6 +21,7 @@
 #include "runtime/config.hpp"
 #include "runtime/handoff_log.hpp"
 #include "runtime/supervisor.hpp"
+#include "workflows/step_watchdog.hpp"
 #include "workflows/workflow_registry.hpp"
 
 namespace switchyard {
@@ -39,6 +40,7 @@ struct engine_shared {
   std::map<std::string, workflow_instance> workflows;
   budget_ledger ledger;
   handoff_log handoffs;
+  step_watchdog watchdog;
   std::string id_prefix;  // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
 
@@ -79,6 +81,7 @@ class engine {
   std::shared_ptr<const config> cfg_;
   std::shared_ptr<engine_shared> shared_;
   caf::actor models_;
+  caf::actor watchdog_ticker_;
 };
 
 }  // namespace switchyard

@@ -17,92 +17,158 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+// Per-run state. Kept lean: ten thousand runs may be in flight at once. The
+// run_result is only assembled when the run ends.
 struct run_state {
   std::shared_ptr<engine_shared> shared;
   const workflow_instance* wf = nullptr;
   caf::response_promise promise;
-  run_result result;
-  uint32_t next_step = 0;
+  std::string run_id;
+  std::string thread_id;
+  bool own_thread = false;  // the thread was made up for this run alone
   bool finished = false;
+  uint32_t hops = 0;
   clock_type::time_point started;
-  std::vector<clock_type::time_point> step_began;  // by step; reset when the step ends
+  std::vector<step_record> steps;                  // the transcript; index == step number
+  std::vector<clock_type::time_point> step_began;  // by step
+  std::vector<uint32_t> open_steps;                // in start order: front is the oldest
   // Calls forwarded for agents and not yet answered, by step. When the run ends they
   // are answered with an error: CAF 0.17 drops unanswered promises silently, which
   // would leave the calling agents (shared by all runs) waiting forever.
   std::vector<std::pair<uint32_t, caf::typed_response_promise<step_reply>>> open_calls;
+  step_watchdog::registration watch;
+  // While an escalation agent works: why the run was escalated.
+  std::string escalation_reason;
+  std::string escalation_detail;
 
   static inline const char* name = "run";
 };
 
 using run_actor = caf::stateful_actor<run_state>;
 
-double ms_since(clock_type::time_point t) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+using check_steps_atom = caf::atom_constant<caf::atom("chk_steps")>;
+
+double ms_between(clock_type::time_point from, clock_type::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
 const std::string& node_name(run_actor* self, int node) {
   return self->state.wf->definition->nodes()[static_cast<size_t>(node)].name;
 }
 
-// Opens a step: numbers it, writes its transcript line (completed by finish_step) and
+void publish_oldest_open(run_actor* self) {
+  auto& st = self->state;
+  if (st.open_steps.empty())
+    st.watch->clear();
+  else
+    st.watch->set_oldest_open(st.step_began[st.open_steps.front()]);
+}
+
+// Opens a step: numbers it, writes its transcript line (completed by close_step) and
 // returns the request to send. Steps are numbered from 0, so a step's number is its
 // index in the transcript.
 step_request begin_step(run_actor* self, step_kind kind, int node, std::string caller,
                         std::string input) {
   auto& st = self->state;
-  auto& r = st.result;
-  step_request req{{r.run_id, r.thread_id, st.next_step++, r.hops},
+  auto step = static_cast<uint32_t>(st.steps.size());
+  step_request req{{st.run_id, st.thread_id, step, st.hops},
                    kind,
                    node_name(self, node),
                    std::move(caller),
                    std::move(input)};
   step_record rec;
-  rec.step = req.ctx.step;
+  rec.step = step;
   rec.kind = kind;
   rec.agent = req.node;
   rec.caller = req.caller;
-  rec.hops = req.ctx.hops;
-  r.steps.push_back(std::move(rec));
+  rec.hops = st.hops;
+  st.steps.push_back(std::move(rec));
   st.step_began.push_back(clock_type::now());
+  st.open_steps.push_back(step);
+  if (st.open_steps.size() == 1) publish_oldest_open(self);
   return req;
 }
 
-// Completes a step's transcript line with what the agent did and adds it to the totals.
-void finish_step(run_actor* self, uint32_t step, const step_reply& reply) {
+// Completes a step's transcript line with what the agent did.
+void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   auto& st = self->state;
-  auto& r = st.result;
-  auto& rec = r.steps[step];
-  rec.output = reply.output;
-  rec.label = reply.label;
+  auto& rec = st.steps[step];
+  rec.label = reply.label;  // branch conditions still read the reply
   rec.model_calls = static_cast<uint32_t>(reply.calls.size());
-  for (const auto& c : reply.calls) {
-    rec.model = c.model_id;
-    rec.tier = c.tier;
+  for (auto& c : reply.calls) {
     rec.input_tokens += c.input_tokens;
     rec.output_tokens += c.output_tokens;
     rec.cost_usd += c.cost_usd;
   }
-  rec.latency_ms = ms_since(st.step_began[step]);
-  st.step_began[step] = {};
+  if (!reply.calls.empty()) {
+    rec.model = std::move(reply.calls.back().model_id);
+    rec.tier = std::move(reply.calls.back().tier);
+  }
+  rec.latency_ms = ms_between(st.step_began[step], clock_type::now());
   if (!reply.error.ok()) rec.error = reply.error.kind + ": " + reply.error.message;
-  r.input_tokens += rec.input_tokens;
-  r.output_tokens += rec.output_tokens;
-  r.cost_usd += rec.cost_usd;
+  rec.output = reply.output;  // the next step gets its own copy as input
+  auto it = std::find(st.open_steps.begin(), st.open_steps.end(), step);
+  if (it != st.open_steps.end()) {
+    bool was_oldest = it == st.open_steps.begin();
+    st.open_steps.erase(it);
+    if (was_oldest) publish_oldest_open(self);
+  }
 }
 
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
-            std::string output) {
+            std::string output, bool with_handoff = false) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  auto& r = st.result;
+  if (st.watch) st.watch->clear();
+  auto now = clock_type::now();
+  run_result r;
+  r.run_id = std::move(st.run_id);
+  r.thread_id = std::move(st.thread_id);
+  r.workflow = st.wf ? st.wf->definition->name() : std::string{};
   r.status = status;
   r.reason = std::move(reason);
   r.detail = std::move(detail);
   r.output = std::move(output);
-  r.latency_ms = ms_since(st.started);
+  r.hops = st.hops;
+  r.latency_ms = ms_between(st.started, now);
+  for (auto step : st.open_steps) {
+    st.steps[step].latency_ms = ms_between(st.step_began[step], now);
+    st.steps[step].error = "unfinished: the run ended before this step returned";
+  }
+  for (const auto& s : st.steps) {
+    r.input_tokens += s.input_tokens;
+    r.output_tokens += s.output_tokens;
+    r.cost_usd += s.cost_usd;
+  }
+  r.steps = std::move(st.steps);
+  if (with_handoff) {
+    r.has_handoff = true;
+    auto& h = r.handoff;
+    h.run_id = r.run_id;
+    h.thread_id = r.thread_id;
+    h.workflow = r.workflow;
+    h.reason = r.reason;
+    h.detail = r.detail;
+    // The last step that produced something is what a person picks up from.
+    auto last = std::find_if(r.steps.rbegin(), r.steps.rend(),
+                             [](const step_record& s) { return !s.output.empty(); });
+    if (last == r.steps.rend() && !r.steps.empty()) last = r.steps.rend() - 1;
+    if (last != r.steps.rend()) {
+      h.last_agent = last->agent;
+      h.last_output = last->output;
+    }
+    const auto& file = st.wf->settings.escalation.handoff_file;
+    if (!file.empty()) {
+      auto problem = st.shared->handoffs.append(file, h);
+      if (!problem.empty())
+        spdlog::error("run {}: handoff record not written: {}", r.run_id, problem);
+    }
+  }
   if (status == run_status::failed)
     spdlog::warn("run {} ({}) failed: {}: {}", r.run_id, r.workflow, r.reason, r.detail);
+  else if (status == run_status::escalated)
+    spdlog::info("run {} ({}) escalated: {}: {}", r.run_id, r.workflow, r.reason, r.detail);
   for (auto& [_, call] : st.open_calls) {
     step_reply ended;
     ended.error.kind = "run_ended";
@@ -110,59 +176,29 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
     call.deliver(std::move(ended));
   }
   st.open_calls.clear();
-  for (size_t i = 0; i < r.steps.size(); ++i)
-    if (st.step_began[i] != clock_type::time_point{}) {
-      r.steps[i].latency_ms = ms_since(st.step_began[i]);
-      r.steps[i].error = "unfinished: the run ended before this step returned";
-    }
+  if (st.own_thread) st.shared->ledger.close_thread(r.thread_id);
   st.promise.deliver(std::move(r));
   self->quit();
-}
-
-void hand_off(run_actor* self, const std::string& reason, const std::string& detail) {
-  auto& st = self->state;
-  auto& r = st.result;
-  r.has_handoff = true;
-  auto& h = r.handoff;
-  h.run_id = r.run_id;
-  h.thread_id = r.thread_id;
-  h.workflow = r.workflow;
-  h.reason = reason;
-  h.detail = detail;
-  // The last step that produced something is what a person picks up from.
-  for (auto it = r.steps.rbegin(); it != r.steps.rend(); ++it)
-    if (!it->output.empty() || it == r.steps.rend() - 1) {
-      h.last_agent = it->agent;
-      h.last_output = it->output;
-      break;
-    }
-  const auto& file = st.wf->settings.escalation.handoff_file;
-  if (!file.empty()) {
-    auto problem = st.shared->handoffs.append(file, h);
-    if (!problem.empty())
-      spdlog::error("run {}: handoff record not written: {}", r.run_id, problem);
-  }
-  spdlog::info("run {} ({}) escalated: {}: {}", r.run_id, r.workflow, reason, detail);
-  finish(self, run_status::escalated, reason, detail, {});
 }
 
 void run_node(run_actor* self, int node, std::string input, step_kind kind);
 
 // The supervisor stopped the run: hand it to the configured target.
-void escalate(run_actor* self, const std::string& reason, const std::string& detail) {
+void escalate(run_actor* self, std::string reason, std::string detail) {
   auto& st = self->state;
   if (st.finished) return;
   const auto& esc = st.wf->settings.escalation;
   if (esc.target == "agent") {
     auto node = st.wf->definition->index_of(esc.agent);
     if (node >= 0) {
-      st.result.reason = reason;
-      st.result.detail = detail;
-      run_node(self, node, fmt::format("escalated: {}: {}", reason, detail), step_kind::escalation);
+      auto input = fmt::format("escalated: {}: {}", reason, detail);
+      st.escalation_reason = std::move(reason);
+      st.escalation_detail = std::move(detail);
+      run_node(self, node, std::move(input), step_kind::escalation);
       return;
     }
   }
-  hand_off(self, reason, detail);
+  finish(self, run_status::escalated, std::move(reason), std::move(detail), {}, true);
 }
 
 // A step reported an error: escalate on budget, fail otherwise.
@@ -170,29 +206,30 @@ void on_step_error(run_actor* self, const std::string& agent, const model_error&
   auto verdict = supervisor::judge(error);
   auto detail = fmt::format("agent '{}': {}", agent, error.message);
   if (verdict.status == run_status::escalated)
-    escalate(self, verdict.reason, detail);
+    escalate(self, std::move(verdict.reason), std::move(detail));
   else
-    finish(self, run_status::failed, verdict.reason, detail, {});
+    finish(self, run_status::failed, std::move(verdict.reason), std::move(detail), {});
 }
 
-void on_node_reply(run_actor* self, int node, const step_request& req, step_reply& reply) {
+void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) {
   auto& st = self->state;
   if (st.finished) return;
-  finish_step(self, req.ctx.step, reply);
-  if (req.kind == step_kind::escalation) {
+  close_step(self, step, reply);
+  const auto& agent = st.steps[step].agent;
+  if (st.steps[step].kind == step_kind::escalation) {
     // The escalation agent has answered; it may not escalate again.
-    if (!reply.error.ok()) {
-      auto reason = st.result.reason;
-      auto detail = st.result.detail + "; escalation agent failed: " + reply.error.message;
-      hand_off(self, reason, detail);
-      return;
-    }
-    finish(self, run_status::escalated, st.result.reason, st.result.detail,
-           std::move(reply.output));
+    auto reason = std::move(st.escalation_reason);
+    auto detail = std::move(st.escalation_detail);
+    if (!reply.error.ok())
+      finish(self, run_status::escalated, std::move(reason),
+             detail + "; escalation agent failed: " + reply.error.message, {}, true);
+    else
+      finish(self, run_status::escalated, std::move(reason), std::move(detail),
+             std::move(reply.output));
     return;
   }
   if (!reply.error.ok()) {
-    on_step_error(self, req.node, reply.error);
+    on_step_error(self, agent, reply.error);
     return;
   }
   auto next = st.wf->definition->next_after(node, reply);
@@ -200,29 +237,30 @@ void on_node_reply(run_actor* self, int node, const step_request& req, step_repl
     finish(self, run_status::completed, {}, {}, std::move(reply.output));
     return;
   }
-  if (!st.wf->limits.admits_hop(st.result.hops)) {
+  if (!st.wf->limits.admits_hop(st.hops)) {
     escalate(self, reason_hop_limit,
              fmt::format("run reached max_hops = {} before '{}' could hand over to '{}'",
-                         st.wf->limits.max_hops(), req.node, next));
+                         st.wf->limits.max_hops(), agent, next));
     return;
   }
-  st.result.hops += 1;
+  st.hops += 1;
   run_node(self, st.wf->definition->index_of(next), std::move(reply.output), step_kind::node);
 }
 
+void on_agent_lost(run_actor* self, uint32_t step, const caf::error& err) {
+  const auto& rec = self->state.steps[step];
+  finish(self, run_status::failed, "agent_error",
+         fmt::format("agent '{}' at step {}: {}", rec.agent, step, caf::to_string(err)), {});
+}
+
+// Steps carry no CAF request timeout (see step_watchdog.hpp); the watchdog pokes the
+// run with check_steps_atom when its oldest open step looks overdue.
 void run_node(run_actor* self, int node, std::string input, step_kind kind) {
-  auto& st = self->state;
   auto req = begin_step(self, kind, node, {}, std::move(input));
-  auto timeout = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
-  self->request(st.wf->agents[static_cast<size_t>(node)], timeout, req)
-      .then([self, node, req](step_reply& reply) { on_node_reply(self, node, req, reply); },
-            [self, req](caf::error& err) {
-              auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
-              finish(self, run_status::failed, kind,
-                     fmt::format("agent '{}' at step {}: {}", req.node, req.ctx.step,
-                                 caf::to_string(err)),
-                     {});
-            });
+  auto step = req.ctx.step;
+  self->request(self->state.wf->agents[static_cast<size_t>(node)], caf::infinite, std::move(req))
+      .then([self, node, step](step_reply& reply) { on_node_reply(self, node, step, reply); },
+            [self, step](caf::error& err) { on_agent_lost(self, step, err); });
 }
 
 caf::result<step_reply> refuse_call(std::string kind, std::string message) {
@@ -232,9 +270,25 @@ caf::result<step_reply> refuse_call(std::string kind, std::string message) {
   return reply;
 }
 
+void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
+  auto& st = self->state;
+  if (st.finished) return;
+  close_step(self, step, reply);
+  if (!reply.error.ok() && supervisor::judge(reply.error).status == run_status::escalated) {
+    on_step_error(self, st.steps[step].agent, reply.error);
+    return;
+  }
+  auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
+                         [&](const auto& c) { return c.first == step; });
+  if (it == st.open_calls.end()) return;
+  auto promise = std::move(it->second);
+  st.open_calls.erase(it);
+  promise.deliver(std::move(reply));
+}
+
 caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
   auto& st = self->state;
-  if (st.finished) return refuse_call("run_ended", "the run has already ended");
+  if (st.finished || !st.wf) return refuse_call("run_ended", "the run has already ended");
   const auto& g = *st.wf->definition;
   auto from = g.index_of(call.from);
   auto to = g.index_of(call.to);
@@ -242,43 +296,35 @@ caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
     return refuse_call("bad_request", fmt::format("agent '{}' may not call '{}': the graph "
                                                   "declares no such call",
                                                   call.from, call.to));
-  if (!st.wf->limits.admits_hop(st.result.hops)) {
+  if (!st.wf->limits.admits_hop(st.hops)) {
     auto detail = fmt::format("run reached max_hops = {} when '{}' tried to call '{}'",
                               st.wf->limits.max_hops(), call.from, call.to);
     escalate(self, reason_hop_limit, detail);
-    return refuse_call(reason_hop_limit, detail);
+    return refuse_call(reason_hop_limit, std::move(detail));
   }
-  st.result.hops += 1;
-  auto req = begin_step(self, step_kind::call, to, call.from, std::move(call.input));
+  st.hops += 1;
+  auto req = begin_step(self, step_kind::call, to, std::move(call.from), std::move(call.input));
+  auto step = req.ctx.step;
   auto promise = self->make_response_promise<step_reply>();
-  st.open_calls.emplace_back(req.ctx.step, promise);
-  auto timeout = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
-  self->request(st.wf->agents[static_cast<size_t>(to)], timeout, req)
-      .then(
-          [self, req](step_reply& reply) {
-            auto& st = self->state;
-            if (st.finished) return;
-            finish_step(self, req.ctx.step, reply);
-            if (!reply.error.ok() &&
-                supervisor::judge(reply.error).status == run_status::escalated) {
-              on_step_error(self, req.node, reply.error);
-              return;
-            }
-            auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
-                                   [&](const auto& c) { return c.first == req.ctx.step; });
-            if (it == st.open_calls.end()) return;
-            auto promise = std::move(it->second);
-            st.open_calls.erase(it);
-            promise.deliver(std::move(reply));
-          },
-          [self, req](caf::error& err) {
-            auto kind = err == caf::sec::request_timeout ? "step_timeout" : "agent_error";
-            finish(self, run_status::failed, kind,
-                   fmt::format("agent '{}' called by '{}' at step {}: {}", req.node, req.caller,
-                               req.ctx.step, caf::to_string(err)),
-                   {});
-          });
+  st.open_calls.emplace_back(step, promise);
+  self->request(st.wf->agents[static_cast<size_t>(to)], caf::infinite, std::move(req))
+      .then([self, step](step_reply& reply) { on_call_reply(self, step, reply); },
+            [self, step](caf::error& err) { on_agent_lost(self, step, err); });
   return promise;
+}
+
+void check_steps(run_actor* self) {
+  auto& st = self->state;
+  if (st.finished || st.open_steps.empty()) return;
+  auto oldest = st.open_steps.front();
+  auto waited = clock_type::now() - st.step_began[oldest];
+  auto limit = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
+  if (waited <= limit) return;
+  const auto& rec = st.steps[oldest];
+  finish(self, run_status::failed, "step_timeout",
+         fmt::format("agent '{}' did not answer step {} within step_timeout_ms = {}", rec.agent,
+                     oldest, st.wf->settings.step_timeout_ms),
+         {});
 }
 
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
@@ -286,28 +332,32 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
   return {
       [self](run_request& req) -> caf::result<run_result> {
         auto& st = self->state;
-        if (st.promise.pending()) return caf::make_error(caf::sec::unexpected_message);
+        if (st.promise.pending() || st.finished)
+          return caf::make_error(caf::sec::unexpected_message);
         st.started = clock_type::now();
         st.promise = self->make_response_promise();
-        auto& r = st.result;
-        r.workflow = req.workflow;
-        r.run_id = req.run_id.empty() ? st.shared->new_id("run") : std::move(req.run_id);
-        r.thread_id =
-            req.thread_id.empty() ? st.shared->new_id("thread") : std::move(req.thread_id);
+        st.run_id = req.run_id.empty() ? st.shared->new_id("run") : std::move(req.run_id);
+        st.own_thread = req.thread_id.empty();
+        st.thread_id = st.own_thread ? st.shared->new_id("thread") : std::move(req.thread_id);
+        auto promise = st.promise;
         auto it = st.shared->workflows.find(req.workflow);
         if (it == st.shared->workflows.end()) {
           finish(self, run_status::failed, "unknown_workflow",
                  fmt::format("no workflow named '{}' is registered", req.workflow), {});
-          return st.promise;
+          return promise;
         }
         st.wf = &it->second;
-        st.shared->ledger.open_thread(r.thread_id, st.wf->settings.thread_budget);
-        auto promise = st.promise;
-        run_node(self, st.wf->definition->index_of(st.wf->definition->entry()),
-                 std::move(req.input), step_kind::node);
+        st.steps.reserve(st.wf->definition->nodes().size());
+        st.step_began.reserve(st.wf->definition->nodes().size());
+        st.watch = st.shared->watchdog.add(
+            self->address(), std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
+        st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
+        const auto& g = *st.wf->definition;
+        run_node(self, g.index_of(g.entry()), std::move(req.input), step_kind::node);
         return promise;
       },
       [self](agent_call& call) { return on_agent_call(self, call); },
+      [self](check_steps_atom) { check_steps(self); },
   };
 }
 
@@ -315,6 +365,11 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
 
 caf::actor spawn_run_actor(caf::actor_system& sys, std::shared_ptr<engine_shared> shared) {
   return sys.spawn(run_behavior, std::move(shared));
+}
+
+void poke_overdue_run(const caf::actor_addr& run) {
+  if (auto handle = caf::actor_cast<caf::actor>(run))
+    caf::anon_send(handle, check_steps_atom::value);
 }
 
 }  // namespace switchyard

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "caf/actor.hpp"
+#include "caf/actor_addr.hpp"
 #include "caf/actor_system.hpp"
 
 namespace switchyard {
@@ -14,5 +15,9 @@ struct engine_shared;
 
 /// Spawns an idle run actor; its first message must be a run_request (a request).
 caf::actor spawn_run_actor(caf::actor_system& sys, std::shared_ptr<engine_shared> shared);
+
+/// Asks a run whose oldest open step looks overdue to check its steps; the run fails
+/// with step_timeout if one really is. Does nothing if the run has ended.
+void poke_overdue_run(const caf::actor_addr& run);
 
 }  // namespace switchyard

@@ -50,14 +50,6 @@ constexpr bool is_continuation_byte(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
 }
 
-uint64_t count_code_points(std::string_view text) {
-  uint64_t code_points = 0;
-  for (char c : text) {
-    if (!is_continuation_byte(c)) ++code_points;
-  }
-  return code_points;
-}
-
 // Bytes in the longest prefix of `text` with at most `max_code_points` code points;
 // cutting there never splits a code point.
 size_t prefix_bytes(std::string_view text, uint64_t max_code_points) {
@@ -142,23 +134,34 @@ std::string quote_of(std::string_view text) {
 }
 
 // The reply the simulated model would give with no max_tokens limit.
-std::string full_reply(const std::string& model_id, std::string_view prompt) {
+// The reply and its length in code points, counted as it grows (rescanning the text
+// after every sentence made this quadratic).
+struct sim_reply {
+  std::string text;
+  uint64_t code_points = 0;
+};
+
+sim_reply full_reply(const std::string& model_id, std::string_view prompt) {
   const uint64_t reply_hash = fnv1a(prompt, fnv1a(model_id));
   const uint32_t target_tokens =
       reply_min_tokens + static_cast<uint32_t>(reply_hash % reply_token_spread);
 
-  std::string text = "[sim " + model_id + "] Re: \"" + quote_of(prompt) + "\" \u2014";
+  sim_reply reply;
+  auto& text = reply.text;
+  text = "[sim " + model_id + "] Re: \"" + quote_of(prompt) + "\" \u2014";
+  reply.code_points = count_code_points(text);
   uint64_t state = reply_hash;
   size_t previous = filler_sentences.size();
-  while (estimate_tokens(text) < target_tokens) {
+  while (tokens_for_code_points(reply.code_points) < target_tokens) {
     state = splitmix64(state);
     size_t pick = state % filler_sentences.size();
     if (pick == previous) pick = (pick + 1) % filler_sentences.size();  // no stutter
     previous = pick;
     text += ' ';
     text.append(filler_sentences[pick]);
+    reply.code_points += 1 + count_code_points(filler_sentences[pick]);
   }
-  return text;
+  return reply;
 }
 
 // -- errors ---------------------------------------------------------------------------
@@ -252,15 +255,18 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   }
 
   sim_outcome out;
-  out.text = full_reply(model.id, prompt_to_answer(messages));
+  auto reply = full_reply(model.id, prompt_to_answer(messages));
+  out.text = std::move(reply.text);
   out.finish_reason = "stop";
-  if (estimate_tokens(out.text) > max_tokens) {
-    // ceil(n / 4) <= max_tokens exactly when n <= 4 * max_tokens code points.
-    out.text.resize(prefix_bytes(out.text, uint64_t{max_tokens} * 4));
+  // ceil(n / 4) <= max_tokens exactly when n <= 4 * max_tokens code points.
+  const uint64_t max_code_points = uint64_t{max_tokens} * 4;
+  if (reply.code_points > max_code_points) {
+    out.text.resize(prefix_bytes(out.text, max_code_points));
+    reply.code_points = max_code_points;
     out.finish_reason = "length";
   }
   out.input_tokens = prompt_tokens;
-  out.output_tokens = estimate_tokens(out.text);
+  out.output_tokens = tokens_for_code_points(reply.code_points);
   out.latency = base_latency +
                 std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * out.output_tokens};
   return out;

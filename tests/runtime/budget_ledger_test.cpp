@@ -121,3 +121,18 @@ TEST_CASE("ledger: concurrent reservations from many threads never pass the limi
   CHECK(granted.load() > 0);
   CHECK(ledger.pending_reservations() == 0);
 }
+
+TEST_CASE("ledger: a closed thread is forgotten once its last reservation settles", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("once", {0, 0});
+  auto r = ledger.reserve("once", 10, 0.01);
+  REQUIRE(r.granted);
+  ledger.close_thread("once");
+  CHECK(ledger.open_threads() == 1);  // the pending call still needs its account
+  CHECK_FALSE(ledger.reserve("once", 1, 0).granted);
+  REQUIRE(ledger.settle(r.id, 5, 0.005));
+  CHECK(ledger.open_threads() == 0);
+  ledger.open_thread("idle", {0, 0});
+  ledger.close_thread("idle");
+  CHECK(ledger.open_threads() == 0);
+}

@@ -1,0 +1,62 @@
+#include "workflows/step_watchdog.hpp"
+
+namespace switchyard {
+
+step_watchdog::registration::registration(step_watchdog* owner, std::unique_ptr<watch> w)
+    : owner_(owner), watch_(std::move(w)) {}
+
+step_watchdog::registration& step_watchdog::registration::operator=(registration&& other) noexcept {
+  if (this != &other) {
+    reset();
+    owner_ = other.owner_;
+    watch_ = std::move(other.watch_);
+    other.owner_ = nullptr;
+  }
+  return *this;
+}
+
+step_watchdog::registration::~registration() {
+  reset();
+}
+
+void step_watchdog::registration::reset() {
+  if (owner_ && watch_) owner_->remove(watch_.get());
+  watch_.reset();
+  owner_ = nullptr;
+}
+
+step_watchdog::registration step_watchdog::add(caf::actor_addr run,
+                                               std::chrono::nanoseconds timeout) {
+  auto w = std::make_unique<watch>();
+  w->run = std::move(run);
+  w->timeout = timeout;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    watches_.insert(w.get());
+  }
+  return registration{this, std::move(w)};
+}
+
+void step_watchdog::remove(watch* w) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  watches_.erase(w);
+}
+
+std::vector<caf::actor_addr> step_watchdog::overdue(clock_type::time_point now) const {
+  std::vector<caf::actor_addr> result;
+  auto now_ticks = now.time_since_epoch();
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (const auto* w : watches_) {
+    auto oldest = w->oldest_open.load(std::memory_order_relaxed);
+    if (oldest != 0 && now_ticks - clock_type::duration{oldest} > w->timeout)
+      result.push_back(w->run);
+  }
+  return result;
+}
+
+size_t step_watchdog::size() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return watches_.size();
+}
+
+}  // namespace switchyard

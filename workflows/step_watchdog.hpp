@@ -1,0 +1,76 @@
+#pragma once
+// Step timeouts without a timer per step.
+//
+// A CAF request timeout costs a round trip to CAF's clock thread for every step
+// (a futex wake and two map updates), which halved the throughput of a bare-CAF
+// baseline. Instead, each run registers once with the watchdog and publishes the
+// start time of its oldest open step in an atomic; one ticking actor per engine scans
+// the table and pokes only the runs whose oldest step is overdue. The run actor then
+// checks its own steps and fails the run if one really is late.
+//
+// Thread-safe: registration and scans take a mutex; publishing a start time is a
+// relaxed atomic store by the run's own actor.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "caf/actor.hpp"
+#include "caf/actor_addr.hpp"
+
+namespace switchyard {
+
+class step_watchdog {
+ public:
+  using clock_type = std::chrono::steady_clock;
+
+  /// One run's entry. The run's actor owns it (through a registration) and is its
+  /// only writer.
+  struct watch {
+    caf::actor_addr run;  // weak: the run actor owns this entry, not the other way round
+    std::chrono::nanoseconds timeout;
+    /// Start of the oldest open step as clock_type ticks since epoch; 0 when no step
+    /// is open.
+    std::atomic<int64_t> oldest_open{0};
+
+    void set_oldest_open(clock_type::time_point t) {
+      oldest_open.store(t.time_since_epoch().count(), std::memory_order_relaxed);
+    }
+    void clear() { oldest_open.store(0, std::memory_order_relaxed); }
+  };
+
+  /// Removes the watch from the table when destroyed.
+  class registration {
+   public:
+    registration() = default;
+    registration(step_watchdog* owner, std::unique_ptr<watch> w);
+    registration(registration&&) noexcept = default;
+    registration& operator=(registration&&) noexcept;
+    ~registration();
+    watch* operator->() const { return watch_.get(); }
+    explicit operator bool() const { return watch_ != nullptr; }
+
+   private:
+    void reset();
+    step_watchdog* owner_ = nullptr;
+    std::unique_ptr<watch> watch_;
+  };
+
+  registration add(caf::actor_addr run, std::chrono::nanoseconds timeout);
+
+  /// The runs whose oldest open step started more than their timeout before `now`.
+  std::vector<caf::actor_addr> overdue(clock_type::time_point now) const;
+
+  size_t size() const;
+
+ private:
+  void remove(watch* w);
+  mutable std::mutex mutex_;
+  std::unordered_set<watch*> watches_;
+};
+
+}  // namespace switchyard
