@@ -17,31 +17,19 @@ std::string make_call_id(const step_context& ctx, const std::string& node, uint3
   return id;
 }
 
-void call_model(caf::event_based_actor* self, const caf::actor& models, model_request req,
-                std::function<void(model_response&)> done) {
-  auto call_id = req.call_id;
-  self->request(models, caf::infinite, std::move(req))
-      .then([done](model_response& resp) { done(resp); },
-            [done, call_id](caf::error& err) {
-              model_response resp;
-              resp.call_id = call_id;
-              resp.error.kind = err == caf::sec::request_timeout ? "timeout" : "connection";
-              resp.error.message = "model service unreachable: " + caf::to_string(err);
-              done(resp);
-            });
+model_response transport_failure(std::string call_id, const caf::error& err) {
+  model_response resp;
+  resp.call_id = std::move(call_id);
+  resp.error.kind = err == caf::sec::request_timeout ? "timeout" : "connection";
+  resp.error.message = "model service unreachable: " + caf::to_string(err);
+  return resp;
 }
 
-void ask_agent(caf::event_based_actor* self, const caf::actor& run, const step_context& ctx,
-               const std::string& from, const std::string& to, std::string input,
-               std::function<void(step_reply&)> done) {
-  self->request(run, caf::infinite, agent_call{ctx, from, to, std::move(input)})
-      .then([done](step_reply& reply) { done(reply); },
-            [done, to](caf::error& err) {
-              step_reply reply;
-              reply.error.kind = "run_ended";
-              reply.error.message = "call to '" + to + "' got no answer: " + caf::to_string(err);
-              done(reply);
-            });
+step_reply call_failure(const std::string& to, const caf::error& err) {
+  step_reply reply;
+  reply.error.kind = "run_ended";
+  reply.error.message = "call to '" + to + "' got no answer: " + caf::to_string(err);
+  return reply;
 }
 
 caf::actor current_run(caf::event_based_actor* self) {

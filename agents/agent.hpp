@@ -12,12 +12,12 @@
 //     which is the sender of its step_request (reply: step_reply). Every such call is
 //     a hop counted by the supervisor; the graph must declare it with calls(from, to).
 
-#include <functional>
 #include <string>
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "caf/event_based_actor.hpp"
+#include "caf/sec.hpp"
 #include "runtime/config.hpp"
 #include "runtime/messages.hpp"
 
@@ -36,18 +36,42 @@ using agent_factory = std::function<caf::actor(caf::actor_system&, const agent_e
 /// The call id of the `n`-th model call in a step: unique within the run.
 std::string make_call_id(const step_context& ctx, const std::string& node, uint32_t n);
 
-/// Sends `req` to the model service and runs `done` with the response. Transport
-/// errors (the service is gone, the timeout passes) arrive as a model_response with
-/// error kind "timeout" or "connection", so `done` handles one type.
+/// Turns a transport failure (the service is gone, a timeout) into the model_error
+/// a caller handles anyway.
+model_response transport_failure(std::string call_id, const caf::error& err);
+
+/// Sends `req` to the model service and runs `done(model_response&)` with the
+/// response. Transport errors arrive as a model_response with error kind "timeout"
+/// or "connection", so `done` handles one type. A template, not std::function:
+/// this is on every model call's path and must not allocate for the callback.
+template <class Done>
 void call_model(caf::event_based_actor* self, const caf::actor& models, model_request req,
-                std::function<void(model_response&)> done);
+                Done done) {
+  auto call_id = req.call_id;
+  self->request(models, caf::infinite, std::move(req))
+    .then([done](model_response& resp) mutable { done(resp); },
+          [done, call_id](caf::error& err) mutable {
+            auto resp = transport_failure(call_id, err);
+            done(resp);
+          });
+}
+
+/// Turns a failed agent call into the step_reply the caller handles anyway.
+step_reply call_failure(const std::string& to, const caf::error& err);
 
 /// Asks agent `to` of the same run through the run actor `run` (one hop) and runs
-/// `done` with its reply. A refused hop or a run that ended arrives as a step_reply
-/// with an error.
+/// `done(step_reply&)` with its reply. A refused hop or a run that ended arrives as a
+/// step_reply with an error.
+template <class Done>
 void ask_agent(caf::event_based_actor* self, const caf::actor& run, const step_context& ctx,
-               const std::string& from, const std::string& to, std::string input,
-               std::function<void(step_reply&)> done);
+               const std::string& from, const std::string& to, std::string input, Done done) {
+  self->request(run, caf::infinite, agent_call{ctx, from, to, std::move(input)})
+    .then([done](step_reply& reply) mutable { done(reply); },
+          [done, to](caf::error& err) mutable {
+            auto reply = call_failure(to, err);
+            done(reply);
+          });
+}
 
 /// The run actor that sent the step_request being handled right now. Call it before
 /// make_response_promise(): creating the promise takes over the current sender.

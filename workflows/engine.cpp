@@ -14,7 +14,24 @@
 namespace switchyard {
 
 std::string engine_shared::new_id(const char* kind) {
-  return fmt::format("{}-{}-{}", kind, id_prefix, next_id.fetch_add(1));
+  // "<kind>-<process prefix>-<counter in base 36>": short enough to stay inside the
+  // small-string buffer, and these ids are copied into every message of a run.
+  auto n = next_id.fetch_add(1);
+  char digits[16];
+  size_t len = 0;
+  do {
+    digits[len++] = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
+    n /= 36;
+  } while (n > 0);
+  std::string id;
+  id.reserve(std::char_traits<char>::length(kind) + id_prefix.size() + len + 2);
+  id += kind;
+  id += '-';
+  id += id_prefix;
+  id += '-';
+  while (len > 0)
+    id += digits[--len];
+  return id;
 }
 
 std::vector<std::string> engine::check(const config& cfg, const workflow_registry& registry) {
@@ -83,7 +100,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                const workflow_registry& registry)
     : sys_(sys), cfg_(std::move(cfg)), shared_(std::make_shared<engine_shared>()) {
   std::random_device rd;
-  shared_->id_prefix = fmt::format("{:08x}", rd());
+  shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
   models_ = spawn_model_service(sys_, cfg_, shared_->ledger);
   for (const auto& [name, registered] : registry.all()) {
     workflow_instance wf;

@@ -336,9 +336,9 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
           return caf::make_error(caf::sec::unexpected_message);
         st.started = clock_type::now();
         st.promise = self->make_response_promise();
-        st.run_id = req.run_id.empty() ? st.shared->new_id("run") : std::move(req.run_id);
+        st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
         st.own_thread = req.thread_id.empty();
-        st.thread_id = st.own_thread ? st.shared->new_id("thread") : std::move(req.thread_id);
+        st.thread_id = st.own_thread ? st.shared->new_id("t") : std::move(req.thread_id);
         auto promise = st.promise;
         auto it = st.shared->workflows.find(req.workflow);
         if (it == st.shared->workflows.end()) {
