@@ -22,8 +22,9 @@ using clock_type = std::chrono::steady_clock;
 
 struct pending_call {
   caf::response_promise promise;
-  model_response response;
+  std::string call_id;
   const model_config* model;
+  sim_outcome outcome;  // the response is built from it on delivery: it is smaller
   uint64_t reservation;
   clock_type::time_point received;
 };
@@ -52,7 +53,21 @@ model_response error_response(const model_request& req, std::string kind, std::s
 // Settles or releases the call's reservation and answers the caller.
 void finish_call(service_actor* self, pending_call& call) {
   auto& st = self->state;
-  auto& resp = call.response;
+  const auto& model = *call.model;
+  auto& outcome = call.outcome;
+  model_response resp;
+  resp.call_id = std::move(call.call_id);
+  resp.usage.model_id = model.id;
+  resp.usage.tier = model.tier;
+  if (outcome.error.ok()) {
+    resp.text = std::move(outcome.text);
+    resp.finish_reason = std::move(outcome.finish_reason);
+    resp.usage.input_tokens = outcome.input_tokens;
+    resp.usage.output_tokens = outcome.output_tokens;
+    resp.usage.cost_usd = call_cost_usd(model, outcome.input_tokens, outcome.output_tokens);
+  } else {
+    resp.error = std::move(outcome.error);
+  }
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
   if (resp.ok())
@@ -94,28 +109,17 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
         auto since_start =
             std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
-        auto outcome = provider->second.call(model, req.messages, req.max_tokens, since_start);
-        pending_call call{self->make_response_promise(), {}, &model, grant.id, received};
-        auto& resp = call.response;
-        resp.call_id = std::move(req.call_id);
-        resp.usage.model_id = model.id;
-        resp.usage.tier = model.tier;
-        if (outcome.error.ok()) {
-          resp.text = std::move(outcome.text);
-          resp.finish_reason = std::move(outcome.finish_reason);
-          resp.usage.input_tokens = outcome.input_tokens;
-          resp.usage.output_tokens = outcome.output_tokens;
-          resp.usage.cost_usd = call_cost_usd(model, outcome.input_tokens, outcome.output_tokens);
-        } else {
-          resp.error = std::move(outcome.error);
-        }
+        pending_call call{self->make_response_promise(), std::move(req.call_id), &model,
+                          provider->second.call(model, req.messages, req.max_tokens, since_start),
+                          grant.id, received};
         auto promise = call.promise;
-        if (outcome.latency.count() <= 0) {
+        auto latency = call.outcome.latency;
+        if (latency.count() <= 0) {
           finish_call(self, call);
         } else {
           auto key = st.next_pending++;
           st.pending.emplace(key, std::move(call));
-          self->delayed_send(self, outcome.latency, sim_done_atom::value, key);
+          self->delayed_send(self, latency, sim_done_atom::value, key);
         }
         return promise;
       },

@@ -100,6 +100,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                const workflow_registry& registry)
     : sys_(sys), cfg_(std::move(cfg)), shared_(std::make_shared<engine_shared>()) {
   std::random_device rd;
+  shared_->cfg = cfg_;
   shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
   models_ = spawn_model_service(sys_, cfg_, shared_->ledger);
   for (const auto& [name, registered] : registry.all()) {

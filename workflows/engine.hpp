@@ -37,6 +37,7 @@ struct workflow_instance {
 /// What every run actor of one engine shares; immutable but for the ledger, the
 /// handoff log and the id counter, which are thread-safe.
 struct engine_shared {
+  std::shared_ptr<const config> cfg;
   std::map<std::string, workflow_instance> workflows;
   budget_ledger ledger;
   handoff_log handoffs;

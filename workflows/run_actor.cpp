@@ -17,6 +17,26 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+// One transcript line while the run is going: node indexes instead of names, the
+// tier looked up from the model at the end. A step_record is twice the size, and ten
+// thousand runs of several steps each may be in flight.
+struct step_entry {
+  std::string output;
+  std::string label;
+  std::string model;  // of the step's last model call; empty when it made none
+  std::unique_ptr<std::string> error;
+  clock_type::time_point began;
+  double cost_usd = 0;
+  float latency_ms = 0;
+  uint32_t input_tokens = 0;
+  uint32_t output_tokens = 0;
+  uint32_t hops = 0;
+  int16_t node = -1;
+  int16_t caller = -1;
+  step_kind kind = step_kind::node;
+  uint16_t model_calls = 0;
+};
+
 // Per-run state. Kept lean: ten thousand runs may be in flight at once. The
 // run_result is only assembled when the run ends.
 struct run_state {
@@ -29,17 +49,15 @@ struct run_state {
   bool finished = false;
   uint32_t hops = 0;
   clock_type::time_point started;
-  std::vector<step_record> steps;                  // the transcript; index == step number
-  std::vector<clock_type::time_point> step_began;  // by step
-  std::vector<uint32_t> open_steps;                // in start order: front is the oldest
+  std::vector<step_entry> steps;     // the transcript so far; index == step number
+  std::vector<uint32_t> open_steps;  // in start order: front is the oldest
   // Calls forwarded for agents and not yet answered, by step. When the run ends they
   // are answered with an error: CAF 0.17 drops unanswered promises silently, which
   // would leave the calling agents (shared by all runs) waiting forever.
   std::vector<std::pair<uint32_t, caf::typed_response_promise<step_reply>>> open_calls;
   step_watchdog::registration watch;
-  // While an escalation agent works: why the run was escalated.
-  std::string escalation_reason;
-  std::string escalation_detail;
+  // While an escalation agent works: why the run was escalated (rare, so off-line).
+  std::unique_ptr<std::pair<std::string, std::string>> escalation;
 
   static inline const char* name = "run";
 };
@@ -61,29 +79,26 @@ void publish_oldest_open(run_actor* self) {
   if (st.open_steps.empty())
     st.watch->clear();
   else
-    st.watch->set_oldest_open(st.step_began[st.open_steps.front()]);
+    st.watch->set_oldest_open(st.steps[st.open_steps.front()].began);
 }
 
 // Opens a step: numbers it, writes its transcript line (completed by close_step) and
 // returns the request to send. Steps are numbered from 0, so a step's number is its
 // index in the transcript.
-step_request begin_step(run_actor* self, step_kind kind, int node, std::string caller,
-                        std::string input) {
+step_request begin_step(run_actor* self, step_kind kind, int node, int caller, std::string input) {
   auto& st = self->state;
   auto step = static_cast<uint32_t>(st.steps.size());
   step_request req{{st.run_id, st.thread_id, step, st.hops},
                    kind,
                    node_name(self, node),
-                   std::move(caller),
+                   caller >= 0 ? node_name(self, caller) : std::string{},
                    std::move(input)};
-  step_record rec;
-  rec.step = step;
-  rec.kind = kind;
-  rec.agent = req.node;
-  rec.caller = req.caller;
-  rec.hops = st.hops;
-  st.steps.push_back(std::move(rec));
-  st.step_began.push_back(clock_type::now());
+  auto& e = st.steps.emplace_back();
+  e.began = clock_type::now();
+  e.hops = st.hops;
+  e.node = static_cast<int16_t>(node);
+  e.caller = static_cast<int16_t>(caller);
+  e.kind = kind;
   st.open_steps.push_back(step);
   if (st.open_steps.size() == 1) publish_oldest_open(self);
   return req;
@@ -92,27 +107,48 @@ step_request begin_step(run_actor* self, step_kind kind, int node, std::string c
 // Completes a step's transcript line with what the agent did.
 void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   auto& st = self->state;
-  auto& rec = st.steps[step];
-  rec.label = reply.label;  // branch conditions still read the reply
-  rec.model_calls = static_cast<uint32_t>(reply.calls.size());
+  auto& e = st.steps[step];
+  e.label = reply.label;  // branch conditions still read the reply
+  e.model_calls = static_cast<uint16_t>(reply.calls.size());
   for (auto& c : reply.calls) {
-    rec.input_tokens += c.input_tokens;
-    rec.output_tokens += c.output_tokens;
-    rec.cost_usd += c.cost_usd;
+    e.input_tokens += c.input_tokens;
+    e.output_tokens += c.output_tokens;
+    e.cost_usd += c.cost_usd;
   }
-  if (!reply.calls.empty()) {
-    rec.model = std::move(reply.calls.back().model_id);
-    rec.tier = std::move(reply.calls.back().tier);
-  }
-  rec.latency_ms = ms_between(st.step_began[step], clock_type::now());
-  if (!reply.error.ok()) rec.error = reply.error.kind + ": " + reply.error.message;
-  rec.output = reply.output;  // the next step gets its own copy as input
+  if (!reply.calls.empty()) e.model = std::move(reply.calls.back().model_id);
+  e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
+  if (!reply.error.ok())
+    e.error = std::make_unique<std::string>(reply.error.kind + ": " + reply.error.message);
+  e.output = reply.output;  // the next step gets its own copy as input
   auto it = std::find(st.open_steps.begin(), st.open_steps.end(), step);
   if (it != st.open_steps.end()) {
     bool was_oldest = it == st.open_steps.begin();
     st.open_steps.erase(it);
     if (was_oldest) publish_oldest_open(self);
   }
+}
+
+// The public form of a transcript line.
+step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
+  step_record rec;
+  rec.step = step;
+  rec.kind = e.kind;
+  rec.agent = node_name(self, e.node);
+  if (e.caller >= 0) rec.caller = node_name(self, e.caller);
+  rec.hops = e.hops;
+  rec.output = std::move(e.output);
+  rec.label = std::move(e.label);
+  if (!e.model.empty()) {
+    if (const auto* m = self->state.shared->cfg->find_model(e.model)) rec.tier = m->tier;
+    rec.model = std::move(e.model);
+  }
+  rec.model_calls = e.model_calls;
+  rec.input_tokens = e.input_tokens;
+  rec.output_tokens = e.output_tokens;
+  rec.cost_usd = e.cost_usd;
+  rec.latency_ms = e.latency_ms;
+  if (e.error) rec.error = std::move(*e.error);
+  return rec;
 }
 
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
@@ -133,15 +169,19 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   r.hops = st.hops;
   r.latency_ms = ms_between(st.started, now);
   for (auto step : st.open_steps) {
-    st.steps[step].latency_ms = ms_between(st.step_began[step], now);
-    st.steps[step].error = "unfinished: the run ended before this step returned";
+    auto& e = st.steps[step];
+    e.latency_ms = static_cast<float>(ms_between(e.began, now));
+    e.error = std::make_unique<std::string>("unfinished: the run ended before this step returned");
   }
-  for (const auto& s : st.steps) {
-    r.input_tokens += s.input_tokens;
-    r.output_tokens += s.output_tokens;
-    r.cost_usd += s.cost_usd;
+  r.steps.reserve(st.steps.size());
+  for (uint32_t i = 0; i < st.steps.size(); ++i) {
+    r.steps.push_back(to_record(self, i, st.steps[i]));
+    const auto& rec = r.steps.back();
+    r.input_tokens += rec.input_tokens;
+    r.output_tokens += rec.output_tokens;
+    r.cost_usd += rec.cost_usd;
   }
-  r.steps = std::move(st.steps);
+  st.steps.clear();
   if (with_handoff) {
     r.has_handoff = true;
     auto& h = r.handoff;
@@ -192,8 +232,8 @@ void escalate(run_actor* self, std::string reason, std::string detail) {
     auto node = st.wf->definition->index_of(esc.agent);
     if (node >= 0) {
       auto input = fmt::format("escalated: {}: {}", reason, detail);
-      st.escalation_reason = std::move(reason);
-      st.escalation_detail = std::move(detail);
+      st.escalation = std::make_unique<std::pair<std::string, std::string>>(std::move(reason),
+                                                                            std::move(detail));
       run_node(self, node, std::move(input), step_kind::escalation);
       return;
     }
@@ -215,11 +255,11 @@ void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) 
   auto& st = self->state;
   if (st.finished) return;
   close_step(self, step, reply);
-  const auto& agent = st.steps[step].agent;
+  const auto& agent = node_name(self, st.steps[step].node);
   if (st.steps[step].kind == step_kind::escalation) {
     // The escalation agent has answered; it may not escalate again.
-    auto reason = std::move(st.escalation_reason);
-    auto detail = std::move(st.escalation_detail);
+    auto reason = std::move(st.escalation->first);
+    auto detail = std::move(st.escalation->second);
     if (!reply.error.ok())
       finish(self, run_status::escalated, std::move(reason),
              detail + "; escalation agent failed: " + reply.error.message, {}, true);
@@ -250,13 +290,15 @@ void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) 
 void on_agent_lost(run_actor* self, uint32_t step, const caf::error& err) {
   const auto& rec = self->state.steps[step];
   finish(self, run_status::failed, "agent_error",
-         fmt::format("agent '{}' at step {}: {}", rec.agent, step, caf::to_string(err)), {});
+         fmt::format("agent '{}' at step {}: {}", node_name(self, rec.node), step,
+                     caf::to_string(err)),
+         {});
 }
 
 // Steps carry no CAF request timeout (see step_watchdog.hpp); the watchdog pokes the
 // run with check_steps_atom when its oldest open step looks overdue.
 void run_node(run_actor* self, int node, std::string input, step_kind kind) {
-  auto req = begin_step(self, kind, node, {}, std::move(input));
+  auto req = begin_step(self, kind, node, -1, std::move(input));
   auto step = req.ctx.step;
   self->request(self->state.wf->agents[static_cast<size_t>(node)], caf::infinite, std::move(req))
       .then([self, node, step](step_reply& reply) { on_node_reply(self, node, step, reply); },
@@ -275,7 +317,7 @@ void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
   if (st.finished) return;
   close_step(self, step, reply);
   if (!reply.error.ok() && supervisor::judge(reply.error).status == run_status::escalated) {
-    on_step_error(self, st.steps[step].agent, reply.error);
+    on_step_error(self, node_name(self, st.steps[step].node), reply.error);
     return;
   }
   auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
@@ -303,7 +345,7 @@ caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
     return refuse_call(reason_hop_limit, std::move(detail));
   }
   st.hops += 1;
-  auto req = begin_step(self, step_kind::call, to, std::move(call.from), std::move(call.input));
+  auto req = begin_step(self, step_kind::call, to, from, std::move(call.input));
   auto step = req.ctx.step;
   auto promise = self->make_response_promise<step_reply>();
   st.open_calls.emplace_back(step, promise);
@@ -317,13 +359,13 @@ void check_steps(run_actor* self) {
   auto& st = self->state;
   if (st.finished || st.open_steps.empty()) return;
   auto oldest = st.open_steps.front();
-  auto waited = clock_type::now() - st.step_began[oldest];
+  auto waited = clock_type::now() - st.steps[oldest].began;
   auto limit = std::chrono::milliseconds{st.wf->settings.step_timeout_ms};
   if (waited <= limit) return;
   const auto& rec = st.steps[oldest];
   finish(self, run_status::failed, "step_timeout",
-         fmt::format("agent '{}' did not answer step {} within step_timeout_ms = {}", rec.agent,
-                     oldest, st.wf->settings.step_timeout_ms),
+         fmt::format("agent '{}' did not answer step {} within step_timeout_ms = {}",
+                     node_name(self, rec.node), oldest, st.wf->settings.step_timeout_ms),
          {});
 }
 
@@ -347,8 +389,6 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
           return promise;
         }
         st.wf = &it->second;
-        st.steps.reserve(st.wf->definition->nodes().size());
-        st.step_began.reserve(st.wf->definition->nodes().size());
         st.watch = st.shared->watchdog.add(
             self->address(), std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
         st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
