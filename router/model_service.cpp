@@ -109,9 +109,13 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
         auto since_start =
             std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
-        pending_call call{self->make_response_promise(), std::move(req.call_id), &model,
-                          provider->second.call(model, req.messages, req.max_tokens, since_start),
-                          grant.id, received};
+        pending_call call{
+            self->make_response_promise(),
+            std::move(req.call_id),
+            &model,
+            provider->second.call(model, req.messages, req.max_tokens, since_start, prompt_tokens),
+            grant.id,
+            received};
         auto promise = call.promise;
         auto latency = call.outcome.latency;
         if (latency.count() <= 0) {

@@ -211,6 +211,12 @@ sim_provider::sim_provider(uint64_t seed) : seed_(seed) {}
 
 sim_outcome sim_provider::call(const model_config& model, const std::vector<chat_message>& messages,
                                uint32_t max_tokens, std::chrono::milliseconds since_start) {
+  return call(model, messages, max_tokens, since_start, estimate_prompt_tokens(messages));
+}
+
+sim_outcome sim_provider::call(const model_config& model, const std::vector<chat_message>& messages,
+                               uint32_t max_tokens, std::chrono::milliseconds since_start,
+                               uint32_t prompt_tokens) {
   const uint64_t index = ++calls_[model.id];
   const sim_model_settings& sim = model.sim;
   const auto base_latency = std::chrono::milliseconds{sim.latency_ms};
@@ -235,7 +241,6 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
     return failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
                    base_latency);
   }
-  const uint32_t prompt_tokens = estimate_prompt_tokens(messages);
   const uint64_t needed = uint64_t{prompt_tokens} + max_tokens;
   if (needed > model.context_window) {
     return failure("context_length",

@@ -43,6 +43,12 @@ class sim_provider {
   sim_outcome call(const model_config& model, const std::vector<chat_message>& messages,
                    uint32_t max_tokens, std::chrono::milliseconds since_start);
 
+  /// The same, for a caller that has already counted the prompt's tokens with
+  /// estimate_prompt_tokens (the model service does, to reserve the budget).
+  sim_outcome call(const model_config& model, const std::vector<chat_message>& messages,
+                   uint32_t max_tokens, std::chrono::milliseconds since_start,
+                   uint32_t prompt_tokens);
+
   /// Calls made to `model_id` so far (faulted ones included).
   uint64_t calls_made(const std::string& model_id) const;
 

@@ -53,3 +53,16 @@ TEST_CASE("cost: a free model costs nothing however many tokens it uses", "[toke
   model_config model;
   CHECK(call_cost_usd(model, 123'456'789, 987'654'321) == 0);
 }
+
+TEST_CASE("tokens: code points are counted right across 8-byte chunks and their tails",
+          "[tokens]") {
+  // Mixed 1-, 2-, 3- and 4-byte sequences at every alignment.
+  const std::string pieces[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+  std::string text;
+  uint64_t expected = 0;
+  for (int i = 0; i < 300; ++i) {
+    text += pieces[(i * 7) % 4];
+    ++expected;
+    CHECK(count_code_points(text) == expected);
+  }
+}
