@@ -17,9 +17,8 @@ std::string make_call_id(const step_context& ctx, const std::string& node, uint3
   return id;
 }
 
-model_response transport_failure(std::string call_id, const caf::error& err) {
+model_response transport_failure(const caf::error& err) {
   model_response resp;
-  resp.call_id = std::move(call_id);
   resp.error.kind = err == caf::sec::request_timeout ? "timeout" : "connection";
   resp.error.message = "model service unreachable: " + caf::to_string(err);
   return resp;

@@ -38,7 +38,7 @@ std::string make_call_id(const step_context& ctx, const std::string& node, uint3
 
 /// Turns a transport failure (the service is gone, a timeout) into the model_error
 /// a caller handles anyway.
-model_response transport_failure(std::string call_id, const caf::error& err);
+model_response transport_failure(const caf::error& err);
 
 /// Sends `req` to the model service and runs `done(model_response&)` with the
 /// response. Transport errors arrive as a model_response with error kind "timeout"
@@ -47,13 +47,14 @@ model_response transport_failure(std::string call_id, const caf::error& err);
 template <class Done>
 void call_model(caf::event_based_actor* self, const caf::actor& models, model_request req,
                 Done done) {
-  auto call_id = req.call_id;
+  // The error handler does not capture the call id: CAF copies handlers more than
+  // once, and a string capture would cost an allocation per copy on every call.
   self->request(models, caf::infinite, std::move(req))
-    .then([done](model_response& resp) mutable { done(resp); },
-          [done, call_id](caf::error& err) mutable {
-            auto resp = transport_failure(call_id, err);
-            done(resp);
-          });
+      .then([done](model_response& resp) mutable { done(resp); },
+            [done](caf::error& err) mutable {
+              auto resp = transport_failure(err);
+              done(resp);
+            });
 }
 
 /// Turns a failed agent call into the step_reply the caller handles anyway.
@@ -66,11 +67,11 @@ template <class Done>
 void ask_agent(caf::event_based_actor* self, const caf::actor& run, const step_context& ctx,
                const std::string& from, const std::string& to, std::string input, Done done) {
   self->request(run, caf::infinite, agent_call{ctx, from, to, std::move(input)})
-    .then([done](step_reply& reply) mutable { done(reply); },
-          [done, to](caf::error& err) mutable {
-            auto reply = call_failure(to, err);
-            done(reply);
-          });
+      .then([done](step_reply& reply) mutable { done(reply); },
+            [done, to](caf::error& err) mutable {
+              auto reply = call_failure(to, err);
+              done(reply);
+            });
 }
 
 /// The run actor that sent the step_request being handled right now. Call it before

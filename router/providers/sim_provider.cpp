@@ -1,5 +1,6 @@
 #include "router/providers/sim_provider.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 #include <utility>
@@ -101,6 +102,7 @@ std::string_view prompt_to_answer(const std::vector<chat_message>& messages) {
 // The first words of `text`, whitespace collapsed, with "..." when some were dropped.
 std::string quote_of(std::string_view text) {
   std::string quote;
+  quote.reserve(std::min<size_t>(text.size(), quote_max_code_points * 4) + 3);
   size_t words = 0;
   uint64_t code_points = 0;
   size_t i = 0;
@@ -146,20 +148,41 @@ sim_reply full_reply(const std::string& model_id, std::string_view prompt) {
   const uint32_t target_tokens =
       reply_min_tokens + static_cast<uint32_t>(reply_hash % reply_token_spread);
 
-  sim_reply reply;
-  auto& text = reply.text;
-  text = "[sim " + model_id + "] Re: \"" + quote_of(prompt) + "\" \u2014";
-  reply.code_points = count_code_points(text);
+  auto quote = quote_of(prompt);
+  constexpr std::string_view label_open = "[sim ";
+  constexpr std::string_view label_close = "] Re: \"";
+  constexpr std::string_view quote_close = "\" \u2014";
+  const std::string_view header_parts[] = {label_open, model_id, label_close, quote, quote_close};
+
+  // Two passes, so the reply is allocated once at its exact size: the replies of
+  // in-flight calls are held while their latency runs, ten thousand at a time.
+  uint64_t code_points = 0;
+  size_t bytes = 0;
+  for (auto part : header_parts) {
+    code_points += count_code_points(part);
+    bytes += part.size();
+  }
+  std::array<uint8_t, 64> picks{};
+  size_t pick_count = 0;
   uint64_t state = reply_hash;
   size_t previous = filler_sentences.size();
-  while (tokens_for_code_points(reply.code_points) < target_tokens) {
+  while (tokens_for_code_points(code_points) < target_tokens && pick_count < picks.size()) {
     state = splitmix64(state);
     size_t pick = state % filler_sentences.size();
     if (pick == previous) pick = (pick + 1) % filler_sentences.size();  // no stutter
     previous = pick;
-    text += ' ';
-    text.append(filler_sentences[pick]);
-    reply.code_points += 1 + count_code_points(filler_sentences[pick]);
+    picks[pick_count++] = static_cast<uint8_t>(pick);
+    code_points += 1 + count_code_points(filler_sentences[pick]);
+    bytes += 1 + filler_sentences[pick].size();
+  }
+
+  sim_reply reply;
+  reply.code_points = code_points;
+  reply.text.reserve(bytes);
+  for (auto part : header_parts) reply.text += part;
+  for (size_t i = 0; i < pick_count; ++i) {
+    reply.text += ' ';
+    reply.text += filler_sentences[picks[i]];
   }
   return reply;
 }
