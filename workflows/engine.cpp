@@ -29,8 +29,7 @@ std::string engine_shared::new_id(const char* kind) {
   id += '-';
   id += id_prefix;
   id += '-';
-  while (len > 0)
-    id += digits[--len];
+  while (len > 0) id += digits[--len];
   return id;
 }
 

@@ -55,7 +55,8 @@ struct run_state {
   // are answered with an error: CAF 0.17 drops unanswered promises silently, which
   // would leave the calling agents (shared by all runs) waiting forever.
   std::vector<std::pair<uint32_t, caf::typed_response_promise<step_reply>>> open_calls;
-  step_watchdog::registration watch;
+  step_watchdog::watch watch_entry;
+  step_watchdog::registration watch;  // declared after watch_entry: unregisters first
   // While an escalation agent works: why the run was escalated (rare, so off-line).
   std::unique_ptr<std::pair<std::string, std::string>> escalation;
 
@@ -389,8 +390,9 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
           return promise;
         }
         st.wf = &it->second;
-        st.watch = st.shared->watchdog.add(
-            self->address(), std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
+        st.watch =
+            st.shared->watchdog.add(st.watch_entry, self->address(),
+                                    std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
         st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
         const auto& g = *st.wf->definition;
         run_node(self, g.index_of(g.entry()), std::move(req.input), step_kind::node);

@@ -2,15 +2,22 @@
 
 namespace switchyard {
 
-step_watchdog::registration::registration(step_watchdog* owner, std::unique_ptr<watch> w)
-    : owner_(owner), watch_(std::move(w)) {}
+step_watchdog::registration::registration(step_watchdog* owner, watch* w)
+    : owner_(owner), watch_(w) {}
+
+step_watchdog::registration::registration(registration&& other) noexcept
+    : owner_(other.owner_), watch_(other.watch_) {
+  other.owner_ = nullptr;
+  other.watch_ = nullptr;
+}
 
 step_watchdog::registration& step_watchdog::registration::operator=(registration&& other) noexcept {
   if (this != &other) {
     reset();
     owner_ = other.owner_;
-    watch_ = std::move(other.watch_);
+    watch_ = other.watch_;
     other.owner_ = nullptr;
+    other.watch_ = nullptr;
   }
   return *this;
 }
@@ -20,21 +27,21 @@ step_watchdog::registration::~registration() {
 }
 
 void step_watchdog::registration::reset() {
-  if (owner_ && watch_) owner_->remove(watch_.get());
-  watch_.reset();
+  if (owner_ && watch_) owner_->remove(watch_);
+  watch_ = nullptr;
   owner_ = nullptr;
 }
 
-step_watchdog::registration step_watchdog::add(caf::actor_addr run,
+step_watchdog::registration step_watchdog::add(watch& w, caf::actor_addr run,
                                                std::chrono::nanoseconds timeout) {
-  auto w = std::make_unique<watch>();
-  w->run = std::move(run);
-  w->timeout = timeout;
+  w.run = std::move(run);
+  w.timeout = timeout;
+  w.clear();
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    watches_.insert(w.get());
+    watches_.insert(&w);
   }
-  return registration{this, std::move(w)};
+  return registration{this, &w};
 }
 
 void step_watchdog::remove(watch* w) {

@@ -28,8 +28,8 @@ class step_watchdog {
  public:
   using clock_type = std::chrono::steady_clock;
 
-  /// One run's entry. The run's actor owns it (through a registration) and is its
-  /// only writer.
+  /// One run's entry. The run's actor owns it (inside its state, so no allocation)
+  /// and is its only writer; it must not move while registered.
   struct watch {
     caf::actor_addr run;  // weak: the run actor owns this entry, not the other way round
     std::chrono::nanoseconds timeout;
@@ -47,20 +47,21 @@ class step_watchdog {
   class registration {
    public:
     registration() = default;
-    registration(step_watchdog* owner, std::unique_ptr<watch> w);
-    registration(registration&&) noexcept = default;
+    registration(step_watchdog* owner, watch* w);
+    registration(registration&& other) noexcept;
     registration& operator=(registration&&) noexcept;
     ~registration();
-    watch* operator->() const { return watch_.get(); }
+    watch* operator->() const { return watch_; }
     explicit operator bool() const { return watch_ != nullptr; }
 
    private:
     void reset();
     step_watchdog* owner_ = nullptr;
-    std::unique_ptr<watch> watch_;
+    watch* watch_ = nullptr;
   };
 
-  registration add(caf::actor_addr run, std::chrono::nanoseconds timeout);
+  /// Fills in `w` and puts it in the table until the registration is destroyed.
+  registration add(watch& w, caf::actor_addr run, std::chrono::nanoseconds timeout);
 
   /// The runs whose oldest open step started more than their timeout before `now`.
   std::vector<caf::actor_addr> overdue(clock_type::time_point now) const;

@@ -9,9 +9,10 @@ TEST_CASE("watchdog: only runs whose oldest open step is past its timeout are ov
           "[watchdog]") {
   step_watchdog dog;
   auto t0 = step_watchdog::clock_type::now();
-  auto quick = dog.add({}, 100ms);
-  auto slow = dog.add({}, 10s);
-  auto idle = dog.add({}, 100ms);
+  step_watchdog::watch a, b, c;
+  auto quick = dog.add(a, {}, 100ms);
+  auto slow = dog.add(b, {}, 10s);
+  auto idle = dog.add(c, {}, 100ms);
   quick->set_oldest_open(t0);
   slow->set_oldest_open(t0);
   CHECK(dog.overdue(t0 + 50ms).empty());
@@ -23,8 +24,9 @@ TEST_CASE("watchdog: only runs whose oldest open step is past its timeout are ov
 
 TEST_CASE("watchdog: a registration leaves the table when it is destroyed", "[watchdog]") {
   step_watchdog dog;
+  step_watchdog::watch w;
   {
-    auto r = dog.add({}, 1s);
+    auto r = dog.add(w, {}, 1s);
     CHECK(dog.size() == 1);
     auto moved = std::move(r);
     CHECK(dog.size() == 1);
