@@ -4,15 +4,11 @@
 
 namespace switchyard {
 
-std::string make_call_id(const step_context& ctx, const std::string& node, uint32_t n) {
-  std::string id;
-  id.reserve(ctx.run_id.size() + node.size() + 16);
-  id += ctx.run_id;
+std::string make_call_id(const step_context& ctx, uint32_t n) {
+  std::string id = ctx.run_id;
   id += '/';
   id += std::to_string(ctx.step);
-  id += '/';
-  id += node;
-  id += '/';
+  id += '.';
   id += std::to_string(n);
   return id;
 }

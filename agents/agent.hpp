@@ -33,8 +33,10 @@ struct agent_env {
 
 using agent_factory = std::function<caf::actor(caf::actor_system&, const agent_env&)>;
 
-/// The call id of the `n`-th model call in a step: unique within the run.
-std::string make_call_id(const step_context& ctx, const std::string& node, uint32_t n);
+/// The call id of the `n`-th model call in a step, "<run id>/<step>.<n>": unique,
+/// since a step number names one agent's step within the run. Short on purpose:
+/// it is held by every call in flight.
+std::string make_call_id(const step_context& ctx, uint32_t n);
 
 /// Turns a transport failure (the service is gone, a timeout) into the model_error
 /// a caller handles anyway.

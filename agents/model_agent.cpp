@@ -30,7 +30,7 @@ agent_factory model_agent(model_agent_spec spec) {
         auto promise = self->make_response_promise<step_reply>();
         model_request call;
         call.ctx = req.ctx;
-        call.call_id = make_call_id(req.ctx, env.node, 0);
+        call.call_id = make_call_id(req.ctx, 0);
         if (!effective.system_prompt.empty())
           call.messages.push_back({"system", effective.system_prompt});
         call.messages.push_back({"user", effective.prompt ? effective.prompt(req) : req.input});
