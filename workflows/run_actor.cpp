@@ -228,6 +228,7 @@ void run_node(run_actor* self, int node, std::string input, step_kind kind);
 void escalate(run_actor* self, std::string reason, std::string detail) {
   auto& st = self->state;
   if (st.finished) return;
+  if (st.escalation) return;  // the escalation agent is already at work; one is enough
   const auto& esc = st.wf->settings.escalation;
   if (esc.target == "agent") {
     auto node = st.wf->definition->index_of(esc.agent);
