@@ -258,6 +258,9 @@ void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) 
   if (st.finished) return;
   close_step(self, step, reply);
   const auto& agent = node_name(self, st.steps[step].node);
+  // While the escalation agent works, other steps still unwind (with the errors of
+  // the refused hop); they are recorded but no longer decide the run's fate.
+  if (st.escalation && st.steps[step].kind != step_kind::escalation) return;
   if (st.steps[step].kind == step_kind::escalation) {
     // The escalation agent has answered; it may not escalate again.
     auto reason = std::move(st.escalation->first);
@@ -333,6 +336,7 @@ void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
 caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
   auto& st = self->state;
   if (st.finished || !st.wf) return refuse_call("run_ended", "the run has already ended");
+  if (st.escalation) return refuse_call("run_ended", "the run is being escalated");
   const auto& g = *st.wf->definition;
   auto from = g.index_of(call.from);
   auto to = g.index_of(call.to);

@@ -340,3 +340,30 @@ TEST_CASE("run: a rate-limited call reports its retry-after in the step error", 
   CHECK(r.reason == "rate_limited");
   CHECK_THAT(r.steps[0].error, Catch::Contains("rate_limited"));
 }
+
+TEST_CASE("run: a slow escalation agent still decides an escalated run's output", "[run]") {
+  // The refused hop unwinds the pending calls with errors before the escalation agent
+  // answers; those errors must not fail the run.
+  graph_builder g{"guarded"};
+  g.agent("ping", examples::relay_agent("pong"))
+      .agent("pong", examples::relay_agent("ping"))
+      .agent("safety", model_agent({"Write a handover note.", "frontier", "", 60, {}}))
+      .calls("ping", "pong")
+      .calls("pong", "ping")
+      .escalation_agent("safety");
+  auto cfg = make_config(R"([
+    {"id": "local-a", "provider": "sim", "tier": "local", "price_in_per_mtok": 0,
+     "price_out_per_mtok": 0, "context_window": 8192, "residency": "local"},
+    {"id": "slow-front", "provider": "sim", "tier": "frontier", "price_in_per_mtok": 1,
+     "price_out_per_mtok": 1, "context_window": 8192, "residency": "cloud",
+     "sim": {"latency_ms": 50}}
+  ])",
+                         R"("workflows": {"guarded": {"max_hops": 3,
+      "escalation": {"target": "agent", "agent": "safety"}}})");
+  harness h{cfg, registry_with(g)};
+  auto r = h.eng.run({"guarded", "hi", "", ""});
+  CHECK(r.status == run_status::escalated);
+  CHECK(r.reason == "hop_limit");
+  CHECK_THAT(r.output, Catch::StartsWith("[sim slow-front]"));
+  CHECK(r.steps.back().kind == step_kind::escalation);
+}
