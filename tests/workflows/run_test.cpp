@@ -338,7 +338,7 @@ TEST_CASE("run: a rate-limited call reports its retry-after in the step error", 
   auto r = h.eng.run({"paid", "hello", "", ""});
   CHECK(r.status == run_status::failed);
   CHECK(r.reason == "rate_limited");
-  CHECK_THAT(r.steps[0].error, Catch::Contains("rate_limited"));
+  CHECK_THAT(r.steps[0].error, Catch::Contains("rate_limited") && Catch::Contains("1500 ms"));
 }
 
 TEST_CASE("run: a slow escalation agent still decides an escalated run's output", "[run]") {
