@@ -30,7 +30,11 @@ int check_config(const std::string& path) {
     return 2;
   }
   switchyard::workflow_registry registry;
-  switchyard::examples::register_builtin_workflows(registry);
+  if (auto problem = switchyard::examples::register_builtin_workflows(registry);
+      !problem.empty()) {
+    std::cerr << problem << '\n';
+    return 2;
+  }
   auto problems = switchyard::engine::check(*loaded.value, registry);
   for (const auto& p : problems) std::cerr << path << ": " << p << '\n';
   if (!problems.empty()) return 2;
