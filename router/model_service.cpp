@@ -7,7 +7,7 @@
 
 #include "caf/all.hpp"
 #include "router/cost.hpp"
-#include "router/model_choice.hpp"
+#include "router/routing_policy.hpp"
 #include "router/providers/sim_provider.hpp"
 #include "router/token_estimate.hpp"
 #include "runtime/messages.hpp"
@@ -27,11 +27,34 @@ struct pending_call {
   sim_outcome outcome;  // the response is built from it on delivery: it is smaller
   uint64_t reservation;
   clock_type::time_point received;
+  std::string route;
+  bool downgraded;
+  std::string decision;  // the trace as JSON text
+};
+
+// Observed latency per model (exponentially weighted), for the policy's latency-class
+// filter and tie-breaks. Endpoint health stays "up" until circuit breakers feed it.
+class observed_models final : public model_health {
+ public:
+  bool healthy(const model_config&) const override { return true; }
+  double observed_latency_ms(const model_config& m) const override {
+    auto it = latency_.find(&m);
+    return it == latency_.end() ? -1 : it->second;
+  }
+  void record_latency(const model_config& m, double ms) {
+    auto [it, fresh] = latency_.emplace(&m, ms);
+    if (!fresh) it->second += 0.2 * (ms - it->second);
+  }
+
+ private:
+  std::unordered_map<const model_config*, double> latency_;
 };
 
 struct model_service_state {
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
+  std::shared_ptr<const routing_policy> policy;
+  observed_models models;
   std::unordered_map<std::string, sim_provider> sims;  // by provider name
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, pending_call> pending;
@@ -59,6 +82,9 @@ void finish_call(service_actor* self, pending_call& call) {
   resp.call_id = std::move(call.call_id);
   resp.usage.model_id = model.id;
   resp.usage.tier = model.tier;
+  resp.usage.route = std::move(call.route);
+  resp.usage.downgraded = call.downgraded;
+  resp.usage.decision = std::move(call.decision);
   if (outcome.error.ok()) {
     resp.text = std::move(outcome.text);
     resp.finish_reason = std::move(outcome.finish_reason);
@@ -70,6 +96,7 @@ void finish_call(service_actor* self, pending_call& call) {
   }
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
+  if (resp.ok()) st.models.record_latency(model, resp.usage.latency_ms);
   if (resp.ok())
     st.ledger->settle(call.reservation,
                       uint64_t{resp.usage.input_tokens} + resp.usage.output_tokens,
@@ -80,10 +107,11 @@ void finish_call(service_actor* self, pending_call& call) {
 }
 
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
-                            budget_ledger* ledger) {
+                            budget_ledger* ledger, std::shared_ptr<const routing_policy> policy) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.ledger = ledger;
+  st.policy = std::move(policy);
   for (const auto& p : st.cfg->providers)
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
   return {
@@ -92,9 +120,19 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         auto received = clock_type::now();
         if (req.max_tokens == 0)
           return error_response(req, "bad_request", "max_tokens must be >= 1");
-        auto choice = choose_model(*st.cfg, req.model, req.tier);
-        if (!choice.model) return error_response(req, "no_model", choice.error);
-        const auto& model = *choice.model;
+        auto prompt_tokens = estimate_prompt_tokens(req.messages);
+        routing_input input{req, latest_user_text(req.messages), prompt_tokens,
+                            budget_left(st.ledger->usage(req.ctx.thread_id))};
+        auto decision = st.policy->decide(input, st.models);
+        if (decision.outcome != routing_outcome::routed) {
+          static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
+          auto resp = error_response(req, kinds[static_cast<int>(decision.outcome)],
+                                     std::move(decision.message));
+          resp.usage.route = std::move(decision.route);
+          resp.usage.decision = to_json(decision.trace).dump();
+          return resp;
+        }
+        const auto& model = *decision.model;
         auto provider = st.sims.find(model.provider);
         if (provider == st.sims.end())
           return error_response(
@@ -102,7 +140,6 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
               fmt::format("model '{}' is served by provider '{}', which is not available", model.id,
                           model.provider));
         // Worst case: the whole prompt plus every token max_tokens allows.
-        auto prompt_tokens = estimate_prompt_tokens(req.messages);
         auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
         auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
         auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
@@ -115,7 +152,10 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
             &model,
             provider->second.call(model, req.messages, req.max_tokens, since_start, prompt_tokens),
             grant.id,
-            received};
+            received,
+            std::move(decision.route),
+            decision.downgraded,
+            to_json(decision.trace).dump()};
         auto promise = call.promise;
         auto latency = call.outcome.latency;
         if (latency.count() <= 0) {
@@ -140,8 +180,10 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
 }  // namespace
 
 caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const config> cfg,
-                               budget_ledger& ledger) {
-  return sys.spawn(model_service, std::move(cfg), &ledger);
+                               budget_ledger& ledger,
+                               std::shared_ptr<const routing_policy> policy) {
+  if (!policy) policy = std::make_shared<routing_policy>(cfg);
+  return sys.spawn(model_service, std::move(cfg), &ledger, std::move(policy));
 }
 
 }  // namespace switchyard

@@ -1,8 +1,9 @@
 #pragma once
-// The actor every model call goes through. For each model_request it picks the
-// model, reserves the worst-case cost on the thread's budget, calls the provider,
-// then settles the actual usage (or releases the reservation on failure) and replies
-// with a model_response. Errors travel inside the response (model_error), never as
+// The router actor: every model call goes through it. For each model_request it asks
+// the routing policy (router/routing_policy.hpp) for a model, reserves the worst-case
+// cost on the thread's budget, calls the provider, then settles the actual usage (or
+// releases the reservation on failure) and replies with a model_response carrying
+// the decision trace. Errors travel inside the response (model_error), never as
 // CAF errors, so callers handle one type.
 //
 // Providers so far: the sim provider (kind "sim"). Simulated latency becomes a
@@ -16,9 +17,16 @@
 #include "runtime/config.hpp"
 
 namespace switchyard {
+class routing_policy;
+}
+
+namespace switchyard {
 
 /// Spawns the model service. `ledger` must outlive the actor.
+/// `policy` decides which model serves each call; null builds one from `cfg` with
+/// no classifier (routes then come from requests, rules and the default route).
 caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const config> cfg,
-                               budget_ledger& ledger);
+                               budget_ledger& ledger,
+                               std::shared_ptr<const routing_policy> policy = nullptr);
 
 }  // namespace switchyard

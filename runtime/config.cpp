@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include "re2/re2.h"
+
 namespace switchyard {
 
 namespace {
@@ -283,7 +285,7 @@ class validator {
 };
 
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
-                                            "supervisor", "budgets", "workflows"};
+                                            "supervisor", "budgets", "workflows", "router"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
 const std::vector<std::string> provider_keys = {"name", "kind", "seed"};
 const std::vector<std::string> model_keys = {"id",
@@ -307,6 +309,17 @@ const std::vector<std::string> budget_keys = {"max_tokens", "max_cost_usd"};
 const std::vector<std::string> workflow_keys = {"max_hops", "step_timeout_ms", "budget",
                                                 "escalation", "agents"};
 const std::vector<std::string> agent_keys = {"model", "tier", "max_tokens", "system_prompt"};
+
+const std::vector<std::string> router_keys = {"routes", "default_route", "threshold",
+                                              "classifier_model", "rules", "complexity",
+                                              "latency_classes"};
+const std::vector<std::string> route_keys = {"name", "tier", "examples", "examples_file"};
+const std::vector<std::string> rule_keys = {"name", "keywords", "regex", "metadata",
+                                            "route", "tier", "data_class"};
+const std::vector<std::string> complexity_keys = {"long_prompt_tokens", "multi_part_questions"};
+const std::vector<std::string> latency_class_keys = {"realtime", "interactive", "batch"};
+const std::vector<std::string> data_class_names = {"public", "internal", "pii",
+                                                   "health", "financial", "private"};
 
 const std::vector<std::string> schedulers = {"sharing", "stealing"};
 const std::vector<std::string> log_levels = {"trace", "debug",    "info", "warn",
@@ -636,6 +649,138 @@ workflow_overrides parse_workflow(validator& v, const json& w, const std::string
   return out;
 }
 
+std::vector<std::string> string_list(validator& v, const json& obj, const std::string& key,
+                                     const std::string& path) {
+  std::vector<std::string> out;
+  const json* list = v.array(obj, key, path, presence::optional);
+  if (list == nullptr) return out;
+  std::string at = member_path(path, key);
+  for (size_t i = 0; i < list->size(); ++i) {
+    std::string item;
+    if (v.non_empty_string_value((*list)[i], element_path(at, i), item))
+      out.push_back(std::move(item));
+  }
+  return out;
+}
+
+void check_tier(validator& v, const json& obj, const std::string& key, const std::string& path,
+                const catalog& known, const std::string& tier) {
+  if (tier.empty() || !known.tiers_known) return;
+  if (std::find(known.tiers.begin(), known.tiers.end(), tier) == known.tiers.end())
+    v.fail(member_path(path, key), "must be one of the tiers (" + join(known.tiers) + ")",
+           obj[key]);
+}
+
+route_config parse_route(validator& v, const json& r, const std::string& path,
+                         const catalog& known) {
+  route_config out;
+  if (!v.object(r, path, route_keys)) return out;
+  v.non_empty_string(r, "name", path, presence::required, out.name);
+  if (v.non_empty_string(r, "tier", path, presence::required, out.tier))
+    check_tier(v, r, "tier", path, known, out.tier);
+  out.examples = string_list(v, r, "examples", path);
+  v.non_empty_string(r, "examples_file", path, presence::optional, out.examples_file);
+  if (out.examples.empty() && out.examples_file.empty())
+    v.fail(path, "needs example utterances: set examples or examples_file", r);
+  return out;
+}
+
+routing_rule parse_rule(validator& v, const json& r, const std::string& path,
+                        const catalog& known, const std::vector<std::string>& route_names) {
+  routing_rule out;
+  if (!v.object(r, path, rule_keys)) return out;
+  v.non_empty_string(r, "name", path, presence::required, out.name);
+  out.keywords = string_list(v, r, "keywords", path);
+  if (v.non_empty_string(r, "regex", path, presence::optional, out.regex)) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    RE2 compiled(out.regex, options);
+    if (!compiled.ok())
+      v.fail(member_path(path, "regex"), "is not a valid RE2 pattern (" + compiled.error() + ")",
+             r["regex"]);
+  }
+  if (const json* m = v.member(r, "metadata", path, presence::optional)) {
+    std::string at = member_path(path, "metadata");
+    if (!m->is_object()) {
+      v.fail(at, "must be an object of strings", *m);
+    } else {
+      for (const auto& item : m->items()) {
+        std::string value;
+        if (v.string_value(item.value(), member_path(at, item.key()), value))
+          out.metadata[item.key()] = value;
+      }
+    }
+  }
+  if (out.keywords.empty() && out.regex.empty() && out.metadata.empty())
+    v.fail(path, "needs a condition: keywords, regex or metadata", r);
+  if (v.non_empty_string(r, "route", path, presence::optional, out.route) &&
+      std::find(route_names.begin(), route_names.end(), out.route) == route_names.end())
+    v.fail(member_path(path, "route"),
+           "must be the name of an entry of router.routes" + suggestion(out.route, route_names),
+           r["route"]);
+  if (v.non_empty_string(r, "tier", path, presence::optional, out.tier))
+    check_tier(v, r, "tier", path, known, out.tier);
+  v.choice(r, "data_class", path, presence::optional, data_class_names, out.data_class);
+  if (out.route.empty() && out.tier.empty() && out.data_class.empty())
+    v.fail(path, "needs an effect: route, tier or data_class", r);
+  return out;
+}
+
+router_settings parse_router(validator& v, const json& r, const std::string& path,
+                             const catalog& known) {
+  router_settings out;
+  if (!v.object(r, path, router_keys)) return out;
+  std::vector<std::string> route_names;
+  if (const json* routes = v.array(r, "routes", path, presence::optional)) {
+    std::string at = member_path(path, "routes");
+    for (size_t i = 0; i < routes->size(); ++i) {
+      std::string route_path = element_path(at, i);
+      auto route = parse_route(v, (*routes)[i], route_path, known);
+      if (route.name.empty()) continue;
+      if (std::find(route_names.begin(), route_names.end(), route.name) != route_names.end())
+        v.fail(member_path(route_path, "name"), "duplicate route name", route.name);
+      route_names.push_back(route.name);
+      out.routes.push_back(std::move(route));
+    }
+  }
+  if (v.non_empty_string(r, "default_route", path, presence::optional, out.default_route) &&
+      std::find(route_names.begin(), route_names.end(), out.default_route) == route_names.end())
+    v.fail(member_path(path, "default_route"),
+           "must be the name of an entry of router.routes" +
+               suggestion(out.default_route, route_names),
+           r["default_route"]);
+  if (const json* t = v.member(r, "threshold", path, presence::optional)) {
+    if (!t->is_number() || !(t->get<double>() >= 0 && t->get<double>() <= 1))
+      v.fail(member_path(path, "threshold"), "must be a number from 0 to 1", *t);
+    else
+      out.threshold = t->get<double>();
+  }
+  v.non_empty_string(r, "classifier_model", path, presence::optional, out.classifier_model);
+  if (const json* rules = v.array(r, "rules", path, presence::optional)) {
+    std::string at = member_path(path, "rules");
+    for (size_t i = 0; i < rules->size(); ++i)
+      out.rules.push_back(parse_rule(v, (*rules)[i], element_path(at, i), known, route_names));
+  }
+  if (const json* c = v.member(r, "complexity", path, presence::optional)) {
+    std::string at = member_path(path, "complexity");
+    if (v.object(*c, at, complexity_keys)) {
+      v.integer(*c, "long_prompt_tokens", at, presence::optional, 1,
+                out.complexity.long_prompt_tokens);
+      v.integer(*c, "multi_part_questions", at, presence::optional, 2,
+                out.complexity.multi_part_questions);
+    }
+  }
+  if (const json* l = v.member(r, "latency_classes", path, presence::optional)) {
+    std::string at = member_path(path, "latency_classes");
+    if (v.object(*l, at, latency_class_keys)) {
+      v.integer(*l, "realtime", at, presence::optional, 0, out.latency.realtime_ms);
+      v.integer(*l, "interactive", at, presence::optional, 0, out.latency.interactive_ms);
+      v.integer(*l, "batch", at, presence::optional, 0, out.latency.batch_ms);
+    }
+  }
+  return out;
+}
+
 config parse_document(validator& v, const json& doc) {
   config out;
   if (!v.object(doc, "", root_keys)) return out;
@@ -655,6 +800,9 @@ config parse_document(validator& v, const json& doc) {
         out.thread_budget = parse_budget(v, *per_thread, "budgets.per_thread", budget_limits{});
       }
     }
+  }
+  if (const json* r = v.member(doc, "router", "", presence::optional)) {
+    out.router = parse_router(v, *r, "router", known);
   }
   if (const json* w = v.member(doc, "workflows", "", presence::optional)) {
     if (!w->is_object()) {
@@ -868,7 +1016,14 @@ config_load_result load_config_file(const std::string& path) {
                               std::error_code(errno, std::generic_category()).message());
       return result;
     }
-    return parse_config_text(text, path);
+    result = parse_config_text(text, path);
+    if (result.value) {
+      auto slash = path.find_last_of('/');
+      result.value->base_dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+      if (result.value->base_dir.size() > 1 && result.value->base_dir.back() == '/')
+        result.value->base_dir.pop_back();
+    }
+    return result;
   } catch (const std::exception& e) {
     result.value.reset();
     result.errors.emplace_back(std::string("cannot read file: ") + e.what());

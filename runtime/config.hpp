@@ -133,6 +133,53 @@ struct supervisor_settings {
   escalation_settings escalation;
 };
 
+/// A route: an intent the router recognises, defined by example utterances (inline or
+/// a file with one utterance per line), and the tier that serves it by default.
+struct route_config {
+  std::string name;
+  std::string tier;
+  std::vector<std::string> examples;
+  std::string examples_file;  // relative paths resolve against the config file's folder
+};
+
+/// A rule evaluated before the classifier. Every condition given must hold: any of
+/// `keywords` (whole words, case-insensitive), `regex` (RE2, case-insensitive), and
+/// every `metadata` pair equal to the request's. A rule that fires sets the route,
+/// the tier and/or the data class; the first rule to set each one wins.
+struct routing_rule {
+  std::string name;
+  std::vector<std::string> keywords;
+  std::string regex;
+  std::map<std::string, std::string> metadata;
+  std::string route;
+  std::string tier;
+  std::string data_class;
+};
+
+/// How the complexity estimate moves a request above its route's tier: one tier up
+/// for a long prompt, one for code or a question with several parts.
+struct complexity_settings {
+  uint32_t long_prompt_tokens = 1500;
+  uint32_t multi_part_questions = 3;  // this many questions or numbered items
+};
+
+/// The longest observed model latency each latency class tolerates (0: no limit).
+struct latency_class_settings {
+  uint32_t realtime_ms = 2000;
+  uint32_t interactive_ms = 20000;
+  uint32_t batch_ms = 0;
+};
+
+struct router_settings {
+  std::vector<route_config> routes;
+  std::string default_route;     // applies when no rule or confident classification does
+  double threshold = 0.5;        // classifier confidence below this means "no route"
+  std::string classifier_model;  // saved classifier file; empty: train at start
+  std::vector<routing_rule> rules;
+  complexity_settings complexity;
+  latency_class_settings latency;
+};
+
 struct config {
   runtime_settings runtime;
   std::vector<std::string> tiers;  // ordered by capability, cheapest first
@@ -141,6 +188,8 @@ struct config {
   supervisor_settings supervisor;
   budget_limits thread_budget;  // from budgets.per_thread
   std::map<std::string, workflow_overrides> workflows;
+  router_settings router;
+  std::string base_dir;  // folder of the config file ("" when parsed from text)
 
   /// The model with this id, or nullptr.
   const model_config* find_model(const std::string& id) const;

@@ -4,6 +4,7 @@
 // missing there compiles but fails when it crosses the wire.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,18 @@ struct model_request {
   uint32_t max_tokens = 256;
   std::string model;
   std::string tier;
+  // Routing inputs (router/routing_policy.hpp). All optional: empty means "not said".
+  std::string route;          // a route the caller already chose (e.g. a router agent)
+  std::string data_class;     // public, internal, pii, health, financial, private
+  std::string latency_class;  // realtime, interactive (default), batch
+  std::vector<std::string> capabilities;  // required: tools, vision, json_mode, logprobs
+  std::map<std::string, std::string> metadata;  // task_type, priority, user_tier, ...
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_request& x) {
   return f(caf::meta::type_name("model_request"), x.ctx, x.call_id, x.messages, x.max_tokens,
-           x.model, x.tier);
+           x.model, x.tier, x.route, x.data_class, x.latency_class, x.capabilities, x.metadata);
 }
 
 /// What one model call consumed and where it ran.
@@ -63,12 +70,17 @@ struct model_usage {
   uint32_t output_tokens = 0;
   double cost_usd = 0;
   double latency_ms = 0;
+  // How the router decided (router/decision_trace.hpp): the route, whether a cheaper
+  // tier than intended answered, and the machine-readable trace as JSON text.
+  std::string route;
+  bool downgraded = false;
+  std::string decision;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_usage& x) {
   return f(caf::meta::type_name("model_usage"), x.model_id, x.tier, x.input_tokens, x.output_tokens,
-           x.cost_usd, x.latency_ms);
+           x.cost_usd, x.latency_ms, x.route, x.downgraded, x.decision);
 }
 
 /// Why a model call did not produce an answer. Kinds are the ones a router can act
@@ -186,13 +198,18 @@ struct step_record {
   double cost_usd = 0;
   double latency_ms = 0;  // wall time of the step, calls included
   std::string error;
+  // Routing of the step's calls: the last call's route, whether any call was
+  // downgraded, and a JSON array with one decision trace per call.
+  std::string route;
+  bool downgraded = false;
+  std::string decisions;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_record& x) {
   return f(caf::meta::type_name("step_record"), x.step, x.kind, x.agent, x.caller, x.hops, x.output,
            x.label, x.model, x.tier, x.model_calls, x.input_tokens, x.output_tokens, x.cost_usd,
-           x.latency_ms, x.error);
+           x.latency_ms, x.error, x.route, x.downgraded, x.decisions);
 }
 
 /// The record handed to a human when the supervisor stops a run.

@@ -20,6 +20,13 @@ nlohmann::json to_json(const step_record& x) {
   if (!x.caller.empty()) j["caller"] = x.caller;
   if (!x.label.empty()) j["label"] = x.label;
   if (!x.error.empty()) j["error"] = x.error;
+  if (!x.route.empty()) j["route"] = x.route;
+  if (x.downgraded) j["downgraded"] = true;
+  if (!x.decisions.empty()) {
+    // Stored as text; a trace that does not parse is shown as text, never dropped.
+    auto parsed = nlohmann::json::parse(x.decisions, nullptr, false);
+    j["decisions"] = parsed.is_discarded() ? nlohmann::json(x.decisions) : std::move(parsed);
+  }
   return j;
 }
 

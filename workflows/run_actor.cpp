@@ -17,6 +17,14 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+// How a step's model calls were routed: kept apart because most of a transcript line
+// is hot data and this is read only when the run ends.
+struct step_routing {
+  std::string route;
+  bool downgraded = false;
+  std::string decisions;  // JSON array text, one trace per call
+};
+
 // One transcript line while the run is going: node indexes instead of names, the
 // tier looked up from the model at the end. A step_record is twice the size, and ten
 // thousand runs of several steps each may be in flight.
@@ -25,6 +33,7 @@ struct step_entry {
   std::string label;
   std::string model;  // of the step's last model call; empty when it made none
   std::unique_ptr<std::string> error;
+  std::unique_ptr<step_routing> routing;  // only for steps whose calls were routed
   clock_type::time_point began;
   double cost_usd = 0;
   float latency_ms = 0;
@@ -116,6 +125,16 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     e.output_tokens += c.output_tokens;
     e.cost_usd += c.cost_usd;
   }
+  for (auto& c : reply.calls) {
+    if (c.decision.empty()) continue;
+    if (!e.routing) e.routing = std::make_unique<step_routing>();
+    auto& r = *e.routing;
+    r.route = c.route;
+    r.downgraded = r.downgraded || c.downgraded;
+    r.decisions += r.decisions.empty() ? "[" : ",";
+    r.decisions += c.decision;
+  }
+  if (e.routing) e.routing->decisions += "]";
   if (!reply.calls.empty()) e.model = std::move(reply.calls.back().model_id);
   e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
   if (!reply.error.ok())
@@ -149,6 +168,11 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
   if (e.error) rec.error = std::move(*e.error);
+  if (e.routing) {
+    rec.route = std::move(e.routing->route);
+    rec.downgraded = e.routing->downgraded;
+    rec.decisions = std::move(e.routing->decisions);
+  }
   return rec;
 }
 

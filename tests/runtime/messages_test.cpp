@@ -73,7 +73,14 @@ TEST_CASE("messages: model requests and responses keep context, messages and usa
   req.messages = {{"system", "be brief"}, {"user", "hi"}};
   req.max_tokens = 99;
   req.tier = "mid";
+  req.data_class = "pii";
+  req.capabilities = {"tools"};
+  req.metadata = {{"user_tier", "gold"}, {"priority", "high"}};
   auto req_copy = round_trip(rt.system(), req);
+  CHECK(req_copy.data_class == "pii");
+  CHECK(req_copy.capabilities == std::vector<std::string>{"tools"});
+  CHECK(req_copy.metadata.at("user_tier") == "gold");
+  CHECK(req_copy.metadata.size() == 2);
   CHECK(req_copy.ctx.step == 4);
   CHECK(req_copy.ctx.hops == 2);
   CHECK(req_copy.ctx.thread_id == "t-2");
@@ -83,11 +90,14 @@ TEST_CASE("messages: model requests and responses keep context, messages and usa
 
   model_response resp;
   resp.call_id = "c";
-  resp.usage = {"m", "mid", 10, 20, 0.5, 12.5};
+  resp.usage = {"m", "mid", 10, 20, 0.5, 12.5, "billing", true, R"({"outcome":"routed"})"};
   resp.error = {"rate_limited", "slow down", 1500};
   auto resp_copy = round_trip(rt.system(), resp);
   CHECK(resp_copy.usage.output_tokens == 20);
   CHECK(resp_copy.usage.latency_ms == 12.5);
+  CHECK(resp_copy.usage.route == "billing");
+  CHECK(resp_copy.usage.downgraded);
+  CHECK(resp_copy.usage.decision == R"({"outcome":"routed"})");
   CHECK(resp_copy.error.retry_after_ms == 1500);
 
   auto call = round_trip(rt.system(), agent_call{{"r", "t", 1, 1}, "ping", "pong", "x"});

@@ -1,0 +1,83 @@
+#include "router/complexity.hpp"
+
+#include <algorithm>
+
+namespace switchyard {
+
+namespace {
+
+std::string_view trim(std::string_view line) {
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
+    line.remove_suffix(1);
+  return line;
+}
+
+template <class Fn>
+void for_each_line(std::string_view text, Fn fn) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    fn(text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool code_shaped(std::string_view raw) {
+  std::string_view line = trim(raw);
+  if (line.size() < 2) return false;
+  char last = line.back();
+  if (last == ';' || last == '{' || last == '}') return true;
+  for (std::string_view opener : {"#include", "def ", "fn ", "func ", "function ", "import ",
+                                  "return ", "SELECT ", "select ", "class ", "public ",
+                                  "private ", "const ", "let ", "var "})
+    if (starts_with(line, opener)) return true;
+  return false;
+}
+
+bool list_item(std::string_view raw) {
+  std::string_view line = trim(raw);
+  if (line.size() < 3) return false;
+  if ((line[0] == '-' || line[0] == '*') && line[1] == ' ') return true;
+  size_t digits = 0;
+  while (digits < line.size() && line[digits] >= '0' && line[digits] <= '9') ++digits;
+  return digits > 0 && digits <= 3 && digits + 1 < line.size() &&
+         (line[digits] == '.' || line[digits] == ')') && line[digits + 1] == ' ';
+}
+
+}  // namespace
+
+bool looks_like_code(std::string_view text) {
+  if (text.find("```") != std::string_view::npos) return true;
+  int shaped = 0;
+  for_each_line(text, [&](std::string_view line) { shaped += code_shaped(line) ? 1 : 0; });
+  return shaped >= 2;
+}
+
+uint32_t count_parts(std::string_view text) {
+  uint32_t questions = 0;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '?' && (i + 1 == text.size() || text[i + 1] != '?')) ++questions;
+  uint32_t items = 0;
+  for_each_line(text, [&](std::string_view line) { items += list_item(line) ? 1 : 0; });
+  return std::max(questions, items);
+}
+
+complexity_estimate estimate_complexity(std::string_view text, uint32_t prompt_tokens,
+                                        const complexity_settings& settings) {
+  complexity_estimate out;
+  out.prompt_tokens = prompt_tokens;
+  out.long_prompt = prompt_tokens >= settings.long_prompt_tokens;
+  out.has_code = looks_like_code(text);
+  out.parts = count_parts(text);
+  out.multi_part = out.parts >= settings.multi_part_questions;
+  out.tier_steps = (out.long_prompt ? 1u : 0u) + (out.has_code || out.multi_part ? 1u : 0u);
+  return out;
+}
+
+}  // namespace switchyard

@@ -1,0 +1,115 @@
+#pragma once
+// The routing policy: which catalog model serves one model call, and why. A plain
+// class, no CAF: the router actor (router/model_service.cpp) asks it, tests ask it
+// directly. The order, as the product promises:
+//   route      explicit request route > rules > classifier (>= threshold) > default
+//   tier       pinned model > explicit tier hint > rule > the route's tier raised by
+//              the complexity estimate (lowest tier when there is no route)
+//   filters    (a) compliance: pii, health, financial or private data only on local or
+//              private models, never anywhere else; (b) context window and required
+//              capabilities; (c) health; (d) latency class; (e) budget left on the thread
+//   choice     cheapest eligible model (worst-case cost of this request) in the target
+//              tier, ties by observed latency then catalog order; if the target tier
+//              has none, the nearest lower tier (a downgrade, flagged), then the nearest
+//              higher one
+// Nothing eligible: `blocked` when a model would serve but its endpoint is down (the
+// run waits for it, it never goes to a model it must not use), `budget_exhausted`
+// when only money stops it, `no_model` otherwise. Every decision carries a trace.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "router/decision_trace.hpp"
+#include "router/routing_rules.hpp"
+#include "runtime/budget_ledger.hpp"
+#include "runtime/config.hpp"
+#include "runtime/messages.hpp"
+
+namespace switchyard {
+
+/// What an intent classifier says about a text. An empty `route` means it has no
+/// opinion at all; below-threshold confidence is the policy's business.
+struct route_guess {
+  std::string route;
+  double confidence = 0;
+  std::string runner_up;
+  double runner_up_confidence = 0;
+  std::vector<std::pair<std::string, double>> top;  // best first, a few entries
+};
+
+/// The seam for intent classifiers (in-process linear models, an external encoder).
+/// Implementations are immutable after construction and safe to call concurrently.
+class route_classifier {
+ public:
+  virtual ~route_classifier() = default;
+  virtual route_guess classify(std::string_view text) const = 0;
+};
+
+/// What the policy knows about endpoints at decision time. Breakers (resilience)
+/// provide `healthy`; the router actor feeds observed latencies.
+class model_health {
+ public:
+  virtual ~model_health() = default;
+  virtual bool healthy(const model_config& model) const = 0;
+  /// Typical latency seen for the model in ms, or a negative value when unknown.
+  virtual double observed_latency_ms(const model_config& model) const = 0;
+};
+
+/// Every endpoint healthy, no latency known.
+class assume_healthy final : public model_health {
+ public:
+  bool healthy(const model_config&) const override { return true; }
+  double observed_latency_ms(const model_config&) const override { return -1; }
+};
+
+struct routing_input {
+  const model_request& request;
+  std::string_view text;  // the latest user message: what rules and classifier read
+  uint32_t prompt_tokens = 0;
+  budget_note budget;  // what the thread has left
+};
+
+enum class routing_outcome : uint8_t { routed, blocked, budget_exhausted, no_model };
+
+const char* to_string(routing_outcome x);
+
+struct routing_decision {
+  routing_outcome outcome = routing_outcome::no_model;
+  const model_config* model = nullptr;  // set when routed
+  std::string route;
+  bool downgraded = false;
+  std::string message;  // why, when not routed
+  decision_trace trace;
+};
+
+/// True for data classes that must never leave local or private models.
+bool is_sensitive(std::string_view data_class);
+
+/// The content of the last user message, or of the last message when none is a user's.
+std::string_view latest_user_text(const std::vector<chat_message>& messages);
+
+/// What the thread has left according to its ledger account.
+budget_note budget_left(const thread_usage& usage);
+
+class routing_policy {
+ public:
+  /// `classifier` may be null: routes then come from requests, rules and the default.
+  routing_policy(std::shared_ptr<const config> cfg,
+                 std::shared_ptr<const route_classifier> classifier = nullptr);
+
+  routing_decision decide(const routing_input& in, const model_health& health) const;
+
+  const config& catalog() const { return *cfg_; }
+
+ private:
+  std::shared_ptr<const config> cfg_;
+  std::shared_ptr<const route_classifier> classifier_;
+  routing_rules rules_;
+  std::unordered_map<std::string, int> route_tier_rank_;
+};
+
+}  // namespace switchyard
