@@ -1,5 +1,10 @@
 #include "router/decision_trace.hpp"
 
+#include <fmt/format.h>
+
+#include <iterator>
+#include <string_view>
+
 namespace switchyard {
 
 const char* to_string(candidate_filter x) {
@@ -22,53 +27,173 @@ const char* to_string(candidate_filter x) {
   return "eligible";
 }
 
-nlohmann::json to_json(const decision_trace& t) {
-  using nlohmann::json;
-  json candidates = json::array();
-  for (const auto& c : t.candidates) {
-    json j{{"model", c.model},
-           {"tier", c.tier},
-           {"verdict", c.model == t.chosen_model ? "chosen" : to_string(c.filtered_by)},
-           {"estimated_usd", c.estimated_usd}};
-    if (!c.detail.empty()) j["detail"] = c.detail;
-    candidates.push_back(std::move(j));
-  }
-  json out{{"outcome", t.outcome},
-           {"route", t.route},
-           {"route_source", t.route_source},
-           {"target_tier", t.target_tier},
-           {"tier_source", t.tier_source},
-           {"rules_fired", t.rules_fired},
-           {"complexity",
-            {{"prompt_tokens", t.complexity.prompt_tokens},
-             {"long_prompt", t.complexity.long_prompt},
-             {"has_code", t.complexity.has_code},
-             {"parts", t.complexity.parts},
-             {"multi_part", t.complexity.multi_part},
-             {"tier_steps", t.complexity.tier_steps}}},
-           {"candidates", std::move(candidates)},
-           {"model", t.chosen_model},
-           {"tier", t.chosen_tier},
-           {"downgraded", t.downgraded}};
-  if (t.classifier.used) {
-    json top = json::array();
-    for (const auto& [route, score] : t.classifier.top) top.push_back({{route, score}});
-    out["classifier"] = {{"route", t.classifier.route},
-                         {"confidence", t.classifier.confidence},
-                         {"runner_up", t.classifier.runner_up},
-                         {"runner_up_confidence", t.classifier.runner_up_confidence},
-                         {"threshold", t.classifier.threshold},
-                         {"top", std::move(top)}};
-  }
-  if (!t.data_class.empty())
-    out["data_class"] = {{"class", t.data_class}, {"source", t.data_class_source}};
-  if (!t.latency_class.empty()) out["latency_class"] = t.latency_class;
-  json budget = json::object();
-  budget["tokens_left"] = t.budget.tokens_limited ? json(t.budget.tokens_left) : json(nullptr);
-  budget["usd_left"] = t.budget.usd_limited ? json(t.budget.usd_left) : json(nullptr);
-  out["budget"] = std::move(budget);
-  if (!t.note.empty()) out["note"] = t.note;
-  return out;
+namespace {
+
+void put_raw(fmt::memory_buffer& out, std::string_view text) {
+  out.append(text.data(), text.data() + text.size());
 }
+
+// Appends `text` as a JSON string literal.
+void put_string(fmt::memory_buffer& out, std::string_view text) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        put_raw(out, "\\\"");
+        break;
+      case '\\':
+        put_raw(out, "\\\\");
+        break;
+      case '\n':
+        put_raw(out, "\\n");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
+        else
+          out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+void put_key(fmt::memory_buffer& out, std::string_view key) {
+  out.push_back(',');
+  put_string(out, key);
+  out.push_back(':');
+}
+
+void put_number(fmt::memory_buffer& out, double x) {
+  fmt::format_to(std::back_inserter(out), "{:.6g}", x);
+}
+
+void put_bool(fmt::memory_buffer& out, bool x) {
+  put_raw(out, x ? "true" : "false");
+}
+
+}  // namespace
+
+std::string to_json_text(const decision_trace& t) {
+  fmt::memory_buffer out;
+  put_raw(out, "{\"outcome\":");
+  put_string(out, t.outcome);
+  put_key(out, "route");
+  put_string(out, t.route);
+  put_key(out, "route_source");
+  put_string(out, t.route_source);
+  put_key(out, "target_tier");
+  put_string(out, t.target_tier);
+  put_key(out, "tier_source");
+  put_string(out, t.tier_source);
+  put_key(out, "model");
+  put_string(out, t.chosen_model);
+  put_key(out, "tier");
+  put_string(out, t.chosen_tier);
+  put_key(out, "downgraded");
+  put_bool(out, t.downgraded);
+  if (!t.note.empty()) {
+    put_key(out, "note");
+    put_string(out, t.note);
+  }
+  if (!t.rules_fired.empty()) {
+    put_key(out, "rules_fired");
+    out.push_back('[');
+    for (size_t i = 0; i < t.rules_fired.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      put_string(out, t.rules_fired[i]);
+    }
+    out.push_back(']');
+  }
+  if (t.classifier.used) {
+    const auto& c = t.classifier;
+    put_key(out, "classifier");
+    put_raw(out, "{\"route\":");
+    put_string(out, c.route);
+    put_key(out, "confidence");
+    put_number(out, c.confidence);
+    put_key(out, "runner_up");
+    put_string(out, c.runner_up);
+    put_key(out, "runner_up_confidence");
+    put_number(out, c.runner_up_confidence);
+    put_key(out, "threshold");
+    put_number(out, c.threshold);
+    put_key(out, "top");
+    out.push_back('[');
+    for (size_t i = 0; i < c.top.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      put_raw(out, "{\"route\":");
+      put_string(out, c.top[i].first);
+      put_key(out, "p");
+      put_number(out, c.top[i].second);
+      out.push_back('}');
+    }
+    put_raw(out, "]}");
+  }
+  if (!t.data_class.empty()) {
+    put_key(out, "data_class");
+    put_raw(out, "{\"class\":");
+    put_string(out, t.data_class);
+    put_key(out, "source");
+    put_string(out, t.data_class_source);
+    out.push_back('}');
+  }
+  if (!t.latency_class.empty()) {
+    put_key(out, "latency_class");
+    put_string(out, t.latency_class);
+  }
+  const auto& x = t.complexity;
+  fmt::format_to(std::back_inserter(out),
+                 ",\"complexity\":{{\"prompt_tokens\":{},\"long_prompt\":{},\"has_code\":{},"
+                 "\"parts\":{},\"multi_part\":{},\"tier_steps\":{}}}",
+                 x.prompt_tokens, x.long_prompt, x.has_code, x.parts, x.multi_part, x.tier_steps);
+  put_key(out, "candidates");
+  out.push_back('[');
+  bool first = true;
+  for (const auto& c : t.candidates) {
+    bool chosen = c.model == t.chosen_model;
+    if (!chosen && c.filtered_by == candidate_filter::none) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    put_raw(out, "{\"model\":");
+    put_string(out, c.model);
+    put_key(out, "tier");
+    put_string(out, c.tier);
+    put_key(out, "verdict");
+    put_string(out, chosen ? "chosen" : to_string(c.filtered_by));
+    if (!c.detail.empty()) {
+      put_key(out, "detail");
+      put_string(out, c.detail);
+    }
+    put_key(out, "estimated_usd");
+    put_number(out, c.estimated_usd);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  put_key(out, "also_eligible");
+  out.push_back('[');
+  first = true;
+  for (const auto& c : t.candidates) {
+    if (c.model == t.chosen_model || c.filtered_by != candidate_filter::none) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    put_string(out, c.model);
+  }
+  out.push_back(']');
+  put_key(out, "budget");
+  put_raw(out, "{\"tokens_left\":");
+  if (t.budget.tokens_limited)
+    fmt::format_to(std::back_inserter(out), "{}", t.budget.tokens_left);
+  else
+    put_raw(out, "null");
+  put_key(out, "usd_left");
+  if (t.budget.usd_limited)
+    put_number(out, t.budget.usd_left);
+  else
+    put_raw(out, "null");
+  put_raw(out, "}}");
+  return fmt::to_string(out);
+}
+
+nlohmann::json to_json(const decision_trace& t) { return nlohmann::json::parse(to_json_text(t)); }
 
 }  // namespace switchyard

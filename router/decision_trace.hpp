@@ -72,6 +72,13 @@ struct decision_trace {
   std::string note;  // why it downgraded, or why nothing was chosen
 };
 
+/// The trace as compact JSON text: what travels in model_usage::decision. Candidates
+/// that were merely eligible appear by name only (`also_eligible`); the chosen one and
+/// every filtered one appear with their verdict and numbers. Written by hand: it runs
+/// once per model call, and building a JSON tree first costs several times more.
+std::string to_json_text(const decision_trace& trace);
+
+/// The same, as a JSON value (parses to_json_text).
 nlohmann::json to_json(const decision_trace& trace);
 
 }  // namespace switchyard

@@ -129,7 +129,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
           auto resp = error_response(req, kinds[static_cast<int>(decision.outcome)],
                                      std::move(decision.message));
           resp.usage.route = std::move(decision.route);
-          resp.usage.decision = to_json(decision.trace).dump();
+          resp.usage.decision = to_json_text(decision.trace);
           return resp;
         }
         const auto& model = *decision.model;
@@ -155,7 +155,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
             received,
             std::move(decision.route),
             decision.downgraded,
-            to_json(decision.trace).dump()};
+            to_json_text(decision.trace)};
         auto promise = call.promise;
         auto latency = call.outcome.latency;
         if (latency.count() <= 0) {

@@ -304,11 +304,22 @@ TEST_CASE("policy: the trace is JSON a user can read", "[policy][trace]") {
   CHECK(j["outcome"] == "routed");
   CHECK(j["route"] == "billing");
   CHECK(j["classifier"]["confidence"].get<double>() == Approx(0.8));
-  CHECK(j["candidates"].size() == 5);
-  int chosen = 0;
-  for (const auto& c : j["candidates"]) chosen += c["verdict"] == "chosen" ? 1 : 0;
-  CHECK(chosen == 1);
+  // The chosen model and the filtered ones in full, the merely eligible by name.
+  REQUIRE(j["candidates"].size() == 1);
+  CHECK(j["candidates"][0]["model"] == "mid-cloud");
+  CHECK(j["candidates"][0]["verdict"] == "chosen");
+  CHECK(j["also_eligible"].size() == 4);
   CHECK(j["budget"]["usd_left"].is_null());  // unlimited
+}
+
+TEST_CASE("policy: trace text escapes what users typed", "[policy][trace]") {
+  decision_trace t;
+  t.outcome = "no_model";
+  t.note = "quote \" backslash \\ newline \n tab \t";
+  t.rules_fired = {"r\"1"};
+  auto j = nlohmann::json::parse(to_json_text(t));
+  CHECK(j["note"] == t.note);
+  CHECK(j["rules_fired"][0] == "r\"1");
 }
 
 TEST_CASE("complexity: code and parts detection", "[complexity]") {
