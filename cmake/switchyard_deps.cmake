@@ -17,3 +17,10 @@ find_package(fmt CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
+
+# liblinear (Debian liblinear-dev) ships neither a CMake config nor a .pc file.
+find_path(LIBLINEAR_INCLUDE_DIR linear.h REQUIRED)
+find_library(LIBLINEAR_LIBRARY linear REQUIRED)
+add_library(liblinear::liblinear INTERFACE IMPORTED)
+target_include_directories(liblinear::liblinear INTERFACE ${LIBLINEAR_INCLUDE_DIR})
+target_link_libraries(liblinear::liblinear INTERFACE ${LIBLINEAR_LIBRARY})
