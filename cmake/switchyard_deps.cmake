@@ -21,3 +21,10 @@ find_package(Catch2 2 CONFIG REQUIRED)
 # RE2: routing rules and their validation in the config loader.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+
+# liblinear (Debian liblinear-dev) ships neither a CMake config nor a .pc file.
+find_path(LIBLINEAR_INCLUDE_DIR linear.h REQUIRED)
+find_library(LIBLINEAR_LIBRARY linear REQUIRED)
+add_library(liblinear::liblinear INTERFACE IMPORTED)
+target_include_directories(liblinear::liblinear INTERFACE ${LIBLINEAR_INCLUDE_DIR})
+target_link_libraries(liblinear::liblinear INTERFACE ${LIBLINEAR_LIBRARY})

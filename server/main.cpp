@@ -5,6 +5,7 @@
 
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
+#include "server/cli_router.hpp"
 #include "server/cli_run.hpp"
 #include "workflows/engine.hpp"
 
@@ -80,6 +81,40 @@ int main(int argc, char** argv) {
       config_cmd->add_subcommand("check", "Validate a config file and report every problem");
   check->add_option("--config", config_path, "Config file (JSON)")->required();
 
+  switchyard::cli::router_eval_options eval_opts;
+  std::string solver_name = "cs";
+  auto* router_cmd = app.add_subcommand("router", "Work with the model router");
+  router_cmd->require_subcommand(1);
+  auto* eval = router_cmd->add_subcommand(
+      "eval", "Train the intent classifier on one labelled file and score it on another");
+  eval->add_option("--train", eval_opts.train_path,
+                   "Training utterances: CSV (text,label header) or JSONL {\"text\",\"label\"}");
+  eval->add_option("--test", eval_opts.test_path, "Test utterances, same formats")->required();
+  eval->add_option("--oos-label", eval_opts.oos_label,
+                   "Label of out-of-scope test examples; \"no route\" counts as that label");
+  eval->add_option("--threshold", eval_opts.threshold,
+                   "Confidence below which the answer is \"no route\" (default 0)");
+  eval->add_flag("--json", eval_opts.json, "End with one JSON object of the figures");
+  eval->add_option("--save", eval_opts.save_path, "Write the trained model to this file");
+  eval->add_option("--load", eval_opts.load_path, "Score a saved model instead of training");
+  eval->add_option("--solver", solver_name,
+                   "cs (Crammer-Singer multi-class SVM, default), svm (one-vs-rest) or lr "
+                   "(logistic regression)")
+      ->check(CLI::IsMember({"lr", "svm", "cs"}));
+  eval->add_option("--c", eval_opts.classifier.c, "liblinear cost C (default 1)");
+  eval->add_option("--word-max", eval_opts.classifier.features.word_ngram_max,
+                   "Longest word n-gram (default 2)");
+  eval->add_option("--skip-window", eval_opts.classifier.features.skip_pair_window,
+                   "Word pairs up to this far apart are features too, 0 for none (default 5)");
+  eval->add_option("--char-min", eval_opts.classifier.features.char_ngram_min,
+                   "Shortest char n-gram, 0 for none (default 2)");
+  eval->add_option("--char-max", eval_opts.classifier.features.char_ngram_max,
+                   "Longest char n-gram (default 5)");
+  eval->add_option("--min-df", eval_opts.classifier.features.min_document_frequency,
+                   "Texts an n-gram must appear in to be a feature (default 1)");
+  eval->add_option("--char-weight", eval_opts.classifier.features.char_weight,
+                   "Weight of the char block against the word block (default 1)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,5 +130,9 @@ int main(int argc, char** argv) {
   }
   if (*workflows) return list_workflows();
   if (*check) return check_config(config_path);
+  if (*eval) {
+    switchyard::parse_linear_solver(solver_name, eval_opts.classifier.solver);
+    return switchyard::cli::router_eval_command(eval_opts);
+  }
   return 2;
 }
