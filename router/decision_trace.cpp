@@ -150,14 +150,14 @@ std::string to_json_text(const decision_trace& t) {
   out.push_back('[');
   bool first = true;
   for (const auto& c : t.candidates) {
-    bool chosen = c.model == t.chosen_model;
+    bool chosen = c.model->id == t.chosen_model;
     if (!chosen && c.filtered_by == candidate_filter::none) continue;
     if (!first) out.push_back(',');
     first = false;
     put_raw(out, "{\"model\":");
-    put_string(out, c.model);
+    put_string(out, c.model->id);
     put_key(out, "tier");
-    put_string(out, c.tier);
+    put_string(out, c.model->tier);
     put_key(out, "verdict");
     put_string(out, chosen ? "chosen" : to_string(c.filtered_by));
     if (!c.detail.empty()) {
@@ -173,10 +173,10 @@ std::string to_json_text(const decision_trace& t) {
   out.push_back('[');
   first = true;
   for (const auto& c : t.candidates) {
-    if (c.model == t.chosen_model || c.filtered_by != candidate_filter::none) continue;
+    if (c.model->id == t.chosen_model || c.filtered_by != candidate_filter::none) continue;
     if (!first) out.push_back(',');
     first = false;
-    put_string(out, c.model);
+    put_string(out, c.model->id);
   }
   out.push_back(']');
   put_key(out, "budget");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "router/complexity.hpp"
+#include "runtime/config.hpp"
 
 namespace switchyard {
 
@@ -28,8 +29,7 @@ enum class candidate_filter : uint8_t {
 const char* to_string(candidate_filter x);
 
 struct candidate_note {
-  std::string model;
-  std::string tier;
+  const model_config* model = nullptr;  // the catalog entry: outlives the trace's use
   candidate_filter filtered_by = candidate_filter::none;
   std::string detail;          // the numbers behind the verdict
   double estimated_usd = 0;    // worst case for this request

@@ -76,7 +76,7 @@ verdict judge(const config& cfg, const model_config& m, const routing_input& in,
 std::string tier_rejections(const std::vector<candidate_note>& notes, const std::string& tier) {
   std::vector<std::string> reasons;
   for (const auto& n : notes) {
-    if (n.tier != tier || n.filtered_by == candidate_filter::none) continue;
+    if (n.model->tier != tier || n.filtered_by == candidate_filter::none) continue;
     std::string r = to_string(n.filtered_by);
     if (std::find(reasons.begin(), reasons.end(), r) == reasons.end()) reasons.push_back(r);
   }
@@ -238,7 +238,7 @@ routing_decision routing_policy::decide(const routing_input& in,
     if (pinned != nullptr && &m != pinned) continue;
     double usd = call_cost_usd(m, in.prompt_tokens, req.max_tokens);
     verdict v = judge(cfg, m, in, health, sensitive, usd);
-    t.candidates.push_back({m.id, m.tier, v.first, std::move(v.detail), usd});
+    t.candidates.push_back({&m, v.first, std::move(v.detail), usd});
     if (v.failed == 0) {
       double seen = health.observed_latency_ms(m);
       ok.push_back({&m, cfg.tier_rank(m.tier), usd,

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <sstream>
 
 #include "examples/builtin_workflows.hpp"
@@ -72,10 +73,13 @@ int run_command(const run_options& opts) {
   }
 
   std::vector<run_result> results;
-  {
+  try {
     actor_runtime runtime{cfg->runtime};
     engine eng{runtime.system(), cfg, registry};
     results = eng.run_all(std::move(requests));
+  } catch (const std::runtime_error& e) {
+    std::cerr << "switchyard run: " << e.what() << '\n';
+    return 2;
   }
   int status = 0;
   for (const auto& r : results) {

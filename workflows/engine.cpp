@@ -9,6 +9,7 @@
 
 #include "caf/all.hpp"
 #include "router/model_service.hpp"
+#include "router/route_training.hpp"
 #include "workflows/run_actor.hpp"
 
 namespace switchyard {
@@ -53,6 +54,11 @@ std::vector<std::string> engine::check(const config& cfg, const workflow_registr
       if (wf->definition->index_of(agent) < 0)
         problems.push_back(fmt::format("workflows.{}.agents.{}: workflow '{}' has no such agent",
                                        name, agent, name));
+  }
+  if (cfg.router.routes.size() >= 2) {
+    std::string unreadable;
+    route_examples(cfg, unreadable);
+    if (!unreadable.empty()) problems.push_back(unreadable);
   }
   for (const auto& [name, wf] : registry.all()) {
     auto settings = cfg.workflow(name);
@@ -101,7 +107,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   std::random_device rd;
   shared_->cfg = cfg_;
   shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
-  models_ = spawn_model_service(sys_, cfg_, shared_->ledger);
+  models_ = spawn_model_service(sys_, cfg_, shared_->ledger, build_routing_policy(cfg_));
   for (const auto& [name, registered] : registry.all()) {
     workflow_instance wf;
     wf.definition = registered.definition;

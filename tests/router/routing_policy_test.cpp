@@ -98,7 +98,7 @@ route_guess guess(std::string route, double confidence) {
 
 const candidate_note& note_for(const routing_decision& d, const std::string& model) {
   for (const auto& c : d.trace.candidates)
-    if (c.model == model) return c;
+    if (c.model->id == model) return c;
   FAIL("no candidate note for " << model);
   return d.trace.candidates.front();
 }
@@ -206,7 +206,7 @@ TEST_CASE(
   declared.data_class = "health";
   d = f.decide(declared);
   CHECK(d.outcome == routing_outcome::blocked);
-  for (const auto& c : d.trace.candidates) CHECK(c.model != d.trace.chosen_model);
+  for (const auto& c : d.trace.candidates) CHECK(c.model->id != d.trace.chosen_model);
 }
 
 TEST_CASE("policy: the context window filter moves a long prompt up a tier", "[policy]") {
