@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/resilience_settings.hpp"
+
 namespace switchyard {
 
 /// Where a model runs, as far as data protection is concerned. Data classed as
@@ -141,6 +143,9 @@ struct config {
   supervisor_settings supervisor;
   budget_limits thread_budget;  // from budgets.per_thread
   std::map<std::string, workflow_overrides> workflows;
+  /// Breakers, retries, rate-limit waits, cascade thresholds, response cache
+  /// (section `resilience`; runtime/resilience_settings.hpp).
+  resilience_settings resilience;
 
   /// The model with this id, or nullptr.
   const model_config* find_model(const std::string& id) const;
