@@ -5,6 +5,7 @@
 
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
+#include "server/cli_calibrate.hpp"
 #include "server/cli_run.hpp"
 #include "workflows/engine.hpp"
 
@@ -80,6 +81,23 @@ int main(int argc, char** argv) {
       config_cmd->add_subcommand("check", "Validate a config file and report every problem");
   check->add_option("--config", config_path, "Config file (JSON)")->required();
 
+  switchyard::cli::calibrate_options calibrate_opts;
+  auto* router_cmd = app.add_subcommand("router", "Work with the router");
+  router_cmd->require_subcommand(1);
+  auto* calibrate = router_cmd->add_subcommand(
+      "calibrate",
+      "Fit cascade thresholds per route from labelled outcomes (JSONL: route, tier, "
+      "confidence, correct, cost, optional id) to reach a target quality at least cost");
+  calibrate->add_option("--outcomes", calibrate_opts.outcomes_path, "Labelled outcomes (JSONL)")
+      ->required();
+  calibrate
+      ->add_option("--target", calibrate_opts.target,
+                   "Target quality: share of correct final answers, > 0 and <= 1")
+      ->required();
+  calibrate->add_option("--write-config", calibrate_opts.write_config,
+                        "Config file (JSON) to write the thresholds into "
+                        "(resilience.cascade.ROUTE.thresholds); its tiers set the cascade order");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,5 +113,6 @@ int main(int argc, char** argv) {
   }
   if (*workflows) return list_workflows();
   if (*check) return check_config(config_path);
+  if (*calibrate) return switchyard::cli::calibrate_command(calibrate_opts);
   return 2;
 }
