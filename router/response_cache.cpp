@@ -173,7 +173,7 @@ struct response_cache::semantic_index {
 std::unique_ptr<response_cache> response_cache::open(const std::string& path,
                                                      const response_cache_settings& settings,
                                                      const clock_source& clock,
-                                                     const text_encoder* encoder,
+                                                     const embedding_encoder* encoder,
                                                      std::string& error) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -191,7 +191,7 @@ std::unique_ptr<response_cache> response_cache::open(const std::string& path,
 
 response_cache::response_cache(std::unique_ptr<rocksdb::DB> db,
                                const response_cache_settings& settings, const clock_source& clock,
-                               const text_encoder* encoder)
+                               const embedding_encoder* encoder)
     : db_(std::move(db)), settings_(settings), clock_(clock), encoder_(encoder) {}
 
 response_cache::~response_cache() = default;

@@ -9,7 +9,7 @@
 // - Semantic: requests whose scope and *context* (everything but the last user
 //   message) are identical form a namespace with its own hnswlib index over the last
 //   user message's embedding; a cached answer is returned when the cosine similarity
-//   is at least `semantic_threshold`. Needs a text_encoder (the router's; tests use
+//   is at least `semantic_threshold`. Needs an embedding_encoder (the router's; tests use
 //   hashed_bag_of_words_encoder). Because the scope is part of the namespace and of the
 //   exact key, a tenant never sees another tenant's answers and an agent never gets an
 //   answer cached for a different workflow node or tool state.
@@ -42,10 +42,13 @@ class DB;
 
 namespace switchyard {
 
-/// Turns text into a unit-length vector; similar texts give a large inner product.
-class text_encoder {
+/// Turns text into a dense unit-length vector; similar texts give a large inner product
+/// (cosine similarity). Must be thread-safe. Distinct from the intent classifier's
+/// sparse feature encoder: an ANN index needs dense, normalised vectors; an embedding
+/// service, or an adapter over the classifier's encoder, implements this.
+class embedding_encoder {
  public:
-  virtual ~text_encoder() = default;
+  virtual ~embedding_encoder() = default;
   virtual size_t dimension() const = 0;
   virtual std::vector<float> encode(std::string_view text) const = 0;
 };
@@ -53,7 +56,7 @@ class text_encoder {
 /// Deterministic test encoder: each lower-cased word (letters and digits) adds +-1 to
 /// two hashed buckets of a `dimension`-long vector, which is then L2-normalised. Same
 /// words, same vector; prompts sharing 4 of 5 words score about 0.8. No model needed.
-class hashed_bag_of_words_encoder final : public text_encoder {
+class hashed_bag_of_words_encoder final : public embedding_encoder {
  public:
   explicit hashed_bag_of_words_encoder(size_t dimension = 256) : dimension_(dimension) {}
   size_t dimension() const override { return dimension_; }
@@ -112,7 +115,7 @@ class response_cache {
   static std::unique_ptr<response_cache> open(const std::string& path,
                                               const response_cache_settings& settings,
                                               const clock_source& clock,
-                                              const text_encoder* encoder, std::string& error);
+                                              const embedding_encoder* encoder, std::string& error);
   ~response_cache();
 
   cache_lookup lookup(const cache_request& request, const cache_policy& policy = {});
@@ -126,14 +129,14 @@ class response_cache {
  private:
   struct semantic_index;
   response_cache(std::unique_ptr<rocksdb::DB> db, const response_cache_settings& settings,
-                 const clock_source& clock, const text_encoder* encoder);
+                 const clock_source& clock, const embedding_encoder* encoder);
   void load_semantic_entries();
   semantic_index& index_for(const std::string& ns);
 
   std::unique_ptr<rocksdb::DB> db_;
   response_cache_settings settings_;
   const clock_source& clock_;
-  const text_encoder* encoder_;
+  const embedding_encoder* encoder_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<semantic_index>> indexes_;
   uint64_t next_id_ = 0;

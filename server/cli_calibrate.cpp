@@ -1,5 +1,6 @@
 #include "server/cli_calibrate.hpp"
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +52,22 @@ void print_route(const route_calibration& r, double target) {
 }
 
 }  // namespace
+
+CLI::App* add_calibrate_subcommand(CLI::App& router_cmd, calibrate_options& opts) {
+  auto* calibrate = router_cmd.add_subcommand(
+      "calibrate",
+      "Fit cascade thresholds per route from labelled outcomes (JSONL: route, tier, "
+      "confidence, correct, cost, optional id) to reach a target quality at least cost");
+  calibrate->add_option("--outcomes", opts.outcomes_path, "Labelled outcomes (JSONL)")->required();
+  calibrate
+      ->add_option("--target", opts.target,
+                   "Target quality: share of correct final answers, > 0 and <= 1")
+      ->required();
+  calibrate->add_option("--write-config", opts.write_config,
+                        "Config file (JSON) to write the thresholds into "
+                        "(resilience.cascade.ROUTE.thresholds); its tiers set the cascade order");
+  return calibrate;
+}
 
 int calibrate_command(const calibrate_options& opts) {
   if (!(opts.target > 0 && opts.target <= 1)) {

@@ -81,22 +81,10 @@ int main(int argc, char** argv) {
       config_cmd->add_subcommand("check", "Validate a config file and report every problem");
   check->add_option("--config", config_path, "Config file (JSON)")->required();
 
-  switchyard::cli::calibrate_options calibrate_opts;
-  auto* router_cmd = app.add_subcommand("router", "Work with the router");
+  auto* router_cmd = app.add_subcommand("router", "Work with the model router");
   router_cmd->require_subcommand(1);
-  auto* calibrate = router_cmd->add_subcommand(
-      "calibrate",
-      "Fit cascade thresholds per route from labelled outcomes (JSONL: route, tier, "
-      "confidence, correct, cost, optional id) to reach a target quality at least cost");
-  calibrate->add_option("--outcomes", calibrate_opts.outcomes_path, "Labelled outcomes (JSONL)")
-      ->required();
-  calibrate
-      ->add_option("--target", calibrate_opts.target,
-                   "Target quality: share of correct final answers, > 0 and <= 1")
-      ->required();
-  calibrate->add_option("--write-config", calibrate_opts.write_config,
-                        "Config file (JSON) to write the thresholds into "
-                        "(resilience.cascade.ROUTE.thresholds); its tiers set the cascade order");
+  switchyard::cli::calibrate_options calibrate_opts;
+  auto* calibrate = switchyard::cli::add_calibrate_subcommand(*router_cmd, calibrate_opts);
 
   try {
     app.parse(argc, argv);
