@@ -208,3 +208,23 @@ TEST_CASE("fallback waits out Retry-After and counts semantic failures on the br
   CHECK(chain.result().what == chain_result::success);
   CHECK(chain.result().attempts == 3);
 }
+
+TEST_CASE("fallback with every breaker open makes no call and says when to come back",
+          "[fallback]") {
+  auto cfg = catalog();
+  manual_clock clock;
+  breaker_registry breakers;
+  auto plan = plan_from_catalog(*cfg, "front");  // front, then the mid tier
+  for (size_t i = 0; i < plan.candidates.size(); ++i) {
+    auto& b = breakers.get(plan.candidates[i].endpoint);
+    for (int n = 0; n < 10; ++n) b.report(call_outcome::failure, clock.now() + i * 1s, false);
+  }
+  clock.advance(10s);
+  fallback_chain chain(plan.candidates, plan.requested_tier_rank, &breakers, retry_settings{},
+                       clock.now(), 8);
+  auto called = drive(chain, clock, [](const std::string&) { return model_error{}; });
+  CHECK(called.empty());
+  CHECK(chain.result().what == chain_result::blocked);
+  CHECK(chain.result().attempts == 0);
+  CHECK(chain.result().retry_in == 20s);  // the first breaker opened at 0 s for 30 s
+}
