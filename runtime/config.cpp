@@ -285,7 +285,8 @@ class validator {
 };
 
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
-                                            "supervisor", "budgets", "workflows", "router"};
+                                            "supervisor", "budgets", "workflows", "router",
+                                            "resilience"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
 const std::vector<std::string> provider_keys = {"name", "kind", "seed"};
 const std::vector<std::string> model_keys = {"id",
@@ -781,6 +782,155 @@ router_settings parse_router(validator& v, const json& r, const std::string& pat
   return out;
 }
 
+const std::vector<std::string> resilience_keys = {"breaker", "retry", "latency_deadlines_ms",
+                                                  "cascade", "cache"};
+const std::vector<std::string> breaker_keys = {"window_ms", "min_calls",   "failure_rate",
+                                               "open_ms",   "max_open_ms", "probe_timeout_ms"};
+const std::vector<std::string> retry_keys = {"base_delay_ms", "max_delay_ms", "jitter",
+                                             "max_attempts", "max_total_ms"};
+const std::vector<std::string> deadline_keys = {"realtime", "interactive", "batch"};
+const std::vector<std::string> cascade_route_keys = {"thresholds"};
+const std::vector<std::string> cache_keys = {"ttl_ms", "semantic_threshold"};
+
+constexpr uint64_t max_ms = std::numeric_limits<uint32_t>::max();
+
+// A number in a range whose ends may be open: "must be > 0 and <= 1".
+bool bounded_number(validator& v, const json& obj, const std::string& key, const std::string& path,
+                    double lo, bool lo_open, double hi, bool hi_open, double& out) {
+  const json* value = v.member(obj, key, path, presence::optional);
+  if (value == nullptr) return false;
+  std::string at = member_path(path, key);
+  auto text = [](double x) {
+    std::string t = std::to_string(x);
+    t.erase(t.find_last_not_of('0') + 1);
+    if (!t.empty() && t.back() == '.') t.pop_back();
+    return t;
+  };
+  std::string rule = std::string("must be a number ") + (lo_open ? "> " : ">= ") + text(lo) +
+                     " and " + (hi_open ? "< " : "<= ") + text(hi);
+  if (!value->is_number()) {
+    v.fail(at, rule, *value);
+    return false;
+  }
+  double x = value->get<double>();
+  bool ok = std::isfinite(x) && (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
+  if (!ok) {
+    v.fail(at, rule, *value);
+    return false;
+  }
+  out = x;
+  return true;
+}
+
+breaker_settings parse_breaker(validator& v, const json& b, const std::string& path) {
+  breaker_settings out;
+  if (!v.object(b, path, breaker_keys)) return out;
+  v.integer(b, "window_ms", path, presence::optional, 10, max_ms, out.window_ms);
+  v.integer(b, "min_calls", path, presence::optional, 1, 1000000, out.min_calls);
+  bounded_number(v, b, "failure_rate", path, 0, true, 1, false, out.failure_rate);
+  v.integer(b, "open_ms", path, presence::optional, 1, max_ms, out.open_ms);
+  v.integer(b, "max_open_ms", path, presence::optional, 1, max_ms, out.max_open_ms);
+  v.integer(b, "probe_timeout_ms", path, presence::optional, 1, max_ms, out.probe_timeout_ms);
+  if (out.max_open_ms < out.open_ms) {
+    v.fail(member_path(path, "max_open_ms"),
+           "must be >= open_ms (" + std::to_string(out.open_ms) + ")", json(out.max_open_ms));
+  }
+  return out;
+}
+
+retry_settings parse_retry(validator& v, const json& r, const std::string& path) {
+  retry_settings out;
+  if (!v.object(r, path, retry_keys)) return out;
+  v.integer(r, "base_delay_ms", path, presence::optional, 1, max_ms, out.base_delay_ms);
+  v.integer(r, "max_delay_ms", path, presence::optional, 1, max_ms, out.max_delay_ms);
+  bounded_number(v, r, "jitter", path, 0, false, 1, true, out.jitter);
+  v.integer(r, "max_attempts", path, presence::optional, 1, 100, out.max_attempts);
+  v.integer(r, "max_total_ms", path, presence::optional, 1, max_ms, out.max_total_ms);
+  if (out.max_delay_ms < out.base_delay_ms) {
+    v.fail(member_path(path, "max_delay_ms"),
+           "must be >= base_delay_ms (" + std::to_string(out.base_delay_ms) + ")",
+           json(out.max_delay_ms));
+  }
+  return out;
+}
+
+latency_deadlines parse_deadlines(validator& v, const json& d, const std::string& path) {
+  latency_deadlines out;
+  if (!v.object(d, path, deadline_keys)) return out;
+  v.integer(d, "realtime", path, presence::optional, 0, max_ms, out.realtime_ms);
+  v.integer(d, "interactive", path, presence::optional, 0, max_ms, out.interactive_ms);
+  v.integer(d, "batch", path, presence::optional, 0, max_ms, out.batch_ms);
+  return out;
+}
+
+std::map<std::string, cascade_route_settings> parse_cascade(validator& v, const json& c,
+                                                            const std::string& path,
+                                                            const catalog& known) {
+  std::map<std::string, cascade_route_settings> out;
+  if (!c.is_object()) {
+    v.fail(path, "must be an object", c);
+    return out;
+  }
+  for (const auto& route : c.items()) {
+    std::string route_path = member_path(path, route.key());
+    if (route.key().empty()) v.fail(route_path, "route names must not be empty");
+    cascade_route_settings settings;
+    if (v.object(route.value(), route_path, cascade_route_keys)) {
+      const json* thresholds =
+          v.member(route.value(), "thresholds", route_path, presence::required);
+      std::string at = member_path(route_path, "thresholds");
+      if (thresholds != nullptr && !thresholds->is_object()) {
+        v.fail(at, "must be an object mapping a tier to a confidence", *thresholds);
+      } else if (thresholds != nullptr) {
+        for (const auto& item : thresholds->items()) {
+          if (known.tiers_known &&
+              std::find(known.tiers.begin(), known.tiers.end(), item.key()) == known.tiers.end()) {
+            v.fail(member_path(at, item.key()),
+                   "must be one of the tiers (" + join(known.tiers) + ")");
+            continue;
+          }
+          double x = 0;
+          if (bounded_number(v, *thresholds, item.key(), at, 0, false, 1, false, x)) {
+            settings.thresholds[item.key()] = x;
+          }
+        }
+      }
+    }
+    out[route.key()] = std::move(settings);
+  }
+  return out;
+}
+
+response_cache_settings parse_cache(validator& v, const json& c, const std::string& path) {
+  response_cache_settings out;
+  if (!v.object(c, path, cache_keys)) return out;
+  v.integer(c, "ttl_ms", path, presence::optional, 1, out.ttl_ms);
+  bounded_number(v, c, "semantic_threshold", path, 0, true, 1, false, out.semantic_threshold);
+  return out;
+}
+
+resilience_settings parse_resilience(validator& v, const json& r, const std::string& path,
+                                     const catalog& known) {
+  resilience_settings out;
+  if (!v.object(r, path, resilience_keys)) return out;
+  if (const json* b = v.member(r, "breaker", path, presence::optional)) {
+    out.breaker = parse_breaker(v, *b, member_path(path, "breaker"));
+  }
+  if (const json* x = v.member(r, "retry", path, presence::optional)) {
+    out.retry = parse_retry(v, *x, member_path(path, "retry"));
+  }
+  if (const json* d = v.member(r, "latency_deadlines_ms", path, presence::optional)) {
+    out.deadlines = parse_deadlines(v, *d, member_path(path, "latency_deadlines_ms"));
+  }
+  if (const json* c = v.member(r, "cascade", path, presence::optional)) {
+    out.cascade = parse_cascade(v, *c, member_path(path, "cascade"), known);
+  }
+  if (const json* c = v.member(r, "cache", path, presence::optional)) {
+    out.cache = parse_cache(v, *c, member_path(path, "cache"));
+  }
+  return out;
+}
+
 config parse_document(validator& v, const json& doc) {
   config out;
   if (!v.object(doc, "", root_keys)) return out;
@@ -814,6 +964,9 @@ config parse_document(validator& v, const json& doc) {
         out.workflows[item.key()] = parse_workflow(v, item.value(), path, known, out.thread_budget);
       }
     }
+  }
+  if (const json* r = v.member(doc, "resilience", "", presence::optional)) {
+    out.resilience = parse_resilience(v, *r, "resilience", known);
   }
   return out;
 }

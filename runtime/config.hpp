@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/resilience_settings.hpp"
+
 namespace switchyard {
 
 /// Where a model runs, as far as data protection is concerned. Data classed as
@@ -190,6 +192,10 @@ struct config {
   std::map<std::string, workflow_overrides> workflows;
   router_settings router;
   std::string base_dir;  // folder of the config file ("" when parsed from text)
+
+  /// Breakers, retries, rate-limit waits, cascade thresholds, response cache
+  /// (section `resilience`; runtime/resilience_settings.hpp).
+  resilience_settings resilience;
 
   /// The model with this id, or nullptr.
   const model_config* find_model(const std::string& id) const;

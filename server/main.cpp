@@ -6,6 +6,7 @@
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
 #include "server/cli_router.hpp"
+#include "server/cli_calibrate.hpp"
 #include "server/cli_run.hpp"
 #include "workflows/engine.hpp"
 
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
                    "Texts an n-gram must appear in to be a feature (default 1)");
   eval->add_option("--char-weight", eval_opts.classifier.features.char_weight,
                    "Weight of the char block against the word block (default 1)");
+  switchyard::cli::calibrate_options calibrate_opts;
+  auto* calibrate = switchyard::cli::add_calibrate_subcommand(*router_cmd, calibrate_opts);
 
   try {
     app.parse(argc, argv);
@@ -134,5 +137,6 @@ int main(int argc, char** argv) {
     switchyard::parse_linear_solver(solver_name, eval_opts.classifier.solver);
     return switchyard::cli::router_eval_command(eval_opts);
   }
+  if (*calibrate) return switchyard::cli::calibrate_command(calibrate_opts);
   return 2;
 }

@@ -1,0 +1,71 @@
+#pragma once
+// Knobs of the router's resilience core (router/circuit_breaker, retry_policy,
+// rate_limiter, cascade, response_cache). Plain structs so the router classes and the
+// config loader (runtime/config.cpp, section `resilience`) share one definition. Every
+// default is documented in docs/config.md with the reason for it.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace switchyard {
+
+struct breaker_settings {
+  /// Length of the sliding window the failure rate is measured over. Default: 30000.
+  uint32_t window_ms = 30000;
+  /// Calls the window must hold before the rate can open the breaker. Default: 10.
+  uint32_t min_calls = 10;
+  /// Failure share (failures + semantic failures) / calls that opens it. Default: 0.5.
+  double failure_rate = 0.5;
+  /// How long it stays open before the first probe. Default: 30000.
+  uint32_t open_ms = 30000;
+  /// Cap of the open time, which doubles on each failed probe. Default: 300000.
+  uint32_t max_open_ms = 300000;
+  /// A probe that never reports back frees its slot after this long. Default: 60000.
+  uint32_t probe_timeout_ms = 60000;
+};
+
+struct retry_settings {
+  /// Backoff before the first retry; doubles per retry. Default: 500.
+  uint32_t base_delay_ms = 500;
+  /// Cap of one backoff (before jitter). Default: 30000.
+  uint32_t max_delay_ms = 30000;
+  /// Relative jitter: each backoff is scaled by a uniform factor in
+  /// [1 - jitter, 1 + jitter]. Default: 0.25.
+  double jitter = 0.25;
+  /// Attempts per candidate, the first call included. Default: 3.
+  uint32_t max_attempts = 3;
+  /// Time budget of one request across all its attempts and waits. Default: 60000.
+  uint32_t max_total_ms = 60000;
+};
+
+/// How long a request may wait for a rate-limit slot, by latency class.
+struct latency_deadlines {
+  uint32_t realtime_ms = 250;      // Default: 250 (a voice turn cannot wait longer)
+  uint32_t interactive_ms = 3000;  // Default: 3000 (a chat user notices, still waits)
+  uint32_t batch_ms = 120000;      // Default: 120000 (two refill minutes)
+};
+
+/// Cascade thresholds of one route: tier name -> minimum confidence to accept that
+/// tier's answer. The top tier of the cascade needs none (its answer is final).
+struct cascade_route_settings {
+  std::map<std::string, double> thresholds;
+};
+
+struct response_cache_settings {
+  /// Entries live this long. Default: 3600000 (one hour).
+  uint64_t ttl_ms = 3600000;
+  /// Cosine similarity at or above which a cached prompt counts as the same question.
+  /// Default: 0.92.
+  double semantic_threshold = 0.92;
+};
+
+struct resilience_settings {
+  breaker_settings breaker;
+  retry_settings retry;
+  latency_deadlines deadlines;
+  std::map<std::string, cascade_route_settings> cascade;  // route name -> settings
+  response_cache_settings cache;
+};
+
+}  // namespace switchyard
