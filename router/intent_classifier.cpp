@@ -230,6 +230,8 @@ std::string linear_classifier_options::problem() const {
     why << "C must be a finite number > 0, got " << c;
   } else if (!(threshold >= 0.0 && threshold <= 1.0)) {
     why << "threshold must be in [0, 1], got " << threshold;
+  } else if (!(min_weight >= 0.0) || !std::isfinite(min_weight)) {
+    why << "min weight must be a finite number >= 0, got " << min_weight;
   } else if (top_k < 1) {
     why << "top_k must be >= 1, got " << top_k;
   } else if (calibration_folds < 0 || calibration_folds > fold_count) {
@@ -334,7 +336,7 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
   for (uint32_t f = 0; f < model->dimension; ++f) {
     for (size_t r = 0; r < k; ++r) {
       const float w = fit.w[static_cast<size_t>(f) * k + r];
-      if (w != 0.0f) {
+      if (w != 0.0f && std::fabs(w) >= options.min_weight) {
         model->entry_route.push_back(static_cast<uint16_t>(r));
         model->entry_weight.push_back(w);
       }

@@ -77,6 +77,9 @@ struct linear_classifier_options {
   /// temperature. 0 picks 5 for small sets (< 2,000 examples) and 1 for large ones,
   /// which keeps training on 10,000 examples to about two fits.
   int calibration_folds = 0;
+  /// Trained weights smaller than this in magnitude are dropped: the model shrinks and
+  /// classify() touches less memory, at a small cost in accuracy. Default 0 (keep all).
+  double min_weight = 0.0;
   /// Features, used when no encoder is given to train().
   tfidf_options features;
 
