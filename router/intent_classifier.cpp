@@ -114,10 +114,15 @@ void sparse_decision_values(const sparse_vector& v, const std::vector<uint32_t>&
     __builtin_prefetch(entry_weight.data() + first);
   }
   std::vector<float> acc(bias.begin(), bias.end());
+  const size_t k = bias.size();
   for (const auto& [index, value] : v.entries) {
-    const uint32_t end = row_start[index + 1];
-    for (uint32_t i = row_start[index]; i < end; ++i)
-      acc[entry_route[i]] += entry_weight[i] * value;
+    const uint32_t start = row_start[index], end = row_start[index + 1];
+    if (end - start == k) {  // a whole row: entry i is route i - start
+      const float* row = entry_weight.data() + start;
+      for (size_t r = 0; r < k; ++r) acc[r] += row[r] * value;
+    } else {
+      for (uint32_t i = start; i < end; ++i) acc[entry_route[i]] += entry_weight[i] * value;
+    }
   }
   out.assign(acc.begin(), acc.end());
 }
@@ -230,6 +235,8 @@ std::string linear_classifier_options::problem() const {
     why << "C must be a finite number > 0, got " << c;
   } else if (!(threshold >= 0.0 && threshold <= 1.0)) {
     why << "threshold must be in [0, 1], got " << threshold;
+  } else if (!(min_weight >= 0.0) || !std::isfinite(min_weight)) {
+    why << "min weight must be a finite number >= 0, got " << min_weight;
   } else if (top_k < 1) {
     why << "top_k must be >= 1, got " << top_k;
   } else if (calibration_folds < 0 || calibration_folds > fold_count) {
@@ -332,11 +339,16 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
   model->row_start.reserve(model->dimension + 1);
   model->row_start.push_back(0);
   for (uint32_t f = 0; f < model->dimension; ++f) {
+    const float* row = fit.w.data() + static_cast<size_t>(f) * k;
+    auto kept = [&](float w) { return w != 0.0f && std::fabs(w) >= options.min_weight; };
+    const auto nonzero = static_cast<size_t>(std::count_if(row, row + k, kept));
+    // Rows of frequent n-grams are mostly nonzero: store them whole (zeros included) so
+    // classify() runs a dense, vectorisable loop over them; see sparse_decision_values.
+    const bool whole = nonzero * 2 >= k;
     for (size_t r = 0; r < k; ++r) {
-      const float w = fit.w[static_cast<size_t>(f) * k + r];
-      if (w != 0.0f) {
+      if (whole || kept(row[r])) {
         model->entry_route.push_back(static_cast<uint16_t>(r));
-        model->entry_weight.push_back(w);
+        model->entry_weight.push_back(kept(row[r]) ? row[r] : 0.0f);
       }
     }
     model->row_start.push_back(static_cast<uint32_t>(model->entry_route.size()));
@@ -468,8 +480,15 @@ classifier_result linear_intent_classifier::load(const std::string& path,
   if (!read_array(in, model->entry_route) || !read_array(in, model->entry_weight)) {
     return fail("weights are truncated");
   }
-  for (auto r : model->entry_route) {
-    if (r >= route_count) return fail("weight index is corrupt");
+  // Routes within a row strictly increase, so a row of route_count entries is whole
+  // (entry i is route i), which classify() relies on.
+  for (uint32_t f = 0; f < model->dimension; ++f) {
+    for (uint32_t i = model->row_start[f]; i < model->row_start[f + 1]; ++i) {
+      if (model->entry_route[i] >= route_count ||
+          (i > model->row_start[f] && model->entry_route[i] <= model->entry_route[i - 1])) {
+        return fail("weight index is corrupt at feature " + std::to_string(f));
+      }
+    }
   }
   if (in.peek() != std::char_traits<char>::eof()) return fail("unexpected bytes after the weights");
   return {std::shared_ptr<const linear_intent_classifier>(

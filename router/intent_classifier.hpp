@@ -46,7 +46,9 @@ struct classification {
 class intent_classifier {
  public:
   virtual ~intent_classifier() = default;
-  /// Classifies one utterance. Thread-safe: const, no shared mutable state.
+  /// Classifies one utterance. Thread-safe: const, no shared mutable state. Cost for
+  /// the linear classifier on Banking77: 6-11 us of CPU with a warm cache, 25-45 us
+  /// (p50) on a busy machine; it allocates only small vectors.
   virtual classification classify(std::string_view text) const = 0;
   /// Every route the classifier can return, in a fixed order.
   virtual const std::vector<std::string>& routes() const = 0;
@@ -77,6 +79,9 @@ struct linear_classifier_options {
   /// temperature. 0 picks 5 for small sets (< 2,000 examples) and 1 for large ones,
   /// which keeps training on 10,000 examples to about two fits.
   int calibration_folds = 0;
+  /// Trained weights smaller than this in magnitude are dropped: the model shrinks and
+  /// classify() touches less memory, at a small cost in accuracy. Default 0 (keep all).
+  double min_weight = 0.0;
   /// Features, used when no encoder is given to train().
   tfidf_options features;
 
@@ -97,8 +102,8 @@ class linear_intent_classifier final : public intent_classifier {
  public:
   /// Trains on `examples` (at least two routes, no empty text or route). Fits a TF-IDF
   /// encoder on the example texts unless `encoder` is given. Cost: a few liblinear fits
-  /// (calibration folds plus the final one); about 5-15 s for 10,000 examples and 77
-  /// routes on one core.
+  /// (calibration folds plus the final one): 12-14 s of CPU on one thread for
+  /// Banking77 (10,003 examples, 77 routes), well under a second for a few hundred.
   static classifier_result train(const std::vector<labeled_utterance>& examples,
                                  const linear_classifier_options& options,
                                  std::shared_ptr<const text_encoder> encoder = nullptr);
@@ -113,7 +118,7 @@ class linear_intent_classifier final : public intent_classifier {
   static classifier_result load(const std::string& path, const linear_classifier_options& options,
                                 std::shared_ptr<const text_encoder> encoder = nullptr);
 
-  /// The same model with another threshold; shares the weights, costs a copy of the routes.
+  /// The same model with another threshold; shares the weights (no copy).
   std::shared_ptr<const linear_intent_classifier> with_threshold(double threshold) const;
 
   classification classify(std::string_view text) const override;

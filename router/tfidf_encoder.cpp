@@ -86,8 +86,12 @@ void weigh_block(std::vector<uint32_t>& ids, const std::vector<float>& idf, bool
   for (size_t i = 0; i < ids.size();) {
     size_t j = i;
     while (j < ids.size() && ids[j] == ids[i]) ++j;
-    const double tf = static_cast<double>(j - i);
-    const double value = (sublinear ? 1.0 + std::log(tf) : tf) * idf[ids[i]];
+    const size_t count = j - i;
+    // Most n-grams occur once in an utterance: skip the log for them.
+    const double tf = count == 1 ? 1.0
+                                 : (sublinear ? 1.0 + std::log(static_cast<double>(count))
+                                              : static_cast<double>(count));
+    const double value = tf * idf[ids[i]];
     out.emplace_back(ids[i], static_cast<float>(value));
     norm2 += value * value;
     i = j;

@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
                    "(logistic regression)")
       ->check(CLI::IsMember({"lr", "svm", "cs"}));
   eval->add_option("--c", eval_opts.classifier.c, "liblinear cost C (default 1)");
+  eval->add_option("--min-weight", eval_opts.classifier.min_weight,
+                   "Drop trained weights smaller than this in magnitude (default 0)");
   eval->add_option("--word-max", eval_opts.classifier.features.word_ngram_max,
                    "Longest word n-gram (default 2)");
   eval->add_option("--skip-window", eval_opts.classifier.features.skip_pair_window,

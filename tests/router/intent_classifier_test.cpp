@@ -39,23 +39,28 @@ std::string temp_path(const std::string& name) {
   return "/tmp/switchyard_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
-// Stands in for an embedding service: a dense 32-dimension hashed bag of words.
+// Stands in for an embedding service: a dense hashed bag of words (FNV-1a, so the
+// vectors are the same on every platform).
 class toy_embedding_encoder final : public text_encoder {
  public:
   explicit toy_embedding_encoder(std::string model) : model_(std::move(model)) {}
-  uint32_t dimension() const override { return 32; }
+  static constexpr uint32_t dim = 256;
+  uint32_t dimension() const override { return dim; }
   sparse_vector encode(std::string_view text) const override {
-    std::vector<float> dense(32, 0.0f);
-    for (const auto& word : tokenize_utterance(text))
-      dense[std::hash<std::string>{}(word) % 32] += 1;
+    std::vector<float> dense(dim, 0.0f);
+    for (const auto& word : tokenize_utterance(text)) {
+      uint32_t h = 2166136261u;
+      for (unsigned char c : word) h = (h ^ c) * 16777619u;
+      dense[h % dim] += 1;
+    }
     float norm = 0;
     for (float v : dense) norm += v * v;
     sparse_vector out;
-    for (uint32_t i = 0; i < 32; ++i)
+    for (uint32_t i = 0; i < dim; ++i)
       out.entries.emplace_back(i, norm > 0 ? dense[i] / std::sqrt(norm) : 0);
     return out;
   }
-  std::string identity() const override { return "toy-embeddings " + model_ + " dim 32"; }
+  std::string identity() const override { return "toy-embeddings " + model_ + " dim 256"; }
   void save(std::ostream&) const override {}
 
  private:
@@ -188,6 +193,14 @@ TEST_CASE("intent classifier: training input is validated", "[intent_classifier]
   bad.c = -1;
   CHECK(linear_intent_classifier::train({{"hi", "a"}, {"yo", "b"}}, bad).error ==
         "classifier options: C must be a finite number > 0, got -1");
+  bad = {};
+  bad.threshold = 1.5;
+  CHECK(linear_intent_classifier::train({{"hi", "a"}, {"yo", "b"}}, bad).error ==
+        "classifier options: threshold must be in [0, 1], got 1.5");
+  bad = {};
+  bad.features.skip_pair_window = 40;
+  CHECK(linear_intent_classifier::train({{"hi", "a"}, {"yo", "b"}}, bad).error ==
+        "classifier options: skip pair window must be in [0, 16], got 40");
 }
 
 TEST_CASE("intent classifier: two routes work (liblinear keeps one weight vector)",
@@ -205,6 +218,23 @@ TEST_CASE("intent classifier: two routes work (liblinear keeps one weight vector
   CHECK(a.runner_up == "billing");
   CHECK(a.confidence + a.runner_up_confidence == Approx(1.0));
   CHECK(r.value->classify("the invoice amount is wrong").route == "billing");
+}
+
+TEST_CASE("intent classifier: min_weight prunes the model and it still routes",
+          "[intent_classifier]") {
+  linear_classifier_options pruned;
+  pruned.min_weight = 0.05;
+  const auto small = trained(pruned);
+  const auto full = trained();
+  const auto small_path = temp_path("small.bin"), full_path = temp_path("full.bin");
+  REQUIRE(small->save(small_path).empty());
+  REQUIRE(full->save(full_path).empty());
+  std::ifstream a{small_path, std::ios::binary | std::ios::ate},
+      b{full_path, std::ios::binary | std::ios::ate};
+  CHECK(a.tellg() < b.tellg());
+  std::remove(small_path.c_str());
+  std::remove(full_path.c_str());
+  CHECK(small->classify("I forgot my password").route == "account_access");
 }
 
 TEST_CASE("intent classifier: concurrent callers get the same answers", "[intent_classifier]") {
@@ -235,19 +265,19 @@ TEST_CASE("intent classifier: an external encoder plugs in behind the same inter
   REQUIRE(r.ok());
   const intent_classifier& clf = *r.value;
   CHECK(clf.classify("I forgot my password and can't log in").route == "account_access");
-  CHECK(r.value->encoder().identity() == "toy-embeddings m1 dim 32");
+  CHECK(r.value->encoder().identity() == "toy-embeddings m1 dim 256");
 
   const auto path = temp_path("external.bin");
   REQUIRE(r.value->save(path).empty());
   // Without the encoder the model cannot be used; with another encoder it is refused.
   CHECK(linear_intent_classifier::load(path, {}).error ==
         path +
-            ": model was trained behind the external encoder 'toy-embeddings m1 dim 32'; "
+            ": model was trained behind the external encoder 'toy-embeddings m1 dim 256'; "
             "pass that encoder to load it");
   CHECK(linear_intent_classifier::load(path, {}, std::make_shared<toy_embedding_encoder>("m2"))
             .error == path +
-                          ": encoder mismatch: model expects 'toy-embeddings m1 dim 32', got "
-                          "'toy-embeddings m2 dim 32'");
+                          ": encoder mismatch: model expects 'toy-embeddings m1 dim 256', got "
+                          "'toy-embeddings m2 dim 256'");
   const auto loaded = linear_intent_classifier::load(path, {}, encoder);
   std::remove(path.c_str());
   REQUIRE(loaded.ok());
