@@ -17,3 +17,8 @@ find_package(fmt CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
+
+# HTTP (router/providers/http_client, stub/): Beast is header-only, Asio needs
+# Boost.System; https goes through OpenSSL.
+find_package(Boost 1.74 REQUIRED COMPONENTS system)
+find_package(OpenSSL REQUIRED)
