@@ -2,12 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <memory>
 #include <unordered_map>
 
 #include "caf/all.hpp"
 #include "router/cost.hpp"
 #include "router/model_choice.hpp"
+#include "router/providers/http_client.hpp"
+#include "router/providers/http_provider.hpp"
 #include "router/providers/sim_provider.hpp"
 #include "router/token_estimate.hpp"
 #include "runtime/messages.hpp"
@@ -18,6 +23,7 @@ namespace switchyard {
 namespace {
 
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
+using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
 using clock_type = std::chrono::steady_clock;
 
 struct pending_call {
@@ -29,15 +35,34 @@ struct pending_call {
   clock_type::time_point received;
 };
 
+// A call out over HTTP, waiting for its http_done message.
+struct pending_http_call {
+  caf::response_promise promise;
+  std::string call_id;
+  const model_config* model;
+  uint64_t reservation;
+  clock_type::time_point received;
+};
+
 struct model_service_state {
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
   std::unordered_map<std::string, sim_provider> sims;  // by provider name
+  std::unordered_map<std::string, http_provider> http_providers;  // by provider name
+  std::unordered_map<std::string, std::string> broken_providers;  // name -> why (bad URL)
+  // Created only when the config has an HTTP provider: its I/O thread is not free.
+  std::unique_ptr<http_client> http;
+  std::unordered_map<uint64_t, pending_http_call> pending_http;
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, pending_call> pending;
   uint64_t next_pending = 0;
 
   static inline const char* name = "model_service";
+
+  ~model_service_state() {
+    // Nobody waits for the answers any more: cancel at once instead of draining.
+    if (http) http->shutdown(std::chrono::milliseconds{0});
+  }
 };
 
 using service_actor = caf::stateful_actor<model_service_state>;
@@ -79,13 +104,74 @@ void finish_call(service_actor* self, pending_call& call) {
   call.promise.deliver(std::move(resp));
 }
 
+void finish_http_call(service_actor* self, pending_http_call& call, model_response reply) {
+  auto& st = self->state;
+  const auto& model = *call.model;
+  reply.call_id = std::move(call.call_id);
+  reply.usage.model_id = model.id;
+  reply.usage.tier = model.tier;
+  reply.usage.latency_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
+  if (reply.ok()) {
+    reply.usage.cost_usd =
+        call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
+    st.ledger->settle(call.reservation,
+                      uint64_t{reply.usage.input_tokens} + reply.usage.output_tokens,
+                      reply.usage.cost_usd);
+  } else {
+    reply.text.clear();
+    st.ledger->release(call.reservation);
+  }
+  call.promise.deliver(std::move(reply));
+}
+
+// Reserves the worst case, sends the call on the HTTP client's thread and answers when
+// its http_done message comes back. The callback only parses and sends: the actor's
+// state is touched on the actor alone.
+caf::result<model_response> call_over_http(service_actor* self, model_request& req,
+                                           const model_config& model,
+                                           const http_provider& provider,
+                                           clock_type::time_point received) {
+  auto& st = self->state;
+  if (!provider.unusable.empty()) return error_response(req, "auth", provider.unusable);
+  auto prompt_tokens = estimate_prompt_tokens(req.messages);
+  auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
+  auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
+  auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
+  if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
+  auto outgoing = build_http_call(provider, model, req);
+  auto key = st.next_pending++;
+  auto promise = self->make_response_promise();
+  st.pending_http.emplace(key, pending_http_call{promise, std::move(req.call_id), &model,
+                                                 grant.id, received});
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.http->send(provider.endpoint, std::move(outgoing), provider.timeouts,
+                [me, key, &provider](http_result result) {
+                  // `provider` lives in the state, which outlives the client's calls.
+                  caf::anon_send(me, http_done_atom::value, key,
+                                 read_http_reply(provider, result));
+                });
+  return promise;
+}
+
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
                             budget_ledger* ledger) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.ledger = ledger;
-  for (const auto& p : st.cfg->providers)
+  for (const auto& p : st.cfg->providers) {
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
+    if (!is_http_kind(p.kind)) continue;
+    std::string error;
+    if (auto hp = make_http_provider(p, error)) {
+      if (!hp->unusable.empty()) spdlog::error("model service: {}", hp->unusable);
+      st.http_providers.emplace(p.name, std::move(*hp));
+    } else {
+      spdlog::error("model service: {}", error);
+      st.broken_providers.emplace(p.name, error);
+    }
+  }
+  if (!st.http_providers.empty()) st.http = std::make_unique<http_client>();
   return {
       [=](model_request& req) -> caf::result<model_response> {
         auto& st = self->state;
@@ -95,6 +181,11 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         auto choice = choose_model(*st.cfg, req.model, req.tier);
         if (!choice.model) return error_response(req, "no_model", choice.error);
         const auto& model = *choice.model;
+        if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
+          return call_over_http(self, req, model, hp->second, received);
+        if (auto broken = st.broken_providers.find(model.provider);
+            broken != st.broken_providers.end())
+          return error_response(req, "no_model", broken->second);
         auto provider = st.sims.find(model.provider);
         if (provider == st.sims.end())
           return error_response(
@@ -126,6 +217,13 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
           self->delayed_send(self, latency, sim_done_atom::value, key);
         }
         return promise;
+      },
+      [=](http_done_atom, uint64_t key, model_response& reply) {
+        auto& st = self->state;
+        auto it = st.pending_http.find(key);
+        if (it == st.pending_http.end()) return;
+        finish_http_call(self, it->second, std::move(reply));
+        st.pending_http.erase(it);
       },
       [=](sim_done_atom, uint64_t key) {
         auto& st = self->state;

@@ -285,7 +285,14 @@ class validator {
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
                                             "supervisor", "budgets", "workflows"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
-const std::vector<std::string> provider_keys = {"name", "kind", "seed"};
+const std::vector<std::string> provider_keys = {"name",
+                                                "kind",
+                                                "seed",
+                                                "base_url",
+                                                "api_key_env",
+                                                "connect_timeout_ms",
+                                                "first_byte_timeout_ms",
+                                                "total_timeout_ms"};
 const std::vector<std::string> model_keys = {"id",
                                              "provider",
                                              "tier",
@@ -311,7 +318,7 @@ const std::vector<std::string> agent_keys = {"model", "tier", "max_tokens", "sys
 const std::vector<std::string> schedulers = {"sharing", "stealing"};
 const std::vector<std::string> log_levels = {"trace", "debug",    "info", "warn",
                                              "error", "critical", "off"};
-const std::vector<std::string> provider_kinds = {"sim"};
+const std::vector<std::string> provider_kinds = {"sim", "openai", "anthropic", "gemini"};
 const std::vector<std::string> capability_names = {"tools", "vision", "json_mode", "logprobs"};
 const std::vector<std::string> residency_names = {"local", "private", "cloud"};
 const std::vector<std::string> fault_kinds = {"rate_limited", "server_error", "timeout"};
@@ -360,6 +367,49 @@ std::vector<std::string> parse_tiers(validator& v, const json& doc, catalog& kno
   return out;
 }
 
+bool is_env_name(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+// base_url, api_key_env and timeouts: required/allowed only for the HTTP kinds.
+void parse_http_settings(validator& v, const json& p, const std::string& path,
+                         provider_config& provider) {
+  bool http_kind = provider.kind == "openai" || provider.kind == "anthropic" ||
+                   provider.kind == "gemini";
+  if (provider.kind == "sim") {
+    for (const char* key : {"base_url", "api_key_env", "connect_timeout_ms",
+                            "first_byte_timeout_ms", "total_timeout_ms"})
+      if (p.contains(key))
+        v.fail(member_path(path, key), "only allowed for the HTTP kinds (openai, anthropic, gemini)",
+               p[key]);
+    return;
+  }
+  if (!http_kind) return;  // the kind itself was reported
+  if (v.non_empty_string(p, "base_url", path, presence::required, provider.base_url)) {
+    const auto& url = provider.base_url;
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      v.fail(member_path(path, "base_url"), "must start with http:// or https://", p["base_url"]);
+    else if (url.find('@') != std::string::npos)
+      // user:password@ in a URL ends up in logs; keys belong in api_key_env.
+      v.fail(member_path(path, "base_url"),
+             "must not contain credentials (name an environment variable in api_key_env)");
+  }
+  if (v.string(p, "api_key_env", path, presence::optional, provider.api_key_env) &&
+      !is_env_name(provider.api_key_env))
+    v.fail(member_path(path, "api_key_env"),
+           "must be an environment variable name (letters, digits, _; not starting with a digit)",
+           p["api_key_env"]);
+  constexpr uint64_t hour_ms = 3600000;
+  v.integer(p, "connect_timeout_ms", path, presence::optional, 1, hour_ms,
+            provider.connect_timeout_ms);
+  v.integer(p, "first_byte_timeout_ms", path, presence::optional, 1, hour_ms,
+            provider.first_byte_timeout_ms);
+  v.integer(p, "total_timeout_ms", path, presence::optional, 1, hour_ms, provider.total_timeout_ms);
+}
+
 std::vector<provider_config> parse_providers(validator& v, const json& doc, catalog& known) {
   std::vector<provider_config> out;
   const json* providers = v.non_empty_array(doc, "providers", "", presence::required);
@@ -382,6 +432,7 @@ std::vector<provider_config> parse_providers(validator& v, const json& doc, cata
       if (kind->is_string()) provider.kind = kind->get<std::string>();
     }
     v.integer(p, "seed", path, presence::optional, 0, provider.seed);
+    parse_http_settings(v, p, path, provider);
     if (named) known.provider_kinds[provider.name] = provider.kind;
     out.push_back(std::move(provider));
   }

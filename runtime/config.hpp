@@ -74,12 +74,18 @@ struct model_config {
   sim_model_settings sim;  // used only when the provider's kind is "sim"
 };
 
-/// An endpoint that serves models. Only kind "sim" (the in-process simulator)
-/// exists so far; HTTP kinds come with the providers work.
+/// An endpoint that serves models. Kind "sim" is the in-process simulator; "openai"
+/// (any OpenAI-compatible server), "anthropic" and "gemini" are called over HTTP.
 struct provider_config {
   std::string name;
   std::string kind;
   uint64_t seed = 42;  // sim: seeds the deterministic fault draws
+  // HTTP kinds only:
+  std::string base_url;     // e.g. "https://api.openai.com/v1"; required
+  std::string api_key_env;  // environment variable holding the key; empty: no key sent
+  uint32_t connect_timeout_ms = 10000;     // DNS + TCP + TLS of a new connection
+  uint32_t first_byte_timeout_ms = 60000;  // request sent -> response header
+  uint32_t total_timeout_ms = 300000;      // the whole call, body included
 };
 
 struct budget_limits {

@@ -6,6 +6,7 @@
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
 #include "server/cli_run.hpp"
+#include "server/cli_stub_provider.hpp"
 #include "workflows/engine.hpp"
 
 namespace {
@@ -80,6 +81,17 @@ int main(int argc, char** argv) {
       config_cmd->add_subcommand("check", "Validate a config file and report every problem");
   check->add_option("--config", config_path, "Config file (JSON)")->required();
 
+  switchyard::cli::stub_provider_options stub_opts;
+  auto* stub = app.add_subcommand(
+      "stub-provider",
+      "Serve fake OpenAI/Anthropic/Gemini endpoints on 127.0.0.1 (docs/stub_provider.md)");
+  stub->add_option("--port", stub_opts.port, "Port to listen on; 0 picks a free one (printed)")
+      ->required();
+  stub->add_option("--script", stub_opts.script_path, "JSON script of per-model behaviour")
+      ->check(CLI::ExistingFile);
+  stub->add_option("--max-seconds", stub_opts.max_seconds,
+                   "Stop after this many seconds (default: run until SIGINT/SIGTERM)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,5 +107,6 @@ int main(int argc, char** argv) {
   }
   if (*workflows) return list_workflows();
   if (*check) return check_config(config_path);
+  if (*stub) return switchyard::cli::stub_provider_command(stub_opts);
   return 2;
 }

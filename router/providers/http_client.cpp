@@ -480,6 +480,7 @@ struct call : std::enable_shared_from_this<call> {
     resolver.cancel();
     owner->active.erase(id);
     auto handler = std::move(done);
+    done = nullptr;  // ~call answers only calls that never ran
     on_chunk = nullptr;
     auto run = [&] {
       try {

@@ -268,3 +268,22 @@ TEST_CASE("a pooled connection the server closed is retried once on a new one", 
 }
 
 }  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("https to a server that does not speak TLS fails the handshake as connection",
+          "[http]") {
+  auto stub = start_stub();
+  std::string error;
+  auto ep = parse_http_url("https://127.0.0.1:" + std::to_string(stub->port()) + "/v1", error);
+  REQUIRE(ep);
+  http_client client;
+  http_timeouts t;
+  t.connect_ms = 2000;
+  auto out = call(client, *ep, chat("m1", "x"), t);
+  CHECK(out.result.failure.kind == "connection");
+  CHECK(out.result.failure.message.find("TLS handshake") != std::string::npos);
+  CHECK(stub->requests().empty());
+}
+
+}  // namespace switchyard

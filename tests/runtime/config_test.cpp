@@ -273,8 +273,9 @@ TEST_CASE("config: a provider name must be present, non-empty and unique", "[con
 
 TEST_CASE("config: an unknown provider kind lists the allowed kinds", "[config]") {
   json doc = minimal_doc();
-  doc["providers"][0]["kind"] = "openai";
-  CHECK(errors_of(doc) == errors{"providers[0].kind: must be one of sim, got \"openai\""});
+  doc["providers"][0]["kind"] = "openia";
+  CHECK(errors_of(doc) ==
+        errors{"providers[0].kind: must be one of sim, openai, anthropic, gemini, got \"openia\""});
 }
 
 TEST_CASE("config: a provider seed must be a non-negative integer", "[config]") {
@@ -391,7 +392,7 @@ TEST_CASE("config: a sim section is rejected when the model's provider is not a 
   doc["models"][0]["provider"] = "remote";
   doc["models"][0]["sim"] = json::object();
   CHECK(errors_of(doc) ==
-        errors{"providers[1].kind: must be one of sim, got \"http\"",
+        errors{"providers[1].kind: must be one of sim, openai, anthropic, gemini, got \"http\"",
                "models[0].sim: only allowed when the provider's kind is sim (provider remote has "
                "kind \"http\"), got {}"});
   // A provider without a kind is reported once, not again for each of its models.
