@@ -48,8 +48,8 @@ double percentile(std::vector<double> xs, double p) {
   return xs[idx];
 }
 
-http_outgoing request_body() {
-  http_outgoing req;
+http_request request_body() {
+  http_request req;
   req.target = "/chat/completions";
   req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer bench"}};
   req.body = json{{"model", "bench"},
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
     std::cerr << error << '\n';
     return 1;
   }
-  auto ep = *parse_http_url(stub->base_url() + "/v1", error);
+  auto ep = *parse_endpoint(stub->base_url() + "/v1", error);
 
   http_client pooled;
   sequential(pooled, ep, calls / 10);  // warm-up

@@ -12,7 +12,9 @@
 #include "router/cost.hpp"
 #include "router/model_choice.hpp"
 #include "router/providers/http_client.hpp"
+#include "router/providers/error_mapping.hpp"
 #include "router/providers/http_provider.hpp"
+#include "router/providers/wire_adapter.hpp"
 #include "router/providers/sim_provider.hpp"
 #include "router/token_estimate.hpp"
 #include "runtime/messages.hpp"
@@ -126,31 +128,62 @@ void finish_http_call(service_actor* self, pending_http_call& call, model_respon
 }
 
 // Reserves the worst case, sends the call on the HTTP client's thread and answers when
-// its http_done message comes back. The callback only parses and sends: the actor's
-// state is touched on the actor alone.
+// its http_done message comes back. The callbacks only parse and send: the actor's
+// state is touched by the actor alone. With req.stream (and a kind that streams), the
+// body is decoded as it arrives and each delta goes straight to the requester, in
+// order, before the final response.
 caf::result<model_response> call_over_http(service_actor* self, model_request& req,
                                            const model_config& model,
                                            const http_provider& provider,
                                            clock_type::time_point received) {
   auto& st = self->state;
   if (!provider.unusable.empty()) return error_response(req, "auth", provider.unusable);
+  auto built = build_provider_request(req, model, provider.cfg, provider.api_key);
+  if (!built.ok()) return error_response(req, built.error.kind, built.error.message);
   auto prompt_tokens = estimate_prompt_tokens(req.messages);
   auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
   auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
   auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
   if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
-  auto outgoing = build_http_call(provider, model, req);
   auto key = st.next_pending++;
+  // Before make_response_promise, which takes the request over from the current message.
+  auto requester = caf::actor_cast<caf::actor>(self->current_sender());
   auto promise = self->make_response_promise();
+  auto call_id = req.call_id;
   st.pending_http.emplace(key, pending_http_call{promise, std::move(req.call_id), &model,
                                                  grant.id, received});
   auto me = caf::actor_cast<caf::actor>(self);
-  st.http->send(provider.endpoint, std::move(outgoing), provider.timeouts,
-                [me, key, &provider](http_result result) {
-                  // `provider` lives in the state, which outlives the client's calls.
-                  caf::anon_send(me, http_done_atom::value, key,
-                                 read_http_reply(provider, result));
-                });
+  // `provider` and `model` live in the state and the config, which outlive the client's
+  // calls (the state's destructor shuts the client down first).
+  std::shared_ptr<stream_decoder> decoder;
+  if (req.stream && provider_streams(provider.cfg))
+    decoder = make_stream_decoder(provider.cfg, call_id, model, provider.api_key);
+  http_chunk_handler on_chunk;
+  if (decoder) {
+    on_chunk = [decoder, requester](std::string_view bytes) {
+      for (auto& delta : decoder->feed(bytes))
+        if (requester) caf::anon_send(requester, std::move(delta));
+    };
+  }
+  st.http->send(
+      provider.endpoint, std::move(built.request), provider.timeouts,
+      [me, key, &provider, &model, call_id, decoder](http_result result) {
+        model_response reply;
+        if (!result.ok()) {
+          auto message = fmt::format("provider '{}': {}", provider.cfg.name,
+                                     result.failure.message);
+          redact_secret(message, provider.api_key);
+          reply.error = make_error(result.failure.kind, std::move(message));
+        } else if (decoder && result.status >= 200 && result.status < 300) {
+          reply = decoder->finish();
+        } else {
+          reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
+                                          result.headers, result.body, model, call_id,
+                                          provider.api_key);
+        }
+        caf::anon_send(me, http_done_atom::value, key, std::move(reply));
+      },
+      std::move(on_chunk));
   return promise;
 }
 
@@ -161,7 +194,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
   st.ledger = ledger;
   for (const auto& p : st.cfg->providers) {
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
-    if (!is_http_kind(p.kind)) continue;
+    if (!p.is_http()) continue;
     std::string error;
     if (auto hp = make_http_provider(p, error)) {
       if (!hp->unusable.empty()) spdlog::error("model service: {}", hp->unusable);

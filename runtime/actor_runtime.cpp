@@ -10,13 +10,21 @@ namespace switchyard {
 
 actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<step_context>("step_context");
+  add_message_type<tool_definition>("tool_definition");
+  add_message_type<std::vector<tool_definition>>("std::vector<tool_definition>");
+  add_message_type<tool_call>("tool_call");
+  add_message_type<std::vector<tool_call>>("std::vector<tool_call>");
   add_message_type<chat_message>("chat_message");
   add_message_type<std::vector<chat_message>>("std::vector<chat_message>");
   add_message_type<model_request>("model_request");
   add_message_type<model_usage>("model_usage");
   add_message_type<std::vector<model_usage>>("std::vector<model_usage>");
   add_message_type<model_error>("model_error");
+  add_message_type<token_logprob>("token_logprob");
+  add_message_type<std::vector<token_logprob>>("std::vector<token_logprob>");
   add_message_type<model_response>("model_response");
+  add_message_type<stream_delta_kind>("stream_delta_kind");
+  add_message_type<stream_delta>("stream_delta");
   add_message_type<step_kind>("step_kind");
   add_message_type<step_request>("step_request");
   add_message_type<step_reply>("step_reply");

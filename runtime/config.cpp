@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include "runtime/http_url.hpp"
+
 namespace switchyard {
 
 namespace {
@@ -290,9 +292,16 @@ const std::vector<std::string> provider_keys = {"name",
                                                 "seed",
                                                 "base_url",
                                                 "api_key_env",
+                                                "api_version",
+                                                "headers",
                                                 "connect_timeout_ms",
                                                 "first_byte_timeout_ms",
-                                                "total_timeout_ms"};
+                                                "total_timeout_ms",
+                                                "max_connections"};
+// Keys only an HTTP provider takes; a sim provider naming one is an error.
+const std::vector<std::string> http_provider_keys = {
+    "base_url",         "api_key_env",      "api_version",          "headers",
+    "connect_timeout_ms", "first_byte_timeout_ms", "total_timeout_ms", "max_connections"};
 const std::vector<std::string> model_keys = {"id",
                                              "provider",
                                              "tier",
@@ -302,7 +311,8 @@ const std::vector<std::string> model_keys = {"id",
                                              "capabilities",
                                              "residency",
                                              "region",
-                                             "sim"};
+                                             "sim",
+                                             "provider_model"};
 const std::vector<std::string> sim_keys = {"latency_ms", "ms_per_output_token", "timeout_ms",
                                            "faults", "outages"};
 const std::vector<std::string> fault_keys = {"kind", "every", "probability", "retry_after_ms"};
@@ -319,6 +329,31 @@ const std::vector<std::string> schedulers = {"sharing", "stealing"};
 const std::vector<std::string> log_levels = {"trace", "debug",    "info", "warn",
                                              "error", "critical", "off"};
 const std::vector<std::string> provider_kinds = {"sim", "openai", "anthropic", "gemini"};
+constexpr uint32_t max_timeout_ms = 3600000;  // one hour: anything longer is a typo
+constexpr uint32_t max_provider_connections = 1024;
+
+std::string default_base_url(const std::string& kind) {
+  if (kind == "openai") return "https://api.openai.com/v1";
+  if (kind == "anthropic") return "https://api.anthropic.com";
+  if (kind == "gemini") return "https://generativelanguage.googleapis.com/v1beta";
+  return "";
+}
+
+bool is_env_var_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  });
+}
+
+// An HTTP header name is a token (RFC 9110); values must not smuggle line breaks.
+bool is_header_name(const std::string& name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string("!#$%&'*+-.^_`|~").find(c) != std::string::npos;
+  });
+}
 const std::vector<std::string> capability_names = {"tools", "vision", "json_mode", "logprobs"};
 const std::vector<std::string> residency_names = {"local", "private", "cloud"};
 const std::vector<std::string> fault_kinds = {"rate_limited", "server_error", "timeout"};
@@ -367,47 +402,65 @@ std::vector<std::string> parse_tiers(validator& v, const json& doc, catalog& kno
   return out;
 }
 
-bool is_env_name(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
-
-// base_url, api_key_env and timeouts: required/allowed only for the HTTP kinds.
-void parse_http_settings(validator& v, const json& p, const std::string& path,
+void parse_http_provider(validator& v, const json& p, const std::string& path,
                          provider_config& provider) {
-  bool http_kind = provider.kind == "openai" || provider.kind == "anthropic" ||
-                   provider.kind == "gemini";
-  if (provider.kind == "sim") {
-    for (const char* key : {"base_url", "api_key_env", "connect_timeout_ms",
-                            "first_byte_timeout_ms", "total_timeout_ms"})
-      if (p.contains(key))
-        v.fail(member_path(path, key), "only allowed for the HTTP kinds (openai, anthropic, gemini)",
-               p[key]);
-    return;
+  if (p.contains("seed")) {
+    v.fail(member_path(path, "seed"), "only allowed on sim providers", p["seed"]);
   }
-  if (!http_kind) return;  // the kind itself was reported
-  if (v.non_empty_string(p, "base_url", path, presence::required, provider.base_url)) {
-    const auto& url = provider.base_url;
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-      v.fail(member_path(path, "base_url"), "must start with http:// or https://", p["base_url"]);
-    else if (url.find('@') != std::string::npos)
-      // user:password@ in a URL ends up in logs; keys belong in api_key_env.
-      v.fail(member_path(path, "base_url"),
-             "must not contain credentials (name an environment variable in api_key_env)");
+  provider.base_url = default_base_url(provider.kind);
+  if (v.non_empty_string(p, "base_url", path, presence::optional, provider.base_url)) {
+    std::string problem;
+    if (!parse_http_url(provider.base_url, problem)) {
+      // A URL with user:password@ holds a secret: name the problem, not the value.
+      if (provider.base_url.find('@') != std::string::npos) {
+        v.fail(member_path(path, "base_url"), problem);
+      } else {
+        v.fail(member_path(path, "base_url"), problem, p["base_url"]);
+      }
+    }
   }
   if (v.string(p, "api_key_env", path, presence::optional, provider.api_key_env) &&
-      !is_env_name(provider.api_key_env))
+      !provider.api_key_env.empty() && !is_env_var_name(provider.api_key_env)) {
+    // Do not echo the value: someone may have pasted the key itself here.
     v.fail(member_path(path, "api_key_env"),
-           "must be an environment variable name (letters, digits, _; not starting with a digit)",
-           p["api_key_env"]);
-  constexpr uint64_t hour_ms = 3600000;
-  v.integer(p, "connect_timeout_ms", path, presence::optional, 1, hour_ms,
+           "must be the NAME of an environment variable (letters, digits, _), not a key");
+  }
+  if (v.string(p, "api_version", path, presence::optional, provider.api_version) &&
+      provider.kind == "gemini" && !provider.api_version.empty()) {
+    v.fail(member_path(path, "api_version"), "is not used by gemini providers",
+           p["api_version"]);
+  }
+  if (provider.kind == "anthropic" && provider.api_version.empty()) {
+    provider.api_version = "2023-06-01";
+  }
+  if (const json* headers = v.member(p, "headers", path, presence::optional)) {
+    std::string at = member_path(path, "headers");
+    if (!headers->is_object()) {
+      v.fail(at, "must be an object of header names to string values", *headers);
+    } else {
+      for (const auto& item : headers->items()) {
+        std::string header_at = member_path(at, item.key()), value;
+        if (!is_header_name(item.key())) {
+          v.fail(header_at, "is not a valid HTTP header name");
+          continue;
+        }
+        if (!v.string_value(item.value(), header_at, value)) continue;
+        if (value.find_first_of("\r\n") != std::string::npos) {
+          v.fail(header_at, "must not contain line breaks");
+          continue;
+        }
+        provider.headers.emplace_back(item.key(), value);
+      }
+    }
+  }
+  v.integer(p, "connect_timeout_ms", path, presence::optional, 1, max_timeout_ms,
             provider.connect_timeout_ms);
-  v.integer(p, "first_byte_timeout_ms", path, presence::optional, 1, hour_ms,
+  v.integer(p, "first_byte_timeout_ms", path, presence::optional, 1, max_timeout_ms,
             provider.first_byte_timeout_ms);
-  v.integer(p, "total_timeout_ms", path, presence::optional, 1, hour_ms, provider.total_timeout_ms);
+  v.integer(p, "total_timeout_ms", path, presence::optional, 1, max_timeout_ms,
+            provider.total_timeout_ms);
+  v.integer(p, "max_connections", path, presence::optional, 1, max_provider_connections,
+            provider.max_connections);
 }
 
 std::vector<provider_config> parse_providers(validator& v, const json& doc, catalog& known) {
@@ -431,8 +484,15 @@ std::vector<provider_config> parse_providers(validator& v, const json& doc, cata
       v.choice_value(*kind, member_path(path, "kind"), provider_kinds, provider.kind);
       if (kind->is_string()) provider.kind = kind->get<std::string>();
     }
-    v.integer(p, "seed", path, presence::optional, 0, provider.seed);
-    parse_http_settings(v, p, path, provider);
+    if (provider.kind == "sim") {
+      v.integer(p, "seed", path, presence::optional, 0, provider.seed);
+      for (const auto& key : http_provider_keys) {
+        if (p.contains(key)) v.fail(member_path(path, key), "only allowed on HTTP providers (kind openai, anthropic or gemini)", p[key]);
+      }
+    } else if (std::find(provider_kinds.begin(), provider_kinds.end(), provider.kind) !=
+               provider_kinds.end()) {
+      parse_http_provider(v, p, path, provider);
+    }
     if (named) known.provider_kinds[provider.name] = provider.kind;
     out.push_back(std::move(provider));
   }
@@ -574,6 +634,11 @@ std::vector<model_config> parse_models(validator& v, const json& doc, catalog& k
       model.where = residency_from(where);
     }
     v.string(m, "region", path, presence::optional, model.region);
+    if (v.non_empty_string(m, "provider_model", path, presence::optional, model.provider_model) &&
+        provider_kind != nullptr && *provider_kind == "sim") {
+      v.fail(member_path(path, "provider_model"), "is not used by sim providers",
+             m["provider_model"]);
+    }
 
     if (const json* sim = v.member(m, "sim", path, presence::optional)) {
       std::string at = member_path(path, "sim");

@@ -12,6 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchyard {
@@ -72,20 +73,43 @@ struct model_config {
   residency where = residency::cloud;
   std::string region;      // free-form, e.g. "eu-west"; empty when unknown
   sim_model_settings sim;  // used only when the provider's kind is "sim"
+  /// The name the provider knows the model by (the `model` field on the wire);
+  /// defaults to `id`. Lets two providers serve the same model under distinct ids.
+  std::string provider_model;
+
+  /// provider_model, or id when that is empty.
+  const std::string& wire_name() const { return provider_model.empty() ? id : provider_model; }
 };
 
-/// An endpoint that serves models. Kind "sim" is the in-process simulator; "openai"
-/// (any OpenAI-compatible server), "anthropic" and "gemini" are called over HTTP.
+/// An endpoint that serves models. Kind "sim" is the in-process simulator; the HTTP
+/// kinds name a wire format: "openai" (OpenAI-compatible chat completions: OpenAI,
+/// vLLM, Ollama, llama.cpp server, OpenRouter, LiteLLM, Azure OpenAI), "anthropic"
+/// (Messages API) and "gemini" (generateContent). Only sim providers take `seed`;
+/// only HTTP providers take the rest.
 struct provider_config {
   std::string name;
   std::string kind;
   uint64_t seed = 42;  // sim: seeds the deterministic fault draws
-  // HTTP kinds only:
-  std::string base_url;     // e.g. "https://api.openai.com/v1"; required
-  std::string api_key_env;  // environment variable holding the key; empty: no key sent
-  uint32_t connect_timeout_ms = 10000;     // DNS + TCP + TLS of a new connection
-  uint32_t first_byte_timeout_ms = 60000;  // request sent -> response header
-  uint32_t total_timeout_ms = 300000;      // the whole call, body included
+
+  /// http(s)://host[:port][/path]; request targets are appended to its path, e.g.
+  /// "https://api.openai.com/v1" + "/chat/completions". Default per kind: openai
+  /// https://api.openai.com/v1, anthropic https://api.anthropic.com, gemini
+  /// https://generativelanguage.googleapis.com/v1beta.
+  std::string base_url;
+  /// Name of the environment variable holding the API key; empty: no key is sent
+  /// (local servers). The key itself never appears in the config.
+  std::string api_key_env;
+  /// openai: when set, Azure style (`api-version` query, `api-key` header);
+  /// anthropic: the `anthropic-version` header (default "2023-06-01"); gemini: unused.
+  std::string api_version;
+  /// Extra headers sent with every request (e.g. OpenRouter's HTTP-Referer).
+  std::vector<std::pair<std::string, std::string>> headers;
+  uint32_t connect_timeout_ms = 5000;      // TCP connect plus TLS handshake
+  uint32_t first_byte_timeout_ms = 60000;  // request sent -> first response byte
+  uint32_t total_timeout_ms = 300000;      // whole call, streaming included
+  uint32_t max_connections = 8;            // keep-alive pool size for this endpoint
+
+  bool is_http() const { return kind != "sim"; }
 };
 
 struct budget_limits {

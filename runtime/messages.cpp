@@ -30,4 +30,18 @@ std::string to_string(run_status x) {
   return "unknown";
 }
 
+std::string to_string(stream_delta_kind x) {
+  switch (x) {
+    case stream_delta_kind::text:
+      return "text";
+    case stream_delta_kind::tool_call:
+      return "tool_call";
+    case stream_delta_kind::usage:
+      return "usage";
+    case stream_delta_kind::finish:
+      return "finish";
+  }
+  return "unknown";
+}
+
 }  // namespace switchyard

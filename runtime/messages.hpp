@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "caf/meta/type_name.hpp"
@@ -27,15 +28,54 @@ typename Inspector::result_type inspect(Inspector& f, step_context& x) {
 
 // -- model calls ------------------------------------------------------------------
 
+/// A tool the model may call. `parameters_json` is the tool's JSON Schema (an object)
+/// as JSON text; adapters embed it as JSON, never as a string.
+struct tool_definition {
+  std::string name;
+  std::string description;
+  std::string parameters_json;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_definition& x) {
+  return f(caf::meta::type_name("tool_definition"), x.name, x.description, x.parameters_json);
+}
+
+/// A call to a tool that a model asked for. `arguments_json` is always the text of a
+/// JSON object in canonical form (compact, keys sorted), whatever the provider sent:
+/// OpenAI sends arguments as a string, Anthropic and Gemini as objects.
+struct tool_call {
+  std::string id;
+  std::string name;
+  std::string arguments_json;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_call& x) {
+  return f(caf::meta::type_name("tool_call"), x.id, x.name, x.arguments_json);
+}
+
 /// One chat message. `role` is "system", "user", "assistant" or "tool".
+/// An assistant message may carry `tool_calls` (its `content` may then be empty); a
+/// tool message is the result of one call: `tool_call_id` names the call it answers
+/// and `name` the tool.
 struct chat_message {
+  chat_message() = default;
+  // The common case, {role, content}, without -Wmissing-field-initializers noise.
+  chat_message(std::string role_in, std::string content_in)
+      : role(std::move(role_in)), content(std::move(content_in)) {}
+
   std::string role;
   std::string content;
+  std::vector<tool_call> tool_calls;
+  std::string tool_call_id;
+  std::string name;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chat_message& x) {
-  return f(caf::meta::type_name("chat_message"), x.role, x.content);
+  return f(caf::meta::type_name("chat_message"), x.role, x.content, x.tool_calls, x.tool_call_id,
+           x.name);
 }
 
 /// What a model call asks for. `model` pins a model id; otherwise `tier` names the
@@ -47,12 +87,27 @@ struct model_request {
   uint32_t max_tokens = 256;
   std::string model;
   std::string tier;
+  // Wire options. CAF 0.17 message fields cannot be std::optional: "unset" is a
+  // negative number, an empty string or an empty list, and the adapters then leave the
+  // provider's default alone.
+  std::vector<tool_definition> tools;
+  /// "" (provider default), "auto", "none", "required" (some tool must be called), or
+  /// any other value: the name of the one tool the model must call.
+  std::string tool_choice;
+  double temperature = -1;  // negative: unset
+  double top_p = -1;        // negative: unset
+  std::vector<std::string> stop;
+  bool json_mode = false;  // ask for a JSON object as the reply
+  bool logprobs = false;   // ask for per-token log probabilities
+  uint32_t top_logprobs = 0;
+  bool stream = false;  // deliver the reply as stream_delta messages, then the response
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_request& x) {
   return f(caf::meta::type_name("model_request"), x.ctx, x.call_id, x.messages, x.max_tokens,
-           x.model, x.tier);
+           x.model, x.tier, x.tools, x.tool_choice, x.temperature, x.top_p, x.stop, x.json_mode,
+           x.logprobs, x.top_logprobs, x.stream);
 }
 
 /// What one model call consumed and where it ran.
@@ -88,12 +143,26 @@ typename Inspector::result_type inspect(Inspector& f, model_error& x) {
   return f(caf::meta::type_name("model_error"), x.kind, x.message, x.retry_after_ms);
 }
 
+/// The log probability of one generated token.
+struct token_logprob {
+  std::string token;
+  double logprob = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_logprob& x) {
+  return f(caf::meta::type_name("token_logprob"), x.token, x.logprob);
+}
+
 struct model_response {
   std::string call_id;
   std::string text;
-  std::string finish_reason;  // "stop" or "length"
+  /// Normalised over providers: "stop", "length", "tool_calls" or "content_filter".
+  std::string finish_reason;
   model_usage usage;
   model_error error;
+  std::vector<tool_call> tool_calls;
+  std::vector<token_logprob> logprobs;  // empty unless asked for and returned
 
   bool ok() const { return error.ok(); }
 };
@@ -101,7 +170,35 @@ struct model_response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_response& x) {
   return f(caf::meta::type_name("model_response"), x.call_id, x.text, x.finish_reason, x.usage,
-           x.error);
+           x.error, x.tool_calls, x.logprobs);
+}
+
+/// What a streaming delta carries.
+enum class stream_delta_kind : uint8_t { text, tool_call, usage, finish };
+
+std::string to_string(stream_delta_kind x);
+
+/// One piece of a streamed reply, delivered in order. `text` deltas carry a fragment
+/// of the reply in `text`. `tool_call` deltas carry the call's position `index`, and
+/// fragments: `id` and `name` arrive (usually once) with the first fragment of a call,
+/// `text` holds a fragment of its arguments JSON. `usage` deltas carry token counts
+/// in `input_tokens` / `output_tokens`; `finish` carries the normalised finish_reason
+/// in `text`. The final model_response holds the assembled whole.
+struct stream_delta {
+  std::string call_id;
+  stream_delta_kind kind = stream_delta_kind::text;
+  uint32_t index = 0;
+  std::string id;
+  std::string name;
+  std::string text;
+  uint32_t input_tokens = 0;
+  uint32_t output_tokens = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_delta& x) {
+  return f(caf::meta::type_name("stream_delta"), x.call_id, x.kind, x.index, x.id, x.name, x.text,
+           x.input_tokens, x.output_tokens);
 }
 
 // -- agent steps ------------------------------------------------------------------

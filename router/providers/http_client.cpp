@@ -29,64 +29,14 @@ using steady = std::chrono::steady_clock;
 
 std::string http_endpoint::key() const { return fmt::format("{}://{}:{}", scheme, host, port); }
 
-std::optional<http_endpoint> parse_http_url(const std::string& url, std::string& error) {
-  http_endpoint ep;
-  auto sep = url.find("://");
-  if (sep == std::string::npos) {
-    error = fmt::format("must look like http(s)://host[:port][/path], got '{}'", url);
-    return std::nullopt;
-  }
-  ep.scheme = url.substr(0, sep);
-  if (ep.scheme != "http" && ep.scheme != "https") {
-    error = fmt::format("scheme must be http or https, got '{}'", ep.scheme);
-    return std::nullopt;
-  }
-  auto rest = url.substr(sep + 3);
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  if (slash != std::string::npos) ep.base_path = rest.substr(slash);
-  while (!ep.base_path.empty() && ep.base_path.back() == '/') ep.base_path.pop_back();
-  if (authority.find('@') != std::string::npos) {
-    // Credentials in a URL end up in logs; keys belong in api_key_env.
-    error = "must not contain user:password@ (put keys in an environment variable)";
-    return std::nullopt;
-  }
-  ep.port = ep.tls() ? 443 : 80;
-  std::string port_text;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    auto close = authority.find(']');
-    if (close == std::string::npos) {
-      error = fmt::format("unterminated IPv6 address in '{}'", url);
-      return std::nullopt;
-    }
-    ep.host = authority.substr(1, close - 1);
-    auto after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') {
-      error = fmt::format("unexpected text after the IPv6 address in '{}'", url);
-      return std::nullopt;
-    }
-    if (!after.empty()) port_text = after.substr(1);
-    if (after == ":") port_text = ":";  // reported as a bad port below
-  } else {
-    auto colon = authority.rfind(':');
-    ep.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
-    if (colon != std::string::npos && port_text.empty()) port_text = ":";
-  }
-  if (!port_text.empty()) {
-    char* end = nullptr;
-    auto port = std::strtoul(port_text.c_str(), &end, 10);
-    if (*end != '\0' || port == 0 || port > 65535) {
-      error = fmt::format("port must be 1..65535, got '{}'", port_text == ":" ? "" : port_text);
-      return std::nullopt;
-    }
-    ep.port = static_cast<uint16_t>(port);
-  }
-  if (ep.host.empty()) {
-    error = fmt::format("has no host: '{}'", url);
-    return std::nullopt;
-  }
-  return ep;
+http_endpoint endpoint_of(const http_url& url) {
+  return {url.scheme, url.host, url.port, url.path};
+}
+
+std::optional<http_endpoint> parse_endpoint(const std::string& url, std::string& error) {
+  auto parsed = parse_http_url(url, error);
+  if (!parsed) return std::nullopt;
+  return endpoint_of(*parsed);
 }
 
 const std::string* http_result::header(std::string_view name) const {
@@ -518,7 +468,7 @@ http_client::http_client(http_client_options options)
 
 http_client::~http_client() { shutdown(); }
 
-void http_client::send(const http_endpoint& endpoint, http_outgoing request,
+void http_client::send(const http_endpoint& endpoint, http_request request,
                        const http_timeouts& timeouts, http_done_handler done,
                        http_chunk_handler on_chunk) {
   if (impl_->stopping) {

@@ -24,6 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "router/providers/http_types.hpp"
+#include "runtime/http_url.hpp"
+
 namespace switchyard {
 
 /// Where requests go: scheme ("http" or "https"), host, port, and a path prefix
@@ -39,19 +42,12 @@ struct http_endpoint {
   std::string key() const;
 };
 
-/// Parses "http(s)://host[:port][/path]". On failure returns nullopt and sets `error`
-/// to what is wrong ("base_url: scheme must be http or https, got 'ftp'").
-std::optional<http_endpoint> parse_http_url(const std::string& url, std::string& error);
+/// The endpoint of a parsed base URL.
+http_endpoint endpoint_of(const http_url& url);
 
-using http_headers = std::vector<std::pair<std::string, std::string>>;
-
-/// One request. `target` is appended to the endpoint's base_path.
-struct http_outgoing {
-  std::string method = "POST";
-  std::string target;
-  http_headers headers;  // Host, Content-Length and User-Agent are set by the client
-  std::string body;
-};
+/// Parses "http(s)://host[:port][/path]" (rules of runtime/http_url.hpp). On failure
+/// returns nullopt and sets `error` to what is wrong.
+std::optional<http_endpoint> parse_endpoint(const std::string& url, std::string& error);
 
 /// Limits for one call, in milliseconds; 0 means no limit for that phase.
 /// connect: DNS, TCP and TLS handshake of a new connection.
@@ -132,7 +128,9 @@ class http_client {
   /// streaming: a 2xx body is delivered piece by piece instead of collected. `done` is
   /// called exactly once, on a client thread (or, after shutdown, at once on the
   /// caller's thread with a `connection` failure).
-  void send(const http_endpoint& endpoint, http_outgoing request, const http_timeouts& timeouts,
+  /// `request.target` is appended to the endpoint's base_path; Host, Content-Length
+  /// and User-Agent are set by the client.
+  void send(const http_endpoint& endpoint, http_request request, const http_timeouts& timeouts,
             http_done_handler done, http_chunk_handler on_chunk = {});
 
   /// Stops taking calls, lets calls in flight finish for up to `grace`, then cancels

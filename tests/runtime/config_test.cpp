@@ -219,7 +219,7 @@ TEST_CASE("config: a section of the wrong JSON type names the expected type and 
 TEST_CASE("config: several problems in one document are all reported", "[config]") {
   json doc = minimal_doc();
   doc["tiers"].push_back("mid");               // duplicate
-  doc["providers"][0]["kind"] = "openai";      // unknown kind
+  doc["providers"][0]["kind"] = "grpc";        // unknown kind
   doc["models"][0]["price_in_per_mtok"] = -1;  // negative price
   doc["models"][1]["context_window"] = 0;      // empty window
   doc["runtime"] = {{"scheduler", "fifo"}};    // unknown scheduler
@@ -274,8 +274,88 @@ TEST_CASE("config: a provider name must be present, non-empty and unique", "[con
 TEST_CASE("config: an unknown provider kind lists the allowed kinds", "[config]") {
   json doc = minimal_doc();
   doc["providers"][0]["kind"] = "openia";
-  CHECK(errors_of(doc) ==
-        errors{"providers[0].kind: must be one of sim, openai, anthropic, gemini, got \"openia\""});
+  CHECK(errors_of(doc) == errors{
+                              "providers[0].kind: must be one of sim, openai, anthropic, gemini, "
+                              "got \"openia\""});
+}
+
+TEST_CASE("config: HTTP providers take base_url, key variable, version, headers and timeouts",
+          "[config]") {
+  json doc = minimal_doc();
+  doc["providers"].push_back({{"name", "azure"},
+                              {"kind", "openai"},
+                              {"base_url", "https://res.openai.azure.com/openai/deployments/d1/"},
+                              {"api_key_env", "AZURE_OPENAI_KEY"},
+                              {"api_version", "2024-06-01"},
+                              {"headers", {{"X-Title", "switchyard"}}},
+                              {"connect_timeout_ms", 1000},
+                              {"first_byte_timeout_ms", 2000},
+                              {"total_timeout_ms", 3000},
+                              {"max_connections", 2}});
+  doc["providers"].push_back({{"name", "claude"}, {"kind", "anthropic"}});
+  doc["providers"].push_back({{"name", "google"}, {"kind", "gemini"}});
+  doc["models"][1]["provider"] = "azure";
+  doc["models"][1]["provider_model"] = "gpt-4o";
+  config c = parsed(doc);
+  const auto& azure = c.providers[1];
+  CHECK(azure.is_http());
+  CHECK(azure.base_url == "https://res.openai.azure.com/openai/deployments/d1/");
+  CHECK(azure.api_key_env == "AZURE_OPENAI_KEY");
+  CHECK(azure.api_version == "2024-06-01");
+  CHECK(azure.headers == std::vector<std::pair<std::string, std::string>>{{"X-Title", "switchyard"}});
+  CHECK(azure.connect_timeout_ms == 1000);
+  CHECK(azure.first_byte_timeout_ms == 2000);
+  CHECK(azure.total_timeout_ms == 3000);
+  CHECK(azure.max_connections == 2);
+  CHECK(c.models[1].wire_name() == "gpt-4o");
+  CHECK(c.models[0].wire_name() == "small");
+  // Defaults per kind.
+  CHECK(c.providers[2].base_url == "https://api.anthropic.com");
+  CHECK(c.providers[2].api_version == "2023-06-01");
+  CHECK(c.providers[2].api_key_env.empty());
+  CHECK(c.providers[2].connect_timeout_ms == 5000);
+  CHECK(c.providers[2].first_byte_timeout_ms == 60000);
+  CHECK(c.providers[2].total_timeout_ms == 300000);
+  CHECK(c.providers[2].max_connections == 8);
+  CHECK(c.providers[3].base_url == "https://generativelanguage.googleapis.com/v1beta");
+  CHECK_FALSE(c.providers[0].is_http());
+}
+
+TEST_CASE("config: HTTP provider fields are validated and never echo a pasted key", "[config]") {
+  json doc = minimal_doc();
+  doc["providers"].push_back({{"name", "p"},
+                              {"kind", "openai"},
+                              {"base_url", "ftp://example.com"},
+                              {"api_key_env", "sk-live-123secret"},
+                              {"headers", {{"Bad Header", "x"}, {"X-Ok", "a\r\nInjected: 1"}}},
+                              {"connect_timeout_ms", 0},
+                              {"max_connections", 5000},
+                              {"seed", 1}});
+  doc["providers"].push_back({{"name", "g"}, {"kind", "gemini"}, {"api_version", "v1"},
+                              {"base_url", "https://user:pw@host/v1"}});
+  doc["providers"][0]["base_url"] = "http://localhost:11434/v1";
+  doc["models"][0]["provider_model"] = "llama3";
+  auto errs = errors_of(doc);
+  CHECK(errs == errors{
+                    "providers[0].base_url: only allowed on HTTP providers (kind openai, "
+                    "anthropic or gemini), got \"http://localhost:11434/v1\"",
+                    "providers[1].seed: only allowed on sim providers, got 1",
+                    "providers[1].base_url: must start with http:// or https://, got "
+                    "\"ftp://example.com\"",
+                    "providers[1].api_key_env: must be the NAME of an environment variable "
+                    "(letters, digits, _), not a key",
+                    "providers[1].headers[\"Bad Header\"]: is not a valid HTTP header name",
+                    "providers[1].headers.X-Ok: must not contain line breaks",
+                    "providers[1].connect_timeout_ms: must be an integer from 1 to 3600000, got 0",
+                    "providers[1].max_connections: must be an integer from 1 to 1024, got 5000",
+                    "providers[2].base_url: must not contain credentials (put the key's variable "
+                    "name in api_key_env)",
+                    "providers[2].api_version: is not used by gemini providers, got \"v1\"",
+                    "models[0].provider_model: is not used by sim providers, got \"llama3\""});
+  for (const auto& e : errs) {
+    CHECK(e.find("123secret") == std::string::npos);
+    CHECK(e.find("pw@") == std::string::npos);
+  }
 }
 
 TEST_CASE("config: a provider seed must be a non-negative integer", "[config]") {
@@ -739,4 +819,23 @@ TEST_CASE("config: invalid UTF-8 in a document built in code is reported, not th
   REQUIRE_NOTHROW(found = errors_of(doc));
   REQUIRE(found.size() == 1);
   CHECK_THAT(found[0], Catch::EndsWith(": unknown key"));
+}
+
+TEST_CASE("config: examples/configs/providers.json loads with local, OpenAI and Anthropic endpoints",
+          "[config]") {
+  auto result = switchyard::load_config_file(SWITCHYARD_SOURCE_DIR "/examples/configs/providers.json");
+  INFO(result.message());
+  REQUIRE(result.ok());
+  const config& c = *result.value;
+  const auto* ollama = c.find_provider("ollama");
+  REQUIRE(ollama != nullptr);
+  CHECK(ollama->kind == "openai");
+  CHECK(ollama->base_url == "http://127.0.0.1:11434/v1");
+  CHECK(ollama->api_key_env.empty());
+  const auto* anthropic = c.find_provider("anthropic");
+  REQUIRE(anthropic != nullptr);
+  CHECK(anthropic->api_key_env == "ANTHROPIC_API_KEY");
+  CHECK(c.find_provider("openai")->api_key_env == "OPENAI_API_KEY");
+  CHECK(c.find_model("ollama-llama3.2-3b")->wire_name() == "llama3.2:3b");
+  CHECK(c.find_model("gpt-4o-mini")->wire_name() == "gpt-4o-mini");
 }

@@ -98,3 +98,58 @@ TEST_CASE("messages: model requests and responses keep context, messages and usa
   auto reply = round_trip(rt.system(), step_reply{"out", "label", {resp.usage}, {}});
   CHECK(reply.calls.at(0).model_id == "m");
 }
+
+TEST_CASE("messages: tool calls, tool results, wire options and stream deltas cross the wire",
+          "[messages]") {
+  actor_runtime rt{runtime_settings{"sharing", 1, "off"}};
+  model_request req;
+  req.call_id = "c-1";
+  chat_message asked{"assistant", ""};
+  asked.tool_calls = {{"call_1", "lookup", R"({"q":"x"})"}};
+  chat_message answer{"tool", "42"};
+  answer.tool_call_id = "call_1";
+  answer.name = "lookup";
+  req.messages = {{"user", "find x"}, asked, answer};
+  req.tools = {{"lookup", "find things", R"({"type":"object"})"}};
+  req.tool_choice = "required";
+  req.temperature = 0.25;
+  req.stop = {"END", "\n\n"};
+  req.json_mode = true;
+  req.logprobs = true;
+  req.top_logprobs = 3;
+  req.stream = true;
+  auto req_copy = round_trip(rt.system(), req);
+  REQUIRE(req_copy.messages.size() == 3);
+  REQUIRE(req_copy.messages[1].tool_calls.size() == 1);
+  CHECK(req_copy.messages[1].tool_calls[0].arguments_json == R"({"q":"x"})");
+  CHECK(req_copy.messages[2].tool_call_id == "call_1");
+  CHECK(req_copy.messages[2].name == "lookup");
+  REQUIRE(req_copy.tools.size() == 1);
+  CHECK(req_copy.tools[0].parameters_json == R"({"type":"object"})");
+  CHECK(req_copy.tool_choice == "required");
+  CHECK(req_copy.temperature == 0.25);
+  CHECK(req_copy.top_p < 0);
+  CHECK(req_copy.stop == std::vector<std::string>{"END", "\n\n"});
+  CHECK(req_copy.json_mode);
+  CHECK(req_copy.top_logprobs == 3);
+  CHECK(req_copy.stream);
+
+  model_response resp;
+  resp.finish_reason = "tool_calls";
+  resp.tool_calls = {{"call_2", "lookup", "{}"}};
+  resp.logprobs = {{"Hi", -0.5}};
+  auto resp_copy = round_trip(rt.system(), resp);
+  CHECK(resp_copy.finish_reason == "tool_calls");
+  CHECK(resp_copy.tool_calls.at(0).id == "call_2");
+  CHECK(resp_copy.logprobs.at(0).logprob == -0.5);
+
+  stream_delta delta;
+  delta.call_id = "c-1";
+  delta.kind = stream_delta_kind::tool_call;
+  delta.index = 1;
+  delta.text = R"({"q":)";
+  auto delta_copy = round_trip(rt.system(), delta);
+  CHECK(delta_copy.kind == stream_delta_kind::tool_call);
+  CHECK(delta_copy.index == 1);
+  CHECK(delta_copy.text == R"({"q":)");
+}

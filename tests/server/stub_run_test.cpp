@@ -47,7 +47,8 @@ TEST_CASE("switchyard run hello completes against the stub provider over HTTP", 
   REQUIRE(stub);
   // The example config, pointed at this stub's port.
   auto cfg = json::parse(read_text(std::string(SWITCHYARD_SOURCE_DIR) + "/examples/configs/stub.json"));
-  for (auto& p : cfg["providers"]) p["base_url"] = stub->base_url() + "/v1";
+  for (auto& p : cfg["providers"])
+    p["base_url"] = stub->base_url() + (p["kind"] == "anthropic" ? "" : "/v1");
   std::string path = "/tmp/switchyard-stub-run-" + std::to_string(stub->port()) + ".json";
   std::ofstream{path} << cfg.dump(2);
 
@@ -90,7 +91,8 @@ TEST_CASE("switchyard run against a stopped provider fails the run with a connec
     base_url = stub->base_url();
   }
   auto cfg = json::parse(read_text(std::string(SWITCHYARD_SOURCE_DIR) + "/examples/configs/stub.json"));
-  for (auto& p : cfg["providers"]) p["base_url"] = base_url + "/v1";
+  for (auto& p : cfg["providers"])
+    p["base_url"] = base_url + (p["kind"] == "anthropic" ? "" : "/v1");
   std::string path = "/tmp/switchyard-stub-down-" + std::to_string(::getpid()) + ".json";
   std::ofstream{path} << cfg.dump(2);
   std::string output;

@@ -28,12 +28,12 @@ struct stub_fixture {
     REQUIRE(script);
     stub = stub_server::start(0, *script, error);
     REQUIRE(stub);
-    ep = *parse_http_url(stub->base_url(), error);
+    ep = *parse_endpoint(stub->base_url(), error);
   }
 
   // Returns the result; streamed bytes (for 2xx when `stream`) go to `streamed`.
   http_result post(const std::string& target, const json& body, std::string* streamed = nullptr) {
-    http_outgoing req;
+    http_request req;
     req.target = target;
     req.headers = {{"content-type", "application/json"}};
     req.body = body.dump();
@@ -48,7 +48,7 @@ struct stub_fixture {
   }
 
   http_result get(const std::string& target) {
-    http_outgoing req;
+    http_request req;
     req.method = "GET";
     req.target = target;
     std::promise<http_result> done;
