@@ -300,7 +300,7 @@ const std::vector<std::string> provider_keys = {"name",
                                                 "max_connections"};
 // Keys only an HTTP provider takes; a sim provider naming one is an error.
 const std::vector<std::string> http_provider_keys = {
-    "base_url",         "api_key_env",      "api_version",          "headers",
+    "base_url",           "api_key_env",           "api_version",      "headers",
     "connect_timeout_ms", "first_byte_timeout_ms", "total_timeout_ms", "max_connections"};
 const std::vector<std::string> model_keys = {"id",
                                              "provider",
@@ -427,8 +427,7 @@ void parse_http_provider(validator& v, const json& p, const std::string& path,
   }
   if (v.string(p, "api_version", path, presence::optional, provider.api_version) &&
       provider.kind == "gemini" && !provider.api_version.empty()) {
-    v.fail(member_path(path, "api_version"), "is not used by gemini providers",
-           p["api_version"]);
+    v.fail(member_path(path, "api_version"), "is not used by gemini providers", p["api_version"]);
   }
   if (provider.kind == "anthropic" && provider.api_version.empty()) {
     provider.api_version = "2023-06-01";
@@ -487,7 +486,9 @@ std::vector<provider_config> parse_providers(validator& v, const json& doc, cata
     if (provider.kind == "sim") {
       v.integer(p, "seed", path, presence::optional, 0, provider.seed);
       for (const auto& key : http_provider_keys) {
-        if (p.contains(key)) v.fail(member_path(path, key), "only allowed on HTTP providers (kind openai, anthropic or gemini)", p[key]);
+        if (p.contains(key))
+          v.fail(member_path(path, key),
+                 "only allowed on HTTP providers (kind openai, anthropic or gemini)", p[key]);
       }
     } else if (std::find(provider_kinds.begin(), provider_kinds.end(), provider.kind) !=
                provider_kinds.end()) {

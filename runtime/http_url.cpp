@@ -20,7 +20,8 @@ std::optional<http_url> parse_http_url(const std::string& text, std::string& pro
     return std::nullopt;
   }
   for (char c : rest) {
-    if (std::isspace(static_cast<unsigned char>(c)) != 0 || std::iscntrl(static_cast<unsigned char>(c)) != 0) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0 ||
+        std::iscntrl(static_cast<unsigned char>(c)) != 0) {
       problem = "must not contain spaces or control characters";
       return std::nullopt;
     }

@@ -135,9 +135,9 @@ http_request build_request(const model_request& req, const model_config& model,
   return out;
 }
 
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key) {
+static model_response parse_unredacted(int http_status, const http_headers& headers,
+                                       const std::string& body, const model_config& model,
+                                       const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::anthropic, http_status, headers, body);
     return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
@@ -179,7 +179,8 @@ model_response parse_response(int http_status, const http_headers& headers,
     std::string stop = string_field(doc, "stop_reason");
     out.finish_reason = stop.empty() ? "stop" : normalise_stop_reason(stop);
     if (out.finish_reason == "content_filter" && out.text.empty() && out.tool_calls.empty()) {
-      return failed_response("content_filter", "anthropic: the model refused to answer (stop_reason refusal)");
+      return failed_response("content_filter",
+                             "anthropic: the model refused to answer (stop_reason refusal)");
     }
     json usage = doc.contains("usage") ? doc["usage"] : json();
     uint64_t input = count_field(usage, "input_tokens") +
@@ -193,6 +194,15 @@ model_response parse_response(int http_status, const http_headers& headers,
     return failed_response("bad_response",
                            std::string("anthropic: unexpected response shape: ") + e.what());
   }
+}
+
+// Every error message passes through here: a provider may echo the key anywhere in a
+// body we quote (a malformed 200 included).
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key) {
+  model_response out = parse_unredacted(http_status, headers, body, model, api_key);
+  redact_secret(out.error.message, api_key);
+  return out;
 }
 
 }  // namespace switchyard::anthropic_adapter

@@ -30,9 +30,8 @@ http_request build_request(const model_request& req, const model_config& model,
 /// See openai_adapter::parse_response; same contract. Input tokens include cache
 /// reads and writes (input_tokens + cache_creation_input_tokens +
 /// cache_read_input_tokens).
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key = "");
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key = "");
 
 /// end_turn, stop_sequence -> stop; max_tokens -> length; tool_use -> tool_calls;
 /// refusal -> content_filter; others pass through.

@@ -43,17 +43,18 @@ http_request build_request(const std::vector<std::string>& inputs, const model_c
   return out;
 }
 
-embedding_result parse_response(int http_status, const http_headers& headers,
-                                const std::string& body, const model_config& model,
-                                size_t expected_inputs, const std::string& api_key) {
-  if (http_status < 200 || http_status > 299 ) {
+static embedding_result parse_unredacted(int http_status, const http_headers& headers,
+                                         const std::string& body, const model_config& model,
+                                         size_t expected_inputs, const std::string& api_key) {
+  if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::openai, http_status, headers, body);
     redact_secret(e.message, api_key);
     return failed(e.kind, e.message, e.retry_after_ms);
   }
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return failed("bad_response", "embeddings: response is not a JSON object: " + body_excerpt(body));
+    return failed("bad_response",
+                  "embeddings: response is not a JSON object: " + body_excerpt(body));
   }
   if (doc.contains("error")) {
     model_error e = classify_http_error(wire_format::openai, http_status, headers, body);
@@ -74,11 +75,13 @@ embedding_result parse_response(int http_status, const http_headers& headers,
   size_t dimensions = 0;
   for (size_t i = 0; i < data->size(); ++i) {
     const json& item = (*data)[i];
-    if (!item.is_object()) return failed("bad_response", "embeddings: data[" + std::to_string(i) + "] is not an object");
+    if (!item.is_object())
+      return failed("bad_response", "embeddings: data[" + std::to_string(i) + "] is not an object");
     size_t index = i;
     if (auto at = item.find("index"); at != item.end()) {
       if (!at->is_number_unsigned() && !(at->is_number_integer() && at->get<int64_t>() >= 0)) {
-        return failed("bad_response", "embeddings: data[" + std::to_string(i) + "].index is not a non-negative integer");
+        return failed("bad_response", "embeddings: data[" + std::to_string(i) +
+                                          "].index is not a non-negative integer");
       }
       uint64_t raw = at->get<uint64_t>();
       if (raw >= expected_inputs) {
@@ -88,7 +91,8 @@ embedding_result parse_response(int http_status, const http_headers& headers,
       index = static_cast<size_t>(raw);
     }
     if (seen[index]) {
-      return failed("bad_response", "embeddings: index " + std::to_string(index) + " appears twice");
+      return failed("bad_response",
+                    "embeddings: index " + std::to_string(index) + " appears twice");
     }
     seen[index] = true;
     auto values = item.find("embedding");
@@ -119,6 +123,17 @@ embedding_result parse_response(int http_status, const http_headers& headers,
   model_response priced;
   set_usage(priced, model, input, 0);
   out.usage = priced.usage;
+  return out;
+}
+
+// Every error message passes through here: a provider may echo the key anywhere in a
+// body we quote (a malformed 200 included).
+embedding_result parse_response(int http_status, const http_headers& headers,
+                                const std::string& body, const model_config& model,
+                                size_t expected_inputs, const std::string& api_key) {
+  embedding_result out =
+      parse_unredacted(http_status, headers, body, model, expected_inputs, api_key);
+  redact_secret(out.error.message, api_key);
   return out;
 }
 

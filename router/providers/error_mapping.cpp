@@ -30,38 +30,38 @@ uint32_t clamp_ms(double ms) {
   return static_cast<uint32_t>(std::ceil(std::min(ms, max_retry_after_ms)));
 }
 
-// Seconds since the epoch of a broken-down UTC time, without the local time zone.
-std::chrono::system_clock::time_point from_utc(std::tm& tm) {
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+// Milliseconds from `now` until a broken-down UTC time. Computed on time_t, not on
+// system_clock time points: a far-future date (year 4060) would overflow the
+// nanosecond clock.
+double ms_until(std::tm& utc, double fraction_s, std::chrono::system_clock::time_point now) {
+  time_t when = timegm(&utc);
+  time_t now_s = std::chrono::system_clock::to_time_t(now);
+  double now_fraction =
+      std::chrono::duration<double>(now - std::chrono::system_clock::from_time_t(now_s)).count();
+  return (static_cast<double>(when) - static_cast<double>(now_s) + fraction_s - now_fraction) *
+         1000.0;
 }
 
-// "2024-05-01T12:00:30Z" or with fractional seconds / offset "+00:00" (treated as UTC,
-// which is what the providers send).
-bool parse_rfc3339(const std::string& text, std::chrono::system_clock::time_point& out) {
+// Milliseconds until an RFC 3339 time, "2024-05-01T12:00:30Z", optionally with
+// fractional seconds or an offset (taken as UTC, which is what providers send).
+bool rfc3339_ms_until(const std::string& text, std::chrono::system_clock::time_point now,
+                      double& out) {
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (end == nullptr) return false;
-  out = from_utc(tm);
-  if (*end == '.') {
-    double fraction = std::atof(end);
-    out += std::chrono::duration_cast<std::chrono::system_clock::duration>(
-        std::chrono::duration<double>(fraction));
-  }
+  double fraction = 0;
+  if (*end == '.') fraction = std::atof(end);
+  out = ms_until(tm, fraction, now);
   return true;
-}
-
-double ms_until(std::chrono::system_clock::time_point when,
-                std::chrono::system_clock::time_point now) {
-  return std::chrono::duration<double, std::milli>(when - now).count();
 }
 
 // What an error body says, whatever the provider's shape.
 struct provider_error_body {
   bool recognised = false;
   std::string message;
-  std::string type;    // OpenAI/Anthropic error.type, Gemini error.status
-  std::string code;    // OpenAI error.code, as text
-  int numeric_code = 0;  // a status-like code inside the body (Gemini, OpenRouter)
+  std::string type;             // OpenAI/Anthropic error.type, Gemini error.status
+  std::string code;             // OpenAI error.code, as text
+  int numeric_code = 0;         // a status-like code inside the body (Gemini, OpenRouter)
   uint32_t retry_delay_ms = 0;  // Gemini RetryInfo
 };
 
@@ -132,8 +132,7 @@ uint32_t reset_header_ms(const http_headers& headers, const std::vector<limit_he
     if (reset == nullptr) continue;
     double ms = 0;
     if (rfc3339) {
-      std::chrono::system_clock::time_point when;
-      if (parse_rfc3339(*reset, when)) ms = ms_until(when, now);
+      if (!rfc3339_ms_until(*reset, now, ms)) ms = 0;
     } else {
       ms = duration_text_ms(*reset);
     }
@@ -146,8 +145,7 @@ uint32_t reset_header_ms(const http_headers& headers, const std::vector<limit_he
 }
 
 uint32_t retry_hint_ms(wire_format format, const http_headers& headers,
-                       const provider_error_body& body,
-                       std::chrono::system_clock::time_point now) {
+                       const provider_error_body& body, std::chrono::system_clock::time_point now) {
   if (const std::string* ms = find_header(headers, "retry-after-ms")) {
     char* end = nullptr;
     double value = std::strtod(ms->c_str(), &end);
@@ -263,7 +261,7 @@ uint32_t retry_after_ms_from(const std::string& value, std::chrono::system_clock
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return 0;
-  return clamp_ms(ms_until(from_utc(tm), now));
+  return clamp_ms(ms_until(tm, 0, now));
 }
 
 uint32_t duration_text_ms(const std::string& text) {
@@ -300,14 +298,14 @@ uint32_t duration_text_ms(const std::string& text) {
 
 bool is_context_overflow_message(const std::string& message) {
   std::string m = lower(message);
-  return contains(m, "context_length_exceeded") ||  // OpenAI code
-         contains(m, "maximum context length") ||   // OpenAI, vLLM, OpenRouter
-         contains(m, "context length") ||           // Ollama, LiteLLM
-         contains(m, "context window") ||           // generic
-         contains(m, "exceed_context_size") ||      // llama.cpp server type
-         contains(m, "exceeds the available context size") ||  // llama.cpp server
-         contains(m, "prompt is too long") ||                  // Anthropic
-         contains(m, "input is too long") ||                   // Anthropic, Bedrock
+  return contains(m, "context_length_exceeded") ||               // OpenAI code
+         contains(m, "maximum context length") ||                // OpenAI, vLLM, OpenRouter
+         contains(m, "context length") ||                        // Ollama, LiteLLM
+         contains(m, "context window") ||                        // generic
+         contains(m, "exceed_context_size") ||                   // llama.cpp server type
+         contains(m, "exceeds the available context size") ||    // llama.cpp server
+         contains(m, "prompt is too long") ||                    // Anthropic
+         contains(m, "input is too long") ||                     // Anthropic, Bedrock
          contains(m, "exceeds the maximum number of tokens") ||  // Gemini
          contains(m, "too many tokens");
 }
@@ -322,7 +320,8 @@ model_error classify_http_error(wire_format format, int status, const http_heade
   }
 
   std::string kind;
-  if (is_context_overflow_message(parsed.message) || lower(parsed.code) == "context_length_exceeded" ||
+  if (is_context_overflow_message(parsed.message) ||
+      lower(parsed.code) == "context_length_exceeded" ||
       lower(parsed.type) == "exceed_context_size_error") {
     kind = "context_length";
   } else if (is_content_filter_hint(parsed.type, parsed.code, parsed.message)) {

@@ -42,8 +42,7 @@ uint32_t duration_text_ms(const std::string& text);
 /// The message is "HTTP <status> <provider type/code>: <provider message>", with the
 /// raw body (cut to 300 bytes) when it is not a recognised error object.
 model_error classify_http_error(wire_format format, int status, const http_headers& headers,
-                                const std::string& body,
-                                std::chrono::system_clock::time_point now);
+                                const std::string& body, std::chrono::system_clock::time_point now);
 
 /// The same at the current system time.
 model_error classify_http_error(wire_format format, int status, const http_headers& headers,

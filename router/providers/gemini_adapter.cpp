@@ -1,5 +1,6 @@
 #include "router/providers/gemini_adapter.hpp"
 
+#include <cctype>
 #include <map>
 #include <stdexcept>
 
@@ -103,9 +104,9 @@ http_request build_request(const model_request& req, const model_config& model,
       }
       json result = json::parse(m.content, nullptr, false);
       if (result.is_discarded() || !result.is_object()) result = {{"content", m.content}};
-      append_turn(contents, "user",
-                  json::array({{{"functionResponse",
-                                 {{"name", name}, {"response", std::move(result)}}}}}));
+      append_turn(
+          contents, "user",
+          json::array({{{"functionResponse", {{"name", name}, {"response", std::move(result)}}}}}));
     } else {
       throw std::invalid_argument(at + ".role must be system, user, assistant or tool, got \"" +
                                   m.role + "\"");
@@ -166,9 +167,9 @@ http_request build_request(const model_request& req, const model_config& model,
   return out;
 }
 
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key) {
+static model_response parse_unredacted(int http_status, const http_headers& headers,
+                                       const std::string& body, const model_config& model,
+                                       const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::gemini, http_status, headers, body);
     return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
@@ -208,7 +209,8 @@ model_response parse_response(int http_status, const http_headers& headers,
                                  string_field(candidate, "finishMessage") + ")");
     }
     model_response out;
-    if (auto content = candidate.find("content"); content != candidate.end() && content->is_object()) {
+    if (auto content = candidate.find("content");
+        content != candidate.end() && content->is_object()) {
       auto parts = content->find("parts");
       if (parts != content->end() && parts->is_array()) {
         for (const json& part : *parts) {
@@ -225,7 +227,8 @@ model_response parse_response(int http_status, const http_headers& headers,
             call.arguments_json =
                 canonical_arguments(fn.contains("args") ? fn["args"] : json(), call.name);
             out.tool_calls.push_back(std::move(call));
-          } else if (part.contains("text") && !(part.contains("thought") && part["thought"] == true)) {
+          } else if (part.contains("text") &&
+                     !(part.contains("thought") && part["thought"] == true)) {
             out.text += string_field(part, "text");
           }
         }
@@ -250,8 +253,9 @@ model_response parse_response(int http_status, const http_headers& headers,
     }
     json usage = doc.contains("usageMetadata") ? doc["usageMetadata"] : json();
     // Thinking tokens are billed as output.
-    set_usage(out, model, count_field(usage, "promptTokenCount"),
-              count_field(usage, "candidatesTokenCount") + count_field(usage, "thoughtsTokenCount"));
+    set_usage(
+        out, model, count_field(usage, "promptTokenCount"),
+        count_field(usage, "candidatesTokenCount") + count_field(usage, "thoughtsTokenCount"));
     return out;
   } catch (const wire_error& e) {
     return failed_response(e.kind(), std::string("gemini: ") + e.what());
@@ -259,6 +263,15 @@ model_response parse_response(int http_status, const http_headers& headers,
     return failed_response("bad_response",
                            std::string("gemini: unexpected response shape: ") + e.what());
   }
+}
+
+// Every error message passes through here: a provider may echo the key anywhere in a
+// body we quote (a malformed 200 included).
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key) {
+  model_response out = parse_unredacted(http_status, headers, body, model, api_key);
+  redact_secret(out.error.message, api_key);
+  return out;
 }
 
 }  // namespace switchyard::gemini_adapter

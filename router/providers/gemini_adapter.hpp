@@ -30,9 +30,8 @@ http_request build_request(const model_request& req, const model_config& model,
 /// See openai_adapter::parse_response; same contract. A prompt blocked by safety
 /// settings (promptFeedback.blockReason, no candidates) is a content_filter error;
 /// MALFORMED_FUNCTION_CALL is bad_response.
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key = "");
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key = "");
 
 /// STOP -> stop; MAX_TOKENS -> length; SAFETY, RECITATION, BLOCKLIST,
 /// PROHIBITED_CONTENT, SPII, IMAGE_SAFETY -> content_filter; others lower-cased.

@@ -1,5 +1,6 @@
 #include "router/providers/openai_adapter.hpp"
 
+#include <cctype>
 #include <stdexcept>
 
 #include "router/providers/error_mapping.hpp"
@@ -36,7 +37,8 @@ json wire_message(const chat_message& m, size_t index) {
     for (size_t i = 0; i < m.tool_calls.size(); ++i) {
       const tool_call& call = m.tool_calls[i];
       std::string what = at + ".tool_calls[" + std::to_string(i) + "].arguments_json";
-      json args = call.arguments_json.empty() ? json::object() : object_or_throw(call.arguments_json, what);
+      json args =
+          call.arguments_json.empty() ? json::object() : object_or_throw(call.arguments_json, what);
       calls.push_back({{"id", call.id},
                        {"type", "function"},
                        {"function", {{"name", call.name}, {"arguments", args.dump()}}}});
@@ -78,7 +80,8 @@ http_request build_request(const model_request& req, const model_config& model,
                            const provider_config& provider, const std::string& api_key) {
   json body = {{"model", model.wire_name()}, {"max_tokens", req.max_tokens}};
   json messages = json::array();
-  for (size_t i = 0; i < req.messages.size(); ++i) messages.push_back(wire_message(req.messages[i], i));
+  for (size_t i = 0; i < req.messages.size(); ++i)
+    messages.push_back(wire_message(req.messages[i], i));
   body["messages"] = std::move(messages);
   if (req.temperature >= 0) body["temperature"] = req.temperature;
   if (req.top_p >= 0) body["top_p"] = req.top_p;
@@ -130,17 +133,17 @@ http_request build_request(const model_request& req, const model_config& model,
   return out;
 }
 
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key) {
+static model_response parse_unredacted(int http_status, const http_headers& headers,
+                                       const std::string& body, const model_config& model,
+                                       const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::openai, http_status, headers, body);
     return failed_response(e.kind, error_text(e, api_key), e.retry_after_ms);
   }
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return failed_response("bad_response", "openai: response is not a JSON object: " +
-                                               body_excerpt(body));
+    return failed_response("bad_response",
+                           "openai: response is not a JSON object: " + body_excerpt(body));
   }
   if (doc.contains("error") && !doc["error"].is_null()) {
     // OpenRouter and some proxies report upstream failures inside a 200.
@@ -152,7 +155,8 @@ model_response parse_response(int http_status, const http_headers& headers,
     auto choices = doc.find("choices");
     if (choices == doc.end() || !choices->is_array() || choices->empty() ||
         !(*choices)[0].is_object()) {
-      return failed_response("bad_response", "openai: response has no choices: " + body_excerpt(body));
+      return failed_response("bad_response",
+                             "openai: response has no choices: " + body_excerpt(body));
     }
     const json& choice = (*choices)[0];
     auto message = choice.find("message");
@@ -205,16 +209,28 @@ model_response parse_response(int http_status, const http_headers& headers,
       }
     }
     if (out.finish_reason == "content_filter" && out.text.empty() && out.tool_calls.empty()) {
-      return failed_response("content_filter", "openai: the reply was withheld by the provider's content filter");
+      return failed_response("content_filter",
+                             "openai: the reply was withheld by the provider's content filter");
     }
     json usage = doc.contains("usage") ? doc["usage"] : json();
-    set_usage(out, model, count_field(usage, "prompt_tokens"), count_field(usage, "completion_tokens"));
+    set_usage(out, model, count_field(usage, "prompt_tokens"),
+              count_field(usage, "completion_tokens"));
     return out;
   } catch (const wire_error& e) {
     return failed_response(e.kind(), std::string("openai: ") + e.what());
   } catch (const json::exception& e) {
-    return failed_response("bad_response", std::string("openai: unexpected response shape: ") + e.what());
+    return failed_response("bad_response",
+                           std::string("openai: unexpected response shape: ") + e.what());
   }
+}
+
+// Every error message passes through here: a provider may echo the key anywhere in a
+// body we quote (a malformed 200 included).
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key) {
+  model_response out = parse_unredacted(http_status, headers, body, model, api_key);
+  redact_secret(out.error.message, api_key);
+  return out;
 }
 
 }  // namespace switchyard::openai_adapter

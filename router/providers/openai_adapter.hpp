@@ -30,9 +30,8 @@ http_request build_request(const model_request& req, const model_config& model,
 /// `error` (see error_mapping.hpp). Usage and cost come from the body's usage and
 /// the catalog prices. The caller sets call_id and latency. When `api_key` is
 /// given it is redacted from any error message.
-model_response parse_response(int http_status, const http_headers& headers,
-                              const std::string& body, const model_config& model,
-                              const std::string& api_key = "");
+model_response parse_response(int http_status, const http_headers& headers, const std::string& body,
+                              const model_config& model, const std::string& api_key = "");
 
 /// "stop", "length", "tool_calls", "content_filter" from OpenAI's finish_reason
 /// ("function_call" counts as tool_calls); unknown values pass through lower-cased.

@@ -38,7 +38,8 @@ std::vector<sse_event> sse_parser::feed(std::string_view chunk) {
     if (end == std::string_view::npos) {
       line_.append(chunk.data() + i, chunk.size() - i);
       if (line_.size() > max_event_bytes_) {
-        error_ = "server-sent event line longer than " + std::to_string(max_event_bytes_) + " bytes";
+        error_ =
+            "server-sent event line longer than " + std::to_string(max_event_bytes_) + " bytes";
         return out;
       }
       break;

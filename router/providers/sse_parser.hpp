@@ -44,10 +44,10 @@ class sse_parser {
   void process_line(std::string_view line, std::vector<sse_event>& out);
 
   size_t max_event_bytes_;
-  std::string line_;         // the unfinished current line
-  bool skip_lf_ = false;     // the previous chunk ended in '\r': a leading '\n' belongs to it
+  std::string line_;      // the unfinished current line
+  bool skip_lf_ = false;  // the previous chunk ended in '\r': a leading '\n' belongs to it
   bool bom_checked_ = false;
-  std::string bom_prefix_;   // the first bytes, until we know whether they are a BOM
+  std::string bom_prefix_;  // the first bytes, until we know whether they are a BOM
   std::string event_;
   std::string data_;
   bool has_data_ = false;

@@ -1,5 +1,6 @@
 #include "router/providers/stream_decoder.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "router/providers/anthropic_adapter.hpp"
@@ -11,8 +12,7 @@ namespace switchyard {
 
 using json = nlohmann::json;
 
-stream_decoder::stream_decoder(std::string call_id, const model_config& model,
-                               std::string api_key)
+stream_decoder::stream_decoder(std::string call_id, const model_config& model, std::string api_key)
     : call_id_(std::move(call_id)), model_(model), api_key_(std::move(api_key)) {}
 
 std::vector<stream_delta> stream_decoder::feed(std::string_view chunk) {
@@ -40,12 +40,19 @@ model_response stream_decoder::finish() {
     fail("bad_response", std::string(format_name()) + " stream ended before " + terminator() +
                              (parser_.has_partial_event() ? " (cut inside an event)" : ""));
   }
-  model_response out;
-  out.call_id = call_id_;
-  if (failed()) {
+  // A failed response carries no partial text or calls: nobody may mistake it for a
+  // shortened answer.
+  auto failure = [this](const std::string& kind, const std::string& message) {
+    fail(kind, message);
+    model_response out;
+    out.call_id = call_id_;
     out.error = error_;
     return out;
-  }
+  };
+  if (failed()) return failure(error_.kind, error_.message);
+
+  model_response out;
+  out.call_id = call_id_;
   out.text = text_;
   for (auto& entry : calls_) {
     partial_call& call = entry.second;
@@ -53,25 +60,22 @@ model_response stream_decoder::finish() {
     canonical.id = call.id;
     canonical.name = call.name;
     if (canonical.name.empty()) {
-      out.error = make_error("bad_response", std::string(format_name()) + " stream: tool call " +
-                                                 std::to_string(entry.first) + " has no name");
-      return out;
+      return failure("bad_response", std::string(format_name()) + " stream: tool call " +
+                                         std::to_string(entry.first) + " has no name");
     }
     try {
       canonical.arguments_json = canonical_arguments_text(call.arguments, call.name);
     } catch (const wire_error& e) {
-      out.error = make_error(e.kind(), std::string(format_name()) + " stream: " + e.what());
-      return out;
+      return failure(e.kind(), std::string(format_name()) + " stream: " + e.what());
     }
     out.tool_calls.push_back(std::move(canonical));
   }
   out.finish_reason = finish_reason_.empty() ? "stop" : finish_reason_;
   if (!out.tool_calls.empty() && out.finish_reason == "stop") out.finish_reason = "tool_calls";
   if (out.finish_reason == "content_filter" && out.text.empty() && out.tool_calls.empty()) {
-    out.error = make_error("content_filter", std::string(format_name()) +
-                                                 " stream: the reply was withheld by the "
-                                                 "provider's content filter");
-    return out;
+    return failure("content_filter", std::string(format_name()) +
+                                         " stream: the reply was withheld by the provider's "
+                                         "content filter");
   }
   out.logprobs = logprobs_;
   set_usage(out, model_, input_tokens_, output_tokens_);
@@ -145,13 +149,15 @@ void openai_stream_decoder::on_event(const sse_event& event, std::vector<stream_
   }
   if (auto choices = doc.find("choices"); choices != doc.end() && choices->is_array()) {
     for (const json& choice : *choices) {
-      if (!choice.is_object()) throw wire_error("bad_response", "openai stream: a choice is not an object");
+      if (!choice.is_object())
+        throw wire_error("bad_response", "openai stream: a choice is not an object");
       if (count_field(choice, "index") != 0) continue;  // we ask for one choice
       if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
         emit_text(string_field(*d, "content"), out);
         if (auto calls = d->find("tool_calls"); calls != d->end() && calls->is_array()) {
           for (const json& call : *calls) {
-            if (!call.is_object()) throw wire_error("bad_response", "openai stream: a tool call delta is not an object");
+            if (!call.is_object())
+              throw wire_error("bad_response", "openai stream: a tool call delta is not an object");
             std::string id = string_field(call, "id");
             uint32_t index;
             if (call.contains("index")) {
@@ -170,8 +176,9 @@ void openai_stream_decoder::on_event(const sse_event& event, std::vector<stream_
               std::string name = string_field(*fn, "name");
               if (!name.empty()) partial.name = out_delta.name = name;
               if (auto args = fn->find("arguments"); args != fn->end()) {
-                std::string fragment = args->is_string() ? args->get<std::string>()
-                                       : args->is_object() ? args->dump() : "";
+                std::string fragment = args->is_string()   ? args->get<std::string>()
+                                       : args->is_object() ? args->dump()
+                                                           : "";
                 partial.arguments += fragment;
                 out_delta.text = fragment;
               }

@@ -102,7 +102,7 @@ class anthropic_stream_decoder : public stream_decoder {
   const char* format_name() const override { return "anthropic"; }
 
  private:
-  std::map<uint64_t, uint32_t> block_to_call_;  // content block index -> call index
+  std::map<uint64_t, uint32_t> block_to_call_;     // content block index -> call index
   std::map<uint64_t, std::string> initial_input_;  // tool_use input given at block start
 };
 

@@ -1,7 +1,8 @@
 #include "router/providers/wire_adapter.hpp"
 
-#include <stdexcept>
 #include <strings.h>
+
+#include <stdexcept>
 
 #include "router/providers/anthropic_adapter.hpp"
 #include "router/providers/error_mapping.hpp"
@@ -11,8 +12,7 @@
 namespace switchyard {
 
 built_request build_provider_request(const model_request& req, const model_config& model,
-                                     const provider_config& provider,
-                                     const std::string& api_key) {
+                                     const provider_config& provider, const std::string& api_key) {
   built_request out;
   try {
     if (provider.kind == "openai") {

@@ -11,7 +11,8 @@ using json = nlohmann::json;
 
 json parse_object_text(const std::string& text, const std::string& what, const std::string& kind) {
   json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) throw wire_error(kind, what + " is not valid JSON: " + body_excerpt(text));
+  if (doc.is_discarded())
+    throw wire_error(kind, what + " is not valid JSON: " + body_excerpt(text));
   if (!doc.is_object()) {
     throw wire_error(kind, what + " must be a JSON object, got " + body_excerpt(text));
   }
@@ -27,10 +28,9 @@ std::string canonical_arguments_text(const std::string& text, const std::string&
 std::string canonical_arguments(const json& args, const std::string& tool_name) {
   if (args.is_null()) return "{}";
   if (!args.is_object()) {
-    throw wire_error("bad_response", "arguments of tool call " + tool_name +
-                                         " must be a JSON object, got " +
-                                         body_excerpt(args.dump(-1, ' ', false,
-                                                                json::error_handler_t::replace)));
+    throw wire_error("bad_response",
+                     "arguments of tool call " + tool_name + " must be a JSON object, got " +
+                         body_excerpt(args.dump(-1, ' ', false, json::error_handler_t::replace)));
   }
   return args.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -50,7 +50,8 @@ uint64_t count_field(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end()) return 0;
   if (it->is_number_unsigned()) return it->get<uint64_t>();
-  if (it->is_number_integer()) return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
+  if (it->is_number_integer())
+    return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
   if (it->is_number_float()) {
     double x = it->get<double>();
     if (x > 0 && x < 1e18) return static_cast<uint64_t>(x);

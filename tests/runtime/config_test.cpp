@@ -274,9 +274,9 @@ TEST_CASE("config: a provider name must be present, non-empty and unique", "[con
 TEST_CASE("config: an unknown provider kind lists the allowed kinds", "[config]") {
   json doc = minimal_doc();
   doc["providers"][0]["kind"] = "openia";
-  CHECK(errors_of(doc) == errors{
-                              "providers[0].kind: must be one of sim, openai, anthropic, gemini, "
-                              "got \"openia\""});
+  CHECK(errors_of(doc) ==
+        errors{"providers[0].kind: must be one of sim, openai, anthropic, gemini, "
+               "got \"openia\""});
 }
 
 TEST_CASE("config: HTTP providers take base_url, key variable, version, headers and timeouts",
@@ -302,7 +302,8 @@ TEST_CASE("config: HTTP providers take base_url, key variable, version, headers 
   CHECK(azure.base_url == "https://res.openai.azure.com/openai/deployments/d1/");
   CHECK(azure.api_key_env == "AZURE_OPENAI_KEY");
   CHECK(azure.api_version == "2024-06-01");
-  CHECK(azure.headers == std::vector<std::pair<std::string, std::string>>{{"X-Title", "switchyard"}});
+  CHECK(azure.headers ==
+        std::vector<std::pair<std::string, std::string>>{{"X-Title", "switchyard"}});
   CHECK(azure.connect_timeout_ms == 1000);
   CHECK(azure.first_byte_timeout_ms == 2000);
   CHECK(azure.total_timeout_ms == 3000);
@@ -331,27 +332,29 @@ TEST_CASE("config: HTTP provider fields are validated and never echo a pasted ke
                               {"connect_timeout_ms", 0},
                               {"max_connections", 5000},
                               {"seed", 1}});
-  doc["providers"].push_back({{"name", "g"}, {"kind", "gemini"}, {"api_version", "v1"},
+  doc["providers"].push_back({{"name", "g"},
+                              {"kind", "gemini"},
+                              {"api_version", "v1"},
                               {"base_url", "https://user:pw@host/v1"}});
   doc["providers"][0]["base_url"] = "http://localhost:11434/v1";
   doc["models"][0]["provider_model"] = "llama3";
   auto errs = errors_of(doc);
-  CHECK(errs == errors{
-                    "providers[0].base_url: only allowed on HTTP providers (kind openai, "
-                    "anthropic or gemini), got \"http://localhost:11434/v1\"",
-                    "providers[1].seed: only allowed on sim providers, got 1",
-                    "providers[1].base_url: must start with http:// or https://, got "
-                    "\"ftp://example.com\"",
-                    "providers[1].api_key_env: must be the NAME of an environment variable "
-                    "(letters, digits, _), not a key",
-                    "providers[1].headers[\"Bad Header\"]: is not a valid HTTP header name",
-                    "providers[1].headers.X-Ok: must not contain line breaks",
-                    "providers[1].connect_timeout_ms: must be an integer from 1 to 3600000, got 0",
-                    "providers[1].max_connections: must be an integer from 1 to 1024, got 5000",
-                    "providers[2].base_url: must not contain credentials (put the key's variable "
-                    "name in api_key_env)",
-                    "providers[2].api_version: is not used by gemini providers, got \"v1\"",
-                    "models[0].provider_model: is not used by sim providers, got \"llama3\""});
+  CHECK(errs ==
+        errors{"providers[0].base_url: only allowed on HTTP providers (kind openai, "
+               "anthropic or gemini), got \"http://localhost:11434/v1\"",
+               "providers[1].seed: only allowed on sim providers, got 1",
+               "providers[1].base_url: must start with http:// or https://, got "
+               "\"ftp://example.com\"",
+               "providers[1].api_key_env: must be the NAME of an environment variable "
+               "(letters, digits, _), not a key",
+               "providers[1].headers[\"Bad Header\"]: is not a valid HTTP header name",
+               "providers[1].headers.X-Ok: must not contain line breaks",
+               "providers[1].connect_timeout_ms: must be an integer from 1 to 3600000, got 0",
+               "providers[1].max_connections: must be an integer from 1 to 1024, got 5000",
+               "providers[2].base_url: must not contain credentials (put the key's variable "
+               "name in api_key_env)",
+               "providers[2].api_version: is not used by gemini providers, got \"v1\"",
+               "models[0].provider_model: is not used by sim providers, got \"llama3\""});
   for (const auto& e : errs) {
     CHECK(e.find("123secret") == std::string::npos);
     CHECK(e.find("pw@") == std::string::npos);
@@ -821,9 +824,11 @@ TEST_CASE("config: invalid UTF-8 in a document built in code is reported, not th
   CHECK_THAT(found[0], Catch::EndsWith(": unknown key"));
 }
 
-TEST_CASE("config: examples/configs/providers.json loads with local, OpenAI and Anthropic endpoints",
-          "[config]") {
-  auto result = switchyard::load_config_file(SWITCHYARD_SOURCE_DIR "/examples/configs/providers.json");
+TEST_CASE(
+    "config: examples/configs/providers.json loads with local, OpenAI and Anthropic endpoints",
+    "[config]") {
+  auto result =
+      switchyard::load_config_file(SWITCHYARD_SOURCE_DIR "/examples/configs/providers.json");
   INFO(result.message());
   REQUIRE(result.ok());
   const config& c = *result.value;

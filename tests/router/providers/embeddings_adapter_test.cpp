@@ -12,8 +12,8 @@ using nlohmann::json;
 TEST_CASE("embeddings adapter: the request asks for float vectors of every input",
           "[providers][embeddings]") {
   model_config model = priced_model("text-embedding-3-small");
-  http_request http = embeddings_adapter::build_request({"a", "b c"}, model,
-                                                        http_provider("openai"), secret_key);
+  http_request http =
+      embeddings_adapter::build_request({"a", "b c"}, model, http_provider("openai"), secret_key);
   CHECK(http.target == "/embeddings");
   CHECK(header_value(http.headers, "authorization") == "Bearer " + secret_key);
   CHECK(body_of(http.body) == json::parse(R"({"model":"text-embedding-3-small",

@@ -20,7 +20,8 @@ TEST_CASE("gemini adapter: a tool conversation becomes the generateContent JSON"
   req.top_logprobs = 3;
   req.tool_choice = "weather";
   model_config model = priced_model("gemini-2.0-flash");
-  http_request http = gemini_adapter::build_request(req, model, http_provider("gemini"), secret_key);
+  http_request http =
+      gemini_adapter::build_request(req, model, http_provider("gemini"), secret_key);
 
   CHECK(http.target == "/models/gemini-2.0-flash:generateContent");
   CHECK(header_value(http.headers, "x-goog-api-key") == secret_key);
@@ -99,8 +100,9 @@ TEST_CASE("gemini adapter: finish reasons normalise and blocked prompts are cont
   std::string malformed = R"({"candidates":[{"finishReason":"MALFORMED_FUNCTION_CALL"}]})";
   CHECK(gemini_adapter::parse_response(200, {}, malformed, priced_model()).error.kind ==
         "bad_response");
-  for (const char* body : {"", "[]", "{}", R"({"candidates": [1]})",
-                           R"({"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]})"}) {
+  for (const char* body :
+       {"", "[]", "{}", R"({"candidates": [1]})",
+        R"({"candidates":[{"content":{"parts":[{"functionCall":{"args":{}}}]}}]})"}) {
     INFO(body);
     CHECK(gemini_adapter::parse_response(200, {}, body, priced_model()).error.kind ==
           "bad_response");

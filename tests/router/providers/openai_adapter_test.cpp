@@ -16,7 +16,8 @@ TEST_CASE("openai adapter: a tool conversation becomes the chat-completions JSON
   req.stop = {"END"};
   req.tool_choice = "auto";
   model_config model = priced_model("gpt-4o-mini");
-  http_request http = openai_adapter::build_request(req, model, http_provider("openai"), secret_key);
+  http_request http =
+      openai_adapter::build_request(req, model, http_provider("openai"), secret_key);
 
   CHECK(http.method == "POST");
   CHECK(http.target == "/chat/completions");
@@ -54,8 +55,8 @@ TEST_CASE("openai adapter: unset options are left out and set ones map to their 
           "[providers][openai]") {
   model_request req;
   req.messages.emplace_back("user", "hi");
-  json plain = body_of(
-      openai_adapter::build_request(req, priced_model(), http_provider("openai"), "").body);
+  json plain =
+      body_of(openai_adapter::build_request(req, priced_model(), http_provider("openai"), "").body);
   CHECK(plain == json::parse(R"({"model":"m1","max_tokens":256,
                                 "messages":[{"role":"user","content":"hi"}]})"));
 
@@ -170,11 +171,13 @@ TEST_CASE("openai adapter: Ollama-style object arguments and a stop finish still
 
 TEST_CASE("openai adapter: a 200 of unexpected shape is bad_response, never an empty success",
           "[providers][openai]") {
-  for (const char* body : {"", "not json", "[]", "{}", R"({"choices": []})",
-                           R"({"choices": [{"index": 0}]})", R"({"choices": [7]})",
-                           R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"{broken"}}]}}]})",
-                           R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"[1]"}}]}}]})",
-                           R"({"choices":[{"message":{"tool_calls":[{"id":"x"}]}}]})"}) {
+  for (
+      const char* body :
+      {"", "not json", "[]", "{}", R"({"choices": []})", R"({"choices": [{"index": 0}]})",
+       R"({"choices": [7]})",
+       R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"{broken"}}]}}]})",
+       R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"[1]"}}]}}]})",
+       R"({"choices":[{"message":{"tool_calls":[{"id":"x"}]}}]})"}) {
     INFO(body);
     model_response resp = openai_adapter::parse_response(200, {}, body, priced_model());
     CHECK(resp.error.kind == "bad_response");
@@ -184,8 +187,7 @@ TEST_CASE("openai adapter: a 200 of unexpected shape is bad_response, never an e
 
 TEST_CASE("openai adapter: an error object inside a 200 is an error of its kind",
           "[providers][openai]") {
-  std::string body =
-      R"({"error": {"code": 502, "message": "upstream provider returned 502"}})";
+  std::string body = R"({"error": {"code": 502, "message": "upstream provider returned 502"}})";
   model_response resp = openai_adapter::parse_response(200, {}, body, priced_model());
   CHECK(resp.error.kind == "server_error");
   CHECK(resp.error.message.find("upstream provider returned 502") != std::string::npos);

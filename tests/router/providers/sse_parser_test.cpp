@@ -84,8 +84,9 @@ TEST_CASE("sse parser: a stream split at every byte position, and byte by byte, 
   CHECK(same(parse_in_pieces(mixed_stream, every), whole));
 }
 
-TEST_CASE("sse parser: a CR at the end of one chunk and LF at the start of the next is one line end",
-          "[providers][sse]") {
+TEST_CASE(
+    "sse parser: a CR at the end of one chunk and LF at the start of the next is one line end",
+    "[providers][sse]") {
   sse_parser parser;
   CHECK(parser.feed("data: a\r").empty());
   CHECK(parser.feed("\n").empty());  // the LF completes "data: a", not a blank line

@@ -10,43 +10,81 @@ using namespace switchyard::test;
 namespace {
 
 const std::string openai_stream =
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":"
+    "null}]}\n\n"
     ": keep-alive\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"ci\"}}]},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\": \\\"Oslo\\\"}\"}}]},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]},\"finish_reason\":null}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
-    "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20,\"total_tokens\":120}}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":"
+    "null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":"
+    "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+    "{\"arguments\":\"{\\\"ci\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+    "{\"arguments\":\"ty\\\": \\\"Oslo\\\"}\"}}]},\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":"
+    "\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]},"
+    "\"finish_reason\":null}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+    "data: "
+    "{\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20,"
+    "\"total_tokens\":120}}\n\n"
     "data: [DONE]\n\n";
 
 const std::string anthropic_stream =
     "event: message_start\n"
-    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\",\"stop_reason\":null,\"usage\":{\"input_tokens\":100,\"cache_read_input_tokens\":50,\"output_tokens\":1}}}\n\n"
+    "data: "
+    "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":"
+    "\"assistant\",\"content\":[],\"model\":\"claude\",\"stop_reason\":null,\"usage\":{\"input_"
+    "tokens\":100,\"cache_read_input_tokens\":50,\"output_tokens\":1}}}\n\n"
     "event: content_block_start\n"
-    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":"
+    "\"\"}}\n\n"
     "event: ping\n"
     "data: {\"type\": \"ping\"}\n\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+    "\"Hel\"}}\n\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+    "\"lo\"}}\n\n"
     "event: content_block_stop\n"
     "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
     "event: content_block_start\n"
-    "data: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"weather\",\"input\":{}}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":"
+    "\"toolu_1\",\"name\":\"weather\",\"input\":{}}}\n\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"\"}}\n\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \\\"Os\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"{\\\"city\\\": \\\"Os\"}}\n\n"
     "event: content_block_delta\n"
-    "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"lo\\\"}\"}}\n\n"
+    "data: "
+    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+    "\"partial_json\":\"lo\\\"}\"}}\n\n"
     "event: content_block_stop\n"
     "data: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
     "event: message_delta\n"
-    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":20}}\n\n"
+    "data: "
+    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},"
+    "\"usage\":{\"output_tokens\":20}}\n\n"
     "event: message_stop\n"
     "data: {\"type\":\"message_stop\"}\n\n";
 
@@ -172,7 +210,8 @@ TEST_CASE("a stream cut anywhere before its terminator is an error, never a shor
   auto check_all_cuts = [](auto tag, const std::string& stream, const char* terminator) {
     using decoder = decltype(tag);
     size_t terminator_at = stream.rfind(std::string("data: ") + terminator);
-    if (std::string(terminator) == "message_stop") terminator_at = stream.rfind("event: message_stop");
+    if (std::string(terminator) == "message_stop")
+      terminator_at = stream.rfind("event: message_stop");
     REQUIRE(terminator_at != std::string::npos);
     for (size_t length = 0; length < terminator_at; ++length) {
       auto cut = decode<decoder>(stream, {length / 2}, length);
@@ -189,12 +228,13 @@ TEST_CASE("a stream cut anywhere before its terminator is an error, never a shor
 
 TEST_CASE("an error event inside a 200 stream fails it with the error's kind",
           "[providers][stream]") {
-  size_t tool_events = openai_stream.find("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\"");
+  size_t tool_events = openai_stream.find(
+      "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\"");
   REQUIRE(tool_events != std::string::npos);
-  std::string openai =
-      openai_stream.substr(0, tool_events) +
-      "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"
-      "data: [DONE]\n\n";
+  std::string openai = openai_stream.substr(0, tool_events) +
+                       "data: {\"error\":{\"message\":\"Rate limit "
+                       "reached\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}\n\n"
+                       "data: [DONE]\n\n";
   openai_stream_decoder o("c", priced_model(), "");
   o.feed(openai);
   CHECK(o.failed());
@@ -202,36 +242,54 @@ TEST_CASE("an error event inside a 200 stream fails it with the error's kind",
   CHECK(resp.error.kind == "rate_limited");
   CHECK(resp.error.message.find("Rate limit reached") != std::string::npos);
 
-  std::string anthropic = anthropic_stream.substr(0, anthropic_stream.find("event: content_block_stop")) +
-                          "event: error\n"
-                          "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
-                          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  std::string anthropic =
+      anthropic_stream.substr(0, anthropic_stream.find("event: content_block_stop")) +
+      "event: error\n"
+      "data: "
+      "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"
+      "\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   auto a = decode<anthropic_stream_decoder>(anthropic);
   CHECK(a.response.error.kind == "overloaded");
   CHECK(a.response.error.message.find("Overloaded") != std::string::npos);
 }
 
 TEST_CASE("a malformed stream event is bad_response", "[providers][stream]") {
-  for (const char* event : {"data: {not json\n\n", "data: [1,2]\n\n",
-                            "data: {\"choices\":[5]}\n\n"}) {
+  for (const char* event :
+       {"data: {not json\n\n", "data: [1,2]\n\n", "data: {\"choices\":[5]}\n\n"}) {
     INFO(event);
     auto r = decode<openai_stream_decoder>(std::string(event) + "data: [DONE]\n\n");
     CHECK(r.response.error.kind == "bad_response");
   }
   auto bad_args = decode<openai_stream_decoder>(
-      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"x\",\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}}]}\n\n"
+      "data: "
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"x\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{oops\"}}]}}]}\n\n"
       "data: [DONE]\n\n");
   CHECK(bad_args.response.error.kind == "bad_response");
   CHECK(bad_args.response.error.message.find("arguments of tool call f") != std::string::npos);
+  // A failed response carries none of the partial reply (found by fuzz_sse).
+  auto text_then_bad_args = decode<openai_stream_decoder>(
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+      "data: "
+      "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"x\","
+      "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n"
+      "data: [DONE]\n\n");
+  CHECK(text_then_bad_args.response.error.kind == "bad_response");
+  CHECK(text_then_bad_args.response.text.empty());
+  CHECK(text_then_bad_args.response.tool_calls.empty());
   auto orphan_delta = decode<anthropic_stream_decoder>(
       "event: content_block_delta\n"
-      "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n\n"
+      "data: "
+      "{\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\","
+      "\"partial_json\":\"{\"}}\n\n"
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
   CHECK(orphan_delta.response.error.kind == "bad_response");
 }
 
 TEST_CASE("stream errors never carry the API key", "[providers][stream]") {
-  std::string leak = "data: {\"error\":{\"message\":\"bad key " + secret_key + "\",\"code\":\"invalid_api_key\"}}\n\n";
+  std::string leak = "data: {\"error\":{\"message\":\"bad key " + secret_key +
+                     "\",\"code\":\"invalid_api_key\"}}\n\n";
   auto r = decode<openai_stream_decoder>(leak);
   CHECK(r.response.error.kind == "auth");
   CHECK(r.response.error.message.find(secret_key) == std::string::npos);

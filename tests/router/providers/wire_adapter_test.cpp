@@ -12,8 +12,9 @@ TEST_CASE("wire adapter: each HTTP kind builds its own request, sim is refused",
   model_request req = tool_conversation();
   CHECK(build_provider_request(req, priced_model(), http_provider("openai"), "").request.target ==
         "/chat/completions");
-  CHECK(build_provider_request(req, priced_model(), http_provider("anthropic"), "").request.target ==
-        "/v1/messages");
+  CHECK(
+      build_provider_request(req, priced_model(), http_provider("anthropic"), "").request.target ==
+      "/v1/messages");
   CHECK(build_provider_request(req, priced_model(), http_provider("gemini"), "").request.target ==
         "/models/m1:generateContent");
   built_request sim = build_provider_request(req, priced_model(), http_provider("sim"), "");
@@ -30,7 +31,8 @@ TEST_CASE("wire adapter: a request that cannot be built is a bad_request value, 
   model_request req;
   req.messages.emplace_back("user", "hi");
   req.tools = {{"t", "", "not json"}};
-  built_request b = build_provider_request(req, priced_model(), http_provider("openai"), secret_key);
+  built_request b =
+      build_provider_request(req, priced_model(), http_provider("openai"), secret_key);
   CHECK(b.error.kind == "bad_request");
   CHECK(b.error.message.find("tools[0].parameters_json") != std::string::npos);
 }

@@ -52,12 +52,15 @@ inline model_request tool_conversation() {
   req.messages.push_back(paris);
   req.messages.push_back(oslo);
   req.messages.emplace_back("user", "Which is warmer?");
-  req.tools = {{"weather", "Current weather for a city",
-                R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"}};
+  req.tools = {
+      {"weather", "Current weather for a city",
+       R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})"}};
   return req;
 }
 
-inline nlohmann::json body_of(const std::string& text) { return nlohmann::json::parse(text); }
+inline nlohmann::json body_of(const std::string& text) {
+  return nlohmann::json::parse(text);
+}
 
 inline std::string header_value(const http_headers& headers, const std::string& name) {
   const std::string* v = find_header(headers, name);
