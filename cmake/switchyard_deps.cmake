@@ -33,4 +33,8 @@ target_link_libraries(liblinear::liblinear INTERFACE ${LIBLINEAR_LIBRARY})
 # requests with OpenSSL's SHA-256. The shared RocksDB library keeps binaries small
 # (the static archive adds 9 MB to each).
 find_package(RocksDB CONFIG REQUIRED)
+
+# HTTP (router/providers/http_client, stub/): Beast is header-only, Asio needs
+# Boost.System; https goes through OpenSSL.
+find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(OpenSSL REQUIRED)

@@ -2,12 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <memory>
 #include <unordered_map>
 
 #include "caf/all.hpp"
 #include "router/cost.hpp"
 #include "router/routing_policy.hpp"
+#include "router/providers/http_client.hpp"
+#include "router/providers/error_mapping.hpp"
+#include "router/providers/http_provider.hpp"
+#include "router/providers/wire_adapter.hpp"
 #include "router/providers/sim_provider.hpp"
 #include "router/token_estimate.hpp"
 #include "runtime/messages.hpp"
@@ -18,6 +25,7 @@ namespace switchyard {
 namespace {
 
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
+using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
 using clock_type = std::chrono::steady_clock;
 
 struct pending_call {
@@ -50,17 +58,39 @@ class observed_models final : public model_health {
   std::unordered_map<const model_config*, double> latency_;
 };
 
+// A call out over HTTP, waiting for its http_done message.
+struct pending_http_call {
+  caf::response_promise promise;
+  std::string call_id;
+  const model_config* model;
+  uint64_t reservation;
+  clock_type::time_point received;
+  std::string route;
+  bool downgraded;
+  std::string decision;  // the trace as JSON text
+};
+
 struct model_service_state {
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
   std::shared_ptr<const routing_policy> policy;
   observed_models models;
   std::unordered_map<std::string, sim_provider> sims;  // by provider name
+  std::unordered_map<std::string, http_provider> http_providers;  // by provider name
+  std::unordered_map<std::string, std::string> broken_providers;  // name -> why (bad URL)
+  // Created only when the config has an HTTP provider: its I/O thread is not free.
+  std::unique_ptr<http_client> http;
+  std::unordered_map<uint64_t, pending_http_call> pending_http;
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, pending_call> pending;
   uint64_t next_pending = 0;
 
   static inline const char* name = "model_service";
+
+  ~model_service_state() {
+    // Nobody waits for the answers any more: cancel at once instead of draining.
+    if (http) http->shutdown(std::chrono::milliseconds{0});
+  }
 };
 
 using service_actor = caf::stateful_actor<model_service_state>;
@@ -106,14 +136,113 @@ void finish_call(service_actor* self, pending_call& call) {
   call.promise.deliver(std::move(resp));
 }
 
+void finish_http_call(service_actor* self, pending_http_call& call, model_response reply) {
+  auto& st = self->state;
+  const auto& model = *call.model;
+  reply.call_id = std::move(call.call_id);
+  reply.usage.model_id = model.id;
+  reply.usage.tier = model.tier;
+  reply.usage.route = std::move(call.route);
+  reply.usage.downgraded = call.downgraded;
+  reply.usage.decision = std::move(call.decision);
+  reply.usage.latency_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
+  if (reply.ok()) {
+    st.models.record_latency(model, reply.usage.latency_ms);
+    reply.usage.cost_usd =
+        call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
+    st.ledger->settle(call.reservation,
+                      uint64_t{reply.usage.input_tokens} + reply.usage.output_tokens,
+                      reply.usage.cost_usd);
+  } else {
+    reply.text.clear();
+    st.ledger->release(call.reservation);
+  }
+  call.promise.deliver(std::move(reply));
+}
+
+// Reserves the worst case, sends the call on the HTTP client's thread and answers when
+// its http_done message comes back. The callbacks only parse and send: the actor's
+// state is touched by the actor alone. With req.stream (and a kind that streams), the
+// body is decoded as it arrives and each delta goes straight to the requester, in
+// order, before the final response.
+caf::result<model_response> call_over_http(service_actor* self, model_request& req,
+                                           const model_config& model,
+                                           const http_provider& provider,
+                                           clock_type::time_point received,
+                                           routing_decision& decision) {
+  auto& st = self->state;
+  if (!provider.unusable.empty()) return error_response(req, "auth", provider.unusable);
+  auto built = build_provider_request(req, model, provider.cfg, provider.api_key);
+  if (!built.ok()) return error_response(req, built.error.kind, built.error.message);
+  auto prompt_tokens = estimate_prompt_tokens(req.messages);
+  auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
+  auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
+  auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
+  if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
+  auto key = st.next_pending++;
+  // Before make_response_promise, which takes the request over from the current message.
+  auto requester = caf::actor_cast<caf::actor>(self->current_sender());
+  auto promise = self->make_response_promise();
+  auto call_id = req.call_id;
+  st.pending_http.emplace(key, pending_http_call{promise, std::move(req.call_id), &model,
+                                                 grant.id, received, std::move(decision.route),
+                                                 decision.downgraded,
+                                                 to_json_text(decision.trace)});
+  auto me = caf::actor_cast<caf::actor>(self);
+  // `provider` and `model` live in the state and the config, which outlive the client's
+  // calls (the state's destructor shuts the client down first).
+  std::shared_ptr<stream_decoder> decoder;
+  if (req.stream && provider_streams(provider.cfg))
+    decoder = make_stream_decoder(provider.cfg, call_id, model, provider.api_key);
+  http_chunk_handler on_chunk;
+  if (decoder) {
+    on_chunk = [decoder, requester](std::string_view bytes) {
+      for (auto& delta : decoder->feed(bytes))
+        if (requester) caf::anon_send(requester, std::move(delta));
+    };
+  }
+  st.http->send(
+      provider.endpoint, std::move(built.request), provider.timeouts,
+      [me, key, &provider, &model, call_id, decoder](http_result result) {
+        model_response reply;
+        if (!result.ok()) {
+          auto message = fmt::format("provider '{}': {}", provider.cfg.name,
+                                     result.failure.message);
+          redact_secret(message, provider.api_key);
+          reply.error = make_error(result.failure.kind, std::move(message));
+        } else if (decoder && result.status >= 200 && result.status < 300) {
+          reply = decoder->finish();
+        } else {
+          reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
+                                          result.headers, result.body, model, call_id,
+                                          provider.api_key);
+        }
+        caf::anon_send(me, http_done_atom::value, key, std::move(reply));
+      },
+      std::move(on_chunk));
+  return promise;
+}
+
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
                             budget_ledger* ledger, std::shared_ptr<const routing_policy> policy) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.ledger = ledger;
   st.policy = std::move(policy);
-  for (const auto& p : st.cfg->providers)
+  for (const auto& p : st.cfg->providers) {
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
+    if (!p.is_http()) continue;
+    std::string error;
+    if (auto hp = make_http_provider(p, error)) {
+      if (!hp->unusable.empty()) spdlog::error("model service: {}", hp->unusable);
+      st.http_providers.emplace(p.name, std::move(*hp));
+    } else {
+      spdlog::error("model service: {}", error);
+      st.broken_providers.emplace(p.name, error);
+    }
+  }
+  if (!st.http_providers.empty()) st.http = std::make_unique<http_client>();
   return {
       [=](model_request& req) -> caf::result<model_response> {
         auto& st = self->state;
@@ -133,6 +262,11 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
           return resp;
         }
         const auto& model = *decision.model;
+        if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
+          return call_over_http(self, req, model, hp->second, received, decision);
+        if (auto broken = st.broken_providers.find(model.provider);
+            broken != st.broken_providers.end())
+          return error_response(req, "no_model", broken->second);
         auto provider = st.sims.find(model.provider);
         if (provider == st.sims.end())
           return error_response(
@@ -166,6 +300,13 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
           self->delayed_send(self, latency, sim_done_atom::value, key);
         }
         return promise;
+      },
+      [=](http_done_atom, uint64_t key, model_response& reply) {
+        auto& st = self->state;
+        auto it = st.pending_http.find(key);
+        if (it == st.pending_http.end()) return;
+        finish_http_call(self, it->second, std::move(reply));
+        st.pending_http.erase(it);
       },
       [=](sim_done_atom, uint64_t key) {
         auto& st = self->state;

@@ -6,8 +6,9 @@
 // the decision trace. Errors travel inside the response (model_error), never as
 // CAF errors, so callers handle one type.
 //
-// Providers so far: the sim provider (kind "sim"). Simulated latency becomes a
-// delayed message, so a slow call holds no thread.
+// Providers: the sim provider (kind "sim"; simulated latency becomes a delayed message,
+// so a slow call holds no thread) and HTTP providers (openai, anthropic, gemini)
+// through the wire adapters and the Beast client, whose I/O thread answers by message.
 
 #include <memory>
 

@@ -8,6 +8,7 @@
 #include "server/cli_router.hpp"
 #include "server/cli_calibrate.hpp"
 #include "server/cli_run.hpp"
+#include "server/cli_stub_provider.hpp"
 #include "workflows/engine.hpp"
 
 namespace {
@@ -120,6 +121,17 @@ int main(int argc, char** argv) {
   switchyard::cli::calibrate_options calibrate_opts;
   auto* calibrate = switchyard::cli::add_calibrate_subcommand(*router_cmd, calibrate_opts);
 
+  switchyard::cli::stub_provider_options stub_opts;
+  auto* stub = app.add_subcommand(
+      "stub-provider",
+      "Serve fake OpenAI/Anthropic/Gemini endpoints on 127.0.0.1 (docs/stub_provider.md)");
+  stub->add_option("--port", stub_opts.port, "Port to listen on; 0 picks a free one (printed)")
+      ->required();
+  stub->add_option("--script", stub_opts.script_path, "JSON script of per-model behaviour")
+      ->check(CLI::ExistingFile);
+  stub->add_option("--max-seconds", stub_opts.max_seconds,
+                   "Stop after this many seconds (default: run until SIGINT/SIGTERM)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -140,5 +152,7 @@ int main(int argc, char** argv) {
     return switchyard::cli::router_eval_command(eval_opts);
   }
   if (*calibrate) return switchyard::cli::calibrate_command(calibrate_opts);
+
+  if (*stub) return switchyard::cli::stub_provider_command(stub_opts);
   return 2;
 }

@@ -1,0 +1,545 @@
+#include "router/providers/http_client.hpp"
+
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace switchyard {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+// -- endpoints ------------------------------------------------------------------
+
+std::string http_endpoint::key() const { return fmt::format("{}://{}:{}", scheme, host, port); }
+
+http_endpoint endpoint_of(const http_url& url) {
+  return {url.scheme, url.host, url.port, url.path};
+}
+
+std::optional<http_endpoint> parse_endpoint(const std::string& url, std::string& error) {
+  auto parsed = parse_http_url(url, error);
+  if (!parsed) return std::nullopt;
+  return endpoint_of(*parsed);
+}
+
+const std::string* http_result::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (beast::iequals(k, beast::string_view(name.data(), name.size()))) return &v;
+  return nullptr;
+}
+
+// -- connections ----------------------------------------------------------------
+
+namespace {
+
+struct connection {
+  std::string key;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  steady::time_point idle_since;
+
+  beast::tcp_stream& lowest() { return secure ? secure->next_layer() : *plain; }
+  void close() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().socket().close(ignored);
+  }
+};
+
+bool is_stale_connection_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::error::connection_aborted || ec == ssl::error::stream_truncated;
+}
+
+// Accumulates the time spent in our own handlers for one call.
+class code_timer {
+ public:
+  explicit code_timer(std::chrono::nanoseconds& sink) : sink_(sink), start_(steady::now()) {}
+  ~code_timer() { sink_ += steady::now() - start_; }
+  // Excludes a user callback from the measured time.
+  template <class F>
+  void outside(F&& f) {
+    auto t = steady::now();
+    sink_ += t - start_;
+    f();
+    start_ = steady::now();
+  }
+
+ private:
+  std::chrono::nanoseconds& sink_;
+  steady::time_point start_;
+};
+
+}  // namespace
+
+struct call;
+
+struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
+  explicit impl(http_client_options o) : opts(std::move(o)), work(net::make_work_guard(ioc)) {
+    tls.set_default_verify_paths();
+    if (!opts.ca_file.empty()) tls.load_verify_file(opts.ca_file);
+    tls.set_verify_mode(opts.verify_peer ? ssl::verify_peer : ssl::verify_none);
+  }
+
+  http_client_options opts;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  ssl::context tls{ssl::context::tls_client};
+  std::thread thread;
+  std::thread::id thread_id;
+
+  // Touched only on the io thread.
+  std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
+  std::unordered_map<uint64_t, std::weak_ptr<call>> active;
+  uint64_t next_call = 0;
+
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ran_out = false;  // guarded by mu
+  bool joined = false;   // guarded by mu
+
+  std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale_retries{0};
+
+  std::unique_ptr<connection> take_idle(const std::string& key) {
+    auto it = idle.find(key);
+    if (it == idle.end()) return nullptr;
+    auto& list = it->second;
+    auto now = steady::now();
+    while (!list.empty()) {
+      auto conn = std::move(list.back());
+      list.pop_back();
+      if (now - conn->idle_since < opts.idle_timeout) return conn;
+      conn->close();
+    }
+    return nullptr;
+  }
+
+  void give_back(std::unique_ptr<connection> conn) {
+    auto& list = idle[conn->key];
+    if (stopping || list.size() >= opts.max_idle_per_endpoint) {
+      conn->close();
+      return;
+    }
+    conn->idle_since = steady::now();
+    list.push_back(std::move(conn));
+  }
+
+  void close_idle() {
+    for (auto& [key, list] : idle)
+      for (auto& conn : list) conn->close();
+    idle.clear();
+  }
+
+  void cancel_active();
+};
+
+namespace {
+
+std::string describe(const beast::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == net::error::eof)
+    return "connection closed by the server";
+  if (ec == http::error::partial_message) return "connection closed before the response ended";
+  return ec.message();
+}
+
+}  // namespace
+
+struct call : std::enable_shared_from_this<call> {
+  call(std::shared_ptr<http_client::impl> o, http_endpoint e, http_timeouts t)
+      : owner(std::move(o)),
+        ep(std::move(e)),
+        timeouts(t),
+        resolver(owner->ioc),
+        phase_timer(owner->ioc) {}
+
+  // A call dropped unrun (queued when the client stopped) still answers its caller.
+  ~call() {
+    if (!finished && done) {
+      result.failure = {"connection", "http client shut down before the call started"};
+      done(std::move(result));
+    }
+  }
+
+  std::shared_ptr<http_client::impl> owner;
+  http_endpoint ep;
+  http_timeouts timeouts;
+  http::request<http::string_body> req;
+  http_done_handler done;
+  http_chunk_handler on_chunk;
+  uint64_t id = 0;
+
+  tcp::resolver resolver;
+  net::steady_timer phase_timer;
+  uint64_t timer_generation = 0;
+  std::unique_ptr<connection> conn;
+  std::optional<http::response_parser<http::string_body>> parser;
+
+  steady::time_point started;
+  steady::time_point total_end;
+  const char* phase = "connect";
+  uint32_t phase_ms = 0;
+  bool phase_is_total = false;
+  bool timed_out = false;
+  bool retried = false;
+  bool finished = false;
+  bool streaming_body = false;
+  uint64_t streamed_bytes = 0;
+  http_result result;
+
+  // Starts a phase whose deadline is `ms` from now, capped by the total deadline.
+  void arm(const char* name, uint32_t ms) {
+    phase = name;
+    auto deadline = total_end;
+    phase_is_total = true;
+    phase_ms = timeouts.total_ms;
+    if (ms > 0 && (timeouts.total_ms == 0 || steady::now() + std::chrono::milliseconds(ms) <
+                                                 total_end)) {
+      deadline = steady::now() + std::chrono::milliseconds(ms);
+      phase_is_total = false;
+      phase_ms = ms;
+    }
+    auto gen = ++timer_generation;
+    if (timeouts.total_ms == 0 && ms == 0) {
+      phase_timer.cancel();
+      return;
+    }
+    phase_timer.expires_at(deadline);
+    phase_timer.async_wait([self = shared_from_this(), gen](const beast::error_code& ec) {
+      if (ec || gen != self->timer_generation || self->finished) return;
+      self->timed_out = true;
+      self->resolver.cancel();
+      if (self->conn) self->conn->close();
+    });
+  }
+
+  template <class F>
+  void with_stream(F&& f) {
+    if (conn->secure)
+      f(*conn->secure);
+    else
+      f(*conn->plain);
+  }
+
+  void start() {
+    code_timer t{result.client_time};
+    started = steady::now();
+    total_end = timeouts.total_ms > 0 ? started + std::chrono::milliseconds(timeouts.total_ms)
+                                      : steady::time_point::max();
+    if (owner->stopping) return fail_now("connection", "http client is shut down");
+    owner->active.emplace(id, weak_from_this());
+    if (owner->opts.keep_alive) conn = owner->take_idle(ep.key());
+    if (conn) {
+      result.reused_connection = true;
+      ++owner->reused;
+      write();
+    } else {
+      connect();
+    }
+  }
+
+  void connect() {
+    arm("connect", timeouts.connect_ms);
+    resolver.async_resolve(
+        ep.host, std::to_string(ep.port),
+        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+          self->on_resolve(ec, std::move(results));
+        });
+  }
+
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+    code_timer t{result.client_time};
+    if (ec) return fail(ec, "resolving the host");
+    conn = std::make_unique<connection>();
+    conn->key = ep.key();
+    if (ep.tls())
+      conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(owner->ioc, owner->tls);
+    else
+      conn->plain = std::make_unique<beast::tcp_stream>(owner->ioc);
+    ++owner->opened;
+    conn->lowest().async_connect(
+        results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+          self->on_connect(ec);
+        });
+  }
+
+  void on_connect(beast::error_code ec) {
+    code_timer t{result.client_time};
+    if (ec) return fail(ec, "connecting");
+    beast::error_code ignored;
+    conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
+    if (!conn->secure) return write();
+    // SNI: servers hosting many names pick the certificate from it.
+    if (!SSL_set_tlsext_host_name(conn->secure->native_handle(), ep.host.c_str()))
+      return fail_now("connection", fmt::format("TLS: cannot set SNI host name for {}", ep.key()));
+    if (owner->opts.verify_peer)
+      conn->secure->set_verify_callback(ssl::host_name_verification(ep.host));
+    conn->secure->async_handshake(ssl::stream_base::client,
+                                  [self = shared_from_this()](beast::error_code ec) {
+                                    code_timer t{self->result.client_time};
+                                    if (ec) return self->fail(ec, "TLS handshake");
+                                    self->write();
+                                  });
+  }
+
+  void write() {
+    arm("response header", timeouts.first_byte_ms);
+    parser.emplace();
+    parser->body_limit(std::uint64_t{256} << 20);
+    parser->header_limit(64 * 1024);
+    with_stream([&](auto& stream) {
+      http::async_write(stream, req,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          code_timer t{self->result.client_time};
+                          if (ec) return self->fail(ec, "sending the request");
+                          self->read_header();
+                        });
+    });
+  }
+
+  void read_header() {
+    with_stream([&](auto& stream) {
+      http::async_read_header(stream, conn->buffer, *parser,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                self->on_header(ec);
+                              });
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    code_timer t{result.client_time};
+    if (ec) return fail(ec, "reading the response header");
+    arm("response body", 0);
+    const auto& head = parser->get();
+    result.status = head.result_int();
+    result.headers.reserve(std::distance(head.begin(), head.end()));
+    for (const auto& field : head)
+      result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    streaming_body = on_chunk && result.status >= 200 && result.status < 300;
+    if (parser->is_done()) return complete(t);
+    if (streaming_body) return read_some();
+    with_stream([&](auto& stream) {
+      http::async_read(stream, conn->buffer, *parser,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         code_timer t{self->result.client_time};
+                         if (ec) return self->fail(ec, "reading the response body");
+                         self->complete(t);
+                       });
+    });
+  }
+
+  void read_some() {
+    with_stream([&](auto& stream) {
+      http::async_read_some(stream, conn->buffer, *parser,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_some(ec);
+                            });
+    });
+  }
+
+  void on_some(beast::error_code ec) {
+    code_timer t{result.client_time};
+    auto& body = parser->get().body();
+    if (!body.empty() && !finished) {
+      streamed_bytes += body.size();
+      t.outside([&] { on_chunk(body); });
+      body.clear();
+    }
+    if (ec) return fail(ec, "reading the response stream");
+    if (parser->is_done()) return complete(t);
+    read_some();
+  }
+
+  void complete(code_timer& t) {
+    if (finished) return;
+    bool keep = owner->opts.keep_alive && parser->keep_alive() && !owner->stopping;
+    if (!streaming_body) result.body = std::move(parser->get().body());
+    parser.reset();
+    if (keep)
+      owner->give_back(std::move(conn));
+    else if (conn)
+      conn->close();
+    conn.reset();
+    deliver(&t);
+  }
+
+  // A transport error: retry a stale pooled connection once, otherwise report.
+  void fail(const beast::error_code& ec, const char* doing) {
+    if (finished) return;
+    bool nothing_received = result.status == 0 && (!conn || conn->buffer.size() == 0);
+    if (result.reused_connection && !retried && !timed_out && nothing_received &&
+        is_stale_connection_error(ec) && !owner->stopping) {
+      retried = true;
+      ++owner->stale_retries;
+      conn->close();
+      conn.reset();
+      result.reused_connection = false;
+      return connect();
+    }
+    if (timed_out) {
+      std::string what = phase_is_total
+                             ? fmt::format("call exceeded its total timeout of {} ms", phase_ms)
+                             : fmt::format("no {} within {} ms", phase, phase_ms);
+      if (std::string_view{phase} == "connect")
+        what = phase_is_total ? what : fmt::format("connect not done within {} ms", phase_ms);
+      return fail_now("timeout", fmt::format("{} ({})", what, ep.key()));
+    }
+    std::string detail = describe(ec);
+    if (streaming_body || (result.status != 0 && std::string_view{phase} == "response body"))
+      detail = fmt::format("{} after {} body bytes", detail,
+                           streaming_body ? streamed_bytes : parser ? parser->get().body().size()
+                                                                    : 0);
+    fail_now("connection", fmt::format("{} {}: {}", doing, ep.key(), detail));
+  }
+
+  void fail_now(const char* kind, std::string message) {
+    if (conn) {
+      conn->close();
+      conn.reset();
+    }
+    result.failure.kind = kind;
+    result.failure.message = std::move(message);
+    if (parser && !streaming_body) result.body = std::move(parser->get().body());
+    deliver(nullptr);
+  }
+
+  void deliver(code_timer* t) {
+    if (finished) return;
+    finished = true;
+    ++timer_generation;
+    phase_timer.cancel();
+    resolver.cancel();
+    owner->active.erase(id);
+    auto handler = std::move(done);
+    done = nullptr;  // ~call answers only calls that never ran
+    on_chunk = nullptr;
+    auto run = [&] {
+      try {
+        handler(std::move(result));
+      } catch (const std::exception& e) {
+        spdlog::error("http client: a done handler threw: {}", e.what());
+      }
+    };
+    if (t)
+      t->outside(run);
+    else
+      run();
+  }
+};
+
+void http_client::impl::cancel_active() {
+  auto calls = std::move(active);
+  active.clear();
+  for (auto& [id, weak] : calls)
+    if (auto c = weak.lock()) c->fail_now("connection", "http client shut down during the call");
+}
+
+// -- http_client ----------------------------------------------------------------
+
+http_client::http_client(http_client_options options)
+    : impl_(std::make_shared<impl>(std::move(options))) {
+  impl_->thread = std::thread([self = impl_] {
+    self->ioc.run();
+    std::lock_guard<std::mutex> lock{self->mu};
+    self->ran_out = true;
+    self->cv.notify_all();
+  });
+  impl_->thread_id = impl_->thread.get_id();
+}
+
+http_client::~http_client() { shutdown(); }
+
+void http_client::send(const http_endpoint& endpoint, http_request request,
+                       const http_timeouts& timeouts, http_done_handler done,
+                       http_chunk_handler on_chunk) {
+  if (impl_->stopping) {
+    http_result result;
+    result.failure = {"connection", "http client is shut down"};
+    done(std::move(result));
+    return;
+  }
+  auto c = std::make_shared<call>(impl_, endpoint, timeouts);
+  {
+    code_timer t{c->result.client_time};
+    auto verb = http::string_to_verb(request.method);
+    if (verb == http::verb::unknown) verb = http::verb::post;
+    c->req.method(verb);
+    c->req.target(endpoint.base_path + request.target);
+    c->req.version(11);
+    bool default_port = endpoint.port == (endpoint.tls() ? 443 : 80);
+    c->req.set(http::field::host,
+               default_port ? endpoint.host : fmt::format("{}:{}", endpoint.host, endpoint.port));
+    c->req.set(http::field::user_agent, "switchyard");
+    for (auto& [name, value] : request.headers) c->req.insert(name, value);
+    if (!impl_->opts.keep_alive) c->req.keep_alive(false);
+    c->req.body() = std::move(request.body);
+    c->req.prepare_payload();
+    c->done = std::move(done);
+    c->on_chunk = std::move(on_chunk);
+  }
+  ++impl_->requests;
+  net::post(impl_->ioc, [c] {
+    c->id = c->owner->next_call++;
+    c->start();
+  });
+}
+
+void http_client::shutdown(std::chrono::milliseconds grace) {
+  auto& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock{s.mu};
+    if (s.joined) return;
+    s.joined = true;
+  }
+  s.stopping = true;
+  if (std::this_thread::get_id() == s.thread_id) {
+    // Called from a callback: cancel what is left and let the thread end on its own.
+    s.cancel_active();
+    s.close_idle();
+    s.work.reset();
+    s.thread.detach();
+    return;
+  }
+  net::post(s.ioc, [p = impl_] { p->close_idle(); });
+  s.work.reset();
+  {
+    std::unique_lock<std::mutex> lock{s.mu};
+    if (!s.cv.wait_for(lock, grace, [&] { return s.ran_out; })) {
+      lock.unlock();
+      net::post(s.ioc, [p = impl_] {
+        p->cancel_active();
+        p->close_idle();
+      });
+    }
+  }
+  s.thread.join();
+  // Calls queued in the shutdown window: run them so they fail and answer.
+  s.ioc.restart();
+  s.ioc.poll();
+}
+
+http_client_stats http_client::stats() const {
+  return {impl_->requests.load(), impl_->opened.load(), impl_->reused.load(),
+          impl_->stale_retries.load()};
+}
+
+}  // namespace switchyard

@@ -1,0 +1,288 @@
+// The HTTP client against the stub provider on 127.0.0.1: real sockets, no network.
+
+#include "router/providers/http_client.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "stub/stub_server.hpp"
+
+namespace switchyard {
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::unique_ptr<stub_server> start_stub(const std::string& script_text = "{}") {
+  std::string error;
+  auto script = parse_stub_script(json::parse(script_text), error);
+  INFO(error);
+  REQUIRE(script);
+  auto stub = stub_server::start(0, *script, error);
+  INFO(error);
+  REQUIRE(stub);
+  return stub;
+}
+
+http_endpoint endpoint_of(const stub_server& stub) {
+  std::string error;
+  auto ep = parse_endpoint(stub.base_url() + "/v1", error);
+  REQUIRE(ep);
+  return *ep;
+}
+
+http_request chat(const std::string& model, const std::string& text, bool stream = false) {
+  http_request req;
+  req.target = "/chat/completions";
+  req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer sk-test-123"}};
+  req.body = json{{"model", model},
+                  {"stream", stream},
+                  {"messages", json::array({{{"role", "user"}, {"content", text}}})}}
+                 .dump();
+  return req;
+}
+
+struct collected {
+  http_result result;
+  std::string streamed;
+  std::chrono::milliseconds took{0};
+};
+
+collected call(http_client& client, const http_endpoint& ep, http_request req,
+               http_timeouts timeouts = {}, bool stream = false) {
+  auto streamed = std::make_shared<std::string>();
+  std::promise<http_result> done;
+  auto fut = done.get_future();
+  auto start = std::chrono::steady_clock::now();
+  http_chunk_handler on_chunk;
+  if (stream) on_chunk = [streamed](std::string_view piece) { streamed->append(piece); };
+  client.send(
+      ep, std::move(req), timeouts, [&done](http_result r) { done.set_value(std::move(r)); },
+      on_chunk);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+  collected out;
+  out.result = fut.get();
+  out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  out.streamed = *streamed;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("base urls become endpoints: scheme, host, port and base path", "[http]") {
+  std::string error;
+  auto a = parse_endpoint("https://api.openai.com/v1/", error);
+  REQUIRE(a);
+  CHECK(a->scheme == "https");
+  CHECK(a->host == "api.openai.com");
+  CHECK(a->port == 443);
+  CHECK(a->base_path == "/v1");
+  CHECK(a->key() == "https://api.openai.com:443");
+  auto b = parse_endpoint("http://127.0.0.1:8089", error);
+  REQUIRE(b);
+  CHECK(b->port == 8089);
+  CHECK(b->base_path.empty());
+  auto c = parse_endpoint("http://[::1]:11434/api", error);
+  REQUIRE(c);
+  CHECK(c->host == "::1");
+  CHECK(c->port == 11434);
+  CHECK_FALSE(parse_endpoint("ftp://x", error));
+  CHECK_FALSE(error.empty());
+  CHECK_FALSE(parse_endpoint("https://user:sk-secret@host", error));
+  CHECK(error.find("sk-secret") == std::string::npos);
+}
+
+TEST_CASE("a POST round-trips through the stub and the stub records what it got", "[http]") {
+  auto stub = start_stub();
+  http_client client;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "hello there"));
+  REQUIRE(out.result.ok());
+  CHECK(out.result.status == 200);
+  auto body = json::parse(out.result.body);
+  CHECK(body["choices"][0]["message"]["content"] == "[stub m1] You said: hello there");
+  REQUIRE(out.result.header("content-type"));
+  CHECK(*out.result.header("Content-Type") == "application/json");
+  auto seen = stub->requests();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].target == "/v1/chat/completions");
+  CHECK(seen[0].header("authorization") == "Bearer sk-test-123");
+  CHECK(json::parse(seen[0].body)["messages"][0]["content"] == "hello there");
+  CHECK(out.result.client_time > 0ns);
+}
+
+TEST_CASE("keep-alive reuses one connection for sequential calls", "[http]") {
+  auto stub = start_stub();
+  http_client client;
+  auto ep = endpoint_of(*stub);
+  for (int i = 0; i < 5; ++i) {
+    auto out = call(client, ep, chat("m1", "call " + std::to_string(i)));
+    REQUIRE(out.result.ok());
+    CHECK(out.result.reused_connection == (i > 0));
+  }
+  CHECK(stub->connections() == 1);
+  CHECK(client.stats().connections_opened == 1);
+  CHECK(client.stats().connections_reused == 4);
+  for (const auto& r : stub->requests()) CHECK(r.connection == 1);
+}
+
+TEST_CASE("without keep-alive every call opens its own connection", "[http]") {
+  auto stub = start_stub();
+  http_client_options opts;
+  opts.keep_alive = false;
+  http_client client{opts};
+  auto ep = endpoint_of(*stub);
+  for (int i = 0; i < 3; ++i) REQUIRE(call(client, ep, chat("m1", "x")).result.ok());
+  CHECK(stub->connections() == 3);
+  CHECK(client.stats().connections_reused == 0);
+}
+
+TEST_CASE("a streamed response arrives as ordered chunks, then completion", "[http]") {
+  auto stub = start_stub(R"({"models": {"*": {"chunk_delay_ms": 2}}})");
+  http_client client;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "one two three", true), {}, true);
+  REQUIRE(out.result.ok());
+  CHECK(out.result.status == 200);
+  CHECK(out.result.body.empty());
+  CHECK(*out.result.header("content-type") == "text/event-stream");
+  // The deltas, in order, spell the reply; the terminator comes last.
+  std::string text;
+  size_t pos = 0;
+  while ((pos = out.streamed.find("\"content\":\"", pos)) != std::string::npos) {
+    pos += 11;
+    text += out.streamed.substr(pos, out.streamed.find('"', pos) - pos);
+  }
+  CHECK(text == "[stub m1] You said: one two three");
+  CHECK(out.streamed.size() > 20);
+  CHECK(out.streamed.substr(out.streamed.size() - 14) == "data: [DONE]\n\n");
+}
+
+TEST_CASE("an error status is a response, its body collected even when streaming", "[http]") {
+  auto stub = start_stub(
+      R"({"models": {"m1": {"sequence": [{"behaviour": "rate_limited", "retry_after_s": 7}]}}})");
+  http_client client;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "x", true), {}, true);
+  REQUIRE(out.result.ok());
+  CHECK(out.result.status == 429);
+  REQUIRE(out.result.header("retry-after"));
+  CHECK(*out.result.header("retry-after") == "7");
+  CHECK(out.streamed.empty());
+  CHECK(json::parse(out.result.body)["error"]["code"] == "rate_limit_exceeded");
+}
+
+TEST_CASE("a server that never answers is a timeout after first_byte_ms", "[http]") {
+  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
+  http_client client;
+  http_timeouts t;
+  t.first_byte_ms = 200;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "x"), t);
+  CHECK(out.result.failure.kind == "timeout");
+  CHECK(out.result.failure.message.find("no response header within 200 ms") != std::string::npos);
+  CHECK(out.took >= 190ms);
+  CHECK(out.took < 2000ms);
+}
+
+TEST_CASE("the total timeout bounds a slow call", "[http]") {
+  auto stub = start_stub(R"({"models": {"m1": {"latency_ms": 2000}}})");
+  http_client client;
+  http_timeouts t;
+  t.total_ms = 150;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "x"), t);
+  CHECK(out.result.failure.kind == "timeout");
+  CHECK(out.result.failure.message.find("total timeout of 150 ms") != std::string::npos);
+  CHECK(out.took < 1500ms);
+}
+
+TEST_CASE("a refused connection is a connection failure naming the endpoint", "[http]") {
+  http_endpoint ep;
+  {
+    auto stub = start_stub();
+    ep = endpoint_of(*stub);
+  }  // stopped: nothing listens on its port any more
+  http_client client;
+  auto out = call(client, ep, chat("m1", "x"));
+  CHECK(out.result.failure.kind == "connection");
+  CHECK(out.result.failure.message.find(ep.key()) != std::string::npos);
+  CHECK(out.result.failure.message.find("sk-test-123") == std::string::npos);
+}
+
+TEST_CASE("a stream cut mid-body is a connection failure, after the chunks that came", "[http]") {
+  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
+  http_client client;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "a b c d e f g h", true), {}, true);
+  CHECK(out.result.failure.kind == "connection");
+  CHECK(out.result.status == 200);
+  CHECK_FALSE(out.streamed.empty());
+  CHECK(out.streamed.find("[DONE]") == std::string::npos);
+  CHECK(out.result.failure.message.find("body bytes") != std::string::npos);
+}
+
+TEST_CASE("a plain body cut short of its Content-Length is a connection failure", "[http]") {
+  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
+  http_client client;
+  auto out = call(client, endpoint_of(*stub), chat("m1", "x"));
+  CHECK(out.result.failure.kind == "connection");
+}
+
+TEST_CASE("shutdown ends a call in flight with a connection failure", "[http]") {
+  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
+  auto client = std::make_unique<http_client>();
+  std::promise<http_result> done;
+  auto fut = done.get_future();
+  client->send(endpoint_of(*stub), chat("m1", "x"), {},
+               [&done](http_result r) { done.set_value(std::move(r)); });
+  std::this_thread::sleep_for(50ms);
+  auto start = std::chrono::steady_clock::now();
+  client->shutdown(100ms);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  REQUIRE(fut.wait_for(1s) == std::future_status::ready);
+  CHECK(fut.get().failure.kind == "connection");
+  // After shutdown a send answers at once.
+  http_result late;
+  client->send(endpoint_of(*stub), chat("m1", "x"), {}, [&late](http_result r) { late = r; });
+  CHECK(late.failure.kind == "connection");
+}
+
+TEST_CASE("a pooled connection the server closed is retried once on a new one", "[http]") {
+  auto stub = start_stub();
+  auto ep = endpoint_of(*stub);
+  http_client client;
+  REQUIRE(call(client, ep, chat("m1", "x")).result.ok());
+  // Restart the stub on the same port: the pooled connection is now dead.
+  auto port = stub->port();
+  stub.reset();
+  std::string error;
+  stub = stub_server::start(port, {}, error);
+  REQUIRE(stub);
+  auto out = call(client, ep, chat("m1", "again"));
+  INFO(out.result.failure.message);
+  REQUIRE(out.result.ok());
+  CHECK(client.stats().stale_retries == 1);
+  CHECK_FALSE(out.result.reused_connection);
+}
+
+}  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("https to a server that does not speak TLS fails the handshake as connection",
+          "[http]") {
+  auto stub = start_stub();
+  std::string error;
+  auto ep = parse_endpoint("https://127.0.0.1:" + std::to_string(stub->port()) + "/v1", error);
+  REQUIRE(ep);
+  http_client client;
+  http_timeouts t;
+  t.connect_ms = 2000;
+  auto out = call(client, *ep, chat("m1", "x"), t);
+  CHECK(out.result.failure.kind == "connection");
+  CHECK(out.result.failure.message.find("TLS handshake") != std::string::npos);
+  CHECK(stub->requests().empty());
+}
+
+}  // namespace switchyard
