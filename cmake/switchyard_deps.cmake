@@ -17,3 +17,7 @@ find_package(fmt CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Catch2 2 CONFIG REQUIRED)
+
+# RocksDB 7.8: the per-run checkpoint store (runtime/checkpoint_store). The shared
+# library keeps binaries small; RocksDB::rocksdb is the 9 MB static archive.
+find_package(RocksDB CONFIG REQUIRED)
