@@ -208,18 +208,18 @@ struct checkpoint_store::impl {
   rocksdb::ColumnFamilyHandle* ledger = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::mutex fault_mutex;
-  std::function<std::string()> fault;
+  std::function<std::string(size_t)> hook;
 
-  std::string injected_fault() {
+  std::string injected_fault(size_t bytes) {
     std::lock_guard<std::mutex> guard{fault_mutex};
-    return fault ? fault() : std::string{};
+    return hook ? hook(bytes) : std::string{};
   }
 
   write_outcome commit(rocksdb::WriteBatch& batch, size_t ledger_added) {
     write_outcome out;
     out.bytes = batch.GetDataSize();
     out.ledger_added = ledger_added;
-    if (auto problem = injected_fault(); !problem.empty()) {
+    if (auto problem = injected_fault(out.bytes); !problem.empty()) {
       out.error = "checkpoint store '" + path + "': write failed: " + problem;
       return out;
     }
@@ -448,9 +448,9 @@ uint64_t checkpoint_store::disk_bytes() const {
   return total;
 }
 
-void checkpoint_store::inject_write_fault(std::function<std::string()> fault) {
+void checkpoint_store::set_write_hook(std::function<std::string(size_t)> hook) {
   std::lock_guard<std::mutex> guard{impl_->fault_mutex};
-  impl_->fault = std::move(fault);
+  impl_->hook = std::move(hook);
 }
 
 std::string checkpoint_store::put_raw_state(const std::string& run_id, const std::string& bytes) {

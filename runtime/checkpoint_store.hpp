@@ -142,9 +142,10 @@ class checkpoint_store {
   /// Bytes of the database's files on disk (SST + WAL), an estimate.
   uint64_t disk_bytes() const;
 
-  /// Tests only: every later write fails with the returned message while it is
-  /// non-empty (a full disk, a read-only volume).
-  void inject_write_fault(std::function<std::string()> fault);
+  /// Tests and benchmarks: `hook` sees every later write's batch size before it is
+  /// written; a non-empty return fails that write with the message (a full disk, a
+  /// read-only volume). Thread-safe; the hook itself must be too.
+  void set_write_hook(std::function<std::string(size_t batch_bytes)> hook);
   /// Tools and tests only: replaces a run's state with raw bytes.
   std::string put_raw_state(const std::string& run_id, const std::string& bytes);
 

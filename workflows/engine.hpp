@@ -47,6 +47,7 @@ struct engine_shared {
   caf::actor resumer;                       // set when there is a store
   std::string id_prefix;  // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
+  std::atomic<uint64_t> parked_total{0};  // runs parked as blocked, ever
 
   std::string new_id(const char* kind);
 };
@@ -96,6 +97,9 @@ class engine {
 
   /// Runs waiting for a provider (or the store) in the resumer's schedule.
   size_t blocked_runs();
+
+  /// How many times a run of this engine parked as blocked.
+  uint64_t parked_total() const { return shared_->parked_total.load(); }
 
   /// Runs found running or blocked in the store at start-up.
   size_t recovered_runs() const { return recovered_; }

@@ -310,6 +310,7 @@ void park(run_actor* self, std::string reason, std::string detail, std::string w
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  st.shared->parked_total.fetch_add(1);
   if (st.watch) st.watch->clear();
   // Steps closed since the last write are complete and go with the blocked state;
   // the blocked step itself was not closed and will run again.
