@@ -370,9 +370,13 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   if (st.dur) {
     // The final state with the last steps; records a previous attempt left beyond
     // this one's end are dropped so the transcript is exactly this run's.
+    // Only a resumed run can have such records; a range delete is not free (RocksDB
+    // keeps range tombstones apart and each one costs every later write a little).
     auto total = static_cast<uint32_t>(st.steps.size());
+    std::optional<uint32_t> drop_from;
+    if (st.dur->recorded > total) drop_from = total;
     st.dur->recorded = total;
-    auto problem = save(self, status, reason, detail, {}, output, total);
+    auto problem = save(self, status, reason, detail, {}, output, drop_from);
     if (!problem.empty())
       spdlog::error("run {}: its end ({}) was not written; it will be recovered from its last "
                     "checkpoint",
