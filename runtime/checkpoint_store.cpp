@@ -4,8 +4,13 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <string_view>
+#include <type_traits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -49,9 +54,109 @@ step_kind parse_step_kind(const std::string& s, bool& ok) {
   return step_kind::node;
 }
 
-json encode_ledger(const ledger_entry& e) {
-  return {{"run_id", e.run_id}, {"thread_id", e.thread_id}, {"model", e.model},
-          {"tokens", e.tokens}, {"nano_usd", e.nano_usd}};
+std::string encode_ledger(const ledger_entry& e);
+
+// -- a small JSON writer ------------------------------------------------------------
+// State and step documents are written on every step; building an nlohmann::json
+// tree for them cost more than the RocksDB write itself. These append straight into
+// one string. Invalid UTF-8 becomes U+FFFD, as a JSON document must be valid UTF-8.
+
+void append_escaped(std::string& out, std::string_view text) {
+  out += '"';
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: copied when well-formed, else one U+FFFD per bad byte.
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (ok && len == 4) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(text.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+void append_key(std::string& out, const char* key) {
+  if (out.back() != '{') out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void field(std::string& out, const char* key, std::string_view value) {
+  append_key(out, key);
+  append_escaped(out, value);
+}
+
+void field(std::string& out, const char* key, bool value) {
+  append_key(out, key);
+  out += value ? "true" : "false";
+}
+
+template <class Int>
+std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
+                                                                            const char* key,
+                                                                            Int value) {
+  append_key(out, key);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+void field(std::string& out, const char* key, double value) {
+  append_key(out, key);
+  if (!std::isfinite(value)) value = 0;  // JSON has no NaN or infinity
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+namespace {
+
+std::string encode_ledger(const ledger_entry& e) {
+  std::string out = "{";
+  field(out, "run_id", e.run_id);
+  field(out, "thread_id", e.thread_id);
+  field(out, "model", e.model);
+  field(out, "tokens", e.tokens);
+  field(out, "nano_usd", e.nano_usd);
+  out += '}';
+  return out;
 }
 
 }  // namespace
@@ -76,34 +181,38 @@ std::optional<run_status> parse_run_status(const std::string& s) {
 // -- value formats ------------------------------------------------------------------
 
 std::string encode_checkpoint(const run_checkpoint& x) {
-  json j{
-      {"v", checkpoint_schema_version},
-      {"run_id", x.run_id},
-      {"workflow", x.workflow},
-      {"input", x.input},
-      {"thread_id", x.thread_id},
-      {"own_thread", x.own_thread},
-      {"status", to_string(x.status)},
-      {"reason", x.reason},
-      {"detail", x.detail},
-      {"waits_for", x.waits_for},
-      {"output", x.output},
-      {"next",
-       {{"node", x.next_node},
-        {"kind", to_string(x.next_kind)},
-        {"input", x.next_input},
-        {"step", x.next_step},
-        {"hops", x.next_hops}}},
-      {"hops", x.hops},
-      {"steps", x.steps},
-      {"input_tokens", x.input_tokens},
-      {"output_tokens", x.output_tokens},
-      {"nano_usd", x.spent_nano_usd},
-      {"escalating", x.escalating},
-      {"created_ms", x.created_ms},
-      {"updated_ms", x.updated_ms},
-  };
-  return j.dump();
+  std::string out;
+  out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());
+  out += '{';
+  field(out, "v", checkpoint_schema_version);
+  field(out, "run_id", x.run_id);
+  field(out, "workflow", x.workflow);
+  field(out, "input", x.input);
+  field(out, "thread_id", x.thread_id);
+  field(out, "own_thread", x.own_thread);
+  field(out, "status", to_string(x.status));
+  field(out, "reason", x.reason);
+  field(out, "detail", x.detail);
+  field(out, "waits_for", x.waits_for);
+  field(out, "output", x.output);
+  append_key(out, "next");
+  out += '{';
+  field(out, "node", x.next_node);
+  field(out, "kind", to_string(x.next_kind));
+  field(out, "input", x.next_input);
+  field(out, "step", x.next_step);
+  field(out, "hops", x.next_hops);
+  out += '}';
+  field(out, "hops", x.hops);
+  field(out, "steps", x.steps);
+  field(out, "input_tokens", x.input_tokens);
+  field(out, "output_tokens", x.output_tokens);
+  field(out, "nano_usd", x.spent_nano_usd);
+  field(out, "escalating", x.escalating);
+  field(out, "created_ms", x.created_ms);
+  field(out, "updated_ms", x.updated_ms);
+  out += '}';
+  return out;
 }
 
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
@@ -161,8 +270,28 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
   }
 }
 
+// The same document as to_json(step_record) in runtime/run_result_json.cpp.
 std::string encode_step(const step_record& x) {
-  return to_json(x).dump();
+  std::string out;
+  out.reserve(192 + x.output.size() + x.error.size());
+  out += '{';
+  field(out, "step", x.step);
+  field(out, "kind", to_string(x.kind));
+  field(out, "agent", x.agent);
+  if (!x.caller.empty()) field(out, "caller", x.caller);
+  field(out, "hops", x.hops);
+  field(out, "output", x.output);
+  if (!x.label.empty()) field(out, "label", x.label);
+  field(out, "model", x.model);
+  field(out, "tier", x.tier);
+  field(out, "model_calls", x.model_calls);
+  field(out, "input_tokens", x.input_tokens);
+  field(out, "output_tokens", x.output_tokens);
+  field(out, "cost_usd", x.cost_usd);
+  field(out, "latency_ms", x.latency_ms);
+  if (!x.error.empty()) field(out, "error", x.error);
+  out += '}';
+  return out;
 }
 
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error) {
@@ -315,7 +444,8 @@ const std::string& checkpoint_store::path() const {
 write_outcome checkpoint_store::write_step(const run_checkpoint& state,
                                            const std::vector<step_record>& steps,
                                            const std::vector<ledger_entry>& calls,
-                                           std::optional<uint32_t> drop_steps_from) {
+                                           std::optional<uint32_t> drop_steps_from,
+                                           bool calls_may_repeat) {
   rocksdb::WriteBatch batch;
   batch.Put(impl_->runs, state.run_id, encode_checkpoint(state));
   if (drop_steps_from)
@@ -327,8 +457,8 @@ write_outcome checkpoint_store::write_step(const run_checkpoint& state,
   for (const auto& call : calls) {
     // A call id already counted (the step was written before a crash and is being
     // written again) is never counted twice.
-    if (has_call(call.call_id)) continue;
-    batch.Put(impl_->ledger, call.call_id, encode_ledger(call).dump());
+    if (calls_may_repeat && has_call(call.call_id)) continue;
+    batch.Put(impl_->ledger, call.call_id, encode_ledger(call));
     ++added;
   }
   return impl_->commit(batch, added);

@@ -114,9 +114,12 @@ class checkpoint_store {
   /// the ledger is not written again. When `drop_steps_from` is set, step records
   /// numbered from it on are deleted first (an attempt that ended earlier than a
   /// previous one got).
+  /// `calls_may_repeat` false promises that no earlier attempt can have written these
+  /// calls (steps beyond the run's last checkpoint) and skips the ledger lookup.
   write_outcome write_step(const run_checkpoint& state, const std::vector<step_record>& steps,
                            const std::vector<ledger_entry>& calls,
-                           std::optional<uint32_t> drop_steps_from = std::nullopt);
+                           std::optional<uint32_t> drop_steps_from = std::nullopt,
+                           bool calls_may_repeat = true);
 
   /// Several states in one batch (a batch of new runs, before any starts).
   write_outcome write_states(const std::vector<run_checkpoint>& states);

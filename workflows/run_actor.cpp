@@ -50,6 +50,7 @@ struct durable_state {
   uint32_t next_step = 0;
   uint32_t next_hops = 0;
   uint32_t recorded = 0;  // highest step number recorded + 1
+  uint32_t attempt_from = 0;  // steps below this may have been written by an earlier attempt
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
   int64_t nano_usd = 0;
@@ -280,7 +281,10 @@ std::string save(run_actor* self, run_status status, const std::string& reason =
   if (!st.dur) return {};
   auto& d = *st.dur;
   auto state = make_state(self, status, reason, detail, waits_for, output);
-  auto written = st.shared->store->write_step(state, d.unsaved, d.unsaved_calls, drop_from);
+  bool may_repeat = false;
+  for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
+  auto written =
+      st.shared->store->write_step(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
   if (!written.ok()) {
     spdlog::error("run {}: {}", st.run_id, written.error);
     return written.error;
@@ -807,6 +811,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   d.next_step = c.next_step;
   d.next_hops = c.next_hops;
   d.recorded = c.steps;
+  d.attempt_from = c.steps;
   d.input_tokens = c.input_tokens;
   d.output_tokens = c.output_tokens;
   d.nano_usd = c.spent_nano_usd;

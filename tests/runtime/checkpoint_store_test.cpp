@@ -166,3 +166,31 @@ TEST_CASE("store: a failing write reports the path and changes nothing", "[store
   CHECK_FALSE(store.load("r-1"));
   CHECK_FALSE(store.has_call("r-1/0.0"));
 }
+
+TEST_CASE("store: text with quotes, control characters, Unicode and invalid UTF-8 round-trips "
+          "as valid JSON",
+          "[store]") {
+  auto c = a_state("r-\"1\"");
+  c.input = "line 1\nline 2\t\"quoted\" back\\slash \x01 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+  c.output = std::string{"bad \xff byte and cut \xe2\x82"};
+  std::string error;
+  auto back = decode_checkpoint(encode_checkpoint(c), error);
+  INFO(error);
+  REQUIRE(back);
+  CHECK(back->run_id == c.run_id);
+  CHECK(back->input == c.input);
+  CHECK(back->output == "bad \xef\xbf\xbd byte and cut \xef\xbf\xbd\xef\xbf\xbd");
+  auto s = a_step(7);
+  s.output = "say \"hi\"\n";
+  s.error = "timeout: took\ttoo long";
+  s.caller = "intake";
+  s.latency_ms = 12.345;
+  auto step = decode_step(encode_step(s), error);
+  INFO(error);
+  REQUIRE(step);
+  CHECK(step->output == s.output);
+  CHECK(step->error == s.error);
+  CHECK(step->caller == "intake");
+  CHECK(step->cost_usd == s.cost_usd);
+  CHECK(step->latency_ms == s.latency_ms);
+}
