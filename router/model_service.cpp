@@ -151,8 +151,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       },
       [=](provider_status_atom, const std::string& provider) -> uint32_t {
         auto& st = self->state;
-        auto since_start = std::chrono::duration_cast<std::chrono::milliseconds>(
-            clock_type::now() - st.started);
+        auto since_start =
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - st.started);
         uint32_t longest = 0;
         for (const auto& m : st.cfg->models)
           if (m.provider == provider)

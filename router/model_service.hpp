@@ -7,14 +7,14 @@
 //
 // A call to a sim model inside one of its outage windows is answered with kind
 // "blocked" (provider named, retry_after_ms = time to the window's end): the run
-// parks instead of failing. Providers so far: the sim provider (kind "sim"). Simulated latency becomes a
-// delayed message, so a slow call holds no thread.
+// parks instead of failing. Providers so far: the sim provider (kind "sim"). Simulated latency
+// becomes a delayed message, so a slow call holds no thread.
 
 #include <memory>
 
 #include "caf/actor.hpp"
-#include "caf/atom.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/atom.hpp"
 #include "runtime/budget_ledger.hpp"
 #include "runtime/config.hpp"
 

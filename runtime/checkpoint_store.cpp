@@ -9,10 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <string_view>
-#include <type_traits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <type_traits>
 
 #include "runtime/run_result_json.hpp"
 
@@ -68,11 +68,21 @@ void append_escaped(std::string& out, std::string_view text) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20) {
             char buf[8];
@@ -128,8 +138,8 @@ void field(std::string& out, const char* key, bool value) {
 
 template <class Int>
 std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
-                                                                            const char* key,
-                                                                            Int value) {
+                                                                              const char* key,
+                                                                              Int value) {
   append_key(out, key);
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, value);
@@ -382,8 +392,8 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   if (!opts.read_only) {
     std::filesystem::create_directories(opts.path, ec);
     if (ec) {
-      result.error = "checkpoint store '" + opts.path + "': cannot create the directory: " +
-                     ec.message();
+      result.error =
+          "checkpoint store '" + opts.path + "': cannot create the directory: " + ec.message();
       return result;
     }
   } else if (!std::filesystem::exists(std::filesystem::path{opts.path} / "CURRENT", ec)) {
@@ -404,9 +414,8 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
       {cf_ledger, cf_opts}};
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
-      opts.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_opts, opts.path, families, &p->handles, &raw)
-          : rocksdb::DB::Open(db_opts, opts.path, families, &p->handles, &raw);
+      opts.read_only ? rocksdb::DB::OpenForReadOnly(db_opts, opts.path, families, &p->handles, &raw)
+                     : rocksdb::DB::Open(db_opts, opts.path, families, &p->handles, &raw);
   if (!s.ok()) {
     auto text = s.ToString();
     if (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos) {
@@ -490,7 +499,8 @@ std::optional<loaded_run> checkpoint_store::load(const std::string& run_id) cons
 
 std::vector<loaded_run> checkpoint_store::list() const {
   std::vector<loaded_run> out;
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->runs)};
+  std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->runs)};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     loaded_run r;
     r.run_id = it->key().ToString();

@@ -79,8 +79,8 @@ struct store_options {
 };
 
 struct write_outcome {
-  std::string error;     // empty: written
-  size_t bytes = 0;      // size of the batch (state + step delta + ledger entries)
+  std::string error;        // empty: written
+  size_t bytes = 0;         // size of the batch (state + step delta + ledger entries)
   size_t ledger_added = 0;  // calls newly counted (those already present are skipped)
   bool ok() const { return error.empty(); }
 };
@@ -96,7 +96,7 @@ class checkpoint_store {
  public:
   struct open_result {
     std::unique_ptr<checkpoint_store> store;
-    std::string error;  // names the path and what is wrong (locked, unreadable...)
+    std::string error;    // names the path and what is wrong (locked, unreadable...)
     bool locked = false;  // another process holds the database
     bool ok() const { return store != nullptr; }
   };

@@ -650,8 +650,7 @@ store_settings parse_store(validator& v, const json& j, const std::string& path)
   }
   v.integer(j, "completed_ttl_hours", path, presence::optional, 0, 24u * 365 * 100,
             out.completed_ttl_hours);
-  v.integer(j, "resume_backoff_ms", path, presence::optional, 1, 3600000,
-            out.resume_backoff_ms);
+  v.integer(j, "resume_backoff_ms", path, presence::optional, 1, 3600000, out.resume_backoff_ms);
   bool max_ok = v.integer(j, "resume_max_backoff_ms", path, presence::optional, 1, 86400000,
                           out.resume_max_backoff_ms);
   if (max_ok && out.resume_max_backoff_ms < out.resume_backoff_ms)

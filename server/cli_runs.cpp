@@ -33,11 +33,20 @@ std::optional<int64_t> parse_duration_ms(const std::string& text) {
   if (text.size() < 2) return std::nullopt;
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60 * 1000; break;
-    case 'h': unit = 3600 * 1000; break;
-    case 'd': unit = 24 * 3600 * 1000; break;
-    default: return std::nullopt;
+    case 's':
+      unit = 1000;
+      break;
+    case 'm':
+      unit = 60 * 1000;
+      break;
+    case 'h':
+      unit = 3600 * 1000;
+      break;
+    case 'd':
+      unit = 24 * 3600 * 1000;
+      break;
+    default:
+      return std::nullopt;
   }
   int64_t n = 0;
   for (size_t i = 0; i + 1 < text.size(); ++i) {
@@ -74,12 +83,18 @@ std::unique_ptr<checkpoint_store> open_store(const std::string& path, bool read_
 }
 
 nlohmann::json summary_json(const run_checkpoint& c) {
-  return {{"run_id", c.run_id},         {"workflow", c.workflow},
-          {"thread_id", c.thread_id},   {"status", to_string(c.status)},
-          {"reason", c.reason},         {"detail", c.detail},
-          {"waits_for", c.waits_for},   {"steps", c.steps},
-          {"hops", c.hops},             {"cost_usd", static_cast<double>(c.spent_nano_usd) / 1e9},
-          {"created_ms", c.created_ms}, {"updated_ms", c.updated_ms}};
+  return {{"run_id", c.run_id},
+          {"workflow", c.workflow},
+          {"thread_id", c.thread_id},
+          {"status", to_string(c.status)},
+          {"reason", c.reason},
+          {"detail", c.detail},
+          {"waits_for", c.waits_for},
+          {"steps", c.steps},
+          {"hops", c.hops},
+          {"cost_usd", static_cast<double>(c.spent_nano_usd) / 1e9},
+          {"created_ms", c.created_ms},
+          {"updated_ms", c.updated_ms}};
 }
 
 }  // namespace
@@ -111,8 +126,7 @@ int runs_list(const runs_options& opts) {
                          .dump()
                   << '\n';
       else
-        std::cout << fmt::format("{:<24} {:<10} bad_checkpoint: {}\n", r.run_id, "failed",
-                                 r.error);
+        std::cout << fmt::format("{:<24} {:<10} bad_checkpoint: {}\n", r.run_id, "failed", r.error);
       ++shown;
       continue;
     }
@@ -125,8 +139,8 @@ int runs_list(const runs_options& opts) {
     }
     auto why = c.reason.empty() ? std::string{} : " (" + c.reason + ")";
     if (c.status == run_status::blocked) why += " waits for " + c.waits_for;
-    std::cout << fmt::format("{:<24} {:<10} {:<10} steps {:>4}  ${:.6f}{}\n", c.run_id,
-                             c.workflow, to_string(c.status), c.steps,
+    std::cout << fmt::format("{:<24} {:<10} {:<10} steps {:>4}  ${:.6f}{}\n", c.run_id, c.workflow,
+                             to_string(c.status), c.steps,
                              static_cast<double>(c.spent_nano_usd) / 1e9, why);
   }
   if (!opts.json && shown == 0) std::cout << "no runs\n";

@@ -28,7 +28,7 @@ struct runs_options {
   std::string config_path;  // --config; optional except for resume
   std::string status;       // list --status
   bool json = false;
-  std::string run_id;       // show / resume
+  std::string run_id;        // show / resume
   bool all_blocked = false;  // resume --all-blocked
   std::string older_than;    // gc --older-than
   std::string log_level;

@@ -106,17 +106,16 @@ int main(int argc, char** argv) {
       runs->add_subcommand("resume", "Continue runs from their last checkpoint, once, and wait");
   add_common(runs_resume);
   auto* resume_id = runs_resume->add_option("id", runs_opts.run_id, "Run id");
-  auto* resume_all = runs_resume->add_flag(
-      "--all-blocked", runs_opts.all_blocked,
-      "Every blocked run (and every running one a crash left behind)");
+  auto* resume_all =
+      runs_resume->add_flag("--all-blocked", runs_opts.all_blocked,
+                            "Every blocked run (and every running one a crash left behind)");
   resume_id->excludes(resume_all);
   runs_resume->add_flag("--json", runs_opts.json, "One JSON object per run");
   runs_resume->add_option("--log-level", runs_opts.log_level, "spdlog level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   auto* runs_gc = runs->add_subcommand("gc", "Delete ended runs older than a duration");
   add_common(runs_gc);
-  runs_gc->add_option("--older-than", runs_opts.older_than, "e.g. 7d, 12h, 30m, 45s")
-      ->required();
+  runs_gc->add_option("--older-than", runs_opts.older_than, "e.g. 7d, 12h, 30m, 45s")->required();
 
   std::string config_path;
   auto* config_cmd = app.add_subcommand("config", "Work with config files");

@@ -120,10 +120,9 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   }
   watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
   if (shared_->store) {
-    shared_->resumer =
-        spawn_resumer(sys_, shared_, models_,
-                      std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
-                      std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
+    shared_->resumer = spawn_resumer(sys_, shared_, models_,
+                                     std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
+                                     std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
     if (recover) {
       caf::scoped_actor self{sys_};
       self->request(shared_->resumer, caf::infinite, recover_atom::value)
@@ -207,8 +206,7 @@ run_result engine::run(run_request request) {
                  result.detail = caf::to_string(err);
                });
   // A parked run has no actor; with a store its end comes through the resumer.
-  if (result.status == run_status::blocked && shared_->resumer)
-    return await_run(result.run_id);
+  if (result.status == run_status::blocked && shared_->resumer) return await_run(result.run_id);
   return result;
 }
 
@@ -358,13 +356,14 @@ void launch_next_durable(caf::event_based_actor* self, engine* eng, caf::actor r
                       }
                     });
           },
-          [=](caf::error& err) { record_durable(self, eng, resumer, st, index, failed(run_id, err)); });
+          [=](caf::error& err) {
+            record_durable(self, eng, resumer, st, index, failed(run_id, err));
+          });
 }
 
 }  // namespace
 
-std::vector<run_result> engine::run_all_durable(std::vector<run_request> requests,
-                                                size_t window) {
+std::vector<run_result> engine::run_all_durable(std::vector<run_request> requests, size_t window) {
   auto st = std::make_shared<durable_batch_state>();
   st->results.resize(requests.size());
   st->run_ids.resize(requests.size());

@@ -45,7 +45,7 @@ struct engine_shared {
   step_watchdog watchdog;
   std::shared_ptr<checkpoint_store> store;  // null: runs live in memory only
   caf::actor resumer;                       // set when there is a store
-  std::string id_prefix;  // random per engine, so ids from two processes differ
+  std::string id_prefix;                    // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
   std::atomic<uint64_t> parked_total{0};  // runs parked as blocked, ever
 

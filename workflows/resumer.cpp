@@ -39,9 +39,9 @@ void arm(resumer_actor* self) {
   auto next = st.schedule->next_probe();
   if (next == clock_type::time_point::max() || next >= st.armed_for) return;
   st.armed_for = next;
-  auto delay = std::max(std::chrono::milliseconds{1},
-                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                            next - clock_type::now()));
+  auto delay =
+      std::max(std::chrono::milliseconds{1},
+               std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_type::now()));
   self->delayed_send(self, delay, resumer_tick_atom::value);
 }
 
@@ -78,12 +78,11 @@ void attempt_done(resumer_actor* self, const std::string& run_id, run_result r) 
 void drive(resumer_actor* self, const std::string& run_id) {
   auto& st = self->state;
   if (!st.active.try_emplace(run_id).second) return;  // one attempt at a time
-  self->request(spawn_run_actor(self->system(), st.shared), caf::infinite,
-                resume_run_atom::value, run_id)
+  self->request(spawn_run_actor(self->system(), st.shared), caf::infinite, resume_run_atom::value,
+                run_id)
       .then([self, run_id](run_result& r) { attempt_done(self, run_id, std::move(r)); },
             [self, run_id](caf::error& err) {
-              attempt_done(self, run_id,
-                           failed_result(run_id, "run_error", caf::to_string(err)));
+              attempt_done(self, run_id, failed_result(run_id, "run_error", caf::to_string(err)));
             });
 }
 
@@ -115,9 +114,8 @@ void probe(resumer_actor* self, const std::string& provider) {
           });
 }
 
-caf::behavior resumer(resumer_actor* self, std::shared_ptr<engine_shared> shared,
-                      caf::actor models, std::chrono::milliseconds initial,
-                      std::chrono::milliseconds max) {
+caf::behavior resumer(resumer_actor* self, std::shared_ptr<engine_shared> shared, caf::actor models,
+                      std::chrono::milliseconds initial, std::chrono::milliseconds max) {
   auto& st = self->state;
   st.shared = std::move(shared);
   st.models = std::move(models);

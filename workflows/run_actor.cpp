@@ -49,7 +49,7 @@ struct durable_state {
   step_kind next_kind = step_kind::node;
   uint32_t next_step = 0;
   uint32_t next_hops = 0;
-  uint32_t recorded = 0;  // highest step number recorded + 1
+  uint32_t recorded = 0;      // highest step number recorded + 1
   uint32_t attempt_from = 0;  // steps below this may have been written by an earlier attempt
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
@@ -321,8 +321,7 @@ void park(run_actor* self, std::string reason, std::string detail, std::string w
   if (auto problem = save(self, run_status::blocked, reason, detail, waits_for); !problem.empty())
     spdlog::error("run {}: the blocked state was not written ({}); its last checkpoint stands",
                   st.run_id, problem);
-  spdlog::info("run {} ({}) blocked: {}: {}", st.run_id, st.wf->definition->name(), reason,
-               detail);
+  spdlog::info("run {} ({}) blocked: {}: {}", st.run_id, st.wf->definition->name(), reason, detail);
   for (auto& [_, call] : st.open_calls) {
     step_reply ended;
     ended.error.kind = "run_ended";
@@ -382,9 +381,10 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
     st.dur->recorded = total;
     auto problem = save(self, status, reason, detail, {}, output, drop_from);
     if (!problem.empty())
-      spdlog::error("run {}: its end ({}) was not written; it will be recovered from its last "
-                    "checkpoint",
-                    st.run_id, to_string(status));
+      spdlog::error(
+          "run {}: its end ({}) was not written; it will be recovered from its last "
+          "checkpoint",
+          st.run_id, to_string(status));
     st.dur.reset();
   }
   run_result r;

@@ -1,9 +1,10 @@
 // The RocksDB checkpoint store on its own: formats, the ledger's once-only rule,
 // locking, bad records, retention.
 
+#include "runtime/checkpoint_store.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "runtime/checkpoint_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace switchyard;
@@ -75,8 +76,7 @@ TEST_CASE("store: a state of another schema version or garbage does not decode, 
   CHECK(error.find("schema version 9") != std::string::npos);
 }
 
-TEST_CASE("store: a step's write holds the state, that step only, and its calls once",
-          "[store]") {
+TEST_CASE("store: a step's write holds the state, that step only, and its calls once", "[store]") {
   temp_dir dir{"store"};
   auto opened = checkpoint_store::open({dir.sub("db")});
   REQUIRE(opened.ok());
@@ -167,9 +167,10 @@ TEST_CASE("store: a failing write reports the path and changes nothing", "[store
   CHECK_FALSE(store.has_call("r-1/0.0"));
 }
 
-TEST_CASE("store: text with quotes, control characters, Unicode and invalid UTF-8 round-trips "
-          "as valid JSON",
-          "[store]") {
+TEST_CASE(
+    "store: text with quotes, control characters, Unicode and invalid UTF-8 round-trips "
+    "as valid JSON",
+    "[store]") {
   auto c = a_state("r-\"1\"");
   c.input = "line 1\nline 2\t\"quoted\" back\\slash \x01 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
   c.output = std::string{"bad \xff byte and cut \xe2\x82"};

@@ -7,8 +7,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -58,8 +58,8 @@ std::string slurp(const std::string& path) {
 
 // The default config with slower sim models, so a batch takes a while.
 std::string write_config(const temp_dir& dir, int latency_ms) {
-  auto j = nlohmann::json::parse(slurp(std::string{SWITCHYARD_SOURCE_DIR} +
-                                       "/examples/configs/default.json"));
+  auto j = nlohmann::json::parse(
+      slurp(std::string{SWITCHYARD_SOURCE_DIR} + "/examples/configs/default.json"));
   for (auto& m : j["models"]) m["sim"]["latency_ms"] = latency_ms;
   j["runtime"]["log_level"] = "error";
   auto path = dir.sub("config.json");
@@ -78,9 +78,10 @@ size_t count_status(const std::string& db, run_status wanted) {
 
 }  // namespace
 
-TEST_CASE("crash: a batch of 200 killed with SIGKILL mid-way completes after a restart, "
-          "transcripts whole, ledger equal to the steps' costs",
-          "[crash]") {
+TEST_CASE(
+    "crash: a batch of 200 killed with SIGKILL mid-way completes after a restart, "
+    "transcripts whole, ledger equal to the steps' costs",
+    "[crash]") {
   temp_dir dir{"crash"};
   auto config = write_config(dir, 25);
   auto batch = dir.sub("batch.jsonl");
@@ -146,16 +147,16 @@ TEST_CASE("crash: a batch of 200 killed with SIGKILL mid-way completes after a r
   CHECK(ledger_total > 0);
 }
 
-TEST_CASE("crash: a store locked by another process is a clear error at start, exit 2",
-          "[crash]") {
+TEST_CASE("crash: a store locked by another process is a clear error at start, exit 2", "[crash]") {
   temp_dir dir{"locked"};
   auto db = dir.sub("db");
   auto holder = checkpoint_store::open({db});
   REQUIRE(holder.ok());
-  auto pid = spawn_switchyard({"run", "hello", "--config",
-                               std::string{SWITCHYARD_SOURCE_DIR} + "/examples/configs/default.json",
-                               "--input", "hi", "--db", db},
-                              dir.sub("out.log"));
+  auto pid =
+      spawn_switchyard({"run", "hello", "--config",
+                        std::string{SWITCHYARD_SOURCE_DIR} + "/examples/configs/default.json",
+                        "--input", "hi", "--db", db},
+                       dir.sub("out.log"));
   CHECK(wait_exit(pid) == 2);
   auto out = slurp(dir.sub("out.log"));
   CHECK(out.find(db) != std::string::npos);

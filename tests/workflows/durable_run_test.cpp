@@ -35,8 +35,8 @@ model_agent_spec mid_tier() {
 workflow_registry ticket_registry() {
   graph_builder g{"ticket"};
   g.agent("intake", function_agent([](const step_request& r) {
-     return step_reply{"ticket: " + r.input, {}, {}, {}};
-   }))
+            return step_reply{"ticket: " + r.input, {}, {}, {}};
+          }))
       .agent("answer", model_agent(mid_tier()))
       .edge("intake", "answer");
   workflow_registry registry;
@@ -47,9 +47,9 @@ workflow_registry ticket_registry() {
   graph_builder counter{"counter"};
   counter
       .agent("count", function_agent([](const step_request& r) {
-        auto n = std::stoi(r.input) + 1;
-        return step_reply{std::to_string(n), n < 200 ? "again" : "done", {}, {}};
-      }))
+               auto n = std::stoi(r.input) + 1;
+               return step_reply{std::to_string(n), n < 200 ? "again" : "done", {}, {}};
+             }))
       .branch_on_label("count", "again", "count")
       .edge("count", graph_end);
   REQUIRE(registry.add(counter, "counter").empty());
@@ -62,7 +62,8 @@ std::shared_ptr<const config> outage_config(const std::string& outages) {
      "price_out_per_mtok": 0, "context_window": 8192, "residency": "local"},
     {"id": "mid-a", "provider": "sim", "tier": "mid", "price_in_per_mtok": 1.0,
      "price_out_per_mtok": 2.0, "context_window": 16384, "residency": "cloud",
-     "sim": {"latency_ms": 10, "outages": )" + outages + R"(}}])",
+     "sim": {"latency_ms": 10, "outages": )" +
+                         outages + R"(}}])",
                      R"("store": {"resume_backoff_ms": 20, "resume_max_backoff_ms": 100},
                         "workflows": {"counter": {"max_hops": 250}})");
 }
@@ -99,9 +100,10 @@ books read_books(const checkpoint_store& store) {
 
 }  // namespace
 
-TEST_CASE("durable: an outage mid-batch blocks runs, they resume when the provider is back, "
-          "each paid call once in the ledger",
-          "[durable]") {
+TEST_CASE(
+    "durable: an outage mid-batch blocks runs, they resume when the provider is back, "
+    "each paid call once in the ledger",
+    "[durable]") {
   temp_dir dir{"outage"};
   auto cfg = outage_config(R"([{"from_ms": 40, "to_ms": 300}])");
   set_log_level("off");

@@ -1,8 +1,8 @@
 // When blocked runs are looked at again: the resumer's decisions, with a fake clock.
 
-#include <catch2/catch.hpp>
-
 #include "workflows/resume_schedule.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace switchyard;
 using ms = std::chrono::milliseconds;
