@@ -133,9 +133,9 @@ sim_figures simulate(const config& cfg, const sim_options& o) {
       bool in_outage = b.has_outage && e.at >= outage_from && e.at < outage_to;
       model_error error;
       if (in_outage) {
-        error = {"connection", "outage", 0};
+        error = {"connection", "outage", 0, {}};
       } else if (rng.uniform() < b.failure) {
-        error = {"server_error", "injected", 0};
+        error = {"server_error", "injected", 0, {}};
       }
       c.chain->report(error, e.at);
     }

@@ -47,6 +47,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -62,6 +63,7 @@
 #include "agents/model_agent.hpp"
 #include "caf/all.hpp"
 #include "runtime/actor_runtime.hpp"
+#include "runtime/checkpoint_store.hpp"
 #include "runtime/config.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/messages.hpp"
@@ -94,6 +96,9 @@ struct options {
   bool baseline = true;
   bool memory = true;
   bool diagnostics = true;
+  bool durable = true;
+  size_t durable_runs = 20000;
+  size_t blocked_runs = 10000;
 };
 
 void usage() {
@@ -107,7 +112,10 @@ void usage() {
                "  --memory-latency-ms L  sim latency of the memory phase (default 200)\n"
                "  --no-baseline          skip the bare-CAF baseline\n"
                "  --no-memory            skip the memory phase\n"
-               "  --no-diagnostics       skip the baseline re-run with step timeouts\n";
+               "  --no-diagnostics       skip the baseline re-run with step timeouts\n"
+               "  --no-durable           skip the checkpointed phases\n"
+               "  --durable-runs N       runs in the checkpointed throughput phase (default 20000)\n"
+               "  --blocked-runs B       runs parked as blocked in the memory phase (default 10000)\n";
 }
 
 bool parse_options(int argc, char** argv, options& o) {
@@ -146,6 +154,12 @@ bool parse_options(int argc, char** argv, options& o) {
       o.memory = false;
     else if (a == "--no-diagnostics")
       o.diagnostics = false;
+    else if (a == "--no-durable")
+      o.durable = false;
+    else if (a == "--durable-runs")
+      o.durable_runs = number(i, "--durable-runs");
+    else if (a == "--blocked-runs")
+      o.blocked_runs = number(i, "--blocked-runs");
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -376,7 +390,7 @@ memory_figures measure_memory(caf::actor_system& sys, const char* what, size_t t
 
 // -- Switchyard side ------------------------------------------------------------------
 
-std::string bench_config_text(const options& o, uint32_t latency_ms) {
+std::string bench_config_text(const options& o, uint32_t latency_ms, bool down = false) {
   return fmt::format(R"({{
   "runtime": {{"scheduler": "{}", "workers": {}, "log_level": "warn"}},
   "tiers": ["local"],
@@ -384,15 +398,17 @@ std::string bench_config_text(const options& o, uint32_t latency_ms) {
   "models": [{{
     "id": "sim-bench", "provider": "sim", "tier": "local",
     "price_in_per_mtok": 0.0, "price_out_per_mtok": 0.0, "context_window": 8192,
-    "residency": "local", "sim": {{"latency_ms": {}}}
+    "residency": "local", "sim": {{"latency_ms": {}, "outages": [{}]}}
   }}],
   "budgets": {{"per_thread": {{"max_tokens": 0, "max_cost_usd": 0}}}}
 }})",
-                     o.scheduler, o.workers, latency_ms);
+                     o.scheduler, o.workers, latency_ms,
+                     down ? R"({"from_ms": 0, "to_ms": 3600000})" : "");
 }
 
-std::shared_ptr<const config> bench_config(const options& o, uint32_t latency_ms) {
-  auto loaded = parse_config_text(bench_config_text(o, latency_ms), "bench_swarm");
+std::shared_ptr<const config> bench_config(const options& o, uint32_t latency_ms,
+                                           bool down = false) {
+  auto loaded = parse_config_text(bench_config_text(o, latency_ms, down), "bench_swarm");
   if (!loaded.ok()) {
     std::cerr << loaded.message() << '\n';
     std::exit(2);
@@ -441,6 +457,56 @@ auto switchyard_launch(engine& eng) {
         [done](caf::error& err) { done(false, "CAF error: " + caf::to_string(err)); });
   };
 }
+
+/// One run expected to park: its provider is down for the whole phase.
+auto blocked_launch(engine& eng) {
+  return [&eng](caf::event_based_actor* self, size_t, auto done) {
+    self->request(eng.spawn_run(), caf::infinite, run_request{workflow_name, bench_input, {}, {}})
+      .then(
+        [done](run_result& r) {
+          if (r.status == run_status::blocked) {
+            done(true, no_problem);
+            return;
+          }
+          done(false, fmt::format("run {} ended {} ({}: {}), expected blocked", r.run_id,
+                                  to_string(r.status), r.reason, r.detail));
+        },
+        [done](caf::error& err) { done(false, "CAF error: " + caf::to_string(err)); });
+  };
+}
+
+/// A checkpoint store in a fresh directory, deleted with the object.
+struct bench_store {
+  std::string dir;
+  std::shared_ptr<checkpoint_store> store;
+  std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> bytes{0};
+
+  explicit bench_store(const char* tag) {
+    std::string pattern = std::string{"/tmp/bench_swarm-"} + tag + "-XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+      std::cerr << "cannot create a directory under /tmp\n";
+      std::exit(2);
+    }
+    dir = pattern;
+    auto opened = checkpoint_store::open({dir + "/db"});
+    if (!opened.ok()) {
+      std::cerr << opened.error << '\n';
+      std::exit(2);
+    }
+    store = std::move(opened.store);
+    store->set_write_hook([this](size_t n) {
+      writes.fetch_add(1, std::memory_order_relaxed);
+      bytes.fetch_add(n, std::memory_order_relaxed);
+      return std::string{};
+    });
+  }
+  ~bench_store() {
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
 
 // -- bare CAF baseline ----------------------------------------------------------------
 
@@ -676,6 +742,63 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Durable runs: the same throughput with a checkpoint after every step, and the
+  // memory a run costs while it is parked as blocked.
+  load_figures dur;
+  double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0;
+  double bytes_per_blocked_run = 0, heap_per_blocked_run = 0;
+  size_t blocked_seen = 0;
+  if (opt.durable) {
+    std::cout << fmt::format("durable: {} runs with a RocksDB checkpoint after every step "
+                             "(sync off), {} in flight\n",
+                             opt.durable_runs, opt.inflight);
+    {
+      bench_store bs{"tput"};
+      engine eng{sys, cfg, registry, bs.store};
+      if (opt.warmup > 0)
+        drive(sys, "durable warm-up", std::min(opt.warmup, opt.durable_runs), opt.inflight,
+              switchyard_launch(eng));
+      auto writes0 = bs.writes.load();
+      auto bytes0 = bs.bytes.load();
+      auto disk0 = bs.store->disk_bytes();
+      dur = drive(sys, "durable", opt.durable_runs, opt.inflight, switchyard_launch(eng));
+      print_load("durable", dur);
+      auto steps = static_cast<double>(opt.durable_runs * agents_per_run);
+      batch_bytes_per_step = static_cast<double>(bs.bytes.load() - bytes0) / steps;
+      disk_bytes_per_step = static_cast<double>(bs.store->disk_bytes() - disk0) / steps;
+      dur_ratio = dur.runs_per_s / sy.runs_per_s;
+      std::cout << fmt::format("ratio        durable / in-memory = {:.3f}; {:.1f} writes per run, "
+                               "{:.0f} B written per step (batch), {:.0f} B on disk per step\n",
+                               dur_ratio,
+                               static_cast<double>(bs.writes.load() - writes0) /
+                                   static_cast<double>(opt.durable_runs),
+                               batch_bytes_per_step, disk_bytes_per_step);
+    }
+    {
+      bench_store bs{"blocked"};
+      auto down_cfg = bench_config(opt, 0, true);
+      engine eng{sys, down_cfg, registry, bs.store};
+      std::this_thread::sleep_for(100ms);
+      malloc_trim(0);
+      auto rss0 = rss_bytes();
+      auto heap0 = heap_bytes();
+      drive(sys, "blocked", opt.blocked_runs, opt.blocked_runs, blocked_launch(eng));
+      std::this_thread::sleep_for(200ms);  // run actors gone
+      malloc_trim(0);
+      blocked_seen = eng.blocked_runs();
+      auto rss1 = rss_bytes();
+      auto heap1 = heap_bytes();
+      auto n = static_cast<double>(opt.blocked_runs);
+      bytes_per_blocked_run = rss1 > rss0 ? static_cast<double>(rss1 - rss0) / n : 0;
+      heap_per_blocked_run = heap1 > heap0 ? static_cast<double>(heap1 - heap0) / n : 0;
+      std::cout << fmt::format("blocked      {} runs parked ({} in the resumer's schedule): "
+                               "{:.0f} B RSS, {:.0f} B heap per blocked run (RocksDB memtable "
+                               "included)\n",
+                               opt.blocked_runs, blocked_seen, bytes_per_blocked_run,
+                               heap_per_blocked_run);
+    }
+  }
+
   auto total_s = std::chrono::duration<double>(bench_clock::now() - started).count();
   bool goal_rate = sy.runs_per_s >= 20000;
   bool goal_ratio = opt.baseline && sy.runs_per_s / bl.runs_per_s >= 0.5;
@@ -727,11 +850,25 @@ int main(int argc, char** argv) {
   } else {
     j["bytes_per_inflight_run"] = nullptr;
   }
+  if (opt.durable) {
+    j["durable_runs"] = opt.durable_runs;
+    j["durable_runs_per_s"] = round_to(dur.runs_per_s, 1);
+    j["durable_p99_ms"] = round_to(dur.p99_ms, 3);
+    j["durable_ratio"] = round_to(dur_ratio, 4);
+    j["checkpoint_bytes_per_step"] = round_to(batch_bytes_per_step, 0);
+    j["disk_bytes_per_step"] = round_to(disk_bytes_per_step, 0);
+    j["blocked_runs"] = opt.blocked_runs;
+    j["bytes_per_blocked_run"] = round_to(bytes_per_blocked_run, 0);
+    j["heap_bytes_per_blocked_run"] = round_to(heap_per_blocked_run, 0);
+  }
   j["rss_after_throughput_bytes"] = rss_after_throughput;
   j["peak_rss_bytes"] = peak_rss_bytes();
   j["goals_met"] = {{"runs_per_s_ge_20000", goal_rate},
                     {"baseline_ratio_ge_0_5", goal_ratio},
-                    {"bytes_per_inflight_run_le_4096", goal_memory}};
+                    {"bytes_per_inflight_run_le_4096", goal_memory},
+                    {"durable_ratio_ge_0_7", opt.durable && dur_ratio >= 0.7},
+                    {"bytes_per_blocked_run_le_2048",
+                     opt.durable && bytes_per_blocked_run <= 2048}};
   j["total_s"] = round_to(total_s, 2);
   std::cout << j.dump() << std::endl;
   return 0;

@@ -29,8 +29,8 @@ add_library(liblinear::liblinear INTERFACE IMPORTED)
 target_include_directories(liblinear::liblinear INTERFACE ${LIBLINEAR_INCLUDE_DIR})
 target_link_libraries(liblinear::liblinear INTERFACE ${LIBLINEAR_LIBRARY})
 
-# The response cache (router/response_cache) stores entries in RocksDB and hashes
-# requests with OpenSSL's SHA-256. The shared RocksDB library keeps binaries small
+# RocksDB 7.8: the per-run checkpoint store (runtime/checkpoint_store) and the
+# response cache, which also hashes requests with OpenSSL's SHA-256. The shared RocksDB library keeps binaries small
 # (the static archive adds 9 MB to each).
 find_package(RocksDB CONFIG REQUIRED)
 

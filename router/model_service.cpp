@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <memory>
 #include <unordered_map>
@@ -101,6 +103,17 @@ model_response error_response(const model_request& req, std::string kind, std::s
   resp.error.kind = std::move(kind);
   resp.error.message = std::move(message);
   return resp;
+}
+
+// Milliseconds until `model`'s sim outage window covering `since_start` ends; 0 when
+// it is not in one. An outage is the provider being down, which blocks the run.
+uint32_t outage_remaining_ms(const model_config& model, std::chrono::milliseconds since_start) {
+  if (since_start.count() < 0) return 0;
+  auto now_ms = static_cast<uint64_t>(since_start.count());
+  uint64_t end = 0;
+  for (const auto& o : model.sim.outages)
+    if (o.from_ms <= now_ms && now_ms < o.to_ms) end = std::max(end, o.to_ms);
+  return end == 0 ? 0 : static_cast<uint32_t>(std::min<uint64_t>(end - now_ms, UINT32_MAX));
 }
 
 // Settles or releases the call's reservation and answers the caller.
@@ -273,13 +286,23 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
               req, "no_model",
               fmt::format("model '{}' is served by provider '{}', which is not available", model.id,
                           model.provider));
+        auto since_start =
+            std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
+        if (auto down_for = outage_remaining_ms(model, since_start); down_for > 0) {
+          auto resp = error_response(
+              req, "blocked",
+              fmt::format("provider '{}' is down for model '{}' (sim outage until {} ms after "
+                          "start, {} ms from now)",
+                          model.provider, model.id, since_start.count() + down_for, down_for));
+          resp.error.retry_after_ms = down_for;
+          resp.error.provider = model.provider;
+          return resp;
+        }
         // Worst case: the whole prompt plus every token max_tokens allows.
         auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
         auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
         auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
         if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
-        auto since_start =
-            std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
         pending_call call{
             self->make_response_promise(),
             std::move(req.call_id),
@@ -307,6 +330,16 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.pending_http.end()) return;
         finish_http_call(self, it->second, std::move(reply));
         st.pending_http.erase(it);
+      },
+      [=](provider_status_atom, const std::string& provider) -> uint32_t {
+        auto& st = self->state;
+        auto since_start =
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - st.started);
+        uint32_t longest = 0;
+        for (const auto& m : st.cfg->models)
+          if (m.provider == provider)
+            longest = std::max(longest, outage_remaining_ms(m, since_start));
+        return longest;
       },
       [=](sim_done_atom, uint64_t key) {
         auto& st = self->state;

@@ -9,11 +9,15 @@
 // Providers: the sim provider (kind "sim"; simulated latency becomes a delayed message,
 // so a slow call holds no thread) and HTTP providers (openai, anthropic, gemini)
 // through the wire adapters and the Beast client, whose I/O thread answers by message.
+// A call to a sim model inside one of its outage windows is answered with kind
+// "blocked" (provider named, retry_after_ms = time to the window's end): the run
+// parks instead of failing.
 
 #include <memory>
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/atom.hpp"
 #include "runtime/budget_ledger.hpp"
 #include "runtime/config.hpp"
 
@@ -22,6 +26,11 @@ class routing_policy;
 }
 
 namespace switchyard {
+
+/// Asks the model service how long until `provider` (a name from the config's
+/// `providers`) can serve every model again: `(provider_status_atom, std::string)`
+/// replies `uint32_t` milliseconds, 0 when it is up now. The resumer probes with it.
+using provider_status_atom = caf::atom_constant<caf::atom("prov_stat")>;
 
 /// Spawns the model service. `ledger` must outlive the actor.
 /// `policy` decides which model serves each call; null builds one from `cfg` with

@@ -94,6 +94,15 @@ bool budget_ledger::release(uint64_t reservation_id) {
   return true;
 }
 
+bool budget_ledger::record_spent(const std::string& thread_id, uint64_t tokens, double usd) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = accounts_.find(thread_id);
+  if (it == accounts_.end()) return false;
+  it->second.spent_tokens += tokens;
+  it->second.spent_nano_usd += to_nano_nearest(usd);
+  return true;
+}
+
 void budget_ledger::retire(std::unordered_map<uint64_t, pending>::iterator it) {
   auto* acct = it->second.acct;
   acct->pending_count -= 1;

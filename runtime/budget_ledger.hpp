@@ -52,6 +52,10 @@ class budget_ledger {
   /// Gives a reservation back (the call failed). Returns false if it was not pending.
   bool release(uint64_t reservation_id);
 
+  /// Adds spending made before this process (a run recovered from its checkpoint) to
+  /// the thread's account, without a reservation. False when the thread is unknown.
+  bool record_spent(const std::string& thread_id, uint64_t tokens, double usd);
+
   /// Forgets a thread that will see no more runs (one made up for a single run), so
   /// the ledger does not grow with every run. Reservations still pending settle
   /// first; the account goes when the last of them does.

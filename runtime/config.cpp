@@ -288,7 +288,9 @@ class validator {
 
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
                                             "supervisor", "budgets", "workflows", "router",
-                                            "resilience"};
+                                            "resilience", "store"};
+const std::vector<std::string> store_keys = {"path", "sync", "completed_ttl_hours",
+                                             "resume_backoff_ms", "resume_max_backoff_ms"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
 const std::vector<std::string> provider_keys = {"name",
                                                 "kind",
@@ -1048,12 +1050,37 @@ resilience_settings parse_resilience(validator& v, const json& r, const std::str
   return out;
 }
 
+store_settings parse_store(validator& v, const json& j, const std::string& path) {
+  store_settings out;
+  if (!v.object(j, path, store_keys)) return out;
+  v.string(j, "path", path, presence::optional, out.path);
+  if (const json* sync = v.member(j, "sync", path, presence::optional)) {
+    if (sync->is_boolean())
+      out.sync = sync->get<bool>();
+    else
+      v.fail(member_path(path, "sync"), "must be true or false", *sync);
+  }
+  v.integer(j, "completed_ttl_hours", path, presence::optional, 0, 24u * 365 * 100,
+            out.completed_ttl_hours);
+  v.integer(j, "resume_backoff_ms", path, presence::optional, 1, 3600000, out.resume_backoff_ms);
+  bool max_ok = v.integer(j, "resume_max_backoff_ms", path, presence::optional, 1, 86400000,
+                          out.resume_max_backoff_ms);
+  if (max_ok && out.resume_max_backoff_ms < out.resume_backoff_ms)
+    v.fail(member_path(path, "resume_max_backoff_ms"),
+           "must be >= resume_backoff_ms (" + std::to_string(out.resume_backoff_ms) + ")",
+           j.at("resume_max_backoff_ms"));
+  return out;
+}
+
 config parse_document(validator& v, const json& doc) {
   config out;
   if (!v.object(doc, "", root_keys)) return out;
   catalog known;
   if (const json* r = v.member(doc, "runtime", "", presence::optional)) {
     out.runtime = parse_runtime(v, *r, "runtime");
+  }
+  if (const json* st = v.member(doc, "store", "", presence::optional)) {
+    out.store = parse_store(v, *st, "store");
   }
   out.tiers = parse_tiers(v, doc, known);
   out.providers = parse_providers(v, doc, known);

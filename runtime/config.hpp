@@ -212,8 +212,28 @@ struct router_settings {
   latency_class_settings latency;
 };
 
+/// The durable run store (RocksDB). See docs/durability.md.
+struct store_settings {
+  /// Database directory. Empty: the engine keeps runs in memory only (no recovery);
+  /// `switchyard run` then uses its --db default. Default: "".
+  std::string path;
+  /// fsync every step's checkpoint: survives power loss at ~300 us a step. Off, a
+  /// process crash (kill -9) still loses nothing; a power loss may lose the last
+  /// steps written. Default: false.
+  bool sync = false;
+  /// Ended runs (completed, escalated, failed) are deleted this many hours after
+  /// their last update; 0 keeps them forever. Default: 168 (7 days).
+  uint32_t completed_ttl_hours = 168;
+  /// First wait before a blocked run's provider is checked again; doubles after each
+  /// check that finds it still down. Default: 200.
+  uint32_t resume_backoff_ms = 200;
+  /// Cap of that wait. Default: 30000.
+  uint32_t resume_max_backoff_ms = 30000;
+};
+
 struct config {
   runtime_settings runtime;
+  store_settings store;
   std::vector<std::string> tiers;  // ordered by capability, cheapest first
   std::vector<provider_config> providers;
   std::vector<model_config> models;

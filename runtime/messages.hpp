@@ -141,19 +141,22 @@ typename Inspector::result_type inspect(Inspector& f, model_usage& x) {
 
 /// Why a model call did not produce an answer. Kinds are the ones a router can act
 /// on: rate_limited, overloaded, server_error, timeout, connection, auth, bad_request,
-/// context_length, content_filter, bad_response, no_model, budget_exhausted.
+/// context_length, content_filter, bad_response, no_model, budget_exhausted, blocked.
 /// An empty `kind` means success.
+/// Kind "blocked": every candidate is down; the run parks until `provider` is back
+/// (retry_after_ms: when that is expected, 0 when unknown).
 struct model_error {
   std::string kind;
   std::string message;
   uint32_t retry_after_ms = 0;
+  std::string provider;  // kind "blocked": the provider the step waits for
 
   bool ok() const { return kind.empty(); }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_error& x) {
-  return f(caf::meta::type_name("model_error"), x.kind, x.message, x.retry_after_ms);
+  return f(caf::meta::type_name("model_error"), x.kind, x.message, x.retry_after_ms, x.provider);
 }
 
 /// The log probability of one generated token.

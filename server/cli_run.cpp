@@ -10,6 +10,7 @@
 #include "runtime/config.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/run_result_json.hpp"
+#include "server/cli_runs.hpp"
 #include "workflows/batch_input.hpp"
 #include "workflows/engine.hpp"
 #include "workflows/run_report.hpp"
@@ -72,11 +73,29 @@ int run_command(const run_options& opts) {
     requests.push_back({opts.workflow, opts.input, opts.thread_id, {}});
   }
 
+  std::shared_ptr<checkpoint_store> store;
+  if (!opts.no_db) {
+    auto path = store_path(opts.db, cfg.get());
+    auto opened = checkpoint_store::open({path, cfg->store.sync, false});
+    if (!opened.ok()) {
+      std::cerr << "run: " << opened.error << '\n';
+      return 2;
+    }
+    store = std::move(opened.store);
+    if (cfg->store.completed_ttl_hours > 0) {
+      // Retention: ended runs past their TTL go before new ones are added.
+      std::string problem;
+      store->erase_ended_before(
+          unix_now_ms() - int64_t{cfg->store.completed_ttl_hours} * 3600 * 1000, &problem);
+      if (!problem.empty()) std::cerr << "run: retention: " << problem << '\n';
+    }
+  }
+
   std::vector<run_result> results;
   try {
     actor_runtime runtime{cfg->runtime};
-    engine eng{runtime.system(), cfg, registry};
-    results = eng.run_all(std::move(requests));
+    engine eng{runtime.system(), cfg, registry, store};
+    results = eng.run_all(std::move(requests), opts.max_in_flight);
   } catch (const std::runtime_error& e) {
     std::cerr << "switchyard run: " << e.what() << '\n';
     return 2;

@@ -13,10 +13,15 @@ struct run_options {
   std::string thread_id;
   bool json = false;
   std::string log_level;  // empty: the config's runtime.log_level
+  std::string db;         // checkpoint store; empty: config store.path, else the default
+  bool no_db = false;     // in memory only: nothing survives the process
+  size_t max_in_flight = 256;
 };
 
+/// Every run is checkpointed in the store (see docs/durability.md) unless `no_db`;
+/// runs left running or blocked there by an earlier process are recovered too.
 /// Exit status: 0 when every run completed or was escalated (a handled outcome),
-/// 1 when any run failed, 2 for bad usage, config or input.
+/// 1 when any run failed, 2 for bad usage, config, input or store (e.g. locked).
 int run_command(const run_options& opts);
 
 }  // namespace switchyard::cli

@@ -9,6 +9,8 @@
 #include "server/cli_calibrate.hpp"
 #include "server/cli_run.hpp"
 #include "server/cli_stub_provider.hpp"
+
+#include "server/cli_runs.hpp"
 #include "workflows/engine.hpp"
 
 namespace {
@@ -74,7 +76,50 @@ int main(int argc, char** argv) {
                   "trace, debug, info, warn, error, critical or off (default: from config)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
+  run->add_option("--db", run_opts.db,
+                  "Checkpoint store directory (default: the config's store.path, else " +
+                      switchyard::cli::default_store_path() + ")");
+  run->add_flag("--no-db", run_opts.no_db, "Keep runs in memory only: no checkpoints");
+  run->add_option("--max-in-flight", run_opts.max_in_flight,
+                  "Runs of a batch in flight at once (default: 256)")
+      ->check(CLI::Range(1, 1000000));
+
   auto* workflows = app.add_subcommand("workflows", "List the registered workflows");
+
+  switchyard::cli::runs_options runs_opts;
+  auto* runs = app.add_subcommand("runs", "Inspect and resume the runs of a checkpoint store");
+  runs->require_subcommand(1);
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--db", runs_opts.db,
+                    "Checkpoint store directory (default: the config's store.path, else " +
+                        switchyard::cli::default_store_path() + ")");
+    cmd->add_option("--config", runs_opts.config_path, "Config file (JSON)")
+        ->check(CLI::ExistingFile);
+  };
+  auto* runs_list = runs->add_subcommand("list", "List runs with their status");
+  add_common(runs_list);
+  runs_list->add_option("--status", runs_opts.status,
+                        "Only runs with this status: running, blocked, completed, escalated, "
+                        "failed");
+  runs_list->add_flag("--json", runs_opts.json, "One JSON object per run");
+  auto* runs_show = runs->add_subcommand("show", "Show a run: transcript, cost per step, ledger");
+  add_common(runs_show);
+  runs_show->add_option("id", runs_opts.run_id, "Run id")->required();
+  runs_show->add_flag("--json", runs_opts.json, "One JSON object");
+  auto* runs_resume =
+      runs->add_subcommand("resume", "Continue runs from their last checkpoint, once, and wait");
+  add_common(runs_resume);
+  auto* resume_id = runs_resume->add_option("id", runs_opts.run_id, "Run id");
+  auto* resume_all =
+      runs_resume->add_flag("--all-blocked", runs_opts.all_blocked,
+                            "Every blocked run (and every running one a crash left behind)");
+  resume_id->excludes(resume_all);
+  runs_resume->add_flag("--json", runs_opts.json, "One JSON object per run");
+  runs_resume->add_option("--log-level", runs_opts.log_level, "spdlog level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  auto* runs_gc = runs->add_subcommand("gc", "Delete ended runs older than a duration");
+  add_common(runs_gc);
+  runs_gc->add_option("--older-than", runs_opts.older_than, "e.g. 7d, 12h, 30m, 45s")->required();
 
   std::string config_path;
   auto* config_cmd = app.add_subcommand("config", "Work with config files");
@@ -146,6 +191,16 @@ int main(int argc, char** argv) {
     return switchyard::cli::run_command(run_opts);
   }
   if (*workflows) return list_workflows();
+  if (*runs_list) return switchyard::cli::runs_list(runs_opts);
+  if (*runs_show) return switchyard::cli::runs_show(runs_opts);
+  if (*runs_resume) {
+    if (runs_opts.run_id.empty() && !runs_opts.all_blocked) {
+      std::cerr << "runs resume: give a run id or --all-blocked\n";
+      return 2;
+    }
+    return switchyard::cli::runs_resume(runs_opts);
+  }
+  if (*runs_gc) return switchyard::cli::runs_gc(runs_opts);
   if (*check) return check_config(config_path);
   if (*eval) {
     switchyard::parse_linear_solver(solver_name, eval_opts.classifier.solver);

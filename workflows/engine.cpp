@@ -10,6 +10,7 @@
 #include "caf/all.hpp"
 #include "router/model_service.hpp"
 #include "router/route_training.hpp"
+#include "workflows/resumer.hpp"
 #include "workflows/run_actor.hpp"
 
 namespace switchyard {
@@ -102,8 +103,10 @@ caf::behavior watchdog_ticker(caf::event_based_actor* self, std::shared_ptr<engi
 }  // namespace
 
 engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
-               const workflow_registry& registry)
+               const workflow_registry& registry, std::shared_ptr<checkpoint_store> store,
+               bool recover)
     : sys_(sys), cfg_(std::move(cfg)), shared_(std::make_shared<engine_shared>()) {
+  shared_->store = std::move(store);
   std::random_device rd;
   shared_->cfg = cfg_;
   shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
@@ -122,6 +125,16 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
     shared_->workflows.emplace(name, std::move(wf));
   }
   watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
+  if (shared_->store) {
+    shared_->resumer = spawn_resumer(sys_, shared_, models_,
+                                     std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
+                                     std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
+    if (recover) {
+      caf::scoped_actor self{sys_};
+      self->request(shared_->resumer, caf::infinite, recover_atom::value)
+          .receive([&](uint64_t n) { recovered_ = n; }, [](caf::error&) {});
+    }
+  }
 }
 
 engine::~engine() {
@@ -129,6 +142,59 @@ engine::~engine() {
     for (auto& a : wf.agents) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(models_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(watchdog_ticker_, caf::exit_reason::user_shutdown);
+  if (shared_->resumer) {
+    caf::anon_send_exit(shared_->resumer, caf::exit_reason::user_shutdown);
+    shared_->resumer = nullptr;  // the resumer's state holds shared_: break the cycle
+  }
+}
+
+run_result engine::resume(const std::string& run_id) {
+  run_result result;
+  result.run_id = run_id;
+  if (!shared_->resumer) {
+    result.status = run_status::failed;
+    result.reason = "no_store";
+    result.detail = "runs can only be resumed with a checkpoint store";
+    return result;
+  }
+  caf::scoped_actor self{sys_};
+  self->request(shared_->resumer, caf::infinite, resume_run_atom::value, run_id)
+      .receive([&](run_result& r) { result = std::move(r); },
+               [&](caf::error& err) {
+                 result.status = run_status::failed;
+                 result.reason = "run_error";
+                 result.detail = caf::to_string(err);
+               });
+  return result;
+}
+
+run_result engine::await_run(const std::string& run_id) {
+  run_result result;
+  result.run_id = run_id;
+  if (!shared_->resumer) {
+    result.status = run_status::failed;
+    result.reason = "no_store";
+    result.detail = "runs can only be awaited with a checkpoint store";
+    return result;
+  }
+  caf::scoped_actor self{sys_};
+  self->request(shared_->resumer, caf::infinite, await_run_atom::value, run_id)
+      .receive([&](run_result& r) { result = std::move(r); },
+               [&](caf::error& err) {
+                 result.status = run_status::failed;
+                 result.reason = "run_error";
+                 result.detail = caf::to_string(err);
+               });
+  return result;
+}
+
+size_t engine::blocked_runs() {
+  if (!shared_->resumer) return 0;
+  size_t n = 0;
+  caf::scoped_actor self{sys_};
+  self->request(shared_->resumer, caf::infinite, blocked_count_atom::value)
+      .receive([&](uint64_t count) { n = count; }, [](caf::error&) {});
+  return n;
 }
 
 caf::actor engine::spawn_run() {
@@ -145,7 +211,46 @@ run_result engine::run(run_request request) {
                  result.reason = "run_error";
                  result.detail = caf::to_string(err);
                });
+  // A parked run has no actor; with a store its end comes through the resumer.
+  if (result.status == run_status::blocked && shared_->resumer) return await_run(result.run_id);
   return result;
+}
+
+std::vector<run_result> engine::resume_all(const std::vector<std::string>& run_ids) {
+  std::vector<run_result> results(run_ids.size());
+  if (run_ids.empty()) return results;
+  if (!shared_->resumer) {
+    for (size_t i = 0; i < run_ids.size(); ++i) results[i] = resume(run_ids[i]);
+    return results;
+  }
+  auto left = std::make_shared<size_t>(run_ids.size());
+  auto out = std::make_shared<std::vector<run_result>>(run_ids.size());
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  auto resumer = shared_->resumer;
+  sys_.spawn([=](caf::event_based_actor* self) {
+    for (size_t i = 0; i < run_ids.size(); ++i) {
+      auto note = [=](run_result r) {
+        (*out)[i] = std::move(r);
+        if (--*left == 0) {
+          done->set_value();
+          self->quit();
+        }
+      };
+      self->request(resumer, caf::infinite, resume_run_atom::value, run_ids[i])
+          .then([=](run_result& r) { note(std::move(r)); },
+                [=](caf::error& err) {
+                  run_result r;
+                  r.run_id = run_ids[i];
+                  r.status = run_status::failed;
+                  r.reason = "run_error";
+                  r.detail = caf::to_string(err);
+                  note(std::move(r));
+                });
+    }
+  });
+  finished.get();
+  return std::move(*out);
 }
 
 }  // namespace switchyard
@@ -190,8 +295,154 @@ void launch_next(caf::event_based_actor* self, engine* eng, std::shared_ptr<batc
 
 }  // namespace
 
+namespace {
+
+// With a store, each run is started from the checkpoint run_all wrote for it, and a
+// run that parks is awaited through the resumer until it ends.
+struct durable_batch_state {
+  std::vector<std::string> run_ids;  // empty: the run was refused (result already set)
+  std::vector<run_result> results;
+  size_t next = 0;
+  size_t done = 0;
+  size_t to_do = 0;
+  std::promise<std::vector<run_result>> finished;
+};
+
+void launch_next_durable(caf::event_based_actor* self, engine* eng, caf::actor resumer,
+                         std::shared_ptr<durable_batch_state> st);
+
+void record_durable(caf::event_based_actor* self, engine* eng, const caf::actor& resumer,
+                    const std::shared_ptr<durable_batch_state>& st, size_t index, run_result r) {
+  st->results[index] = std::move(r);
+  if (++st->done == st->to_do) {
+    st->finished.set_value(std::move(st->results));
+    self->quit();
+  } else {
+    launch_next_durable(self, eng, resumer, st);
+  }
+}
+
+void launch_next_durable(caf::event_based_actor* self, engine* eng, caf::actor resumer,
+                         std::shared_ptr<durable_batch_state> st) {
+  while (st->next < st->run_ids.size() && st->run_ids[st->next].empty()) ++st->next;
+  if (st->next >= st->run_ids.size()) return;
+  auto index = st->next++;
+  auto run_id = st->run_ids[index];
+  auto failed = [](const std::string& id, const caf::error& err) {
+    run_result r;
+    r.run_id = id;
+    r.status = run_status::failed;
+    r.reason = "run_error";
+    r.detail = caf::to_string(err);
+    return r;
+  };
+  self->request(eng->spawn_run(), caf::infinite, resume_run_atom::value, run_id)
+      .then(
+          [=](run_result& r) {
+            if (r.status != run_status::blocked) {
+              record_durable(self, eng, resumer, st, index, std::move(r));
+              return;
+            }
+            // Parked: the next run starts now; this one is awaited until it ends.
+            launch_next_durable(self, eng, resumer, st);
+            self->request(resumer, caf::infinite, await_run_atom::value, run_id)
+                .then(
+                    [=](run_result& end) {
+                      st->results[index] = std::move(end);
+                      if (++st->done == st->to_do) {
+                        st->finished.set_value(std::move(st->results));
+                        self->quit();
+                      }
+                    },
+                    [=](caf::error& err) {
+                      st->results[index] = failed(run_id, err);
+                      if (++st->done == st->to_do) {
+                        st->finished.set_value(std::move(st->results));
+                        self->quit();
+                      }
+                    });
+          },
+          [=](caf::error& err) {
+            record_durable(self, eng, resumer, st, index, failed(run_id, err));
+          });
+}
+
+}  // namespace
+
+std::vector<run_result> engine::run_all_durable(std::vector<run_request> requests, size_t window) {
+  auto st = std::make_shared<durable_batch_state>();
+  st->results.resize(requests.size());
+  st->run_ids.resize(requests.size());
+  std::vector<run_checkpoint> states;
+  states.reserve(requests.size());
+  auto now = unix_now_ms();
+  auto& store = *shared_->store;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto& req = requests[i];
+    run_checkpoint c;
+    c.run_id = req.run_id.empty() ? shared_->new_id("r") : std::move(req.run_id);
+    if (auto existing = store.load(c.run_id)) {
+      if (existing->state && !is_ended(existing->state->status)) {
+        auto& r = st->results[i];
+        r.run_id = c.run_id;
+        r.status = run_status::failed;
+        r.reason = "run_id_in_use";
+        r.detail = fmt::format("run '{}' is {} in the checkpoint store '{}'", c.run_id,
+                               to_string(existing->state->status), store.path());
+        continue;
+      }
+      // An ended run (or an unreadable record) under the same id: the new run replaces it.
+      if (auto problem = store.erase(c.run_id); !problem.empty()) {
+        auto& r = st->results[i];
+        r.run_id = c.run_id;
+        r.status = run_status::failed;
+        r.reason = "checkpoint_write_failed";
+        r.detail = problem;
+        continue;
+      }
+    }
+    c.workflow = std::move(req.workflow);
+    c.own_thread = req.thread_id.empty();
+    c.thread_id = c.own_thread ? shared_->new_id("t") : std::move(req.thread_id);
+    c.input = req.input;
+    c.next_input = std::move(req.input);
+    auto wf = shared_->workflows.find(c.workflow);
+    if (wf != shared_->workflows.end()) c.next_node = wf->second.definition->entry();
+    c.created_ms = now;
+    c.updated_ms = now;
+    st->run_ids[i] = c.run_id;
+    states.push_back(std::move(c));
+  }
+  // Every run is on disk before any starts: a crash now loses none of them.
+  if (!states.empty()) {
+    auto written = store.write_states(states);
+    if (!written.ok()) {
+      for (size_t i = 0; i < st->run_ids.size(); ++i) {
+        if (st->run_ids[i].empty()) continue;
+        auto& r = st->results[i];
+        r.run_id = st->run_ids[i];
+        r.status = run_status::failed;
+        r.reason = "checkpoint_write_failed";
+        r.detail = written.error;
+        st->run_ids[i].clear();
+      }
+    }
+  }
+  for (const auto& id : st->run_ids)
+    if (!id.empty()) ++st->to_do;
+  if (st->to_do == 0) return std::move(st->results);
+  auto done = st->finished.get_future();
+  auto resumer = shared_->resumer;
+  sys_.spawn([this, st, window, resumer](caf::event_based_actor* self) {
+    for (size_t i = 0; i < window; ++i) launch_next_durable(self, this, resumer, st);
+  });
+  return done.get();
+}
+
 std::vector<run_result> engine::run_all(std::vector<run_request> requests, size_t max_in_flight) {
   if (requests.empty()) return {};
+  if (shared_->store)
+    return run_all_durable(std::move(requests), std::max<size_t>(1, max_in_flight));
   auto st = std::make_shared<batch_state>();
   st->results.resize(requests.size());
   st->requests = std::move(requests);

@@ -18,6 +18,7 @@
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
 #include "runtime/budget_ledger.hpp"
+#include "runtime/checkpoint_store.hpp"
 #include "runtime/config.hpp"
 #include "runtime/handoff_log.hpp"
 #include "runtime/supervisor.hpp"
@@ -42,8 +43,11 @@ struct engine_shared {
   budget_ledger ledger;
   handoff_log handoffs;
   step_watchdog watchdog;
-  std::string id_prefix;  // random per engine, so ids from two processes differ
+  std::shared_ptr<checkpoint_store> store;  // null: runs live in memory only
+  caf::actor resumer;                       // set when there is a store
+  std::string id_prefix;                    // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
+  std::atomic<uint64_t> parked_total{0};  // runs parked as blocked, ever
 
   std::string new_id(const char* kind);
 };
@@ -52,8 +56,15 @@ class engine {
  public:
   /// Spawns the model service and every workflow's agents. Call check() first: the
   /// constructor assumes the config and registry agree.
+  ///
+  /// With a `store`, every run is checkpointed after each step, a run whose provider
+  /// is down parks as `blocked` and a resumer brings it back, and (when `recover`)
+  /// every run the store holds as running or blocked is recovered before the
+  /// constructor returns: running ones continue at once, blocked ones when their
+  /// provider is up. Without one, runs live in memory only.
   engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
-         const workflow_registry& registry);
+         const workflow_registry& registry, std::shared_ptr<checkpoint_store> store = nullptr,
+         bool recover = true);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -73,6 +84,27 @@ class engine {
   /// (non-actor) thread; results come back in the order of `requests`.
   std::vector<run_result> run_all(std::vector<run_request> requests, size_t max_in_flight = 256);
 
+  /// With a store: one attempt to continue run `run_id` from its checkpoint now,
+  /// whatever the provider probes say; the result may be `blocked` again.
+  run_result resume(const std::string& run_id);
+
+  /// resume() for several runs at once (concurrently); results in the order of `run_ids`.
+  std::vector<run_result> resume_all(const std::vector<std::string>& run_ids);
+
+  /// With a store: blocks until run `run_id` has ended (completed, escalated, failed)
+  /// and returns how.
+  run_result await_run(const std::string& run_id);
+
+  /// Runs waiting for a provider (or the store) in the resumer's schedule.
+  size_t blocked_runs();
+
+  /// How many times a run of this engine parked as blocked.
+  uint64_t parked_total() const { return shared_->parked_total.load(); }
+
+  /// Runs found running or blocked in the store at start-up.
+  size_t recovered_runs() const { return recovered_; }
+
+  checkpoint_store* store() { return shared_->store.get(); }
   budget_ledger& ledger() { return shared_->ledger; }
   caf::actor model_service() const { return models_; }
   caf::actor_system& system() { return sys_; }
@@ -83,6 +115,9 @@ class engine {
   std::shared_ptr<engine_shared> shared_;
   caf::actor models_;
   caf::actor watchdog_ticker_;
+  size_t recovered_ = 0;
+
+  std::vector<run_result> run_all_durable(std::vector<run_request> requests, size_t window);
 };
 
 }  // namespace switchyard

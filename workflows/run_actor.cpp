@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 
 #include "caf/all.hpp"
 #include "runtime/messages.hpp"
@@ -46,6 +48,27 @@ struct step_entry {
   uint16_t model_calls = 0;
 };
 
+// Where a checkpointed run continues after a crash or an outage, and what it has not
+// written yet. The records of closed steps wait in `unsaved` for the next write, which
+// also carries the state they lead to: one WriteBatch per step.
+struct durable_state {
+  std::string input;       // the run's first input
+  std::string next_input;  // input of the node the run continues from
+  int next_node = -1;
+  step_kind next_kind = step_kind::node;
+  uint32_t next_step = 0;
+  uint32_t next_hops = 0;
+  uint32_t recorded = 0;      // highest step number recorded + 1
+  uint32_t attempt_from = 0;  // steps below this may have been written by an earlier attempt
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  int64_t nano_usd = 0;
+  int64_t created_ms = 0;
+  std::vector<step_record> unsaved;
+  std::vector<ledger_entry> unsaved_calls;
+  std::map<uint32_t, step_record> replay;  // recorded steps from next_step on
+};
+
 // Per-run state. Kept lean: ten thousand runs may be in flight at once. The
 // run_result is only assembled when the run ends.
 struct run_state {
@@ -68,6 +91,9 @@ struct run_state {
   step_watchdog::registration watch;  // declared after watch_entry: unregisters first
   // While an escalation agent works: why the run was escalated (rare, so off-line).
   std::unique_ptr<std::pair<std::string, std::string>> escalation;
+  // What a checkpointed run needs besides the above; null without a store, so an
+  // in-memory run pays one pointer for durability.
+  std::unique_ptr<durable_state> dur;
 
   static inline const char* name = "run";
 };
@@ -75,6 +101,14 @@ struct run_state {
 using run_actor = caf::stateful_actor<run_state>;
 
 using check_steps_atom = caf::atom_constant<caf::atom("chk_steps")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
+
+constexpr const char* reason_provider_down = "provider_down";
+constexpr const char* reason_write_failed = "checkpoint_write_failed";
+
+int64_t to_nano(double usd) {
+  return static_cast<int64_t>(std::llround(usd * 1e9));
+}
 
 double ms_between(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -135,7 +169,7 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     r.decisions += c.decision;
   }
   if (e.routing) e.routing->decisions += "]";
-  if (!reply.calls.empty()) e.model = std::move(reply.calls.back().model_id);
+  if (!reply.calls.empty()) e.model = reply.calls.back().model_id;
   e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
   if (!reply.error.ok())
     e.error = std::make_unique<std::string>(reply.error.kind + ": " + reply.error.message);
@@ -146,6 +180,29 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     st.open_steps.erase(it);
     if (was_oldest) publish_oldest_open(self);
   }
+}
+
+// The public form of a transcript line, copied (for checkpoints, while the run goes on).
+step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
+  step_record rec;
+  rec.step = step;
+  rec.kind = e.kind;
+  rec.agent = node_name(self, e.node);
+  if (e.caller >= 0) rec.caller = node_name(self, e.caller);
+  rec.hops = e.hops;
+  rec.output = e.output;
+  rec.label = e.label;
+  if (!e.model.empty()) {
+    if (const auto* m = self->state.shared->cfg->find_model(e.model)) rec.tier = m->tier;
+    rec.model = e.model;
+  }
+  rec.model_calls = e.model_calls;
+  rec.input_tokens = e.input_tokens;
+  rec.output_tokens = e.output_tokens;
+  rec.cost_usd = e.cost_usd;
+  rec.latency_ms = e.latency_ms;
+  if (e.error) rec.error = *e.error;
+  return rec;
 }
 
 // The public form of a transcript line.
@@ -176,6 +233,154 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
   return rec;
 }
 
+// -- durability ---------------------------------------------------------------------
+
+// Queues a closed step's record and its paid calls for the next checkpoint write.
+void note_closed(run_actor* self, uint32_t step, const step_reply& reply) {
+  auto& st = self->state;
+  if (!st.dur) return;
+  auto& d = *st.dur;
+  const auto& e = st.steps[step];
+  d.input_tokens += e.input_tokens;
+  d.output_tokens += e.output_tokens;
+  d.nano_usd += to_nano(e.cost_usd);
+  d.unsaved.push_back(copy_record(self, step, e));
+  for (size_t i = 0; i < reply.calls.size(); ++i) {
+    const auto& c = reply.calls[i];
+    if (c.input_tokens + c.output_tokens == 0 && c.cost_usd == 0) continue;  // unpaid
+    ledger_entry l;
+    l.call_id = st.run_id + "/" + std::to_string(step) + "." + std::to_string(i);
+    l.run_id = st.run_id;
+    l.thread_id = st.thread_id;
+    l.model = c.model_id;
+    l.tokens = uint64_t{c.input_tokens} + c.output_tokens;
+    l.nano_usd = to_nano(c.cost_usd);
+    d.unsaved_calls.push_back(std::move(l));
+  }
+}
+
+run_checkpoint make_state(run_actor* self, run_status status, const std::string& reason,
+                          const std::string& detail, const std::string& waits_for,
+                          const std::string& output) {
+  auto& st = self->state;
+  auto& d = *st.dur;
+  run_checkpoint c;
+  c.run_id = st.run_id;
+  c.workflow = st.wf->definition->name();
+  c.input = d.input;
+  c.thread_id = st.thread_id;
+  c.own_thread = st.own_thread;
+  c.status = status;
+  c.reason = reason;
+  c.detail = detail;
+  c.waits_for = waits_for;
+  c.output = output;
+  if (d.next_node >= 0) c.next_node = node_name(self, d.next_node);
+  c.next_kind = d.next_kind;
+  c.next_input = d.next_input;
+  c.next_step = d.next_step;
+  c.next_hops = d.next_hops;
+  c.hops = st.hops;
+  for (const auto& rec : d.unsaved) d.recorded = std::max(d.recorded, rec.step + 1);
+  c.steps = d.recorded;
+  c.input_tokens = d.input_tokens;
+  c.output_tokens = d.output_tokens;
+  c.spent_nano_usd = d.nano_usd;
+  if (st.escalation && status == run_status::running) {
+    c.escalating = true;
+    c.reason = st.escalation->first;
+    c.detail = st.escalation->second;
+  }
+  c.created_ms = d.created_ms;
+  c.updated_ms = unix_now_ms();
+  return c;
+}
+
+// Writes the run's state with the steps closed since the last write: one WriteBatch.
+// Returns the error, empty when written (or when the run has no store).
+std::string save(run_actor* self, run_status status, const std::string& reason = {},
+                 const std::string& detail = {}, const std::string& waits_for = {},
+                 const std::string& output = {}, std::optional<uint32_t> drop_from = {}) {
+  auto& st = self->state;
+  if (!st.dur) return {};
+  auto& d = *st.dur;
+  auto state = make_state(self, status, reason, detail, waits_for, output);
+  bool may_repeat = false;
+  for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
+  auto written =
+      st.shared->store->write_step(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
+  if (!written.ok()) {
+    spdlog::error("run {}: {}", st.run_id, written.error);
+    return written.error;
+  }
+  d.unsaved.clear();
+  d.unsaved_calls.clear();
+  return {};
+}
+
+// Where the run continues from if it has to resume: the node about to run.
+void set_boundary(run_actor* self, int node, step_kind kind, const std::string& input) {
+  auto& st = self->state;
+  if (!st.dur) return;
+  auto& d = *st.dur;
+  d.next_node = node;
+  d.next_kind = kind;
+  d.next_input = input;
+  d.next_step = static_cast<uint32_t>(st.steps.size());
+  d.next_hops = st.hops;
+}
+
+// Parks the run: writes it as blocked, answers pending calls, tells the resumer and
+// quits. The run keeps no actor and no thread: only its record and its id in the
+// resumer's schedule.
+void park(run_actor* self, std::string reason, std::string detail, std::string waits_for,
+          uint32_t retry_after_ms) {
+  auto& st = self->state;
+  if (st.finished) return;
+  st.finished = true;
+  st.shared->parked_total.fetch_add(1);
+  if (st.watch) st.watch->clear();
+  // Steps closed since the last write are complete and go with the blocked state;
+  // the blocked step itself was not closed and will run again.
+  if (auto problem = save(self, run_status::blocked, reason, detail, waits_for); !problem.empty())
+    spdlog::error("run {}: the blocked state was not written ({}); its last checkpoint stands",
+                  st.run_id, problem);
+  spdlog::info("run {} ({}) blocked: {}: {}", st.run_id, st.wf->definition->name(), reason, detail);
+  for (auto& [_, call] : st.open_calls) {
+    step_reply ended;
+    ended.error.kind = "run_ended";
+    ended.error.message = "the run was parked (blocked) before the call returned";
+    call.deliver(std::move(ended));
+  }
+  st.open_calls.clear();
+  if (st.own_thread) st.shared->ledger.close_thread(st.thread_id);
+  if (st.shared->resumer)
+    self->send(st.shared->resumer, run_parked_atom::value, st.run_id, waits_for, retry_after_ms);
+  run_result r;
+  r.run_id = std::move(st.run_id);
+  r.thread_id = std::move(st.thread_id);
+  r.workflow = st.wf->definition->name();
+  r.status = run_status::blocked;
+  r.reason = std::move(reason);
+  r.detail = std::move(detail);
+  r.hops = st.hops;
+  r.latency_ms = ms_between(st.started, clock_type::now());
+  for (uint32_t i = 0; i < st.steps.size(); ++i) {
+    if (std::find(st.open_steps.begin(), st.open_steps.end(), i) != st.open_steps.end()) continue;
+    r.steps.push_back(to_record(self, i, st.steps[i]));
+    r.cost_usd += r.steps.back().cost_usd;
+  }
+  st.steps.clear();
+  st.dur.reset();
+  st.promise.deliver(std::move(r));
+  self->quit();
+}
+
+// A failed checkpoint write: the run must not go on without its record.
+void park_on_write_failure(run_actor* self, const std::string& problem) {
+  park(self, reason_write_failed, problem, waits_for_store, 0);
+}
+
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
             std::string output, bool with_handoff = false) {
   auto& st = self->state;
@@ -183,6 +388,29 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   st.finished = true;
   if (st.watch) st.watch->clear();
   auto now = clock_type::now();
+  for (auto step : st.open_steps) {
+    auto& e = st.steps[step];
+    e.latency_ms = static_cast<float>(ms_between(e.began, now));
+    e.error = std::make_unique<std::string>("unfinished: the run ended before this step returned");
+    if (st.dur) st.dur->unsaved.push_back(copy_record(self, step, e));
+  }
+  if (st.dur) {
+    // The final state with the last steps; records a previous attempt left beyond
+    // this one's end are dropped so the transcript is exactly this run's.
+    // Only a resumed run can have such records; a range delete is not free (RocksDB
+    // keeps range tombstones apart and each one costs every later write a little).
+    auto total = static_cast<uint32_t>(st.steps.size());
+    std::optional<uint32_t> drop_from;
+    if (st.dur->recorded > total) drop_from = total;
+    st.dur->recorded = total;
+    auto problem = save(self, status, reason, detail, {}, output, drop_from);
+    if (!problem.empty())
+      spdlog::error(
+          "run {}: its end ({}) was not written; it will be recovered from its last "
+          "checkpoint",
+          st.run_id, to_string(status));
+    st.dur.reset();
+  }
   run_result r;
   r.run_id = std::move(st.run_id);
   r.thread_id = std::move(st.thread_id);
@@ -193,11 +421,7 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   r.output = std::move(output);
   r.hops = st.hops;
   r.latency_ms = ms_between(st.started, now);
-  for (auto step : st.open_steps) {
-    auto& e = st.steps[step];
-    e.latency_ms = static_cast<float>(ms_between(e.began, now));
-    e.error = std::make_unique<std::string>("unfinished: the run ended before this step returned");
-  }
+
   r.steps.reserve(st.steps.size());
   for (uint32_t i = 0; i < st.steps.size(); ++i) {
     r.steps.push_back(to_record(self, i, st.steps[i]));
@@ -260,6 +484,11 @@ void escalate(run_actor* self, std::string reason, std::string detail) {
       auto input = fmt::format("escalated: {}: {}", reason, detail);
       st.escalation = std::make_unique<std::pair<std::string, std::string>>(std::move(reason),
                                                                             std::move(detail));
+      set_boundary(self, node, step_kind::escalation, input);
+      if (auto problem = save(self, run_status::running); !problem.empty()) {
+        park_on_write_failure(self, problem);
+        return;
+      }
       run_node(self, node, std::move(input), step_kind::escalation);
       return;
     }
@@ -277,14 +506,27 @@ void on_step_error(run_actor* self, const std::string& agent, const model_error&
     finish(self, run_status::failed, std::move(verdict.reason), std::move(detail), {});
 }
 
-void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) {
+// Every candidate model is down: a run with a store parks until the provider is back;
+// one without has nowhere to wait and fails, as before blocking existed.
+bool parks_on(run_actor* self, const model_error& error) {
   auto& st = self->state;
-  if (st.finished) return;
-  close_step(self, step, reply);
+  if (error.kind != "blocked" || !st.dur) return false;
+  park(self, reason_provider_down, error.message,
+       error.provider.empty() ? std::string{"unknown"} : error.provider, error.retry_after_ms);
+  return true;
+}
+
+// What the run does once node step `step` has closed (run or replayed).
+void after_node_step(run_actor* self, int node, uint32_t step, step_reply& reply) {
+  auto& st = self->state;
   const auto& agent = node_name(self, st.steps[step].node);
   // While the escalation agent works, other steps still unwind (with the errors of
   // the refused hop); they are recorded but no longer decide the run's fate.
-  if (st.escalation && st.steps[step].kind != step_kind::escalation) return;
+  if (st.escalation && st.steps[step].kind != step_kind::escalation) {
+    if (auto problem = save(self, run_status::running); !problem.empty())
+      park_on_write_failure(self, problem);
+    return;
+  }
   if (st.steps[step].kind == step_kind::escalation) {
     // The escalation agent has answered; it may not escalate again.
     auto reason = std::move(st.escalation->first);
@@ -313,7 +555,23 @@ void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) 
     return;
   }
   st.hops += 1;
-  run_node(self, st.wf->definition->index_of(next), std::move(reply.output), step_kind::node);
+  auto next_node = st.wf->definition->index_of(next);
+  // The step's record, its calls and the state pointing at the next node: one batch.
+  set_boundary(self, next_node, step_kind::node, reply.output);
+  if (auto problem = save(self, run_status::running); !problem.empty()) {
+    park_on_write_failure(self, problem);
+    return;
+  }
+  run_node(self, next_node, std::move(reply.output), step_kind::node);
+}
+
+void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) {
+  auto& st = self->state;
+  if (st.finished) return;
+  if (parks_on(self, reply.error)) return;
+  close_step(self, step, reply);
+  note_closed(self, step, reply);
+  after_node_step(self, node, step, reply);
 }
 
 void on_agent_lost(run_actor* self, uint32_t step, const caf::error& err) {
@@ -324,11 +582,27 @@ void on_agent_lost(run_actor* self, uint32_t step, const caf::error& err) {
          {});
 }
 
+// A step recorded by an earlier attempt of this run is answered from its record, not
+// asked again: its model calls were made and paid once.
+bool replays(run_actor* self, uint32_t step, step_kind kind, int node) {
+  auto& st = self->state;
+  if (!st.dur || st.dur->replay.empty()) return false;
+  auto it = st.dur->replay.find(step);
+  if (it == st.dur->replay.end()) return false;
+  if (it->second.kind != kind || it->second.agent != node_name(self, node)) {
+    st.dur->replay.clear();  // this attempt went another way: the records do not apply
+    return false;
+  }
+  self->send(self, replay_atom::value, step);
+  return true;
+}
+
 // Steps carry no CAF request timeout (see step_watchdog.hpp); the watchdog pokes the
 // run with check_steps_atom when its oldest open step looks overdue.
 void run_node(run_actor* self, int node, std::string input, step_kind kind) {
   auto req = begin_step(self, kind, node, -1, std::move(input));
   auto step = req.ctx.step;
+  if (replays(self, step, kind, node)) return;
   self->request(self->state.wf->agents[static_cast<size_t>(node)], caf::infinite, std::move(req))
       .then([self, node, step](step_reply& reply) { on_node_reply(self, node, step, reply); },
             [self, step](caf::error& err) { on_agent_lost(self, step, err); });
@@ -341,12 +615,16 @@ caf::result<step_reply> refuse_call(std::string kind, std::string message) {
   return reply;
 }
 
-void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
+// What the run does once call step `step` has closed (run or replayed).
+void after_call_step(run_actor* self, uint32_t step, step_reply& reply) {
   auto& st = self->state;
-  if (st.finished) return;
-  close_step(self, step, reply);
   if (!reply.error.ok() && supervisor::judge(reply.error).status == run_status::escalated) {
     on_step_error(self, node_name(self, st.steps[step].node), reply.error);
+    return;
+  }
+  // The call's record goes to disk before its answer goes back to the caller.
+  if (auto problem = save(self, run_status::running); !problem.empty()) {
+    park_on_write_failure(self, problem);
     return;
   }
   auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
@@ -355,6 +633,15 @@ void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
   auto promise = std::move(it->second);
   st.open_calls.erase(it);
   promise.deliver(std::move(reply));
+}
+
+void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
+  auto& st = self->state;
+  if (st.finished) return;
+  if (parks_on(self, reply.error)) return;
+  close_step(self, step, reply);
+  note_closed(self, step, reply);
+  after_call_step(self, step, reply);
 }
 
 caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
@@ -379,10 +666,50 @@ caf::result<step_reply> on_agent_call(run_actor* self, agent_call& call) {
   auto step = req.ctx.step;
   auto promise = self->make_response_promise<step_reply>();
   st.open_calls.emplace_back(step, promise);
+  if (replays(self, step, step_kind::call, to)) return promise;
   self->request(st.wf->agents[static_cast<size_t>(to)], caf::infinite, std::move(req))
       .then([self, step](step_reply& reply) { on_call_reply(self, step, reply); },
             [self, step](caf::error& err) { on_agent_lost(self, step, err); });
   return promise;
+}
+
+// Answers a step from its record (see replays()).
+void replay_step(run_actor* self, uint32_t step) {
+  auto& st = self->state;
+  if (st.finished || !st.dur) return;
+  auto it = st.dur->replay.find(step);
+  if (it == st.dur->replay.end()) return;
+  auto rec = std::move(it->second);
+  st.dur->replay.erase(it);
+  auto& e = st.steps[step];
+  e.output = rec.output;
+  e.label = rec.label;
+  e.model = rec.model;
+  e.model_calls = static_cast<uint16_t>(rec.model_calls);
+  e.input_tokens = rec.input_tokens;
+  e.output_tokens = rec.output_tokens;
+  e.cost_usd = rec.cost_usd;
+  e.latency_ms = static_cast<float>(rec.latency_ms);
+  step_reply reply;
+  reply.output = std::move(rec.output);
+  reply.label = std::move(rec.label);
+  if (!rec.error.empty()) {
+    e.error = std::make_unique<std::string>(rec.error);
+    auto colon = rec.error.find(": ");
+    reply.error.kind = rec.error.substr(0, colon);
+    reply.error.message = colon == std::string::npos ? rec.error : rec.error.substr(colon + 2);
+  }
+  auto open = std::find(st.open_steps.begin(), st.open_steps.end(), step);
+  if (open != st.open_steps.end()) {
+    bool was_oldest = open == st.open_steps.begin();
+    st.open_steps.erase(open);
+    if (was_oldest) publish_oldest_open(self);
+  }
+  st.dur->recorded = std::max(st.dur->recorded, step + 1);
+  if (e.kind == step_kind::call)
+    after_call_step(self, step, reply);
+  else
+    after_node_step(self, e.node, step, reply);
 }
 
 void check_steps(run_actor* self) {
@@ -397,6 +724,180 @@ void check_steps(run_actor* self) {
          fmt::format("agent '{}' did not answer step {} within step_timeout_ms = {}",
                      node_name(self, rec.node), oldest, st.wf->settings.step_timeout_ms),
          {});
+}
+
+// Ends a run whose record cannot be continued: marked failed in the store (the other
+// runs go on) and answered as failed.
+run_result fail_record(run_actor* self, const std::string& run_id, const std::string& reason,
+                       const std::string& detail, const run_checkpoint* known) {
+  auto& st = self->state;
+  run_checkpoint c;
+  if (known) c = *known;
+  c.run_id = run_id;
+  c.status = run_status::failed;
+  c.reason = reason;
+  c.detail = detail;
+  c.updated_ms = unix_now_ms();
+  if (c.created_ms == 0) c.created_ms = c.updated_ms;
+  auto written = st.shared->store->write_step(c, {}, {});
+  if (!written.ok()) spdlog::error("run {}: {}", run_id, written.error);
+  spdlog::warn("run {} failed: {}: {}", run_id, reason, detail);
+  run_result r;
+  r.run_id = run_id;
+  r.thread_id = c.thread_id;
+  r.workflow = c.workflow;
+  r.status = run_status::failed;
+  r.reason = reason;
+  r.detail = detail;
+  return r;
+}
+
+// The run as its record says it ended (a resume of an ended run changes nothing).
+run_result ended_result(const run_checkpoint& c, const checkpoint_store& store) {
+  run_result r;
+  r.run_id = c.run_id;
+  r.thread_id = c.thread_id;
+  r.workflow = c.workflow;
+  r.status = c.status;
+  r.reason = c.reason;
+  r.detail = c.detail;
+  r.output = c.output;
+  r.hops = c.hops;
+  r.steps = store.steps(c.run_id);
+  for (const auto& s : r.steps) {
+    r.input_tokens += s.input_tokens;
+    r.output_tokens += s.output_tokens;
+    r.cost_usd += s.cost_usd;
+  }
+  return r;
+}
+
+// Continues a run from its last checkpoint (see resume_run_atom).
+caf::result<run_result> resume_from_store(run_actor* self, const std::string& run_id) {
+  auto& st = self->state;
+  auto unanswered = [&](run_result r) -> caf::result<run_result> {
+    st.finished = true;
+    self->quit();
+    return r;
+  };
+  if (!st.shared->store) {
+    run_result r;
+    r.run_id = run_id;
+    r.status = run_status::failed;
+    r.reason = "no_store";
+    r.detail = "runs can only be resumed with a checkpoint store";
+    return unanswered(std::move(r));
+  }
+  auto& store = *st.shared->store;
+  auto loaded = store.load(run_id);
+  if (!loaded) {
+    run_result r;
+    r.run_id = run_id;
+    r.status = run_status::failed;
+    r.reason = "unknown_run";
+    r.detail = fmt::format("no run '{}' in the checkpoint store '{}'", run_id, store.path());
+    return unanswered(std::move(r));
+  }
+  if (!loaded->state)
+    return unanswered(fail_record(self, run_id, "bad_checkpoint", loaded->error, nullptr));
+  auto& c = *loaded->state;
+  if (is_ended(c.status)) return unanswered(ended_result(c, store));
+  auto it = st.shared->workflows.find(c.workflow);
+  if (it == st.shared->workflows.end())
+    return unanswered(fail_record(self, run_id, "unknown_workflow",
+                                  fmt::format("no workflow named '{}' is registered", c.workflow),
+                                  &c));
+  const auto& g = *it->second.definition;
+  auto next_node = g.index_of(c.next_node);
+  if (next_node < 0)
+    return unanswered(fail_record(
+        self, run_id, "bad_checkpoint",
+        fmt::format("the checkpoint continues at node '{}', which workflow '{}' does not have",
+                    c.next_node, c.workflow),
+        &c));
+  std::vector<std::string> step_errors;
+  auto records = store.steps(run_id, &step_errors);
+  if (!step_errors.empty())
+    return unanswered(fail_record(self, run_id, "bad_checkpoint", step_errors.front(), &c));
+  st.started = clock_type::now();
+  st.promise = self->make_response_promise();
+  st.run_id = c.run_id;
+  st.thread_id = c.thread_id;
+  st.own_thread = c.own_thread;
+  st.wf = &it->second;
+  st.hops = c.next_hops;
+  st.dur = std::make_unique<durable_state>();
+  auto& d = *st.dur;
+  d.input = c.input;
+  d.next_node = next_node;
+  d.next_kind = c.next_kind;
+  d.next_input = c.next_input;
+  d.next_step = c.next_step;
+  d.next_hops = c.next_hops;
+  d.recorded = c.steps;
+  d.attempt_from = c.steps;
+  d.input_tokens = c.input_tokens;
+  d.output_tokens = c.output_tokens;
+  d.nano_usd = c.spent_nano_usd;
+  d.created_ms = c.created_ms;
+  for (auto& rec : records) {
+    if (rec.step >= c.next_step) {
+      auto step = rec.step;
+      d.replay.emplace(step, std::move(rec));
+      continue;
+    }
+    if (g.index_of(rec.agent) < 0)
+      return unanswered(fail_record(
+          self, run_id, "bad_checkpoint",
+          fmt::format("step record {} names agent '{}', which workflow '{}' does not have",
+                      rec.step, rec.agent, c.workflow),
+          &c));
+    // A step still open when the checkpoint was written (an unwinding step while an
+    // escalation agent took over) has no record: it keeps a placeholder line.
+    while (st.steps.size() < rec.step) {
+      auto& gap = st.steps.emplace_back();
+      gap.began = st.started;
+      gap.node = static_cast<int16_t>(next_node);
+      gap.error = std::make_unique<std::string>("not recorded: open when the run was checkpointed");
+    }
+    auto& e = st.steps.emplace_back();
+    e.output = std::move(rec.output);
+    e.label = std::move(rec.label);
+    e.model = std::move(rec.model);
+    if (!rec.error.empty()) e.error = std::make_unique<std::string>(std::move(rec.error));
+    e.began = st.started;
+    e.cost_usd = rec.cost_usd;
+    e.latency_ms = static_cast<float>(rec.latency_ms);
+    e.input_tokens = rec.input_tokens;
+    e.output_tokens = rec.output_tokens;
+    e.hops = rec.hops;
+    e.node = static_cast<int16_t>(g.index_of(rec.agent));
+    e.caller = static_cast<int16_t>(rec.caller.empty() ? -1 : g.index_of(rec.caller));
+    e.kind = rec.kind;
+    e.model_calls = static_cast<uint16_t>(rec.model_calls);
+  }
+  while (st.steps.size() < c.next_step) {
+    auto& gap = st.steps.emplace_back();
+    gap.began = st.started;
+    gap.node = static_cast<int16_t>(next_node);
+    gap.error = std::make_unique<std::string>("not recorded: open when the run was checkpointed");
+  }
+  if (c.escalating)
+    st.escalation = std::make_unique<std::pair<std::string, std::string>>(c.reason, c.detail);
+  st.watch = st.shared->watchdog.add(st.watch_entry, self->address(),
+                                     std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
+  // The thread's spending so far is in the record; a thread made for this run alone
+  // was forgotten when it parked (or died with the process), so it is charged again.
+  if (st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget) || st.own_thread)
+    st.shared->ledger.record_spent(st.thread_id, c.input_tokens + c.output_tokens,
+                                   static_cast<double>(c.spent_nano_usd) / 1e9);
+  auto promise = st.promise;
+  if (auto problem = save(self, run_status::running); !problem.empty()) {
+    park_on_write_failure(self, problem);
+    return promise;
+  }
+  run_node(self, next_node, c.next_input, c.next_kind);
+  return promise;
 }
 
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
@@ -424,10 +925,30 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
                                     std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
         st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
         const auto& g = *st.wf->definition;
-        run_node(self, g.index_of(g.entry()), std::move(req.input), step_kind::node);
+        auto entry = g.index_of(g.entry());
+        if (st.shared->store) {
+          st.dur = std::make_unique<durable_state>();
+          st.dur->input = req.input;
+          st.dur->created_ms = unix_now_ms();
+          set_boundary(self, entry, step_kind::node, req.input);
+          // Checkpoint 0: a run nobody can find after a crash must not start.
+          if (auto problem = save(self, run_status::running); !problem.empty()) {
+            st.dur.reset();
+            finish(self, run_status::failed, reason_write_failed, problem, {});
+            return promise;
+          }
+        }
+        run_node(self, entry, std::move(req.input), step_kind::node);
         return promise;
       },
+      [self](resume_run_atom, const std::string& run_id) -> caf::result<run_result> {
+        auto& st = self->state;
+        if (st.promise.pending() || st.finished)
+          return caf::make_error(caf::sec::unexpected_message);
+        return resume_from_store(self, run_id);
+      },
       [self](agent_call& call) { return on_agent_call(self, call); },
+      [self](replay_atom, uint32_t step) { replay_step(self, step); },
       [self](check_steps_atom) { check_steps(self); },
   };
 }

@@ -2,7 +2,35 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 namespace switchyard {
+
+namespace {
+
+// One line per routed call: route and where it came from, the target tier, the model
+// chosen, and the models filters removed. The full trace is in --json.
+void describe_decisions(std::string& out, const std::string& decisions) {
+  auto traces = nlohmann::json::parse(decisions, nullptr, false);
+  if (!traces.is_array()) return;
+  for (const auto& t : traces) {
+    if (!t.is_object()) continue;
+    std::string filtered;
+    for (const auto& c : t.value("candidates", nlohmann::json::array()))
+      if (c.value("verdict", "") != "chosen")
+        filtered += fmt::format("{}{} ({})", filtered.empty() ? "" : ", ", c.value("model", "?"),
+                                c.value("verdict", "?"));
+    out += fmt::format("      route {} ({}), tier {} ({}) -> {}{}{}\n",
+                       t.value("route", "").empty() ? "-" : t.value("route", ""),
+                       t.value("route_source", "?"), t.value("target_tier", "?"),
+                       t.value("tier_source", "?"),
+                       t.value("model", "").empty() ? t.value("outcome", "?") : t.value("model", ""),
+                       t.value("downgraded", false) ? ", " + t.value("note", "downgraded") : "",
+                       filtered.empty() ? "" : "; filtered: " + filtered);
+  }
+}
+
+}  // namespace
 
 std::string describe_run(const run_result& r) {
   std::string out =
@@ -19,6 +47,7 @@ std::string describe_run(const run_result& r) {
                        to_string(s.kind), s.agent, s.model.empty() ? "-" : s.model,
                        s.tier.empty() ? "-" : s.tier, s.input_tokens, s.output_tokens, s.cost_usd,
                        s.latency_ms);
+    if (!s.decisions.empty()) describe_decisions(out, s.decisions);
     if (!s.error.empty()) out += fmt::format("      error: {}\n", s.error);
   }
   if (r.has_handoff)

@@ -68,7 +68,7 @@ std::vector<std::string> drive(fallback_chain& chain, manual_clock& clock,
 }
 
 model_error err(const std::string& kind, uint32_t retry_after_ms = 0) {
-  return model_error{kind, "injected", retry_after_ms};
+  return model_error{kind, "injected", retry_after_ms, {}};
 }
 
 }  // namespace

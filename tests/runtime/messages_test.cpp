@@ -91,7 +91,7 @@ TEST_CASE("messages: model requests and responses keep context, messages and usa
   model_response resp;
   resp.call_id = "c";
   resp.usage = {"m", "mid", 10, 20, 0.5, 12.5, "billing", true, R"({"outcome":"routed"})"};
-  resp.error = {"rate_limited", "slow down", 1500};
+  resp.error = {"rate_limited", "slow down", 1500, {}};
   auto resp_copy = round_trip(rt.system(), resp);
   CHECK(resp_copy.usage.output_tokens == 20);
   CHECK(resp_copy.usage.latency_ms == 12.5);

@@ -13,10 +13,10 @@ TEST_CASE("supervisor: with max_hops N a run may make exactly N hops", "[supervi
 }
 
 TEST_CASE("supervisor: a refused budget escalates, other errors fail the run", "[supervisor]") {
-  auto budget = supervisor::judge({"budget_exhausted", "no money", 0});
+  auto budget = supervisor::judge({"budget_exhausted", "no money", 0, {}});
   CHECK(budget.status == run_status::escalated);
   CHECK(budget.reason == "budget_exhausted");
-  auto server = supervisor::judge({"server_error", "HTTP 500", 0});
+  auto server = supervisor::judge({"server_error", "HTTP 500", 0, {}});
   CHECK(server.status == run_status::failed);
   CHECK(server.reason == "server_error");
 }

@@ -55,7 +55,7 @@ TEST_CASE("switchyard run hello completes against the stub provider over HTTP", 
   const std::string key = "sk-e2e-DO-NOT-PRINT-7731";
   std::string output;
   int status = run("SWITCHYARD_STUB_KEY=" + key + " " + SWITCHYARD_BINARY +
-                       " run hello --json --log-level debug --config " + path +
+                       " run hello --json --no-db --log-level debug --config " + path +
                        " --input 'What are your opening hours?'",
                    output);
   std::remove(path.c_str());
@@ -97,7 +97,7 @@ TEST_CASE("switchyard run against a stopped provider fails the run with a connec
   std::ofstream{path} << cfg.dump(2);
   std::string output;
   int status = run(std::string("SWITCHYARD_STUB_KEY=k ") + SWITCHYARD_BINARY +
-                       " run hello --json --config " + path + " --input 'What are your hours?'",
+                       " run hello --json --no-db --config " + path + " --input 'What are your hours?'",
                    output);
   std::remove(path.c_str());
   INFO(output);

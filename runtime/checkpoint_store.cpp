@@ -1,0 +1,612 @@
+#include "runtime/checkpoint_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <type_traits>
+
+#include "runtime/run_result_json.hpp"
+
+namespace switchyard {
+
+namespace {
+
+using nlohmann::json;
+
+const char* const cf_runs = "runs";
+const char* const cf_steps = "steps";
+const char* const cf_ledger = "ledger";
+const char* const schema_key = "schema_version";
+
+// Step keys sort by run, then by step number: run id, a NUL, the number big-endian.
+std::string step_key(const std::string& run_id, uint32_t step) {
+  std::string key = run_id;
+  key += '\0';
+  for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>((step >> shift) & 0xff);
+  return key;
+}
+
+std::string step_prefix(const std::string& run_id) {
+  std::string key = run_id;
+  key += '\0';
+  return key;
+}
+
+std::string ledger_prefix(const std::string& run_id) {
+  return run_id + "/";
+}
+
+step_kind parse_step_kind(const std::string& s, bool& ok) {
+  ok = true;
+  if (s == "node") return step_kind::node;
+  if (s == "call") return step_kind::call;
+  if (s == "escalation") return step_kind::escalation;
+  ok = false;
+  return step_kind::node;
+}
+
+std::string encode_ledger(const ledger_entry& e);
+
+// -- a small JSON writer ------------------------------------------------------------
+// State and step documents are written on every step; building an nlohmann::json
+// tree for them cost more than the RocksDB write itself. These append straight into
+// one string. Invalid UTF-8 becomes U+FFFD, as a JSON document must be valid UTF-8.
+
+void append_escaped(std::string& out, std::string_view text) {
+  out += '"';
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: copied when well-formed, else one U+FFFD per bad byte.
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (ok && len == 4) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(text.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+void append_key(std::string& out, const char* key) {
+  if (out.back() != '{') out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void field(std::string& out, const char* key, std::string_view value) {
+  append_key(out, key);
+  append_escaped(out, value);
+}
+
+void field(std::string& out, const char* key, bool value) {
+  append_key(out, key);
+  out += value ? "true" : "false";
+}
+
+template <class Int>
+std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
+                                                                              const char* key,
+                                                                              Int value) {
+  append_key(out, key);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+void field(std::string& out, const char* key, double value) {
+  append_key(out, key);
+  if (!std::isfinite(value)) value = 0;  // JSON has no NaN or infinity
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+namespace {
+
+std::string encode_ledger(const ledger_entry& e) {
+  std::string out = "{";
+  field(out, "run_id", e.run_id);
+  field(out, "thread_id", e.thread_id);
+  field(out, "model", e.model);
+  field(out, "tokens", e.tokens);
+  field(out, "nano_usd", e.nano_usd);
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_ended(run_status s) {
+  return s == run_status::completed || s == run_status::escalated || s == run_status::failed;
+}
+
+std::optional<run_status> parse_run_status(const std::string& s) {
+  for (auto st : {run_status::running, run_status::blocked, run_status::completed,
+                  run_status::escalated, run_status::failed})
+    if (to_string(st) == s) return st;
+  return std::nullopt;
+}
+
+// -- value formats ------------------------------------------------------------------
+
+std::string encode_checkpoint(const run_checkpoint& x) {
+  std::string out;
+  out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());
+  out += '{';
+  field(out, "v", checkpoint_schema_version);
+  field(out, "run_id", x.run_id);
+  field(out, "workflow", x.workflow);
+  field(out, "input", x.input);
+  field(out, "thread_id", x.thread_id);
+  field(out, "own_thread", x.own_thread);
+  field(out, "status", to_string(x.status));
+  field(out, "reason", x.reason);
+  field(out, "detail", x.detail);
+  field(out, "waits_for", x.waits_for);
+  field(out, "output", x.output);
+  append_key(out, "next");
+  out += '{';
+  field(out, "node", x.next_node);
+  field(out, "kind", to_string(x.next_kind));
+  field(out, "input", x.next_input);
+  field(out, "step", x.next_step);
+  field(out, "hops", x.next_hops);
+  out += '}';
+  field(out, "hops", x.hops);
+  field(out, "steps", x.steps);
+  field(out, "input_tokens", x.input_tokens);
+  field(out, "output_tokens", x.output_tokens);
+  field(out, "nano_usd", x.spent_nano_usd);
+  field(out, "escalating", x.escalating);
+  field(out, "created_ms", x.created_ms);
+  field(out, "updated_ms", x.updated_ms);
+  out += '}';
+  return out;
+}
+
+std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
+  try {
+    auto j = json::parse(bytes);
+    if (!j.is_object()) {
+      error = "state is not a JSON object";
+      return std::nullopt;
+    }
+    auto version = j.at("v").get<int>();
+    if (version != checkpoint_schema_version) {
+      error = "state has schema version " + std::to_string(version) + ", this build reads " +
+              std::to_string(checkpoint_schema_version);
+      return std::nullopt;
+    }
+    run_checkpoint x;
+    j.at("run_id").get_to(x.run_id);
+    j.at("workflow").get_to(x.workflow);
+    j.at("input").get_to(x.input);
+    j.at("thread_id").get_to(x.thread_id);
+    j.at("own_thread").get_to(x.own_thread);
+    auto status = parse_run_status(j.at("status").get<std::string>());
+    if (!status) {
+      error = "unknown status '" + j.at("status").get<std::string>() + "'";
+      return std::nullopt;
+    }
+    x.status = *status;
+    j.at("reason").get_to(x.reason);
+    j.at("detail").get_to(x.detail);
+    j.at("waits_for").get_to(x.waits_for);
+    j.at("output").get_to(x.output);
+    const auto& next = j.at("next");
+    next.at("node").get_to(x.next_node);
+    bool kind_ok = false;
+    x.next_kind = parse_step_kind(next.at("kind").get<std::string>(), kind_ok);
+    if (!kind_ok) {
+      error = "unknown step kind '" + next.at("kind").get<std::string>() + "'";
+      return std::nullopt;
+    }
+    next.at("input").get_to(x.next_input);
+    next.at("step").get_to(x.next_step);
+    next.at("hops").get_to(x.next_hops);
+    j.at("hops").get_to(x.hops);
+    j.at("steps").get_to(x.steps);
+    j.at("input_tokens").get_to(x.input_tokens);
+    j.at("output_tokens").get_to(x.output_tokens);
+    j.at("nano_usd").get_to(x.spent_nano_usd);
+    j.at("escalating").get_to(x.escalating);
+    j.at("created_ms").get_to(x.created_ms);
+    j.at("updated_ms").get_to(x.updated_ms);
+    return x;
+  } catch (const std::exception& e) {
+    error = std::string{"state does not decode: "} + e.what();
+    return std::nullopt;
+  }
+}
+
+// The same document as to_json(step_record) in runtime/run_result_json.cpp.
+std::string encode_step(const step_record& x) {
+  std::string out;
+  out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
+  out += '{';
+  field(out, "step", x.step);
+  field(out, "kind", to_string(x.kind));
+  field(out, "agent", x.agent);
+  if (!x.caller.empty()) field(out, "caller", x.caller);
+  field(out, "hops", x.hops);
+  field(out, "output", x.output);
+  if (!x.label.empty()) field(out, "label", x.label);
+  field(out, "model", x.model);
+  field(out, "tier", x.tier);
+  field(out, "model_calls", x.model_calls);
+  field(out, "input_tokens", x.input_tokens);
+  field(out, "output_tokens", x.output_tokens);
+  field(out, "cost_usd", x.cost_usd);
+  field(out, "latency_ms", x.latency_ms);
+  if (!x.error.empty()) field(out, "error", x.error);
+  if (!x.route.empty()) field(out, "route", x.route);
+  if (x.downgraded) field(out, "downgraded", true);
+  if (!x.decisions.empty()) {
+    // Already JSON (the router writes it); kept as a value, not as a string of JSON.
+    append_key(out, "decisions");
+    out += x.decisions;
+  }
+  out += '}';
+  return out;
+}
+
+std::optional<step_record> decode_step(const std::string& bytes, std::string& error) {
+  try {
+    auto j = json::parse(bytes);
+    step_record x;
+    j.at("step").get_to(x.step);
+    bool kind_ok = false;
+    x.kind = parse_step_kind(j.at("kind").get<std::string>(), kind_ok);
+    if (!kind_ok) {
+      error = "unknown step kind";
+      return std::nullopt;
+    }
+    j.at("agent").get_to(x.agent);
+    x.caller = j.value("caller", "");
+    j.at("hops").get_to(x.hops);
+    j.at("output").get_to(x.output);
+    x.label = j.value("label", "");
+    j.at("model").get_to(x.model);
+    j.at("tier").get_to(x.tier);
+    j.at("model_calls").get_to(x.model_calls);
+    j.at("input_tokens").get_to(x.input_tokens);
+    j.at("output_tokens").get_to(x.output_tokens);
+    j.at("cost_usd").get_to(x.cost_usd);
+    j.at("latency_ms").get_to(x.latency_ms);
+    x.error = j.value("error", "");
+    x.route = j.value("route", "");
+    x.downgraded = j.value("downgraded", false);
+    if (auto d = j.find("decisions"); d != j.end()) x.decisions = d->dump();
+    return x;
+  } catch (const std::exception& e) {
+    error = std::string{"step record does not decode: "} + e.what();
+    return std::nullopt;
+  }
+}
+
+// -- the store ------------------------------------------------------------------------
+
+struct checkpoint_store::impl {
+  std::string path;
+  bool sync = false;
+  bool read_only = false;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::ColumnFamilyHandle* runs = nullptr;
+  rocksdb::ColumnFamilyHandle* steps = nullptr;
+  rocksdb::ColumnFamilyHandle* ledger = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::mutex fault_mutex;
+  std::function<std::string(size_t)> hook;
+
+  std::string injected_fault(size_t bytes) {
+    std::lock_guard<std::mutex> guard{fault_mutex};
+    return hook ? hook(bytes) : std::string{};
+  }
+
+  write_outcome commit(rocksdb::WriteBatch& batch, size_t ledger_added) {
+    write_outcome out;
+    out.bytes = batch.GetDataSize();
+    out.ledger_added = ledger_added;
+    if (auto problem = injected_fault(out.bytes); !problem.empty()) {
+      out.error = "checkpoint store '" + path + "': write failed: " + problem;
+      return out;
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    auto s = db->Write(wo, &batch);
+    if (!s.ok()) out.error = "checkpoint store '" + path + "': write failed: " + s.ToString();
+    return out;
+  }
+};
+
+checkpoint_store::checkpoint_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+checkpoint_store::~checkpoint_store() {
+  if (!impl_ || !impl_->db) return;
+  for (auto* h : impl_->handles) impl_->db->DestroyColumnFamilyHandle(h);
+  impl_->db->Close();
+}
+
+checkpoint_store::open_result checkpoint_store::open(const store_options& opts) {
+  open_result result;
+  if (opts.path.empty()) {
+    result.error = "checkpoint store: no path given";
+    return result;
+  }
+  auto p = std::make_unique<impl>();
+  p->path = opts.path;
+  p->sync = opts.sync;
+  p->read_only = opts.read_only;
+  std::error_code ec;
+  if (!opts.read_only) {
+    std::filesystem::create_directories(opts.path, ec);
+    if (ec) {
+      result.error =
+          "checkpoint store '" + opts.path + "': cannot create the directory: " + ec.message();
+      return result;
+    }
+  } else if (!std::filesystem::exists(std::filesystem::path{opts.path} / "CURRENT", ec)) {
+    result.error = "checkpoint store '" + opts.path + "': no database there";
+    return result;
+  }
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.keep_log_file_num = 4;
+  db_opts.max_total_wal_size = 64 << 20;
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.write_buffer_size = 16 << 20;  // small rows; 4 families share the RAM
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, cf_opts},
+      {cf_runs, cf_opts},
+      {cf_steps, cf_opts},
+      {cf_ledger, cf_opts}};
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      opts.read_only ? rocksdb::DB::OpenForReadOnly(db_opts, opts.path, families, &p->handles, &raw)
+                     : rocksdb::DB::Open(db_opts, opts.path, families, &p->handles, &raw);
+  if (!s.ok()) {
+    auto text = s.ToString();
+    if (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos) {
+      result.locked = true;
+      result.error = "checkpoint store '" + opts.path +
+                     "' is locked by another process (is another switchyard using it?): " + text;
+    } else {
+      result.error = "checkpoint store '" + opts.path + "': cannot open: " + text;
+    }
+    return result;
+  }
+  p->db.reset(raw);
+  p->runs = p->handles[1];
+  p->steps = p->handles[2];
+  p->ledger = p->handles[3];
+  std::string version;
+  auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
+  if (got.IsNotFound() && !opts.read_only) {
+    p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key,
+               std::to_string(checkpoint_schema_version));
+  } else if (got.ok() && version != std::to_string(checkpoint_schema_version)) {
+    result.error = "checkpoint store '" + opts.path + "' has schema version " + version +
+                   "; this build reads version " + std::to_string(checkpoint_schema_version);
+    for (auto* h : p->handles) p->db->DestroyColumnFamilyHandle(h);
+    return result;
+  }
+  result.store.reset(new checkpoint_store(std::move(p)));
+  return result;
+}
+
+const std::string& checkpoint_store::path() const {
+  return impl_->path;
+}
+
+write_outcome checkpoint_store::write_step(const run_checkpoint& state,
+                                           const std::vector<step_record>& steps,
+                                           const std::vector<ledger_entry>& calls,
+                                           std::optional<uint32_t> drop_steps_from,
+                                           bool calls_may_repeat) {
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->runs, state.run_id, encode_checkpoint(state));
+  if (drop_steps_from)
+    batch.DeleteRange(impl_->steps, step_key(state.run_id, *drop_steps_from),
+                      step_key(state.run_id, UINT32_MAX));
+  for (const auto& step : steps)
+    batch.Put(impl_->steps, step_key(state.run_id, step.step), encode_step(step));
+  size_t added = 0;
+  for (const auto& call : calls) {
+    // A call id already counted (the step was written before a crash and is being
+    // written again) is never counted twice.
+    if (calls_may_repeat && has_call(call.call_id)) continue;
+    batch.Put(impl_->ledger, call.call_id, encode_ledger(call));
+    ++added;
+  }
+  return impl_->commit(batch, added);
+}
+
+write_outcome checkpoint_store::write_states(const std::vector<run_checkpoint>& states) {
+  rocksdb::WriteBatch batch;
+  for (const auto& s : states) batch.Put(impl_->runs, s.run_id, encode_checkpoint(s));
+  return impl_->commit(batch, 0);
+}
+
+std::optional<loaded_run> checkpoint_store::load(const std::string& run_id) const {
+  std::string bytes;
+  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->runs, run_id, &bytes);
+  if (s.IsNotFound()) return std::nullopt;
+  loaded_run out;
+  out.run_id = run_id;
+  if (!s.ok()) {
+    out.error = "cannot read the state: " + s.ToString();
+    return out;
+  }
+  out.state = decode_checkpoint(bytes, out.error);
+  if (out.state && out.state->run_id != run_id) {
+    out.error = "state names run '" + out.state->run_id + "' but is stored under '" + run_id + "'";
+    out.state.reset();
+  }
+  return out;
+}
+
+std::vector<loaded_run> checkpoint_store::list() const {
+  std::vector<loaded_run> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->runs)};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    loaded_run r;
+    r.run_id = it->key().ToString();
+    r.state = decode_checkpoint(it->value().ToString(), r.error);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<step_record> checkpoint_store::steps(const std::string& run_id,
+                                                 std::vector<std::string>* errors) const {
+  std::vector<step_record> out;
+  auto prefix = step_prefix(run_id);
+  std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->steps)};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string error;
+    if (auto rec = decode_step(it->value().ToString(), error))
+      out.push_back(std::move(*rec));
+    else if (errors)
+      errors->push_back(error);
+  }
+  return out;
+}
+
+std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) const {
+  std::vector<ledger_entry> out;
+  auto prefix = ledger_prefix(run_id);
+  std::unique_ptr<rocksdb::Iterator> it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->ledger)};
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    try {
+      auto j = json::parse(it->value().ToString());
+      ledger_entry e;
+      e.call_id = it->key().ToString();
+      j.at("run_id").get_to(e.run_id);
+      if (e.run_id != run_id) continue;  // another run whose id starts with "<run_id>/"
+      j.at("thread_id").get_to(e.thread_id);
+      j.at("model").get_to(e.model);
+      j.at("tokens").get_to(e.tokens);
+      j.at("nano_usd").get_to(e.nano_usd);
+      out.push_back(std::move(e));
+    } catch (const std::exception&) {
+      // An undecodable ledger entry still occupies its call id; it is not listed.
+    }
+  }
+  return out;
+}
+
+bool checkpoint_store::has_call(const std::string& call_id) const {
+  std::string ignored;
+  return impl_->db->Get(rocksdb::ReadOptions{}, impl_->ledger, call_id, &ignored).ok();
+}
+
+std::string checkpoint_store::erase(const std::string& run_id) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->runs, run_id);
+  batch.DeleteRange(impl_->steps, step_prefix(run_id), step_key(run_id, UINT32_MAX) + '\xff');
+  for (const auto& e : ledger(run_id)) batch.Delete(impl_->ledger, e.call_id);
+  return impl_->commit(batch, 0).error;
+}
+
+size_t checkpoint_store::erase_ended_before(int64_t cutoff_ms, std::string* error) {
+  size_t erased = 0;
+  for (const auto& r : list()) {
+    if (!r.state || !is_ended(r.state->status) || r.state->updated_ms >= cutoff_ms) continue;
+    auto problem = erase(r.run_id);
+    if (!problem.empty()) {
+      if (error) *error = problem;
+      break;
+    }
+    ++erased;
+  }
+  return erased;
+}
+
+uint64_t checkpoint_store::disk_bytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator{impl_->path, ec}) {
+    auto name = entry.path().filename().string();
+    auto ext = entry.path().extension().string();
+    if (ext == ".sst" || ext == ".log") total += entry.file_size(ec);
+  }
+  return total;
+}
+
+void checkpoint_store::set_write_hook(std::function<std::string(size_t)> hook) {
+  std::lock_guard<std::mutex> guard{impl_->fault_mutex};
+  impl_->hook = std::move(hook);
+}
+
+std::string checkpoint_store::put_raw_state(const std::string& run_id, const std::string& bytes) {
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->runs, run_id, bytes);
+  return impl_->commit(batch, 0).error;
+}
+
+}  // namespace switchyard

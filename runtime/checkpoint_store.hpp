@@ -1,0 +1,177 @@
+#pragma once
+// The durable record of every run: RocksDB, one WriteBatch per step. Layout, value
+// formats and the durability trade-off are in docs/durability.md.
+//
+//   auto opened = checkpoint_store::open({"/var/lib/switchyard/runs"});
+//   if (!opened.ok()) fail(opened.error);          // e.g. locked by another process
+//   auto written = opened.store->write_step(state, &record, calls);
+//
+// Column families: `runs` (run id -> versioned JSON state), `steps` (run id, step
+// number -> one step's record: the delta), `ledger` (call id -> what the call cost;
+// a call id already present is never counted again), `default` (schema version).
+//
+// Thread-safe: any number of run actors may write concurrently; each run is written
+// by one actor at a time, which is what makes the ledger's check-then-put safe.
+// Errors are values (`std::string`, empty when fine), never exceptions.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/messages.hpp"
+
+namespace switchyard {
+
+/// The version of the state documents this build writes; decode accepts it only.
+inline constexpr int checkpoint_schema_version = 1;
+
+/// A run's state after its last checkpointed step: enough to continue it.
+struct run_checkpoint {
+  std::string run_id;
+  std::string workflow;
+  std::string input;  // what the run was started with
+  std::string thread_id;
+  bool own_thread = false;  // the thread was made up for this run alone
+  run_status status = run_status::running;
+  std::string reason;     // blocked: why; escalated: the limit; failed: the error kind
+  std::string detail;     // human-readable explanation
+  std::string waits_for;  // blocked: the provider (or "checkpoint_store") it waits for
+  std::string output;     // final output once ended
+  // Where the run continues: the graph node to run next (or being run), its input, and
+  // the step number and hop count it starts with. Calls nested in that node's step and
+  // already recorded are replayed from their records, not asked again.
+  std::string next_node;
+  step_kind next_kind = step_kind::node;
+  std::string next_input;
+  uint32_t next_step = 0;
+  uint32_t next_hops = 0;
+  uint32_t hops = 0;   // hops made so far
+  uint32_t steps = 0;  // step records written so far (highest step number + 1)
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  int64_t spent_nano_usd = 0;  // sum of the recorded steps' costs
+  bool escalating = false;     // an escalation agent is at work for `reason`
+  int64_t created_ms = 0;      // unix time
+  int64_t updated_ms = 0;
+};
+
+/// One paid model call, keyed by its call id ("<run id>/<step>.<n>").
+struct ledger_entry {
+  std::string call_id;
+  std::string run_id;
+  std::string thread_id;
+  std::string model;
+  uint64_t tokens = 0;
+  int64_t nano_usd = 0;
+};
+
+struct store_options {
+  std::string path;
+  /// fsync the WAL on every step's batch: survives power loss, costs ~300 us a step
+  /// on this disk. Off: a process crash loses nothing (the WAL is in the OS page
+  /// cache), a power loss may lose the last steps. Default: false.
+  bool sync = false;
+  /// Open without taking the lock, for `runs list` / `runs show` beside a live process.
+  bool read_only = false;
+};
+
+struct write_outcome {
+  std::string error;        // empty: written
+  size_t bytes = 0;         // size of the batch (state + step delta + ledger entries)
+  size_t ledger_added = 0;  // calls newly counted (those already present are skipped)
+  bool ok() const { return error.empty(); }
+};
+
+/// A decoded state, or why it could not be decoded.
+struct loaded_run {
+  std::string run_id;
+  std::optional<run_checkpoint> state;
+  std::string error;  // decode problem; empty when `state` is set
+};
+
+class checkpoint_store {
+ public:
+  struct open_result {
+    std::unique_ptr<checkpoint_store> store;
+    std::string error;    // names the path and what is wrong (locked, unreadable...)
+    bool locked = false;  // another process holds the database
+    bool ok() const { return store != nullptr; }
+  };
+
+  /// Opens (creating when missing, unless read-only) the store at `opts.path`.
+  static open_result open(const store_options& opts);
+  ~checkpoint_store();
+  checkpoint_store(const checkpoint_store&) = delete;
+  checkpoint_store& operator=(const checkpoint_store&) = delete;
+
+  const std::string& path() const;
+
+  /// One WriteBatch: `state`, the records of the steps just closed (usually one: the
+  /// delta, never the history) and their paid calls. A call whose id is already in
+  /// the ledger is not written again. When `drop_steps_from` is set, step records
+  /// numbered from it on are deleted first (an attempt that ended earlier than a
+  /// previous one got).
+  /// `calls_may_repeat` false promises that no earlier attempt can have written these
+  /// calls (steps beyond the run's last checkpoint) and skips the ledger lookup.
+  write_outcome write_step(const run_checkpoint& state, const std::vector<step_record>& steps,
+                           const std::vector<ledger_entry>& calls,
+                           std::optional<uint32_t> drop_steps_from = std::nullopt,
+                           bool calls_may_repeat = true);
+
+  /// Several states in one batch (a batch of new runs, before any starts).
+  write_outcome write_states(const std::vector<run_checkpoint>& states);
+
+  /// The state of one run; nullopt when unknown. Decode errors come back in `error`.
+  std::optional<loaded_run> load(const std::string& run_id) const;
+  /// Every run, in run id order.
+  std::vector<loaded_run> list() const;
+  /// The recorded steps of a run, by step number; `errors` gets undecodable records.
+  std::vector<step_record> steps(const std::string& run_id,
+                                 std::vector<std::string>* errors = nullptr) const;
+  /// The run's ledger entries.
+  std::vector<ledger_entry> ledger(const std::string& run_id) const;
+  /// True when `call_id` is already in the ledger.
+  bool has_call(const std::string& call_id) const;
+
+  /// Deletes a run: state, steps and ledger entries. Returns an error or "".
+  std::string erase(const std::string& run_id);
+  /// Deletes ended runs (completed, escalated, failed) last updated before
+  /// `cutoff_ms` (unix time). Returns how many went; errors go to `error`.
+  size_t erase_ended_before(int64_t cutoff_ms, std::string* error = nullptr);
+
+  /// Bytes of the database's files on disk (SST + WAL), an estimate.
+  uint64_t disk_bytes() const;
+
+  /// Tests and benchmarks: `hook` sees every later write's batch size before it is
+  /// written; a non-empty return fails that write with the message (a full disk, a
+  /// read-only volume). Thread-safe; the hook itself must be too.
+  void set_write_hook(std::function<std::string(size_t batch_bytes)> hook);
+  /// Tools and tests only: replaces a run's state with raw bytes.
+  std::string put_raw_state(const std::string& run_id, const std::string& bytes);
+
+ private:
+  struct impl;
+  explicit checkpoint_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// The state as the JSON stored (documented in docs/durability.md), and back.
+std::string encode_checkpoint(const run_checkpoint& x);
+/// Decodes a stored state; on failure returns nullopt and sets `error`.
+std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error);
+
+std::string encode_step(const step_record& x);
+std::optional<step_record> decode_step(const std::string& bytes, std::string& error);
+
+/// Unix time in milliseconds (system clock).
+int64_t unix_now_ms();
+
+/// True for completed, escalated and failed.
+bool is_ended(run_status s);
+/// Parses "running", "blocked", ...; nullopt when unknown.
+std::optional<run_status> parse_run_status(const std::string& s);
+
+}  // namespace switchyard

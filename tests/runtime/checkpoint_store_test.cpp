@@ -1,0 +1,207 @@
+// The RocksDB checkpoint store on its own: formats, the ledger's once-only rule,
+// locking, bad records, retention.
+
+#include "runtime/checkpoint_store.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
+using namespace switchyard;
+using switchyard::testing::temp_dir;
+
+namespace {
+
+run_checkpoint a_state(const std::string& run_id, run_status status = run_status::running) {
+  run_checkpoint c;
+  c.run_id = run_id;
+  c.workflow = "hello";
+  c.input = "Where is my order?";
+  c.thread_id = "t-1";
+  c.own_thread = true;
+  c.status = status;
+  c.next_node = "intake";
+  c.next_input = "Where is my order?";
+  c.created_ms = 1000;
+  c.updated_ms = 2000;
+  return c;
+}
+
+step_record a_step(uint32_t n) {
+  step_record s;
+  s.step = n;
+  s.agent = "answerer";
+  s.output = "an answer";
+  s.model = "mid-a";
+  s.tier = "mid";
+  s.model_calls = 1;
+  s.input_tokens = 10;
+  s.output_tokens = 20;
+  s.cost_usd = 0.00005;
+  return s;
+}
+
+ledger_entry a_call(const std::string& run_id, uint32_t step) {
+  return {run_id + "/" + std::to_string(step) + ".0", run_id, "t-1", "mid-a", 30, 50000};
+}
+
+}  // namespace
+
+TEST_CASE("store: a state round-trips through its versioned JSON", "[store]") {
+  auto c = a_state("r-1", run_status::blocked);
+  c.waits_for = "sim";
+  c.reason = "provider_down";
+  c.next_step = 3;
+  c.next_hops = 2;
+  c.spent_nano_usd = 123456;
+  std::string error;
+  auto back = decode_checkpoint(encode_checkpoint(c), error);
+  REQUIRE(back);
+  CHECK(back->status == run_status::blocked);
+  CHECK(back->waits_for == "sim");
+  CHECK(back->next_step == 3);
+  CHECK(back->next_hops == 2);
+  CHECK(back->spent_nano_usd == 123456);
+  CHECK(encode_checkpoint(c).find("\"v\":1") != std::string::npos);
+}
+
+TEST_CASE("store: a state of another schema version or garbage does not decode, with a reason",
+          "[store]") {
+  std::string error;
+  CHECK_FALSE(decode_checkpoint("{not json", error));
+  CHECK(error.find("does not decode") != std::string::npos);
+  auto text = encode_checkpoint(a_state("r-1"));
+  text.replace(text.find("\"v\":1"), 5, "\"v\":9");
+  CHECK_FALSE(decode_checkpoint(text, error));
+  CHECK(error.find("schema version 9") != std::string::npos);
+}
+
+TEST_CASE("store: a step's write holds the state, that step only, and its calls once", "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto first = store.write_step(a_state("r-1"), {a_step(0)}, {a_call("r-1", 0)});
+  REQUIRE(first.ok());
+  CHECK(first.ledger_added == 1);
+  // The same step written again (an attempt after a crash) does not pay again.
+  auto again = store.write_step(a_state("r-1"), {a_step(0)}, {a_call("r-1", 0)});
+  REQUIRE(again.ok());
+  CHECK(again.ledger_added == 0);
+  REQUIRE(store.write_step(a_state("r-1"), {a_step(1)}, {a_call("r-1", 1)}).ok());
+  auto steps = store.steps("r-1");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[1].step == 1);
+  auto ledger = store.ledger("r-1");
+  REQUIRE(ledger.size() == 2);
+  CHECK(ledger[0].call_id == "r-1/0.0");
+  CHECK(store.has_call("r-1/1.0"));
+  // Runs whose ids share a prefix keep their own ledgers.
+  REQUIRE(store.write_step(a_state("r-10"), {a_step(0)}, {a_call("r-10", 0)}).ok());
+  CHECK(store.ledger("r-1").size() == 2);
+  CHECK(store.steps("r-1").size() == 2);
+}
+
+TEST_CASE("store: a second process cannot open a database in use; the error names the path",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto first = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(first.ok());
+  auto second = checkpoint_store::open({dir.sub("db")});
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.locked);
+  CHECK(second.error.find(dir.sub("db")) != std::string::npos);
+  CHECK(second.error.find("locked by another process") != std::string::npos);
+  // Read-only opening (runs list / show) works beside it.
+  auto reader = checkpoint_store::open({dir.sub("db"), false, true});
+  CHECK(reader.ok());
+}
+
+TEST_CASE("store: an undecodable state is listed with its reason, the others decode", "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  REQUIRE(store.write_states({a_state("good")}).ok());
+  REQUIRE(store.put_raw_state("bad", "\x01\x02 garbage").empty());
+  auto all = store.list();
+  REQUIRE(all.size() == 2);
+  CHECK_FALSE(all[0].state);  // "bad" sorts first
+  CHECK_FALSE(all[0].error.empty());
+  CHECK(all[1].state);
+}
+
+TEST_CASE("store: gc deletes ended runs older than the cutoff with their steps and ledger",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto old_done = a_state("old", run_status::completed);
+  old_done.updated_ms = 1000;
+  auto old_blocked = a_state("waiting", run_status::blocked);
+  old_blocked.updated_ms = 1000;
+  auto fresh = a_state("fresh", run_status::completed);
+  fresh.updated_ms = 9000;
+  REQUIRE(store.write_step(old_done, {a_step(0)}, {a_call("old", 0)}).ok());
+  REQUIRE(store.write_states({old_blocked, fresh}).ok());
+  CHECK(store.erase_ended_before(5000) == 1);
+  CHECK_FALSE(store.load("old"));
+  CHECK(store.steps("old").empty());
+  CHECK_FALSE(store.has_call("old/0.0"));
+  CHECK(store.load("waiting"));  // not ended: never collected
+  CHECK(store.load("fresh"));
+}
+
+TEST_CASE("store: a failing write reports the path and changes nothing", "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  store.set_write_hook([](size_t) { return std::string{"No space left on device"}; });
+  auto out = store.write_step(a_state("r-1"), {a_step(0)}, {a_call("r-1", 0)});
+  CHECK_FALSE(out.ok());
+  CHECK(out.error.find(dir.sub("db")) != std::string::npos);
+  CHECK(out.error.find("No space left") != std::string::npos);
+  CHECK_FALSE(store.load("r-1"));
+  CHECK_FALSE(store.has_call("r-1/0.0"));
+}
+
+TEST_CASE(
+    "store: text with quotes, control characters, Unicode and invalid UTF-8 round-trips "
+    "as valid JSON",
+    "[store]") {
+  auto c = a_state("r-\"1\"");
+  c.input = "line 1\nline 2\t\"quoted\" back\\slash \x01 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+  c.output = std::string{"bad \xff byte and cut \xe2\x82"};
+  std::string error;
+  auto back = decode_checkpoint(encode_checkpoint(c), error);
+  INFO(error);
+  REQUIRE(back);
+  CHECK(back->run_id == c.run_id);
+  CHECK(back->input == c.input);
+  CHECK(back->output == "bad \xef\xbf\xbd byte and cut \xef\xbf\xbd\xef\xbf\xbd");
+  auto s = a_step(7);
+  s.output = "say \"hi\"\n";
+  s.error = "timeout: took\ttoo long";
+  s.caller = "intake";
+  s.latency_ms = 12.345;
+  auto step = decode_step(encode_step(s), error);
+  INFO(error);
+  REQUIRE(step);
+  CHECK(step->output == s.output);
+  CHECK(step->error == s.error);
+  CHECK(step->caller == "intake");
+  CHECK(step->cost_usd == s.cost_usd);
+  CHECK(step->latency_ms == s.latency_ms);
+  // Routing survives a checkpoint: runs show prints decision traces after a restart.
+  s.route = "billing";
+  s.downgraded = true;
+  s.decisions = R"([{"outcome":"routed","route":"billing","candidates":[]}])";
+  step = decode_step(encode_step(s), error);
+  REQUIRE(step);
+  CHECK(step->route == "billing");
+  CHECK(step->downgraded);
+  CHECK(nlohmann::json::parse(step->decisions) == nlohmann::json::parse(s.decisions));
+}

@@ -1,0 +1,271 @@
+// Runs with a checkpoint store: outages park runs and the resumer brings them back,
+// failed writes block instead of running on, bad records fail alone, and a long run
+// writes the same bytes per step at its end as at its start.
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "agents/function_agent.hpp"
+#include "agents/model_agent.hpp"
+#include "caf/all.hpp"
+#include "examples/loop/loop_workflow.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "runtime/logging.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_config.hpp"
+#include "workflows/engine.hpp"
+
+using namespace switchyard;
+using switchyard::testing::make_config;
+using switchyard::testing::temp_dir;
+
+namespace {
+
+model_agent_spec mid_tier() {
+  model_agent_spec spec;
+  spec.tier = "mid";
+  return spec;
+}
+
+// intake (no model) -> answer (one mid-tier call): one paid call per run.
+workflow_registry ticket_registry() {
+  graph_builder g{"ticket"};
+  g.agent("intake", function_agent([](const step_request& r) {
+            return step_reply{"ticket: " + r.input, {}, {}, {}};
+          }))
+      .agent("answer", model_agent(mid_tier()))
+      .edge("intake", "answer");
+  workflow_registry registry;
+  REQUIRE(registry.add(g, "test").empty());
+  REQUIRE(registry.add(examples::loop_graph(), "loop").empty());
+  // A long sequential run: "count" hands over to itself until the count reaches 200.
+  // (The loop workflow nests its calls, so none of its steps closes before its end.)
+  graph_builder counter{"counter"};
+  counter
+      .agent("count", function_agent([](const step_request& r) {
+               auto n = std::stoi(r.input) + 1;
+               return step_reply{std::to_string(n), n < 200 ? "again" : "done", {}, {}};
+             }))
+      .branch_on_label("count", "again", "count")
+      .edge("count", graph_end);
+  REQUIRE(registry.add(counter, "counter").empty());
+  return registry;
+}
+
+std::shared_ptr<const config> outage_config(const std::string& outages) {
+  return make_config(R"([
+    {"id": "local-a", "provider": "sim", "tier": "local", "price_in_per_mtok": 0,
+     "price_out_per_mtok": 0, "context_window": 8192, "residency": "local"},
+    {"id": "mid-a", "provider": "sim", "tier": "mid", "price_in_per_mtok": 1.0,
+     "price_out_per_mtok": 2.0, "context_window": 16384, "residency": "cloud",
+     "sim": {"latency_ms": 10, "outages": )" +
+                         outages + R"(}}])",
+                     R"("store": {"resume_backoff_ms": 20, "resume_max_backoff_ms": 100},
+                        "workflows": {"counter": {"max_hops": 250}})");
+}
+
+std::shared_ptr<checkpoint_store> open_store(const std::string& path) {
+  auto opened = checkpoint_store::open({path});
+  INFO(opened.error);
+  REQUIRE(opened.ok());
+  return std::shared_ptr<checkpoint_store>{std::move(opened.store)};
+}
+
+// Ledger entries and step costs of every run, in nano-USD, and paid steps.
+struct books {
+  int64_t ledger_nano = 0;
+  int64_t steps_nano = 0;
+  size_t ledger_entries = 0;
+  size_t paid_steps = 0;
+};
+
+books read_books(const checkpoint_store& store) {
+  books b;
+  for (const auto& r : store.list()) {
+    for (const auto& e : store.ledger(r.run_id)) {
+      b.ledger_nano += e.nano_usd;
+      ++b.ledger_entries;
+    }
+    for (const auto& s : store.steps(r.run_id)) {
+      b.steps_nano += static_cast<int64_t>(std::llround(s.cost_usd * 1e9));
+      if (s.cost_usd > 0) ++b.paid_steps;
+    }
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "durable: an outage mid-batch blocks runs, they resume when the provider is back, "
+    "each paid call once in the ledger",
+    "[durable]") {
+  temp_dir dir{"outage"};
+  auto cfg = outage_config(R"([{"from_ms": 40, "to_ms": 300}])");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  auto registry = ticket_registry();
+  std::vector<run_result> results;
+  uint64_t parked = 0;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};
+    std::vector<run_request> reqs;
+    for (int i = 0; i < 60; ++i)
+      reqs.push_back({"ticket", "Question " + std::to_string(i) + "?", {}, {}});
+    results = eng.run_all(std::move(reqs), 4);
+    parked = eng.parked_total();
+    CHECK(eng.blocked_runs() == 0);
+  }
+  REQUIRE(results.size() == 60);
+  for (const auto& r : results) {
+    INFO(r.run_id << ": " << r.reason << " " << r.detail);
+    CHECK(r.status == run_status::completed);
+    CHECK(r.steps.size() == 2);
+  }
+  CHECK(parked > 0);  // the outage did block runs
+  for (const auto& r : store->list()) {
+    REQUIRE(r.state);
+    CHECK(r.state->status == run_status::completed);
+  }
+  auto b = read_books(*store);
+  CHECK(b.ledger_entries == 60);
+  CHECK(b.paid_steps == 60);
+  CHECK(b.ledger_nano == b.steps_nano);
+}
+
+TEST_CASE("durable: a blocked run names the provider it waits for and resumes on command",
+          "[durable]") {
+  temp_dir dir{"block"};
+  auto cfg = outage_config(R"([{"from_ms": 0, "to_ms": 600000}])");  // down for 10 min
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  auto registry = ticket_registry();
+  actor_runtime rt{cfg->runtime};
+  engine eng{rt.system(), cfg, registry, store};
+  caf::scoped_actor self{rt.system()};
+  run_result first;
+  self->request(eng.spawn_run(), caf::infinite, run_request{"ticket", "Help?", {}, "r-wait"})
+      .receive([&](run_result& r) { first = std::move(r); }, [](caf::error&) {});
+  CHECK(first.status == run_status::blocked);
+  CHECK(first.reason == "provider_down");
+  CHECK(first.detail.find("mid-a") != std::string::npos);
+  auto saved = store->load("r-wait");
+  REQUIRE(saved);
+  REQUIRE(saved->state);
+  CHECK(saved->state->status == run_status::blocked);
+  CHECK(saved->state->waits_for == "sim");
+  CHECK(saved->state->next_node == "answer");  // intake's step is done and kept
+  CHECK(store->steps("r-wait").size() == 1);
+  CHECK(eng.blocked_runs() == 1);
+  // On command: one attempt now; the provider is still down, so it blocks again.
+  auto again = eng.resume("r-wait");
+  CHECK(again.status == run_status::blocked);
+  CHECK(store->steps("r-wait").size() == 1);  // intake was not run again
+}
+
+TEST_CASE("durable: when checkpoint writes fail the run blocks, then finishes once they work",
+          "[durable]") {
+  temp_dir dir{"wfail"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  auto registry = ticket_registry();
+  std::atomic<int> writes{0};
+  auto failing_until = std::chrono::steady_clock::now() + std::chrono::milliseconds{150};
+  // Checkpoint 0 is written; from the second write on the disk is "full" for 150 ms.
+  store->set_write_hook([&](size_t) -> std::string {
+    if (++writes >= 2 && std::chrono::steady_clock::now() < failing_until)
+      return "No space left on device (injected)";
+    return {};
+  });
+  run_result r;
+  uint64_t parked = 0;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};
+    r = eng.run({"ticket", "Is it down?", {}, "r-disk"});
+    parked = eng.parked_total();
+  }
+  store->set_write_hook(nullptr);
+  CHECK(parked >= 1);
+  CHECK(r.status == run_status::completed);
+  CHECK(r.steps.size() == 2);
+  auto steps = store->steps("r-disk");
+  REQUIRE(steps.size() == 2);
+  CHECK(store->ledger("r-disk").size() == 1);
+}
+
+TEST_CASE("durable: a checkpoint that does not decode fails that run; the others recover",
+          "[durable]") {
+  temp_dir dir{"corrupt"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  run_checkpoint good;
+  good.run_id = "r-good";
+  good.workflow = "ticket";
+  good.input = "Hello?";
+  good.thread_id = "t-good";
+  good.own_thread = true;
+  good.next_node = "intake";
+  good.next_input = "Hello?";
+  REQUIRE(store->write_states({good}).ok());
+  REQUIRE(store->put_raw_state("r-bad", "{\"v\":1,\"run_id\":").empty());
+  auto registry = ticket_registry();
+  actor_runtime rt{cfg->runtime};
+  engine eng{rt.system(), cfg, registry, store};  // start-up recovery of both
+  CHECK(eng.recovered_runs() == 2);
+  auto bad = eng.await_run("r-bad");
+  auto ok = eng.await_run("r-good");
+  CHECK(bad.status == run_status::failed);
+  CHECK(bad.reason == "bad_checkpoint");
+  CHECK(ok.status == run_status::completed);
+  auto stored = store->load("r-bad");
+  REQUIRE(stored);
+  REQUIRE(stored->state);
+  CHECK(stored->state->status == run_status::failed);
+  CHECK(stored->state->detail.find("does not decode") != std::string::npos);
+}
+
+TEST_CASE("durable: checkpoint bytes per step stay constant over a 200-step run", "[durable]") {
+  temp_dir dir{"long"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  std::mutex m;
+  std::vector<size_t> sizes;
+  store->set_write_hook([&](size_t bytes) {
+    std::lock_guard<std::mutex> guard{m};
+    sizes.push_back(bytes);
+    return std::string{};
+  });
+  auto registry = ticket_registry();
+  run_result r;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};
+    r = eng.run({"counter", "0", {}, "r-long"});
+  }
+  store->set_write_hook(nullptr);
+  CHECK(r.status == run_status::completed);
+  CHECK(r.output == "200");
+  REQUIRE(r.steps.size() == 200);
+  CHECK(store->steps("r-long").size() == r.steps.size());
+  // One write per closed step, plus checkpoint 0 and the final state.
+  REQUIRE(sizes.size() >= 200);
+  auto mean = [&](size_t from, size_t to) {
+    double sum = 0;
+    for (size_t i = from; i < to; ++i) sum += static_cast<double>(sizes[i]);
+    return sum / static_cast<double>(to - from);
+  };
+  auto early = mean(5, 55);
+  auto late = mean(sizes.size() - 55, sizes.size() - 5);
+  INFO("early " << early << " B, late " << late << " B per step");
+  CHECK(late <= early * 1.05);  // the history is never written again
+  CHECK(late < 2048);
+}
