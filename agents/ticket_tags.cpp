@@ -1,6 +1,7 @@
 #include "agents/ticket_tags.hpp"
 
 #include <array>
+#include <cctype>
 #include <unordered_set>
 
 #include "agents/text_tokens.hpp"
@@ -13,26 +14,29 @@ using word_set = std::unordered_set<std::string_view>;
 
 const word_set& positive_words() {
   static const word_set words = {
-      "thanks",     "thank",     "great",   "love",      "excellent", "happy",     "amazing",
-      "perfect",    "wonderful", "awesome", "helpful",   "fantastic", "pleased",   "brilliant",
-      "appreciate", "good",      "quick",   "fast",      "glad",      "satisfied", "danke",
-      "super",      "toll",      "prima",   "zufrieden", "merci",     "génial",    "parfait",
-      "content",    "ravi",      "gracias", "excelente", "genial",    "perfecto",  "encantado"};
+      "thanks",     "thank",     "great",   "love",    "excellent", "happy",     "amazing",
+      "perfect",    "wonderful", "awesome", "helpful", "fantastic", "pleased",   "brilliant",
+      "appreciate", "good",      "quick",   "fast",    "glad",      "satisfied", "lovely",
+      "nice",       "danke",     "super",   "toll",    "prima",     "zufrieden", "merci",
+      "génial",     "parfait",   "content", "ravi",    "gracias",   "excelente", "genial",
+      "perfecto",   "encantado"};
   return words;
 }
 
 const word_set& negative_words() {
   static const word_set words = {
-      "angry",         "terrible",     "awful",      "worst",        "disappointed",
-      "disappointing", "unacceptable", "broken",     "ridiculous",   "furious",
-      "scam",          "useless",      "hate",       "frustrated",   "frustrating",
-      "annoyed",       "horrible",     "poor",       "bad",          "damaged",
-      "wrong",         "missing",      "never",      "rude",         "complaint",
-      "fraud",         "disgusted",    "upset",      "late",         "delayed",
-      "schlecht",      "enttäuscht",   "ärgerlich",  "unverschämt",  "kaputt",
-      "beschädigt",    "déçu",         "déçue",      "nul",          "inacceptable",
-      "cassé",         "furieux",      "pésimo",     "decepcionado", "decepcionada",
-      "roto",          "enfadado",     "inaceptable"};
+      "angry",         "terrible",     "awful",       "worst",        "disappointed",
+      "disappointing", "unacceptable", "broken",      "ridiculous",   "furious",
+      "scam",          "useless",      "hate",        "frustrated",   "frustrating",
+      "annoyed",       "horrible",     "poor",        "bad",          "damaged",
+      "wrong",         "missing",      "never",       "rude",         "complaint",
+      "fraud",         "disgusted",    "upset",       "late",         "delayed",
+      "schlecht",      "enttäuscht",   "ärgerlich",   "unverschämt",  "kaputt",
+      "beschädigt",    "déçu",         "déçue",       "nul",          "inacceptable",
+      "cassé",         "furieux",      "pésimo",      "decepcionado", "decepcionada",
+      "roto",          "enfadado",     "inaceptable", "cracked",      "chipped",
+      "ruined",        "rejected",     "declined",    "lost",         "unhappy",
+      "nobody",        "complain",     "overcharged", "stolen",       "failed"};
   return words;
 }
 
@@ -51,6 +55,11 @@ const word_set& high_urgency_words() {
 constexpr std::array<std::string_view, 7> kHighUrgencyPhrases = {
     "right now",        "as soon as possible",    "within the hour", "tout de suite",
     "lo antes posible", "so schnell wie möglich", "last chance"};
+// Frustration said without a negative word: "still nothing", "way too many".
+constexpr std::array<std::string_view, 11> kNegativePhrases = {
+    "still nothing", "still not", "still haven t", "still waiting", "still getting", "nothing at",
+    "nothing like",  "too many",  "won t be",      "isn t helping", "not helping"};
+
 constexpr std::array<std::string_view, 8> kLowUrgencyPhrases = {"no rush",
                                                                 "no hurry",
                                                                 "whenever",
@@ -146,18 +155,46 @@ ticket_tags tag_ticket(std::string_view text) {
     tags.evidence.push_back(std::string(polarity > 0 ? "positive:" : "negative:") +
                             (negated ? "not-" : "") + words[i]);
   }
-  if (tags.sentiment_score < 0) {
-    bool shouting = text.find("!!") != std::string_view::npos;
-    size_t letters = 0, capitals = 0;
-    for (char c : text) {
-      if (c >= 'a' && c <= 'z') ++letters;
-      if (c >= 'A' && c <= 'Z') ++letters, ++capitals;
-    }
-    if (letters >= 12 && capitals * 10 >= letters * 7) shouting = true;
-    if (shouting) {
+  for (auto phrase : kNegativePhrases) {
+    if (joined.find(" " + std::string(phrase) + " ") != std::string::npos) {
       --tags.sentiment_score;
-      tags.evidence.push_back("negative:shouting");
+      tags.evidence.push_back("negative:" + std::string(phrase));
     }
+  }
+  // Shouting: mostly capitals is negative on its own; "!!" only sharpens a complaint.
+  size_t letters = 0, capitals = 0;
+  for (char c : text) {
+    if (c >= 'a' && c <= 'z') ++letters;
+    if (c >= 'A' && c <= 'Z') ++letters, ++capitals;
+  }
+  bool capitals_shouting = letters >= 12 && capitals * 10 >= letters * 7;
+  // ...or a run of three or more words in capitals ("CANCEL MY ORDER NOW").
+  size_t run = 0, run_letters = 0, word_letters = 0;
+  bool word_upper = true;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    char c = i < text.size() ? text[i] : ' ';
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (letter) {
+      ++word_letters;
+      word_upper = word_upper && c >= 'A' && c <= 'Z';
+      continue;
+    }
+    if (word_letters > 0) {
+      if (word_upper && word_letters >= 2) {
+        ++run;
+        run_letters += word_letters;
+        if (run >= 3 && run_letters >= 10) capitals_shouting = true;
+      } else {
+        run = run_letters = 0;
+      }
+    }
+    word_letters = 0;
+    word_upper = true;
+  }
+  bool exclamations = text.find("!!") != std::string_view::npos;
+  if (capitals_shouting || (exclamations && tags.sentiment_score < 0)) {
+    --tags.sentiment_score;
+    tags.evidence.push_back("negative:shouting");
   }
   tags.mood = tags.sentiment_score <= -1  ? sentiment::negative
               : tags.sentiment_score >= 1 ? sentiment::positive
@@ -167,6 +204,17 @@ ticket_tags tag_ticket(std::string_view text) {
   std::vector<std::string> high, low;
   for (const auto& w : words)
     if (high_urgency_words().count(w)) high.push_back(w);
+  for (size_t at = text.find("!"); at != std::string_view::npos; at = text.find("!", at + 1)) {
+    // "now!" / "NOW!!!": a demand, not a question.
+    if (at >= 3) {
+      std::string before(text.substr(at - 3, 3));
+      for (char& c : before) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (before == "now" && (at == 3 || !std::isalpha(static_cast<unsigned char>(text[at - 4])))) {
+        high.emplace_back("now!");
+        break;
+      }
+    }
+  }
   for (auto phrase : kHighUrgencyPhrases)
     if (joined.find(" " + std::string(phrase) + " ") != std::string::npos)
       high.emplace_back(phrase);

@@ -77,3 +77,16 @@ TEST_CASE("tags: too little evidence, empty text and other languages are other",
   CHECK(tag_ticket("Waar is mijn bestelling? Dank je wel").language == "other");
   CHECK(tag_ticket(std::string("\xFF\xFE\xC3")).language == "other");
 }
+
+TEST_CASE("tags: a run of words in capitals is shouting even in a longer ticket", "[tags]") {
+  auto t = tag_ticket("CANCEL MY ORDER NOW!!! I have asked three times already");
+  CHECK(t.mood == sentiment::negative);
+  CHECK(t.priority == urgency::high);
+  CHECK(tag_ticket("I ordered from the UK via DPD").mood == sentiment::neutral);
+}
+
+TEST_CASE("tags: frustration without a negative word still counts", "[tags]") {
+  CHECK(tag_ticket("It's been 12 days and I still haven't seen the money.").mood ==
+        sentiment::negative);
+  CHECK(tag_ticket("You send way too many emails").mood == sentiment::negative);
+}
