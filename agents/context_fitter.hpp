@@ -45,6 +45,8 @@ struct context_fit_result {
 };
 
 /// Fits `history` so that prompt_tokens + reserved_output_tokens <= context_window.
+/// The summary, when there is one, is a "system" message right after the system prompt,
+/// starting "Summary of the N earlier turns of this conversation: ".
 /// The leading "system" messages are the system prompt; the latest turn is the last
 /// "user" message (with anything after it). Never drops either: when they alone do not
 /// fit, the latest user turn is cut and ends with "[truncated: kept X of Y characters]".
