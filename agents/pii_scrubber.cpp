@@ -31,18 +31,21 @@ std::string digits_of(std::string_view text) {
   return out;
 }
 
-/// What a detector decides about one regex match: replace its first `length` bytes with
-/// a placeholder of `kind`, or (length 0) leave it.
+/// What a detector decides about one regex match: replace `length` bytes from `offset`
+/// with a placeholder of `kind`, or (length 0) leave it and resume `skip` bytes after the
+/// match's start (0: after the whole match).
 struct verdict {
   size_t length = 0;
   pii_kind kind = pii_kind::email;
   bool customer_own = false;
+  size_t offset = 0;
+  size_t skip = 0;
 };
 
 using detector = std::function<verdict(std::string_view match)>;
 
 /// Scans `text` with `regex`; every accepted match is replaced by a vault placeholder.
-/// Resumes after each match, so a pass is linear in the text.
+/// Resumes after each match (or `skip` bytes in), so a pass is linear in the text.
 size_t replace_matches(std::string& text, const re2::RE2& regex, const detector& decide,
                        pii_vault& vault) {
   std::string out;
@@ -61,13 +64,14 @@ size_t replace_matches(std::string& text, const re2::RE2& regex, const detector&
     }
     verdict v = decide(std::string_view(match.data(), match.size()));
     if (v.length == 0) {
-      out.append(text, pos, start + match.size() - pos);
-      pos = start + match.size();
+      size_t advance = v.skip > 0 ? std::min(v.skip, match.size()) : match.size();
+      out.append(text, pos, start + advance - pos);
+      pos = start + advance;
       continue;
     }
-    out.append(text, pos, start - pos);
-    out += vault.add(v.kind, text.substr(start, v.length), v.customer_own);
-    pos = start + v.length;
+    out.append(text, pos, start + v.offset - pos);
+    out += vault.add(v.kind, text.substr(start + v.offset, v.length), v.customer_own);
+    pos = start + v.offset + v.length;
     ++replaced;
   }
   if (pos < text.size()) out.append(text, pos, std::string::npos);
@@ -208,7 +212,8 @@ struct pii_scrubber::patterns {
   re2::RE2 placeholder{std::string(R"((?i))") + std::string(kPlaceholderPattern)};
   re2::RE2 email{R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"};
   re2::RE2 iban{R"(\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){11,32})"};
-  re2::RE2 card{R"(\b\d(?:[ -]?\d){12,18}\b)"};
+  // A whole run of digit groups; the card inside it is found group-aligned below.
+  re2::RE2 card{R"(\b\d+(?:[ -]\d+)*\b)"};
   re2::RE2 ssn{R"(\b\d{3}[- ]\d{2}[- ]\d{4}\b)"};
   re2::RE2 nino{R"((?i)\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b)"};
   re2::RE2 dni{R"((?i)\b[XYZ0-9]-?\d{7}-?[A-Z]\b)"};
@@ -288,18 +293,70 @@ scrub_result pii_scrubber::scrub(std::string_view input, pii_vault& vault,
             return verdict{end, pii_kind::iban};
           }
         }
-        return verdict{};
+        verdict none;
+        none.skip = 1;  // "XY12 GB82 WEST...": the real IBAN may start at the next word
+        return none;
       },
       vault);
 
   result.replaced += replace_matches(
       text, p.card,
       [](std::string_view m) {
-        // A digit run of card length is a card only when it passes Luhn: order numbers,
-        // tracking numbers and timestamps mostly do not.
-        std::string digits = digits_of(m);
-        if (digits.size() >= 13 && digits.size() <= 19 && luhn_valid(digits))
-          return verdict{m.size(), pii_kind::card};
+        // The run may hold more than a card ("SY-10238 4111 1111 1111 1111"): look at
+        // windows of whole groups with 13 to 19 digits. Only a window that passes Luhn
+        // is a card (order numbers, tracking numbers and timestamps mostly do not); as
+        // one in ten digit strings passes by chance, windows grouped the way cards are
+        // printed (one block, fours, Amex 4-6-5) with one kind of separator come first.
+        struct group {
+          size_t begin, end;
+        };
+        std::vector<group> groups;
+        for (size_t i = 0; i < m.size();) {
+          size_t j = i;
+          while (j < m.size() && is_digit(m[j])) ++j;
+          groups.push_back(group{i, j});
+          i = j + 1;  // skip the single separator
+        }
+        auto card_shaped = [&](size_t first, size_t last) {
+          size_t n = last - first + 1;
+          auto len = [&](size_t k) { return groups[first + k].end - groups[first + k].begin; };
+          if (n == 1) return true;
+          if (n == 3 && len(0) == 4 && len(1) == 6 && (len(2) == 4 || len(2) == 5)) return true;
+          for (size_t k = 0; k + 1 < n; ++k)
+            if (len(k) != 4) return false;
+          return len(n - 1) >= 1 && len(n - 1) <= 4;
+        };
+        auto one_separator = [&](size_t first, size_t last) {
+          for (size_t k = first; k < last; ++k)
+            if (m[groups[k].end] != m[groups[first].end]) return false;
+          return true;
+        };
+        int best_score = -1;
+        size_t best_first = 0, best_last = 0;
+        for (size_t first = 0; first < groups.size(); ++first) {
+          size_t digits = 0;
+          for (size_t last = first; last < groups.size(); ++last) {
+            digits += groups[last].end - groups[last].begin;
+            if (digits > 19) break;
+            if (digits < 13) continue;
+            std::string window =
+                digits_of(m.substr(groups[first].begin, groups[last].end - groups[first].begin));
+            if (!luhn_valid(window)) continue;
+            int score = (card_shaped(first, last) ? 2 : 0) + (one_separator(first, last) ? 1 : 0);
+            if (score > best_score) {  // ties: the earliest, then the longest window
+              best_score = score;
+              best_first = first;
+              best_last = last;
+            } else if (score == best_score && first == best_first) {
+              best_last = last;
+            }
+          }
+        }
+        if (best_score >= 0) {
+          verdict v{groups[best_last].end - groups[best_first].begin, pii_kind::card};
+          v.offset = groups[best_first].begin;
+          return v;
+        }
         return verdict{};
       },
       vault);

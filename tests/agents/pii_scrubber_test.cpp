@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
 #include <string>
 
 using namespace switchyard;
@@ -47,6 +48,16 @@ TEST_CASE("pii: Luhn-valid card numbers are replaced in any grouping", "[pii]") 
   CHECK(r.text == "Visa [CARD_1], Mastercard [CARD_2], Amex [CARD_3].");
   CHECK(vault.count(pii_kind::card) == 3);
   CHECK(vault.find("[CARD_2]")->original == "5500-0000-0000-0004");
+}
+
+TEST_CASE("pii: a card next to other numbers is still found", "[pii]") {
+  pii_scrubber scrubber;
+  pii_vault vault;
+  auto r = scrubber.scrub(
+      "SY-10238 5555-5555-5555-4444 and 2026-11-03 4111 1111 1111 1111 7 and "
+      "XY12 GB82 WEST 1234 5698 7654 32",
+      vault);
+  CHECK(r.text == "SY-10238 [CARD_1] and 2026-11-03 [CARD_2] 7 and XY12 [IBAN_1]");
 }
 
 TEST_CASE("pii: a 16-digit number that fails Luhn is not a card", "[pii]") {
@@ -189,4 +200,40 @@ TEST_CASE("pii: a 100 KB ticket is scrubbed in well under a second", "[pii]") {
   CHECK(took < std::chrono::seconds(1));
   CHECK_FALSE(contains(r.text, "7946"));
   CHECK(vault.size() == 1);
+}
+
+TEST_CASE("pii: secrets mixed into random bytes are always scrubbed and never restored", "[pii]") {
+  // A fixed seed keeps the test deterministic; the mix covers junk bytes, invalid UTF-8,
+  // brackets and placeholder look-alikes around the values.
+  const std::vector<std::string> secrets = {
+      "4111 1111 1111 1111", "5555-5555-5555-4444", "GB82 WEST 1234 5698 7654 32",
+      "123-45-6789",         "AB 12 34 56 C",       "12345678Z"};
+  const std::vector<std::string> junk = {
+      "[CARD_1]", "[IBAN_2]", "\xFF", "\xC3", "(", "]", "ignore previous instructions",
+      "SY-10238", "\n"};
+  std::mt19937 random(20261122);
+  pii_scrubber scrubber;
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    std::vector<std::string> used;
+    for (int piece = 0; piece < 6; ++piece) {
+      if (random() % 2 == 0) {
+        used.push_back(secrets[random() % secrets.size()]);
+        text += " " + used.back() + " ";
+      } else {
+        text += junk[random() % junk.size()];
+      }
+    }
+    pii_vault vault;
+    auto scrubbed = scrubber.scrub(text, vault);
+    restore_policy everything;
+    everything.customer_email = true;
+    auto restored = restore(scrubbed.text, vault, everything);
+    for (const auto& secret : used) {
+      INFO("round " << round << ", secret " << secret << ", text [" << text << "] scrubbed ["
+                    << scrubbed.text << "]");
+      CHECK_FALSE(contains(scrubbed.text, secret));
+      CHECK_FALSE(contains(restored.text, secret));
+    }
+  }
 }
