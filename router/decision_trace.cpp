@@ -77,8 +77,10 @@ std::string to_json_text(const decision_trace& t) {
   fmt::memory_buffer out;
   put_raw(out, "{\"outcome\":");
   put_string(out, t.outcome);
-  put_key(out, "route");
-  put_string(out, t.route);
+  if (!t.route.empty()) {
+    put_key(out, "route");
+    put_string(out, t.route);
+  }
   put_key(out, "route_source");
   put_string(out, t.route_source);
   put_key(out, "target_tier");
@@ -89,8 +91,10 @@ std::string to_json_text(const decision_trace& t) {
   put_string(out, t.chosen_model);
   put_key(out, "tier");
   put_string(out, t.chosen_tier);
-  put_key(out, "downgraded");
-  put_bool(out, t.downgraded);
+  if (t.downgraded) {
+    put_key(out, "downgraded");
+    put_bool(out, true);
+  }
   if (!t.note.empty()) {
     put_key(out, "note");
     put_string(out, t.note);
@@ -141,11 +145,14 @@ std::string to_json_text(const decision_trace& t) {
     put_key(out, "latency_class");
     put_string(out, t.latency_class);
   }
+  // Complexity: the prompt size, and only the signals that held.
   const auto& x = t.complexity;
-  fmt::format_to(std::back_inserter(out),
-                 ",\"complexity\":{{\"prompt_tokens\":{},\"long_prompt\":{},\"has_code\":{},"
-                 "\"parts\":{},\"multi_part\":{},\"tier_steps\":{}}}",
-                 x.prompt_tokens, x.long_prompt, x.has_code, x.parts, x.multi_part, x.tier_steps);
+  fmt::format_to(std::back_inserter(out), ",\"complexity\":{{\"prompt_tokens\":{}", x.prompt_tokens);
+  if (x.long_prompt) put_raw(out, ",\"long_prompt\":true");
+  if (x.has_code) put_raw(out, ",\"has_code\":true");
+  if (x.multi_part) fmt::format_to(std::back_inserter(out), ",\"parts\":{}", x.parts);
+  if (x.tier_steps > 0) fmt::format_to(std::back_inserter(out), ",\"tier_steps\":{}", x.tier_steps);
+  out.push_back('}');
   put_key(out, "candidates");
   out.push_back('[');
   bool first = true;
@@ -169,28 +176,25 @@ std::string to_json_text(const decision_trace& t) {
     out.push_back('}');
   }
   out.push_back(']');
-  put_key(out, "also_eligible");
-  out.push_back('[');
-  first = true;
-  for (const auto& c : t.candidates) {
-    if (c.model->id == t.chosen_model || c.filtered_by != candidate_filter::none) continue;
-    if (!first) out.push_back(',');
-    first = false;
-    put_string(out, c.model->id);
+  // Models that were allowed but not the best choice: counted, not listed, so the
+  // trace stays small on large catalogs.
+  size_t others = 0;
+  for (const auto& c : t.candidates)
+    if (c.model->id != t.chosen_model && c.filtered_by == candidate_filter::none) ++others;
+  fmt::format_to(std::back_inserter(out), ",\"also_eligible\":{}", others);
+  if (t.budget.tokens_limited || t.budget.usd_limited) {
+    put_key(out, "budget");
+    out.push_back('{');
+    if (t.budget.tokens_limited)
+      fmt::format_to(std::back_inserter(out), "\"tokens_left\":{}", t.budget.tokens_left);
+    if (t.budget.tokens_limited && t.budget.usd_limited) out.push_back(',');
+    if (t.budget.usd_limited) {
+      put_raw(out, "\"usd_left\":");
+      put_number(out, t.budget.usd_left);
+    }
+    out.push_back('}');
   }
-  out.push_back(']');
-  put_key(out, "budget");
-  put_raw(out, "{\"tokens_left\":");
-  if (t.budget.tokens_limited)
-    fmt::format_to(std::back_inserter(out), "{}", t.budget.tokens_left);
-  else
-    put_raw(out, "null");
-  put_key(out, "usd_left");
-  if (t.budget.usd_limited)
-    put_number(out, t.budget.usd_left);
-  else
-    put_raw(out, "null");
-  put_raw(out, "}}");
+  out.push_back('}');
   return fmt::to_string(out);
 }
 

@@ -72,9 +72,10 @@ struct decision_trace {
   std::string note;  // why it downgraded, or why nothing was chosen
 };
 
-/// The trace as compact JSON text: what travels in model_usage::decision. Candidates
-/// that were merely eligible appear by name only (`also_eligible`); the chosen one and
-/// every filtered one appear with their verdict and numbers. Written by hand: it runs
+/// The trace as compact JSON text: what travels in model_usage::decision. The chosen
+/// candidate and every filtered one appear with their verdict and numbers; models that
+/// were merely eligible are counted (`also_eligible`); false flags, an empty route and
+/// an unlimited budget are left out. Written by hand: it runs
 /// once per model call, and building a JSON tree first costs several times more.
 std::string to_json_text(const decision_trace& trace);
 

@@ -308,8 +308,15 @@ TEST_CASE("policy: the trace is JSON a user can read", "[policy][trace]") {
   REQUIRE(j["candidates"].size() == 1);
   CHECK(j["candidates"][0]["model"] == "mid-cloud");
   CHECK(j["candidates"][0]["verdict"] == "chosen");
-  CHECK(j["also_eligible"].size() == 4);
-  CHECK(j["budget"]["usd_left"].is_null());  // unlimited
+  CHECK(j["also_eligible"] == 4);
+  CHECK_FALSE(j.contains("budget"));  // unlimited: nothing to say
+  CHECK_FALSE(j.contains("downgraded"));
+  budget_note budget;
+  budget.usd_limited = true;
+  budget.usd_left = 0.25;
+  j = to_json(f.decide(ask("charged twice"), budget).trace);
+  CHECK(j["budget"]["usd_left"].get<double>() == Approx(0.25));
+  CHECK_FALSE(j["budget"].contains("tokens_left"));
 }
 
 TEST_CASE("policy: trace text escapes what users typed", "[policy][trace]") {
