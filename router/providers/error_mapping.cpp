@@ -331,7 +331,12 @@ model_error classify_http_error(wire_format format, int status, const http_heade
     kind = "auth";  // Gemini answers a bad key with 400 INVALID_ARGUMENT
   } else {
     kind = kind_from_type(parsed.type, parsed.code);
-    if (kind.empty()) kind = kind_from_status(effective_status);
+    // A generic "server_error" type says less than a 503 or 504 status (OpenAI sends
+    // that type with both): the status's overloaded or timeout is what a router acts on.
+    const std::string by_status = kind_from_status(effective_status);
+    if (kind.empty() || (kind == "server_error" && (by_status == "overloaded" ||
+                                                    by_status == "timeout")))
+      kind = by_status;
     if (kind.empty()) kind = "bad_response";
   }
 

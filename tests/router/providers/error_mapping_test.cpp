@@ -102,6 +102,12 @@ TEST_CASE("error mapping: 503, 529 and Anthropic overloaded_error are overloaded
             wire_format::gemini, 503,
             R"({"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}})")
             .kind == "overloaded");
+  // OpenAI sends its generic "server_error" type with a 503 and a 504: the status says
+  // more (overloaded, timeout); a 500 with that type stays a server error.
+  const char* generic = R"({"error":{"message":"The server is busy","type":"server_error"}})";
+  CHECK(classify(wire_format::openai, 503, generic).kind == "overloaded");
+  CHECK(classify(wire_format::openai, 504, generic).kind == "timeout");
+  CHECK(classify(wire_format::openai, 500, generic).kind == "server_error");
 }
 
 TEST_CASE("error mapping: server errors, timeouts, auth and bad requests by status",
