@@ -14,14 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json object_or_throw(const std::string& text, const std::string& what) {
-  try {
-    return parse_object_text(text, what, "bad_request");
-  } catch (const wire_error& e) {
-    throw std::invalid_argument(e.what());
-  }
-}
-
 // Adds `blocks` as a turn of `role`, merged into the previous turn when it has the
 // same role.
 void append_turn(json& turns, const std::string& role, json blocks) {
@@ -30,12 +22,6 @@ void append_turn(json& turns, const std::string& role, json blocks) {
     return;
   }
   turns.push_back({{"role", role}, {"content", std::move(blocks)}});
-}
-
-std::string error_text(const std::string& message, const std::string& api_key) {
-  std::string text = message;
-  redact_secret(text, api_key);
-  return text;
 }
 
 }  // namespace
@@ -66,7 +52,7 @@ http_request build_request(const model_request& req, const model_config& model,
         const tool_call& call = m.tool_calls[c];
         std::string what = at + ".tool_calls[" + std::to_string(c) + "].arguments_json";
         json input = call.arguments_json.empty() ? json::object()
-                                                 : object_or_throw(call.arguments_json, what);
+                                                 : request_object(call.arguments_json, what);
         blocks.push_back(
             {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", input}});
       }
@@ -105,7 +91,7 @@ http_request build_request(const model_request& req, const model_config& model,
       if (!tool.description.empty()) t["description"] = tool.description;
       t["input_schema"] = tool.parameters_json.empty()
                               ? json{{"type", "object"}, {"properties", json::object()}}
-                              : object_or_throw(tool.parameters_json,
+                              : request_object(tool.parameters_json,
                                                 "tools[" + std::to_string(i) + "].parameters_json");
       tools.push_back(std::move(t));
     }
@@ -140,7 +126,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
                                        const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::anthropic, http_status, headers, body);
-    return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
@@ -150,7 +136,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
   if (string_field(doc, "type") == "error" || doc.contains("error")) {
     model_error e = classify_http_error(wire_format::anthropic, http_status, headers, body);
     if (e.kind == "bad_response") e.kind = "server_error";
-    return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   try {
     auto content = doc.find("content");

@@ -372,4 +372,9 @@ void redact_secret(std::string& text, const std::string& secret) {
   }
 }
 
+std::string redacted(std::string text, const std::string& secret) {
+  redact_secret(text, secret);
+  return text;
+}
+
 }  // namespace switchyard

@@ -57,4 +57,7 @@ bool is_context_overflow_message(const std::string& message);
 /// echoes the key back.
 void redact_secret(std::string& text, const std::string& secret);
 
+/// A copy of `text` with `secret` redacted.
+std::string redacted(std::string text, const std::string& secret);
+
 }  // namespace switchyard

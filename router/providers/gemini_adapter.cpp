@@ -13,26 +13,12 @@ namespace {
 
 using json = nlohmann::json;
 
-json object_or_throw(const std::string& text, const std::string& what) {
-  try {
-    return parse_object_text(text, what, "bad_request");
-  } catch (const wire_error& e) {
-    throw std::invalid_argument(e.what());
-  }
-}
-
 void append_turn(json& contents, const std::string& role, json parts) {
   if (!contents.empty() && contents.back()["role"] == role) {
     for (auto& part : parts) contents.back()["parts"].push_back(std::move(part));
     return;
   }
   contents.push_back({{"role", role}, {"parts", std::move(parts)}});
-}
-
-std::string error_text(const std::string& message, const std::string& api_key) {
-  std::string text = message;
-  redact_secret(text, api_key);
-  return text;
 }
 
 // Percent-encodes a model name for the path; names like "gemini-2.0-flash" pass as is.
@@ -84,7 +70,7 @@ http_request build_request(const model_request& req, const model_config& model,
         const tool_call& call = m.tool_calls[c];
         std::string what = at + ".tool_calls[" + std::to_string(c) + "].arguments_json";
         json args = call.arguments_json.empty() ? json::object()
-                                                : object_or_throw(call.arguments_json, what);
+                                                : request_object(call.arguments_json, what);
         json fn = {{"name", call.name}, {"args", std::move(args)}};
         parts.push_back({{"functionCall", std::move(fn)}});
         call_names[call.id] = call.name;
@@ -135,7 +121,7 @@ http_request build_request(const model_request& req, const model_config& model,
       json d = {{"name", tool.name}};
       if (!tool.description.empty()) d["description"] = tool.description;
       if (!tool.parameters_json.empty()) {
-        d["parameters"] = object_or_throw(tool.parameters_json,
+        d["parameters"] = request_object(tool.parameters_json,
                                           "tools[" + std::to_string(i) + "].parameters_json");
       }
       declarations.push_back(std::move(d));
@@ -172,7 +158,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
                                        const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::gemini, http_status, headers, body);
-    return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
@@ -182,7 +168,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
   if (doc.contains("error")) {
     model_error e = classify_http_error(wire_format::gemini, http_status, headers, body);
     if (e.kind == "bad_response") e.kind = "server_error";
-    return failed_response(e.kind, error_text(e.message, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   try {
     auto candidates = doc.find("candidates");

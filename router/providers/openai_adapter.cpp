@@ -12,14 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json object_or_throw(const std::string& text, const std::string& what) {
-  try {
-    return parse_object_text(text, what, "bad_request");
-  } catch (const wire_error& e) {
-    throw std::invalid_argument(e.what());
-  }
-}
-
 json wire_message(const chat_message& m, size_t index) {
   std::string at = "messages[" + std::to_string(index) + "]";
   if (m.role == "system" || m.role == "user") {
@@ -38,7 +30,7 @@ json wire_message(const chat_message& m, size_t index) {
       const tool_call& call = m.tool_calls[i];
       std::string what = at + ".tool_calls[" + std::to_string(i) + "].arguments_json";
       json args =
-          call.arguments_json.empty() ? json::object() : object_or_throw(call.arguments_json, what);
+          call.arguments_json.empty() ? json::object() : request_object(call.arguments_json, what);
       calls.push_back({{"id", call.id},
                        {"type", "function"},
                        {"function", {{"name", call.name}, {"arguments", args.dump()}}}});
@@ -59,12 +51,6 @@ json wire_message(const chat_message& m, size_t index) {
 json tool_choice_value(const std::string& choice) {
   if (choice == "auto" || choice == "none" || choice == "required") return choice;
   return {{"type", "function"}, {"function", {{"name", choice}}}};
-}
-
-std::string error_text(const model_error& e, const std::string& api_key) {
-  std::string text = e.message;
-  redact_secret(text, api_key);
-  return text;
 }
 
 }  // namespace
@@ -102,7 +88,7 @@ http_request build_request(const model_request& req, const model_config& model,
       if (!tool.description.empty()) fn["description"] = tool.description;
       fn["parameters"] = tool.parameters_json.empty()
                              ? json{{"type", "object"}, {"properties", json::object()}}
-                             : object_or_throw(tool.parameters_json,
+                             : request_object(tool.parameters_json,
                                                "tools[" + std::to_string(i) + "].parameters_json");
       tools.push_back({{"type", "function"}, {"function", std::move(fn)}});
     }
@@ -138,7 +124,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
                                        const std::string& api_key) {
   if (http_status < 200 || http_status > 299) {
     model_error e = classify_http_error(wire_format::openai, http_status, headers, body);
-    return failed_response(e.kind, error_text(e, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
@@ -149,7 +135,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
     // OpenRouter and some proxies report upstream failures inside a 200.
     model_error e = classify_http_error(wire_format::openai, http_status, headers, body);
     if (e.kind == "bad_response") e.kind = "server_error";
-    return failed_response(e.kind, error_text(e, api_key), e.retry_after_ms);
+    return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   try {
     auto choices = doc.find("choices");

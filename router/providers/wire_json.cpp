@@ -1,5 +1,7 @@
 #include "router/providers/wire_json.hpp"
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <limits>
 
@@ -81,6 +83,14 @@ std::string body_excerpt(const std::string& body) {
   size_t at = limit;
   while (at > 0 && (static_cast<unsigned char>(body[at]) & 0xC0) == 0x80) --at;
   return body.substr(0, at) + "...";
+}
+
+nlohmann::json request_object(const std::string& text, const std::string& what) {
+  try {
+    return parse_object_text(text, what, "bad_request");
+  } catch (const wire_error& e) {
+    throw std::invalid_argument(e.what());
+  }
 }
 
 }  // namespace switchyard

@@ -28,6 +28,11 @@ class wire_error : public std::runtime_error {
 nlohmann::json parse_object_text(const std::string& text, const std::string& what,
                                  const std::string& kind);
 
+/// For building requests: parses `text` (a caller's tool schema or arguments) as a JSON
+/// object; throws std::invalid_argument naming `what` otherwise, which the adapters
+/// report as bad_request.
+nlohmann::json request_object(const std::string& text, const std::string& what);
+
 /// Canonical text of a tool call's arguments: compact, keys sorted. An empty string
 /// (some servers send it for a call without arguments) is "{}". Throws
 /// wire_error("bad_response") when `text` is not a JSON object.
