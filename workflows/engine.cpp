@@ -148,17 +148,23 @@ engine::~engine() {
   }
 }
 
-run_result engine::resume(const std::string& run_id) {
+namespace {
+
+// Asks the resumer about one run and waits for its result; `verb` names the action in
+// the error when there is no store to ask.
+template <class Atom>
+run_result ask_resumer(caf::actor_system& sys, const caf::actor& resumer, Atom atom,
+                       const std::string& run_id, const char* verb) {
   run_result result;
   result.run_id = run_id;
-  if (!shared_->resumer) {
+  if (!resumer) {
     result.status = run_status::failed;
     result.reason = "no_store";
-    result.detail = "runs can only be resumed with a checkpoint store";
+    result.detail = std::string("runs can only be ") + verb + " with a checkpoint store";
     return result;
   }
-  caf::scoped_actor self{sys_};
-  self->request(shared_->resumer, caf::infinite, resume_run_atom::value, run_id)
+  caf::scoped_actor self{sys};
+  self->request(resumer, caf::infinite, atom, run_id)
       .receive([&](run_result& r) { result = std::move(r); },
                [&](caf::error& err) {
                  result.status = run_status::failed;
@@ -168,24 +174,14 @@ run_result engine::resume(const std::string& run_id) {
   return result;
 }
 
+}  // namespace
+
+run_result engine::resume(const std::string& run_id) {
+  return ask_resumer(sys_, shared_->resumer, resume_run_atom::value, run_id, "resumed");
+}
+
 run_result engine::await_run(const std::string& run_id) {
-  run_result result;
-  result.run_id = run_id;
-  if (!shared_->resumer) {
-    result.status = run_status::failed;
-    result.reason = "no_store";
-    result.detail = "runs can only be awaited with a checkpoint store";
-    return result;
-  }
-  caf::scoped_actor self{sys_};
-  self->request(shared_->resumer, caf::infinite, await_run_atom::value, run_id)
-      .receive([&](run_result& r) { result = std::move(r); },
-               [&](caf::error& err) {
-                 result.status = run_status::failed;
-                 result.reason = "run_error";
-                 result.detail = caf::to_string(err);
-               });
-  return result;
+  return ask_resumer(sys_, shared_->resumer, await_run_atom::value, run_id, "awaited");
 }
 
 size_t engine::blocked_runs() {
