@@ -1,4 +1,5 @@
 #include "router/decision_trace.hpp"
+#include "runtime/json_text.hpp"
 
 #include <fmt/format.h>
 
@@ -29,52 +30,29 @@ const char* to_string(candidate_filter x) {
 
 namespace {
 
-void put_raw(fmt::memory_buffer& out, std::string_view text) {
-  out.append(text.data(), text.data() + text.size());
-}
+void put_raw(std::string& out, std::string_view text) { out.append(text); }
 
-// Appends `text` as a JSON string literal.
-void put_string(fmt::memory_buffer& out, std::string_view text) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        put_raw(out, "\\\"");
-        break;
-      case '\\':
-        put_raw(out, "\\\\");
-        break;
-      case '\n':
-        put_raw(out, "\\n");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
-        else
-          out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
+void put_string(std::string& out, std::string_view text) { append_json_string(out, text); }
 
-void put_key(fmt::memory_buffer& out, std::string_view key) {
+void put_key(std::string& out, std::string_view key) {
   out.push_back(',');
   put_string(out, key);
   out.push_back(':');
 }
 
-void put_number(fmt::memory_buffer& out, double x) {
+void put_number(std::string& out, double x) {
   fmt::format_to(std::back_inserter(out), "{:.6g}", x);
 }
 
-void put_bool(fmt::memory_buffer& out, bool x) {
+void put_bool(std::string& out, bool x) {
   put_raw(out, x ? "true" : "false");
 }
 
 }  // namespace
 
 std::string to_json_text(const decision_trace& t) {
-  fmt::memory_buffer out;
+  std::string out;
+  out.reserve(512);
   put_raw(out, "{\"outcome\":");
   put_string(out, t.outcome);
   if (!t.route.empty()) {
@@ -195,7 +173,7 @@ std::string to_json_text(const decision_trace& t) {
     out.push_back('}');
   }
   out.push_back('}');
-  return fmt::to_string(out);
+  return out;
 }
 
 nlohmann::json to_json(const decision_trace& t) { return nlohmann::json::parse(to_json_text(t)); }

@@ -1,4 +1,5 @@
 #include "runtime/checkpoint_store.hpp"
+#include "runtime/json_text.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -59,65 +60,7 @@ std::string encode_ledger(const ledger_entry& e);
 // -- a small JSON writer ------------------------------------------------------------
 // State and step documents are written on every step; building an nlohmann::json
 // tree for them cost more than the RocksDB write itself. These append straight into
-// one string. Invalid UTF-8 becomes U+FFFD, as a JSON document must be valid UTF-8.
-
-void append_escaped(std::string& out, std::string_view text) {
-  out += '"';
-  size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte sequence: copied when well-formed, else one U+FFFD per bad byte.
-    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    for (size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      auto c1 = static_cast<unsigned char>(text[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      auto c1 = static_cast<unsigned char>(text[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  out += '"';
-}
+// one string (runtime/json_text.hpp escapes strings).
 
 void append_key(std::string& out, const char* key) {
   if (out.back() != '{') out += ',';
@@ -128,7 +71,7 @@ void append_key(std::string& out, const char* key) {
 
 void field(std::string& out, const char* key, std::string_view value) {
   append_key(out, key);
-  append_escaped(out, value);
+  append_json_string(out, value);
 }
 
 void field(std::string& out, const char* key, bool value) {
