@@ -1,4 +1,5 @@
 #include "router/providers/embeddings_adapter.hpp"
+#include "router/providers/openai_adapter.hpp"
 
 #include <stdexcept>
 
@@ -24,23 +25,7 @@ http_request build_request(const std::vector<std::string>& inputs, const model_c
                            const provider_config& provider, const std::string& api_key) {
   if (inputs.empty()) throw std::invalid_argument("embeddings: at least one input is needed");
   json body = {{"model", model.wire_name()}, {"input", inputs}, {"encoding_format", "float"}};
-  http_request out;
-  out.method = "POST";
-  out.target = "/embeddings";
-  bool azure = !provider.api_version.empty();
-  if (azure) out.target += "?api-version=" + provider.api_version;
-  out.headers.emplace_back("Content-Type", "application/json");
-  out.headers.emplace_back("Accept", "application/json");
-  if (!api_key.empty()) {
-    if (azure) {
-      out.headers.emplace_back("api-key", api_key);
-    } else {
-      out.headers.emplace_back("Authorization", "Bearer " + api_key);
-    }
-  }
-  for (const auto& header : provider.headers) out.headers.push_back(header);
-  out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return out;
+  return openai_adapter::openai_post("/embeddings", "application/json", provider, api_key, body);
 }
 
 static embedding_result parse_unredacted(int http_status, const http_headers& headers,

@@ -100,13 +100,20 @@ http_request build_request(const model_request& req, const model_config& model,
     body["stream_options"] = {{"include_usage", true}};
   }
 
+  return openai_post("/chat/completions", req.stream ? "text/event-stream" : "application/json",
+                     provider, api_key, body);
+}
+
+http_request openai_post(const std::string& path, const char* accept,
+                         const provider_config& provider, const std::string& api_key,
+                         const json& body) {
   http_request out;
   out.method = "POST";
-  out.target = "/chat/completions";
+  out.target = path;
   bool azure = !provider.api_version.empty();
   if (azure) out.target += "?api-version=" + provider.api_version;
   out.headers.emplace_back("Content-Type", "application/json");
-  out.headers.emplace_back("Accept", req.stream ? "text/event-stream" : "application/json");
+  out.headers.emplace_back("Accept", accept);
   if (!api_key.empty()) {
     if (azure) {
       out.headers.emplace_back("api-key", api_key);

@@ -10,6 +10,7 @@
 // Wire -> canonical: arguments strings are parsed and re-serialised canonically.
 // Pure functions, thread-safe.
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "router/providers/http_types.hpp"
@@ -36,5 +37,12 @@ model_response parse_response(int http_status, const http_headers& headers, cons
 /// "stop", "length", "tool_calls", "content_filter" from OpenAI's finish_reason
 /// ("function_call" counts as tool_calls); unknown values pass through lower-cased.
 std::string normalise_finish_reason(const std::string& reason);
+
+/// A POST of `body` to `path` under the provider's base URL with OpenAI's headers:
+/// Bearer key, or Azure's api-key header and api-version query when api_version is set;
+/// then the provider's own headers. Shared by chat completions and embeddings.
+http_request openai_post(const std::string& path, const char* accept,
+                         const provider_config& provider, const std::string& api_key,
+                         const nlohmann::json& body);
 
 }  // namespace switchyard::openai_adapter
