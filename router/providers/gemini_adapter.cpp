@@ -144,9 +144,11 @@ http_request build_request(const model_request& req, const model_config& model,
 
   http_request out;
   out.method = "POST";
-  out.target = "/models/" + path_segment(model.wire_name()) + ":generateContent";
+  // alt=sse makes the stream server-sent events instead of one long JSON array.
+  out.target = "/models/" + path_segment(model.wire_name()) +
+               (req.stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
   out.headers.emplace_back("Content-Type", "application/json");
-  out.headers.emplace_back("Accept", "application/json");
+  out.headers.emplace_back("Accept", req.stream ? "text/event-stream" : "application/json");
   if (!api_key.empty()) out.headers.emplace_back("x-goog-api-key", api_key);
   for (const auto& header : provider.headers) out.headers.push_back(header);
   out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);

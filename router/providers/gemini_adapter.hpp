@@ -10,8 +10,8 @@
 // generationConfig carries maxOutputTokens, temperature, topP, stopSequences,
 // responseMimeType application/json (json_mode), responseLogprobs / logprobs.
 // tool_choice maps to toolConfig.functionCallingConfig (AUTO, NONE, ANY, ANY with
-// allowedFunctionNames). Gemini streaming is not implemented: a stream request is
-// sent as a plain generateContent call (the transport then delivers it whole).
+// allowedFunctionNames). A stream request goes to :streamGenerateContent?alt=sse
+// (decoded by gemini_stream_decoder in stream_decoder.hpp).
 // Wire -> canonical: function calls without an id get "call_<n>" (their position).
 // Pure functions, thread-safe.
 

@@ -5,6 +5,7 @@
 
 #include "router/providers/anthropic_adapter.hpp"
 #include "router/providers/error_mapping.hpp"
+#include "router/providers/gemini_adapter.hpp"
 #include "router/providers/openai_adapter.hpp"
 #include "router/providers/wire_json.hpp"
 
@@ -36,7 +37,7 @@ std::vector<stream_delta> stream_decoder::feed(std::string_view chunk) {
 }
 
 model_response stream_decoder::finish() {
-  if (!failed() && !done_) {
+  if (!failed() && !complete()) {
     fail("bad_response", std::string(format_name()) + " stream ended before " + terminator() +
                              (parser_.has_partial_event() ? " (cut inside an event)" : ""));
   }
@@ -321,6 +322,93 @@ void anthropic_stream_decoder::on_event(const sse_event& event, std::vector<stre
     return;
   }
   // Unknown event types are allowed by Anthropic's versioning policy: skip them.
+}
+
+// -- Gemini ----------------------------------------------------------------------------
+
+void gemini_stream_decoder::on_event(const sse_event& event, std::vector<stream_delta>& out) {
+  json doc = parse_event_data(event, "gemini");
+  if (doc.contains("error")) {
+    model_error e = classify_http_error(wire_format::gemini, 200, {}, event.data);
+    fail(e.kind == "bad_response" ? "server_error" : e.kind, "gemini stream: " + e.message,
+         e.retry_after_ms);
+    return;
+  }
+  auto candidates = doc.find("candidates");
+  if (candidates == doc.end() || !candidates->is_array() || candidates->empty()) {
+    if (auto feedback = doc.find("promptFeedback"); feedback != doc.end()) {
+      std::string blocked = string_field(*feedback, "blockReason");
+      if (!blocked.empty()) {
+        fail("content_filter", "gemini stream: the prompt was blocked (blockReason " + blocked +
+                                   ")");
+        return;
+      }
+    }
+  } else {
+    const json& candidate = (*candidates)[0];
+    if (!candidate.is_object())
+      throw wire_error("bad_response", "gemini stream: candidates[0] is not an object");
+    if (auto content = candidate.find("content");
+        content != candidate.end() && content->is_object()) {
+      auto parts = content->find("parts");
+      if (parts != content->end() && parts->is_array()) {
+        for (const json& part : *parts) {
+          if (!part.is_object()) continue;
+          if (auto fn = part.find("functionCall"); fn != part.end()) {
+            if (!fn->is_object())
+              throw wire_error("bad_response", "gemini stream: a functionCall is not an object");
+            auto index = static_cast<uint32_t>(calls_.size());
+            partial_call& call = calls_[index];
+            call.name = string_field(*fn, "name");
+            if (call.name.empty())
+              throw wire_error("bad_response", "gemini stream: a functionCall has no name");
+            call.id = string_field(*fn, "id");
+            if (call.id.empty()) call.id = "call_" + std::to_string(index);
+            auto args = fn->find("args");
+            call.arguments = args != fn->end() && !args->is_null() ? args->dump() : "{}";
+            stream_delta d = delta(stream_delta_kind::tool_call);
+            d.index = index;
+            d.id = call.id;
+            d.name = call.name;
+            d.text = call.arguments;
+            out.push_back(std::move(d));
+          } else if (part.contains("text") &&
+                     !(part.contains("thought") && part["thought"] == true)) {
+            emit_text(string_field(part, "text"), out);
+          }
+        }
+      }
+    }
+    if (auto lp = candidate.find("logprobsResult"); lp != candidate.end() && lp->is_object()) {
+      auto chosen = lp->find("chosenCandidates");
+      if (chosen != lp->end() && chosen->is_array()) {
+        for (const json& item : *chosen) {
+          auto value = item.is_object() ? item.find("logProbability") : item.end();
+          if (value == item.end() || !value->is_number()) continue;
+          logprobs_.push_back({string_field(item, "token"), value->get<double>()});
+        }
+      }
+    }
+    std::string reason = string_field(candidate, "finishReason");
+    if (reason == "MALFORMED_FUNCTION_CALL") {
+      fail("bad_response", "gemini stream: the model produced a malformed function call (" +
+                               string_field(candidate, "finishMessage") + ")");
+      return;
+    }
+    if (!reason.empty()) {
+      reason = gemini_adapter::normalise_finish_reason(reason);
+      if (reason == "stop" && !calls_.empty()) reason = "tool_calls";
+      emit_finish(reason, out);
+      saw_finish_ = true;
+    }
+  }
+  if (auto usage = doc.find("usageMetadata"); usage != doc.end() && usage->is_object()) {
+    // Cumulative counts; thinking tokens are billed as output.
+    input_tokens_ = count_field(*usage, "promptTokenCount");
+    output_tokens_ =
+        count_field(*usage, "candidatesTokenCount") + count_field(*usage, "thoughtsTokenCount");
+    emit_usage(out);
+  }
 }
 
 }  // namespace switchyard

@@ -1,6 +1,7 @@
 #pragma once
-// Decoders for streamed replies: the OpenAI chat-completions chunk stream and the
-// Anthropic Messages event stream, both carried as server-sent events.
+// Decoders for streamed replies: the OpenAI chat-completions chunk stream, the
+// Anthropic Messages event stream and Gemini's streamGenerateContent (alt=sse), all
+// carried as server-sent events.
 //
 // Feed body bytes as they arrive; each feed returns the deltas they completed, in
 // order (text fragments, tool-call fragments with their index / id / name / argument
@@ -55,6 +56,8 @@ class stream_decoder {
   /// What the missing terminator is called, for the error message.
   virtual const char* terminator() const = 0;
   virtual const char* format_name() const = 0;
+  /// Whether the stream reached its proper end. Default: the terminator arrived.
+  virtual bool complete() const { return done_; }
 
   void fail(const std::string& kind, const std::string& message, uint32_t retry_after_ms = 0);
   stream_delta delta(stream_delta_kind kind) const;
@@ -104,6 +107,25 @@ class anthropic_stream_decoder : public stream_decoder {
  private:
   std::map<uint64_t, uint32_t> block_to_call_;     // content block index -> call index
   std::map<uint64_t, std::string> initial_input_;  // tool_use input given at block start
+};
+
+/// Gemini streamGenerateContent with alt=sse: every event is a whole
+/// GenerateContentResponse holding the next fragment. There is no sentinel event: the
+/// stream is complete once a chunk carried candidates[0].finishReason (usage may still
+/// follow), so a body that ends before that chunk is a cut stream. Function calls
+/// arrive whole, one per part; calls without an id get "call_<n>".
+class gemini_stream_decoder : public stream_decoder {
+ public:
+  using stream_decoder::stream_decoder;
+
+ protected:
+  void on_event(const sse_event& event, std::vector<stream_delta>& out) override;
+  const char* terminator() const override { return "a chunk with finishReason"; }
+  const char* format_name() const override { return "gemini"; }
+  bool complete() const override { return saw_finish_; }
+
+ private:
+  bool saw_finish_ = false;
 };
 
 }  // namespace switchyard

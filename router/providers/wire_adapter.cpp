@@ -53,7 +53,7 @@ model_response parse_provider_response(const provider_config& provider, int http
 }
 
 bool provider_streams(const provider_config& provider) {
-  return provider.kind == "openai" || provider.kind == "anthropic";
+  return provider.kind == "openai" || provider.kind == "anthropic" || provider.kind == "gemini";
 }
 
 std::unique_ptr<stream_decoder> make_stream_decoder(const provider_config& provider,
@@ -65,6 +65,9 @@ std::unique_ptr<stream_decoder> make_stream_decoder(const provider_config& provi
   }
   if (provider.kind == "anthropic") {
     return std::make_unique<anthropic_stream_decoder>(call_id, model, api_key);
+  }
+  if (provider.kind == "gemini") {
+    return std::make_unique<gemini_stream_decoder>(call_id, model, api_key);
   }
   return nullptr;
 }

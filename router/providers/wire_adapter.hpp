@@ -34,7 +34,7 @@ model_response parse_provider_response(const provider_config& provider, int http
                                        const std::string& api_key);
 
 /// True when a request with stream = true gets an SSE reply from this kind
-/// (openai, anthropic). Gemini requests are sent unstreamed.
+/// (openai, anthropic, gemini).
 bool provider_streams(const provider_config& provider);
 
 /// A decoder for a streamed reply from `provider`, or nullptr when it does not stream.

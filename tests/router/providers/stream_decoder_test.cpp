@@ -1,11 +1,13 @@
 #include "router/providers/stream_decoder.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/router/providers/wire_fixtures.hpp"
 
 using namespace switchyard;
 using namespace switchyard::test;
+using json = nlohmann::json;
 
 namespace {
 
@@ -87,6 +89,17 @@ const std::string anthropic_stream =
     "\"usage\":{\"output_tokens\":20}}\n\n"
     "event: message_stop\n"
     "data: {\"type\":\"message_stop\"}\n\n";
+
+// Gemini's SSE frames are CRLF-separated; the thought part is not part of the reply;
+// usage counts are cumulative, the last one rides on the finishing chunk.
+const std::string gemini_stream =
+    "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"thinking\","
+    "\"thought\":true},{\"text\":\"Hel\"}]}}],\"usageMetadata\":{\"promptTokenCount\":90}}\r\n\r\n"
+    "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"lo\"}]}}]}"
+    "\r\n\r\n"
+    "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":"
+    "\"weather\",\"args\":{\"city\":\"Oslo\"}}}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{"
+    "\"promptTokenCount\":100,\"candidatesTokenCount\":15,\"thoughtsTokenCount\":5}}\r\n\r\n";
 
 template <class Decoder>
 struct decoded {
@@ -203,6 +216,45 @@ TEST_CASE("streams split at every byte position decode to the same deltas and re
   };
   check_all_splits(openai_stream_decoder("", priced_model(), ""), openai_stream);
   check_all_splits(anthropic_stream_decoder("", priced_model(), ""), anthropic_stream);
+  check_all_splits(gemini_stream_decoder("", priced_model(), ""), gemini_stream);
+}
+
+TEST_CASE("gemini stream: text and function-call deltas assemble into the full response",
+          "[providers][stream][gemini]") {
+  auto result = decode<gemini_stream_decoder>(gemini_stream);
+  INFO(result.response.error.message);
+  REQUIRE(result.response.ok());
+  CHECK(result.response.text == "Hello");
+  CHECK(joined_text(result.deltas) == "Hello");
+  REQUIRE(result.response.tool_calls.size() == 1);
+  CHECK(result.response.tool_calls[0].name == "weather");
+  CHECK(result.response.tool_calls[0].id == "call_0");
+  CHECK(json::parse(result.response.tool_calls[0].arguments_json) == json{{"city", "Oslo"}});
+  CHECK(result.response.finish_reason == "tool_calls");
+  CHECK(result.response.usage.input_tokens == 100);
+  CHECK(result.response.usage.output_tokens == 20);  // thinking tokens are billed as output
+  CHECK(result.response.usage.cost_usd > 0);
+
+  SECTION("a body that ends before the finishing chunk is a cut stream") {
+    auto cut = decode<gemini_stream_decoder>(gemini_stream, {}, gemini_stream.rfind("data: "));
+    CHECK(cut.response.error.kind == "bad_response");
+    CHECK(cut.response.error.message.find("ended before a chunk with finishReason") !=
+          std::string::npos);
+    CHECK(cut.response.text.empty());
+  }
+  SECTION("an error object inside the 200 stream fails it with its kind") {
+    auto failed = decode<gemini_stream_decoder>(
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}]}\r\n\r\n"
+        "data: {\"error\":{\"code\":503,\"message\":\"The model is overloaded.\",\"status\":"
+        "\"UNAVAILABLE\"}}\r\n\r\n");
+    CHECK(failed.response.error.kind == "overloaded");
+    CHECK(failed.response.text.empty());
+  }
+  SECTION("a blocked prompt is content_filter") {
+    auto blocked = decode<gemini_stream_decoder>(
+        "data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"}}\r\n\r\n");
+    CHECK(blocked.response.error.kind == "content_filter");
+  }
 }
 
 TEST_CASE("a stream cut anywhere before its terminator is an error, never a short success",

@@ -21,8 +21,13 @@ TEST_CASE("wire adapter: each HTTP kind builds its own request, sim is refused",
   CHECK(sim.error.kind == "bad_request");
   CHECK(provider_streams(http_provider("openai")));
   CHECK(provider_streams(http_provider("anthropic")));
-  CHECK_FALSE(provider_streams(http_provider("gemini")));
-  CHECK(make_stream_decoder(http_provider("gemini"), "c", priced_model(), "") == nullptr);
+  CHECK(provider_streams(http_provider("gemini")));
+  CHECK_FALSE(provider_streams(http_provider("sim")));
+  CHECK(make_stream_decoder(http_provider("gemini"), "c", priced_model(), "") != nullptr);
+  CHECK(make_stream_decoder(http_provider("sim"), "c", priced_model(), "") == nullptr);
+  req.stream = true;
+  CHECK(build_provider_request(req, priced_model(), http_provider("gemini"), "").request.target ==
+        "/models/m1:streamGenerateContent?alt=sse");
   CHECK(make_stream_decoder(http_provider("anthropic"), "c", priced_model(), "") != nullptr);
 }
 
