@@ -72,15 +72,23 @@ struct service_fixture {
   }
   ~service_fixture() { caf::anon_send_exit(service, caf::exit_reason::user_shutdown); }
 
-  model_response ask(const std::string& model, const std::string& text = "hello stub",
-                     std::vector<stream_delta>* deltas = nullptr) {
+  static model_request request_for(const std::string& model, const std::string& text) {
     model_request req;
-    req.stream = deltas != nullptr;
     req.ctx.thread_id = "t1";
     req.call_id = "call-" + model;
     req.model = model;
     req.max_tokens = 50;
     req.messages = {{"system", "be brief"}, {"user", text}};
+    return req;
+  }
+
+  model_response ask(const std::string& model, const std::string& text = "hello stub",
+                     std::vector<stream_delta>* deltas = nullptr) {
+    return call(request_for(model, text), deltas);
+  }
+
+  model_response call(model_request req, std::vector<stream_delta>* deltas = nullptr) {
+    req.stream = deltas != nullptr;
     caf::scoped_actor self{runtime.system()};
     model_response out;
     self->request(service, 10s, req)
@@ -181,7 +189,7 @@ TEST_CASE("an error inside a 200 is an error, never an empty success", "[http][m
 TEST_CASE("a streamed call delivers ordered deltas, then the whole response",
           "[http][model_service]") {
   service_fixture f{R"({"models": {"*": {"chunk_delay_ms": 1}}})"};
-  for (const char* model : {"gpt-stub", "claude-stub"}) {
+  for (const char* model : {"gpt-stub", "claude-stub", "gemini-stub"}) {
     INFO(model);
     std::vector<stream_delta> deltas;
     auto r = f.ask(model, "stream this please", &deltas);
@@ -193,7 +201,61 @@ TEST_CASE("a streamed call delivers ordered deltas, then the whole response",
       if (d.kind == stream_delta_kind::text) joined += d.text;
     CHECK(joined == r.text);
     CHECK(r.usage.output_tokens == 7);
-    CHECK(json::parse(f.stub->requests().back().body)["stream"] == true);
+    if (std::string(model) == "gemini-stub")
+      CHECK(f.stub->requests().back().target ==
+            "/v1beta/models/gemini-stub:streamGenerateContent?alt=sse");
+    else
+      CHECK(json::parse(f.stub->requests().back().body)["stream"] == true);
+  }
+}
+
+TEST_CASE("a tool call round-trips through the model service for every provider kind",
+          "[http][model_service][tools]") {
+  service_fixture f{R"({"models": {"*": {"tool_calls": true}}})"};
+  for (const char* model : {"gpt-stub", "claude-stub", "gemini-stub"}) {
+    for (bool streamed : {false, true}) {
+      DYNAMIC_SECTION(model << (streamed ? " streamed" : " whole")) {
+        auto req = service_fixture::request_for(model, "where is order 1234?");
+        req.tools = {{"lookup_order", "Finds an order by its number",
+                      R"({"type":"object","properties":{"input":{"type":"string"}}})"}};
+        std::vector<stream_delta> deltas;
+        auto first = f.call(req, streamed ? &deltas : nullptr);
+        INFO(first.error.message);
+        REQUIRE(first.ok());
+        REQUIRE(first.tool_calls.size() == 1);
+        CHECK(first.finish_reason == "tool_calls");
+        CHECK(first.tool_calls[0].name == "lookup_order");
+        CHECK_FALSE(first.tool_calls[0].id.empty());
+        // Arguments come back canonical (a JSON object as text) whatever the wire used.
+        CHECK(json::parse(first.tool_calls[0].arguments_json) ==
+              json{{"input", "where is order 1234?"}});
+        // The tool definition reached the provider in its own wire shape.
+        auto sent = json::parse(f.stub->requests().back().body);
+        CHECK(sent.dump().find("Finds an order by its number") != std::string::npos);
+        if (streamed) {
+          std::string arguments;
+          for (const auto& d : deltas)
+            if (d.kind == stream_delta_kind::tool_call) arguments += d.text;
+          CHECK(json::parse(arguments) == json{{"input", "where is order 1234?"}});
+        }
+
+        // Second leg: the caller runs the tool and sends its result back.
+        chat_message assistant{"assistant", ""};
+        assistant.tool_calls = first.tool_calls;
+        chat_message result{"tool", R"({"status":"shipped"})"};
+        result.tool_call_id = first.tool_calls[0].id;
+        req.messages.push_back(assistant);
+        req.messages.push_back(result);
+        req.call_id += "-2";
+        deltas.clear();
+        auto second = f.call(req, streamed ? &deltas : nullptr);
+        INFO(second.error.message);
+        REQUIRE(second.ok());
+        CHECK(second.tool_calls.empty());
+        CHECK(second.text.find("Tool said:") != std::string::npos);
+        CHECK(second.text.find("shipped") != std::string::npos);
+      }
+    }
   }
 }
 
@@ -205,7 +267,7 @@ TEST_CASE("a cut, unterminated or failing stream is an error, never a short succ
   };
   for (const auto& m : {mode{"cut_stream", "connection"}, mode{"missing_terminator", "bad_response"},
                         mode{"error_in_200", "overloaded"}, mode{"malformed_json", "bad_response"}}) {
-    for (const char* model : {"gpt-stub", "claude-stub"}) {
+    for (const char* model : {"gpt-stub", "claude-stub", "gemini-stub"}) {
       DYNAMIC_SECTION(m.behaviour << " on " << model) {
         service_fixture f{json{{"models",
                                 {{"*", {{"sequence", json::array({{{"behaviour", m.behaviour}}})}}}}}}
