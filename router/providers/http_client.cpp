@@ -12,6 +12,8 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -47,17 +49,39 @@ const std::string* http_result::header(std::string_view name) const {
 
 // -- connections ----------------------------------------------------------------
 
+struct call;
+
 namespace {
 
+// Counts the connections open to one endpoint, for max_connections. A connection
+// holds its endpoint's slot from the moment a call decides to open it (before DNS)
+// until it is destroyed, so the cap also covers connections still being set up.
+struct endpoint_slots {
+  uint32_t open = 0;
+  std::deque<std::weak_ptr<call>> waiting;  // in arrival order; finished calls skipped
+};
+
 struct connection {
+  connection(std::string k, std::function<void(const std::string&)> on_gone)
+      : key(std::move(k)), released(std::move(on_gone)) {}
+  ~connection() {
+    close();
+    if (released) released(key);
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
   std::string key;
+  std::function<void(const std::string&)> released;
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   steady::time_point idle_since;
 
+  bool has_stream() const { return plain || secure; }
   beast::tcp_stream& lowest() { return secure ? secure->next_layer() : *plain; }
   void close() {
+    if (!has_stream()) return;
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     lowest().socket().close(ignored);
@@ -91,8 +115,6 @@ class code_timer {
 
 }  // namespace
 
-struct call;
-
 struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   explicit impl(http_client_options o) : opts(std::move(o)), work(net::make_work_guard(ioc)) {
     tls.set_default_verify_paths();
@@ -107,7 +129,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   std::thread thread;
   std::thread::id thread_id;
 
-  // Touched only on the io thread.
+  // Touched only on the io thread. `slots` is declared before `idle` so that it
+  // outlives the idle connections, whose destructors release their slots.
+  std::unordered_map<std::string, endpoint_slots> slots;
   std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
   std::unordered_map<uint64_t, std::weak_ptr<call>> active;
   uint64_t next_call = 0;
@@ -118,7 +142,26 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   bool ran_out = false;  // guarded by mu
   bool joined = false;   // guarded by mu
 
-  std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale_retries{0};
+  std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale_retries{0}, waited{0};
+
+  // A new connection to `key`, holding one of its slots until destroyed.
+  std::unique_ptr<connection> new_connection(const std::string& key) {
+    ++slots[key].open;
+    ++opened;
+    std::weak_ptr<impl> weak = weak_from_this();
+    return std::make_unique<connection>(key, [weak](const std::string& k) {
+      // Expired while the client itself is being destroyed: nothing waits any more.
+      if (auto self = weak.lock()) self->release_slot(k);
+    });
+  }
+
+  bool at_capacity(const http_endpoint& ep) {
+    return ep.max_connections > 0 && slots[ep.key()].open >= ep.max_connections;
+  }
+
+  void release_slot(const std::string& key);
+  // Hands a connection that came free to the first call waiting for `key`, if any.
+  bool hand_over(std::unique_ptr<connection>& conn);
 
   std::unique_ptr<connection> take_idle(const std::string& key) {
     auto it = idle.find(key);
@@ -135,6 +178,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   }
 
   void give_back(std::unique_ptr<connection> conn) {
+    if (!stopping && hand_over(conn)) return;
     auto& list = idle[conn->key];
     if (stopping || list.size() >= opts.max_idle_per_endpoint) {
       conn->close();
@@ -203,6 +247,7 @@ struct call : std::enable_shared_from_this<call> {
   bool retried = false;
   bool finished = false;
   bool streaming_body = false;
+  bool waiting = false;  // queued behind the endpoint's max_connections
   uint64_t streamed_bytes = 0;
   http_result result;
 
@@ -226,6 +271,14 @@ struct call : std::enable_shared_from_this<call> {
     phase_timer.expires_at(deadline);
     phase_timer.async_wait([self = shared_from_this(), gen](const beast::error_code& ec) {
       if (ec || gen != self->timer_generation || self->finished) return;
+      if (self->waiting) {
+        self->waiting = false;  // the queue drops it lazily: it is finished now
+        return self->fail_now("timeout",
+                              fmt::format("no free connection to {} within the total timeout "
+                                          "of {} ms ({} connections, all busy)",
+                                          self->ep.key(), self->timeouts.total_ms,
+                                          self->ep.max_connections));
+      }
       self->timed_out = true;
       self->resolver.cancel();
       if (self->conn) self->conn->close();
@@ -252,12 +305,32 @@ struct call : std::enable_shared_from_this<call> {
       result.reused_connection = true;
       ++owner->reused;
       write();
+    } else if (owner->at_capacity(ep)) {
+      waiting = true;
+      ++owner->waited;
+      owner->slots[ep.key()].waiting.push_back(weak_from_this());
+      arm("connection slot", 0);  // bounded by the total timeout only
     } else {
       connect();
     }
   }
 
+  // Called by the pool when this waiting call gets its turn: either a pooled
+  // connection (`given`) or a free slot to open a new one (`given` null).
+  void resume(std::unique_ptr<connection> given) {
+    code_timer t{result.client_time};
+    waiting = false;
+    if (given) {
+      conn = std::move(given);
+      result.reused_connection = true;
+      ++owner->reused;
+      return write();
+    }
+    connect();
+  }
+
   void connect() {
+    if (!conn) conn = owner->new_connection(ep.key());
     arm("connect", timeouts.connect_ms);
     resolver.async_resolve(
         ep.host, std::to_string(ep.port),
@@ -269,13 +342,10 @@ struct call : std::enable_shared_from_this<call> {
   void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
     code_timer t{result.client_time};
     if (ec) return fail(ec, "resolving the host");
-    conn = std::make_unique<connection>();
-    conn->key = ep.key();
     if (ep.tls())
       conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(owner->ioc, owner->tls);
     else
       conn->plain = std::make_unique<beast::tcp_stream>(owner->ioc);
-    ++owner->opened;
     conn->lowest().async_connect(
         results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           self->on_connect(ec);
@@ -390,8 +460,12 @@ struct call : std::enable_shared_from_this<call> {
         is_stale_connection_error(ec) && !owner->stopping) {
       retried = true;
       ++owner->stale_retries;
+      ++owner->opened;
+      // Same connection object, fresh socket: the call keeps its slot of max_connections.
       conn->close();
-      conn.reset();
+      conn->plain.reset();
+      conn->secure.reset();
+      conn->buffer.consume(conn->buffer.size());
       result.reused_connection = false;
       return connect();
     }
@@ -445,6 +519,38 @@ struct call : std::enable_shared_from_this<call> {
       run();
   }
 };
+
+void http_client::impl::release_slot(const std::string& key) {
+  auto it = slots.find(key);
+  if (it == slots.end()) return;
+  auto& s = it->second;
+  if (s.open > 0) --s.open;
+  if (stopping) return;
+  // A slot came free: the first live waiter opens a new connection with it. Starting
+  // its connect here only queues asynchronous work, so this is safe inside another
+  // call's handler or a connection's destructor.
+  while (!s.waiting.empty()) {
+    auto next = s.waiting.front().lock();
+    s.waiting.pop_front();
+    if (!next || next->finished || !next->waiting) continue;
+    next->resume(nullptr);
+    return;
+  }
+}
+
+bool http_client::impl::hand_over(std::unique_ptr<connection>& conn) {
+  auto it = slots.find(conn->key);
+  if (it == slots.end()) return false;
+  auto& queue = it->second.waiting;
+  while (!queue.empty()) {
+    auto next = queue.front().lock();
+    queue.pop_front();
+    if (!next || next->finished || !next->waiting) continue;
+    next->resume(std::move(conn));
+    return true;
+  }
+  return false;
+}
 
 void http_client::impl::cancel_active() {
   auto calls = std::move(active);
@@ -539,7 +645,7 @@ void http_client::shutdown(std::chrono::milliseconds grace) {
 
 http_client_stats http_client::stats() const {
   return {impl_->requests.load(), impl_->opened.load(), impl_->reused.load(),
-          impl_->stale_retries.load()};
+          impl_->stale_retries.load(), impl_->waited.load()};
 }
 
 }  // namespace switchyard

@@ -6,7 +6,9 @@
 // Results come back through callbacks, invoked on a client thread: keep them short
 // (the model service turns them into actor messages).
 //
-// Connections are kept alive and pooled per endpoint (scheme, host, port). A request
+// Connections are kept alive and pooled per endpoint (scheme, host, port), at most
+// the endpoint's max_connections of them open at once; calls beyond the cap queue in
+// order and take the next connection that comes free. A request
 // sent on a pooled connection that the server has meanwhile closed is retried once on
 // a fresh connection, as long as no byte of the response had arrived.
 // https verifies the peer against the system trust store and the host name (SNI set).
@@ -36,6 +38,9 @@ struct http_endpoint {
   std::string host;
   uint16_t port = 0;
   std::string base_path;
+  /// Connections open at once to this endpoint (in use or idle); a call beyond it waits
+  /// for one to come free, within its total timeout. 0: no cap.
+  uint32_t max_connections = 0;
 
   bool tls() const { return scheme == "https"; }
   /// "scheme://host:port", the pool key; never contains credentials.
@@ -114,6 +119,7 @@ struct http_client_stats {
   uint64_t connections_opened = 0;
   uint64_t connections_reused = 0;
   uint64_t stale_retries = 0;
+  uint64_t waited_for_connection = 0;  // calls that queued behind max_connections
 };
 
 class http_client {

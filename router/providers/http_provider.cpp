@@ -16,6 +16,7 @@ std::optional<http_provider> make_http_provider(const provider_config& cfg, std:
     return std::nullopt;
   }
   p.endpoint = *ep;
+  p.endpoint.max_connections = cfg.max_connections;
   p.timeouts = {cfg.connect_timeout_ms, cfg.first_byte_timeout_ms, cfg.total_timeout_ms};
   if (!cfg.api_key_env.empty()) {
     const char* key = std::getenv(cfg.api_key_env.c_str());

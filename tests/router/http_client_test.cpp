@@ -285,4 +285,75 @@ TEST_CASE("https to a server that does not speak TLS fails the handshake as conn
   CHECK(stub->requests().empty());
 }
 
+namespace {
+
+// Sends `n` calls at once and waits for all; results in send order.
+std::vector<http_result> call_concurrently(http_client& client, const http_endpoint& ep, int n,
+                                           http_timeouts timeouts = {}) {
+  std::vector<std::promise<http_result>> done(n);
+  std::vector<std::future<http_result>> futures;
+  for (auto& p : done) futures.push_back(p.get_future());
+  for (int i = 0; i < n; ++i)
+    client.send(ep, chat("slow", "call " + std::to_string(i)), timeouts,
+                [&done, i](http_result r) { done[i].set_value(std::move(r)); });
+  std::vector<http_result> out;
+  for (auto& f : futures) {
+    REQUIRE(f.wait_for(20s) == std::future_status::ready);
+    out.push_back(f.get());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("max_connections caps the connections open to an endpoint; extra calls queue",
+          "[http][pool]") {
+  auto stub = start_stub(R"({"models": {"slow": {"latency_ms": 40}}})");
+  http_client client;
+  auto ep = endpoint_of(*stub);
+  ep.max_connections = 2;
+  auto results = call_concurrently(client, ep, 12);
+  for (const auto& r : results) {
+    INFO(r.failure.message);
+    CHECK(r.ok());
+    CHECK(r.status == 200);
+  }
+  CHECK(stub->requests().size() == 12);
+  CHECK(stub->connections() == 2);
+  CHECK(client.stats().connections_opened == 2);
+  CHECK(client.stats().waited_for_connection >= 10);
+
+  SECTION("without a cap the same burst opens more connections") {
+    auto open = endpoint_of(*stub);
+    http_client uncapped;
+    for (const auto& r : call_concurrently(uncapped, open, 12)) CHECK(r.ok());
+    CHECK(uncapped.stats().connections_opened > 2);
+  }
+}
+
+TEST_CASE("a call waiting for a free connection times out within its total timeout",
+          "[http][pool]") {
+  auto stub = start_stub(R"({"models": {"slow": {"latency_ms": 1500}}})");
+  http_client client;
+  auto ep = endpoint_of(*stub);
+  ep.max_connections = 1;
+  std::promise<http_result> first_done;
+  auto first = first_done.get_future();
+  client.send(ep, chat("slow", "first"), {},
+              [&first_done](http_result r) { first_done.set_value(std::move(r)); });
+  std::this_thread::sleep_for(50ms);
+  http_timeouts tight;
+  tight.total_ms = 200;
+  auto second = call(client, ep, chat("slow", "second"), tight);
+  CHECK(second.result.failure.kind == "timeout");
+  CHECK(second.result.failure.message.find("no free connection") != std::string::npos);
+  CHECK(second.took < 1000ms);
+  REQUIRE(first.wait_for(10s) == std::future_status::ready);
+  CHECK(first.get().ok());
+  // The slot the first call held is free again and serves the next call.
+  auto third = call(client, ep, chat("m1", "third"));
+  CHECK(third.result.ok());
+  CHECK(stub->connections() == 1);
+}
+
 }  // namespace switchyard
