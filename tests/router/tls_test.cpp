@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -218,6 +219,18 @@ TEST_CASE("https: a server certificate signed by a trusted CA is accepted", "[ht
   CHECK(r.status == 200);
   CHECK(r.body == "secure hello");
   CHECK(server.served() == 1);
+}
+
+TEST_CASE("https: SSL_CERT_FILE names the trust store, as docs/config.md says", "[http][tls]") {
+  test_pki pki;
+  https_server server{pki};
+  setenv("SSL_CERT_FILE", pki.ca_file.c_str(), 1);
+  http_client client;  // no ca_file option: only the environment names the CA
+  unsetenv("SSL_CERT_FILE");
+  auto r = get(client, "https://localhost:" + std::to_string(server.port()));
+  INFO(r.failure.message);
+  CHECK(r.ok());
+  CHECK(r.body == "secure hello");
 }
 
 TEST_CASE("https: a certificate from a CA outside the trust store is refused", "[http][tls]") {
