@@ -1,4 +1,4 @@
-// Fuzzes the SSE parser and both stream decoders. The first byte sets the chunk size,
+// Fuzzes the SSE parser and the three stream decoders. The first byte sets the chunk size,
 // so the same stream is also fed in pieces; parsing in pieces must give the same
 // events as parsing it whole.
 #include "fuzz/fuzz_invariants.hpp"
@@ -46,5 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   decode<openai_stream_decoder>(stream, chunk);
   decode<anthropic_stream_decoder>(stream, chunk);
+  decode<gemini_stream_decoder>(stream, chunk);
   return 0;
 }
