@@ -19,11 +19,11 @@ build: configure
 # cost report. `make support-report` runs all 219 bundled tickets.
 demo: build
 	$(BUILD_DIR)/bin/switchyard run support --config examples/configs/default.json \
-	  --batch examples/tickets/demo.jsonl --no-db --log-level warn
+	  --batch examples/tickets/demo.jsonl --no-db --log-level error
 
 support-report: build
 	$(BUILD_DIR)/bin/switchyard run support --config examples/configs/default.json \
-	  --batch examples/tickets/tickets.jsonl --no-db --log-level warn --audit $(BUILD_DIR)/support-audit.jsonl
+	  --batch examples/tickets/tickets.jsonl --no-db --log-level error --audit $(BUILD_DIR)/support-audit.jsonl
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300

@@ -59,6 +59,9 @@ agent_factory gatekeeper_agent(std::shared_ptr<support_shared> shared) {
         }
         auto scrubbed = scrubber->scrub(cleaned, vault.vault, vault.customer);
         found += scrubbed.replaced;
+        // The account's name, even when the ticket does not say it: the closer greets by it.
+        if (!vault.customer.customer_name.empty() && vault.vault.count(pii_kind::name) == 0)
+          vault.vault.add(pii_kind::name, vault.customer.customer_name, true);
         auto tags = tag_ticket(cleaned);
         ticket.text = std::move(scrubbed.text);
         ticket.pii_found = found;

@@ -236,10 +236,12 @@ int support_command(const run_options& opts) {
                     << '\n';
         else
           print_outcome(o, single);
-        if (!o.ran || o.rejected)
-          std::cerr << fmt::format("ticket {}: {}\n", o.ticket.id, o.error);
-        else if (o.result.status == run_status::failed)
+        // With --json, stdout is for machines: say it on stderr too.
+        if (!o.ran || o.rejected) {
+          if (opts.json) std::cerr << fmt::format("ticket {}: {}\n", o.ticket.id, o.error);
+        } else if (o.result.status == run_status::failed) {
           status = 1;
+        }
       }
     }
   } catch (const std::runtime_error& e) {

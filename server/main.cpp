@@ -204,8 +204,8 @@ int main(int argc, char** argv) {
   }
 
   if (*run) {
-    if (run_opts.input.empty() && run_opts.batch_path.empty()) {
-      std::cerr << "run: give --input TEXT or --batch FILE\n";
+    if (input->count() == 0 && run_opts.batch_path.empty() && !run_opts.interactive) {
+      std::cerr << "run: give --input TEXT, --batch FILE or (support) --interactive\n";
       return 2;
     }
     return switchyard::cli::run_command(run_opts);

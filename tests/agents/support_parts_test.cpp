@@ -113,7 +113,7 @@ class fixed_classifier final : public route_classifier {
 
 }  // namespace
 
-TEST_CASE("router agent: an unsure latest turn is read with the thread; else the default",
+TEST_CASE("router agent: an unsure latest turn is read with the thread, else the default",
           "[support_parts]") {
   fixed_classifier c;
   auto alone = pick_route(c, "Nobody seems to care", {}, 0.3, "");
@@ -166,7 +166,7 @@ TEST_CASE("call log: calls are kept per run and taken once", "[support_parts]") 
   CHECK(log.take("r1").empty());
 }
 
-TEST_CASE("ticket file: text, turns, base64 and repeat; a bad line names itself",
+TEST_CASE("ticket file: text, turns, base64 and repeat are read, a bad line names itself",
           "[support_parts]") {
   std::string out;
   CHECK(examples::decode_base64("aGk=", out));

@@ -22,6 +22,7 @@
 
 using namespace switchyard;
 using namespace switchyard::examples;
+using switchyard::testing::temp_dir;
 
 namespace {
 
