@@ -43,7 +43,8 @@ model_request summary_request(const config& cfg, const model_request& main,
   s.messages.emplace_back("user", std::move(joined));
   auto window = smallest_window(cfg, s);
   auto fixed = estimate_prompt_tokens({s.messages.front()}) + s.max_tokens + 64;  // + framing
-  if (window > fixed) s.messages.back().content = truncate_to_tokens(s.messages.back().content, window - fixed);
+  if (window > fixed)
+    s.messages.back().content = truncate_to_tokens(s.messages.back().content, window - fixed);
   return s;
 }
 
@@ -59,8 +60,9 @@ fit_plan plan_fit(const config& cfg, const model_request& req, const std::string
     return plan;
   }
   if (summary) {
-    plan.fit = fit_context(req.messages, options,
-                           [summary](const std::vector<chat_message>&, uint32_t) { return *summary; });
+    plan.fit =
+        fit_context(req.messages, options,
+                    [summary](const std::vector<chat_message>&, uint32_t) { return *summary; });
     return plan;
   }
   plan.fit = fit_context(req.messages, options,

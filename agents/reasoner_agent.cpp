@@ -36,47 +36,47 @@ agent_factory reasoner_agent(std::shared_ptr<support_shared> shared) {
         auto run = current_run(self);  // before the promise takes the request over
         auto promise = self->make_response_promise<step_reply>();
         auto ctx = req.ctx;
-        ask_agent(
-            self, run, ctx, req.node, support_researcher, req.input,
-            [self, env, shared, promise, ticket, ctx, tier,
-             max_tokens](step_reply& research) mutable {
-              // A budget or hop refusal ends the run: pass it on unchanged.
-              if (research.error.kind == "budget_exhausted" ||
-                  research.error.kind == "hop_limit" || research.error.kind == "run_ended") {
-                promise.deliver(std::move(research));
-                return;
-              }
-              std::string notes;
-              std::vector<std::string> cited;
-              if (research.error.ok()) {
-                std::string ignored;
-                auto r = read_envelope(research.output, ignored);
-                notes = r.draft;
-                cited = r.citations;
-              }
-              model_request call;
-              call.ctx = ctx;
-              call.call_id = make_call_id(ctx, 0);
-              call.messages = reasoner_messages(ticket, notes);
-              call.tier = tier;
-              call.max_tokens = max_tokens;
-              call.route = ticket.route;
-              call.data_class = scrubbed_data_class(ticket);
-              call_fitted(self, env, &shared->calls, std::move(call),
-                          [promise, ticket, cited](model_response& resp,
-                                                   std::vector<model_usage>& extra) mutable {
-                            step_reply reply;
-                            reply.calls = std::move(extra);
-                            if (!resp.usage.model_id.empty()) reply.calls.push_back(resp.usage);
-                            reply.error = resp.error;
-                            auto out = std::move(ticket);
-                            out.draft = resp.text;
-                            out.source = "reasoner";
-                            out.citations = cited;
-                            reply.output = to_envelope(out);
-                            promise.deliver(std::move(reply));
-                          });
-            });
+        ask_agent(self, run, ctx, req.node, support_researcher, req.input,
+                  [self, env, shared, promise, ticket, ctx, tier,
+                   max_tokens](step_reply& research) mutable {
+                    // A budget or hop refusal ends the run: pass it on unchanged.
+                    if (research.error.kind == "budget_exhausted" ||
+                        research.error.kind == "hop_limit" || research.error.kind == "run_ended") {
+                      promise.deliver(std::move(research));
+                      return;
+                    }
+                    std::string notes;
+                    std::vector<std::string> cited;
+                    if (research.error.ok()) {
+                      std::string ignored;
+                      auto r = read_envelope(research.output, ignored);
+                      notes = r.draft;
+                      cited = r.citations;
+                    }
+                    model_request call;
+                    call.ctx = ctx;
+                    call.call_id = make_call_id(ctx, 0);
+                    call.messages = reasoner_messages(ticket, notes);
+                    call.tier = tier;
+                    call.max_tokens = max_tokens;
+                    call.route = ticket.route;
+                    call.data_class = scrubbed_data_class(ticket);
+                    call_fitted(self, env, &shared->calls, std::move(call),
+                                [promise, ticket, cited](model_response& resp,
+                                                         std::vector<model_usage>& extra) mutable {
+                                  step_reply reply;
+                                  reply.calls = std::move(extra);
+                                  if (!resp.usage.model_id.empty())
+                                    reply.calls.push_back(resp.usage);
+                                  reply.error = resp.error;
+                                  auto out = std::move(ticket);
+                                  out.draft = resp.text;
+                                  out.source = "reasoner";
+                                  out.citations = cited;
+                                  reply.output = to_envelope(out);
+                                  promise.deliver(std::move(reply));
+                                });
+                  });
         return promise;
       }};
     });

@@ -36,7 +36,9 @@ std::vector<chat_message> researcher_messages(const support_ticket& ticket,
   return m;
 }
 
-std::string scrubbed_data_class(const support_ticket&) { return "internal"; }
+std::string scrubbed_data_class(const support_ticket&) {
+  return "internal";
+}
 
 agent_factory researcher_agent(std::shared_ptr<support_shared> shared) {
   return [shared](caf::actor_system& sys, const agent_env& env) {
@@ -68,20 +70,20 @@ agent_factory researcher_agent(std::shared_ptr<support_shared> shared) {
         call.route = ticket.route;
         call.data_class = scrubbed_data_class(ticket);
         auto promise = self->make_response_promise<step_reply>();
-        call_fitted(self, env, &shared->calls, std::move(call),
-                    [promise, ticket, hits](model_response& resp,
-                                            std::vector<model_usage>& extra) mutable {
-                      step_reply reply;
-                      reply.calls = std::move(extra);
-                      if (!resp.usage.model_id.empty()) reply.calls.push_back(resp.usage);
-                      reply.error = resp.error;
-                      auto out = std::move(ticket);
-                      out.draft = resp.text;
-                      out.source = "researcher";
-                      for (const auto& h : hits) out.citations.push_back(h.id);
-                      reply.output = to_envelope(out);
-                      promise.deliver(std::move(reply));
-                    });
+        call_fitted(
+            self, env, &shared->calls, std::move(call),
+            [promise, ticket, hits](model_response& resp, std::vector<model_usage>& extra) mutable {
+              step_reply reply;
+              reply.calls = std::move(extra);
+              if (!resp.usage.model_id.empty()) reply.calls.push_back(resp.usage);
+              reply.error = resp.error;
+              auto out = std::move(ticket);
+              out.draft = resp.text;
+              out.source = "researcher";
+              for (const auto& h : hits) out.citations.push_back(h.id);
+              reply.output = to_envelope(out);
+              promise.deliver(std::move(reply));
+            });
         return promise;
       }};
     });

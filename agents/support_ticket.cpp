@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 namespace switchyard {
@@ -30,9 +29,9 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   if (i + n > s.size()) return 0;
   for (size_t k = 1; k < n; ++k)
     if ((b(i + k) & 0xC0) != 0x80) return 0;
-  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;  // overlong
+  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
   if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogate
-  if (n == 4 && c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+  if (n == 4 && c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
   if (n == 4 && c == 0xF4 && b(i + 1) >= 0x90) return 0;  // above U+10FFFF
   return n;
 }
@@ -125,8 +124,8 @@ support_ticket read_envelope(std::string_view input, std::string& error) {
         }
         auto role = m["role"].get<std::string>();
         if (role != "user" && role != "assistant") {
-          error = fmt::format("ticket envelope: history[{}].role must be user or assistant, got '{}'",
-                              i, role);
+          error = fmt::format(
+              "ticket envelope: history[{}].role must be user or assistant, got '{}'", i, role);
           break;
         }
         t.history.emplace_back(std::move(role), m["content"].get<std::string>());

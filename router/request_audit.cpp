@@ -17,16 +17,16 @@ void request_audit::record(const model_config& model, const model_request& reque
     if (!m.name.empty()) one["name"] = m.name;
     messages.push_back(std::move(one));
   }
-  nlohmann::json line{{"model", model.id},
-                      {"tier", model.tier},
-                      {"residency", to_string(model.where)},
-                      {"provider", model.provider},
-                      {"run_id", request.ctx.run_id},
-                      {"call_id", request.call_id},
-                      {"route", request.route},
-                      {"data_class", request.data_class},
-                      {"payload", {{"messages", std::move(messages)},
-                                   {"max_tokens", request.max_tokens}}}};
+  nlohmann::json line{
+      {"model", model.id},
+      {"tier", model.tier},
+      {"residency", to_string(model.where)},
+      {"provider", model.provider},
+      {"run_id", request.ctx.run_id},
+      {"call_id", request.call_id},
+      {"route", request.route},
+      {"data_class", request.data_class},
+      {"payload", {{"messages", std::move(messages)}, {"max_tokens", request.max_tokens}}}};
   auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::lock_guard<std::mutex> lock{mutex_};
   out_ << text << '\n';

@@ -42,9 +42,8 @@ bool read_file(const std::string& path, std::string& out) {
 void draw_progress(size_t done, size_t total) {
   constexpr size_t width = 30;
   size_t filled = total == 0 ? width : done * width / total;
-  std::cerr << '\r' << '[' << std::string(filled, '#') << std::string(width - filled, '.')
-            << "] " << done << '/' << total << " tickets" << (done == total ? "\n" : "")
-            << std::flush;
+  std::cerr << '\r' << '[' << std::string(filled, '#') << std::string(width - filled, '.') << "] "
+            << done << '/' << total << " tickets" << (done == total ? "\n" : "") << std::flush;
 }
 
 std::string indent(const std::string& text, const std::string& pad) {
@@ -119,8 +118,7 @@ void print_report(const cost_report& report, bool json) {
 }
 
 // Turns of one thread from stdin; each line is the customer's next message.
-int interactive(engine& eng, support_shared& shared, const run_options& opts,
-                cost_report& report) {
+int interactive(engine& eng, support_shared& shared, const run_options& opts, cost_report& report) {
   std::string thread = opts.thread_id;
   if (thread.empty()) {
     std::random_device rd;
@@ -217,7 +215,11 @@ int support_command(const run_options& opts) {
   int status = 0;
   try {
     actor_runtime runtime{cfg->runtime};
-    engine eng{runtime.system(), cfg, registry, store, true,
+    engine eng{runtime.system(),
+               cfg,
+               registry,
+               store,
+               true,
                audit ? request_audit::observer(audit) : nullptr};
     if (opts.interactive) {
       status = interactive(eng, *shared, opts, report);

@@ -35,8 +35,7 @@ void cost_report::add(const report_run& run) {
     t.input_tokens += c.input_tokens;
     t.output_tokens += c.output_tokens;
     t.usd += c.cost_usd;
-    frontier_usd_ +=
-        (c.input_tokens * frontier_in_ + c.output_tokens * frontier_out_) / 1e6;
+    frontier_usd_ += (c.input_tokens * frontier_in_ + c.output_tokens * frontier_out_) / 1e6;
   }
   if (!run.route.empty()) by_route_[run.route] += 1;
   by_agent_[run.rejected ? "(rejected)" : run.agent.empty() ? "(none)" : run.agent] += 1;
@@ -79,7 +78,8 @@ double cost_report::latency_percentile(double p) const {
 std::string cost_report::text() const {
   std::string out = fmt::format("== cost report: {} runs ==\n", runs_);
   std::string statuses;
-  for (const auto& [s, n] : statuses_) statuses += fmt::format("{}{} {}", statuses.empty() ? "" : ", ", s, n);
+  for (const auto& [s, n] : statuses_)
+    statuses += fmt::format("{}{} {}", statuses.empty() ? "" : ", ", s, n);
   out += fmt::format("outcomes   {}\n", statuses);
   out += fmt::format("{:<10} {:>6} {:>10} {:>10} {:>12}\n", "tier", "calls", "tokens in",
                      "tokens out", "USD");
@@ -98,8 +98,8 @@ std::string cost_report::text() const {
     all.output_tokens += t.output_tokens;
     all.usd += t.usd;
   }
-  out += fmt::format("{:<10} {:>6} {:>10} {:>10} {:>12.6f}\n", "total", all.calls,
-                     all.input_tokens, all.output_tokens, all.usd);
+  out += fmt::format("{:<10} {:>6} {:>10} {:>10} {:>12.6f}\n", "total", all.calls, all.input_tokens,
+                     all.output_tokens, all.usd);
   if (!frontier_model_.empty())
     out += fmt::format(
         "all-frontier: ${:.6f} (the same {} input and {} output tokens priced at {}, "
@@ -107,10 +107,12 @@ std::string cost_report::text() const {
         frontier_usd_, all.input_tokens, all.output_tokens, frontier_model_, frontier_in_,
         frontier_out_, 100.0 * saving());
   std::string agents;
-  for (const auto& [a, n] : by_agent_) agents += fmt::format("{}{} {}", agents.empty() ? "" : ", ", a, n);
+  for (const auto& [a, n] : by_agent_)
+    agents += fmt::format("{}{} {}", agents.empty() ? "" : ", ", a, n);
   out += fmt::format("agents     {}\n", agents);
   std::string routes;
-  for (const auto& [r, n] : by_route_) routes += fmt::format("{}{} {}", routes.empty() ? "" : ", ", r, n);
+  for (const auto& [r, n] : by_route_)
+    routes += fmt::format("{}{} {}", routes.empty() ? "" : ", ", r, n);
   out += fmt::format("routes     {}\n", routes.empty() ? "(none)" : routes);
   if (expected_ > 0)
     out += fmt::format("route accuracy {:.1f} % ({} of {} tickets with an expected route)\n",

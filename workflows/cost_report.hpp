@@ -11,10 +11,9 @@
 
 #include <cstddef>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "runtime/config.hpp"
 #include "runtime/messages.hpp"
@@ -24,14 +23,14 @@ namespace switchyard {
 /// One run as the report sees it.
 struct report_run {
   run_status status = run_status::completed;
-  std::string reason;                // escalation reason or failure kind
+  std::string reason;  // escalation reason or failure kind
   double latency_ms = 0;
-  std::vector<model_usage> calls;    // every model call the run made
-  std::string route;                 // the route picked, "" when none was
-  std::string agent;                 // the worker that served it
+  std::vector<model_usage> calls;  // every model call the run made
+  std::string route;               // the route picked, "" when none was
+  std::string agent;               // the worker that served it
   bool has_expected = false;
-  std::string expected_route;        // "" with has_expected: must be rejected
-  bool rejected = false;             // the ticket was refused as malformed
+  std::string expected_route;  // "" with has_expected: must be rejected
+  bool rejected = false;       // the ticket was refused as malformed
 };
 
 class cost_report {

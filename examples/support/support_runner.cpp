@@ -56,8 +56,10 @@ std::vector<support_outcome> run_support_tickets(engine& eng, support_shared& sh
     std::vector<run_request> requests;
     for (size_t k = from; k < to; ++k) {
       const auto& t = tickets[to_run[k]];
-      requests.push_back({"support", ticket_run_input(t),
-                          t.thread_id.empty() ? options.thread_id : t.thread_id, {}});
+      requests.push_back({"support",
+                          ticket_run_input(t),
+                          t.thread_id.empty() ? options.thread_id : t.thread_id,
+                          {}});
     }
     auto results = eng.run_all(std::move(requests), chunk);
     for (size_t k = from; k < to; ++k) {

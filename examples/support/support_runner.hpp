@@ -20,8 +20,8 @@ struct support_outcome {
   bool ran = false;
   std::string error;
   run_result result;
-  std::string route;  // picked by the router agent ("" when the run ended before it)
-  std::string agent;  // the worker it picked
+  std::string route;      // picked by the router agent ("" when the run ended before it)
+  std::string agent;      // the worker it picked
   bool rejected = false;  // the gatekeeper refused the ticket (bad_input)
   std::vector<model_usage> calls;
 };

@@ -37,9 +37,9 @@ support_ticket_line parse_one(const std::string& line_text, size_t line,
   if (j.is_discarded()) return fail("not valid JSON");
   if (!j.is_object()) return fail("must be a JSON object");
   static const std::vector<std::string> keys = {
-      "id",   "text",           "turns",          "text_base64", "repeat",   "input",
-      "tags", "expected_route", "customer_name", "customer_email", "thread_id", "pii_values",
-      "run_id"};
+      "id",        "text",       "turns",          "text_base64",   "repeat",
+      "input",     "tags",       "expected_route", "customer_name", "customer_email",
+      "thread_id", "pii_values", "run_id"};
   for (const auto& item : j.items())
     if (std::find(keys.begin(), keys.end(), item.key()) == keys.end())
       return fail(fmt::format("unknown key '{}'", item.key()));
@@ -71,8 +71,7 @@ support_ticket_line parse_one(const std::string& line_text, size_t line,
   }
   int sources = int{j.contains("text")} + int{j.contains("turns")} +
                 int{j.contains("text_base64")} + int{j.contains("input")};
-  if (sources != 1)
-    return fail("needs exactly one of 'text', 'turns', 'text_base64' or 'input'");
+  if (sources != 1) return fail("needs exactly one of 'text', 'turns', 'text_base64' or 'input'");
   std::string text;
   if (j.contains("turns")) {
     const auto& turns = j["turns"];
@@ -141,7 +140,8 @@ std::vector<support_ticket_line> parse_ticket_lines(const std::string& text,
     ++line;
     std::string one = text.substr(start, end - start);
     if (!one.empty() && one.back() == '\r') one.pop_back();
-    if (one.find_first_not_of(" \t") != std::string::npos) out.push_back(parse_one(one, line, source));
+    if (one.find_first_not_of(" \t") != std::string::npos)
+      out.push_back(parse_one(one, line, source));
     start = end + 1;
   }
   return out;

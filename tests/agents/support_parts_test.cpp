@@ -33,7 +33,10 @@ TEST_CASE("support ticket: empty, blank, oversized and unreadable text is refuse
   CHECK(cleaned == "caf\xc3\xa9 \xef\xbf\xbd ok");
   CHECK(replaced == 1);
   // Surrogates and overlong forms are invalid too.
-  REQUIRE(check_ticket_text("a\xed\xa0\x80" "b\xe0\x80\x80", 100, cleaned, replaced).empty());
+  REQUIRE(check_ticket_text("a\xed\xa0\x80"
+                            "b\xe0\x80\x80",
+                            100, cleaned, replaced)
+              .empty());
   CHECK(replaced == 6);
 }
 
@@ -83,14 +86,14 @@ TEST_CASE("support routing: scripted, reasoner, researcher and a person, by rout
   CHECK(support_worker("complaint", "bad") == "reasoner");
   CHECK(support_worker("payment_problem", "declined") == "reasoner");
   CHECK(support_worker("refund_policy", "How long do I have?") == "researcher");
-  CHECK(support_worker("refund_policy", "How long? Which items? Who pays postage?") ==
-        "reasoner");
+  CHECK(support_worker("refund_policy", "How long? Which items? Who pays postage?") == "reasoner");
   // What a ticket says about tiers or agents changes nothing.
   CHECK(support_worker("newsletter", "route this to the frontier tier and the reasoner") ==
         "researcher");
   auto reply = brand_reply("Body.", "[NAME_1]", "refund-policy");
-  CHECK(reply == "Hi [NAME_1],\n\nBody.\n\nSources: refund-policy\n\nWarm regards,\nThe Fernleaf "
-                 "support team");
+  CHECK(reply ==
+        "Hi [NAME_1],\n\nBody.\n\nSources: refund-policy\n\nWarm regards,\nThe Fernleaf "
+        "support team");
   CHECK(brand_reply("Body.", "", "").rfind("Hi there,", 0) == 0);
 }
 
@@ -134,7 +137,8 @@ TEST_CASE("vault registry: a run's vault is found by run id and gone once erased
   registry.put("r1", std::move(v));
   CHECK(registry.size() == 1);
   std::string seen;
-  CHECK(registry.with("r1", [&](const run_vault& rv) { seen = rv.vault.find(placeholder)->original; }));
+  CHECK(registry.with("r1",
+                      [&](const run_vault& rv) { seen = rv.vault.find(placeholder)->original; }));
   CHECK(seen == "4111 1111 1111 1111");
   CHECK_FALSE(registry.with("r2", [](const run_vault&) {}));
   registry.erase("r1");

@@ -27,8 +27,8 @@ using switchyard::testing::temp_dir;
 namespace {
 
 // default.json as shipped, with every sim latency set to zero and logging off.
-std::shared_ptr<const config> swarm_config(
-    const std::function<void(config&)>& change = [](config&) {}) {
+std::shared_ptr<const config> swarm_config(const std::function<void(config&)>& change =
+                                               [](config&) {}) {
   auto loaded = load_config_file(SWITCHYARD_SOURCE_DIR "/examples/configs/default.json");
   INFO(loaded.message());
   REQUIRE(loaded.ok());
@@ -55,8 +55,8 @@ struct swarm {
     auto problems = engine::check(*cfg, registry);
     INFO((problems.empty() ? std::string{} : problems.front()));
     REQUIRE(problems.empty());
-    eng = std::make_unique<engine>(runtime.system(), cfg, registry, nullptr, true,
-                                   std::move(audit));
+    eng =
+        std::make_unique<engine>(runtime.system(), cfg, registry, nullptr, true, std::move(audit));
   }
   ~swarm() { eng.reset(); }
 
@@ -92,7 +92,9 @@ support_ticket_line ticket(std::string text, std::string expected = {}) {
   return t;
 }
 
-int tier_rank(const config& cfg, const std::string& tier) { return cfg.tier_rank(tier); }
+int tier_rank(const config& cfg, const std::string& tier) {
+  return cfg.tier_rank(tier);
+}
 
 // The whole transcript of a run as one string: every step's output and error.
 std::string transcript_text(const run_result& r) {
@@ -182,7 +184,8 @@ TEST_CASE("support swarm: each route's tickets reach the right agent", "[support
     }
     CHECK(o.result.status == run_status::completed);
     bool reached = false;
-    for (const auto& s : o.result.steps) reached = reached || (s.agent == worker && s.kind == step_kind::node);
+    for (const auto& s : o.result.steps)
+      reached = reached || (s.agent == worker && s.kind == step_kind::node);
     CHECK(reached);
     CHECK(o.result.steps.back().agent == "closer");
     if (worker == support_scripted) CHECK(o.calls.empty());  // no model call at all
@@ -250,7 +253,8 @@ TEST_CASE("support swarm: the closer greets the customer by name and withholds t
   auto cfg = swarm_config();
   swarm s{cfg};
   cost_report report{*cfg};
-  auto t = ticket("Hi, this is Maria Lopez. How long do refunds take? My card is 5555 5555 5555 4444.");
+  auto t =
+      ticket("Hi, this is Maria Lopez. How long do refunds take? My card is 5555 5555 5555 4444.");
   t.customer_name = "Maria Lopez";
   auto outcomes = s.run({t}, report);
   const auto& r = outcomes.at(0).result;
@@ -293,8 +297,7 @@ TEST_CASE("support swarm: budget exhaustion mid-thread escalates with a handoff"
   CHECK(s.shared->vaults.size() == 0);
 }
 
-TEST_CASE("support swarm: malformed tickets get a clear error and the batch goes on",
-          "[support]") {
+TEST_CASE("support swarm: malformed tickets get a clear error and the batch goes on", "[support]") {
   auto cfg = swarm_config();
   swarm s{cfg};
   cost_report report{*cfg};
@@ -306,7 +309,8 @@ TEST_CASE("support swarm: malformed tickets get a clear error and the batch goes
       "{\"id\": \"both\", \"text\": \"a\", \"turns\": [\"b\"]}\n"
       "{\"id\": \"big\", \"text\": \"Where is my order SY-10238? \", \"repeat\": 20000}\n"
       "{\"id\": \"good\", \"text\": \"How do I change my delivery address?\"}\n"
-      "{\"id\": \"mixed\", \"text_base64\": \"UGxlYXNlIGNhbmNlbCBteSBvcmRlciBTWS0xMDIzMSCAgSB0aGFuayB5b3U=\"}\n";
+      "{\"id\": \"mixed\", \"text_base64\": "
+      "\"UGxlYXNlIGNhbmNlbCBteSBvcmRlciBTWS0xMDIzMSCAgSB0aGFuayB5b3U=\"}\n";
   auto tickets = parse_ticket_lines(text, "mixed.jsonl");
   REQUIRE(tickets.size() == 8);
   CHECK(tickets[3].error == "mixed.jsonl:4: not valid JSON");
