@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: setup configure build demo test bench clean
+.PHONY: setup configure build demo support-report test bench clean
 
 setup:
 	./scripts/setup
@@ -15,9 +15,15 @@ configure: setup
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The customer-support swarm on six tickets with the sim provider: replies, then the
+# cost report. `make support-report` runs all 219 bundled tickets.
 demo: build
-	$(BUILD_DIR)/bin/switchyard run hello --config examples/configs/default.json \
-	  --input "How do I reset my password?"
+	$(BUILD_DIR)/bin/switchyard run support --config examples/configs/default.json \
+	  --batch examples/tickets/demo.jsonl --no-db --log-level error
+
+support-report: build
+	$(BUILD_DIR)/bin/switchyard run support --config examples/configs/default.json \
+	  --batch examples/tickets/tickets.jsonl --no-db --log-level error --audit $(BUILD_DIR)/support-audit.jsonl
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300

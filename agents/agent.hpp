@@ -12,6 +12,7 @@
 //     which is the sender of its step_request (reply: step_reply). Every such call is
 //     a hop counted by the supervisor; the graph must declare it with calls(from, to).
 
+#include <memory>
 #include <string>
 
 #include "caf/actor.hpp"
@@ -23,12 +24,18 @@
 
 namespace switchyard {
 
+class route_classifier;
+
 /// What a factory knows when it spawns an agent.
 struct agent_env {
   std::string workflow;
   std::string node;
   caf::actor models;        // the model service
   agent_settings settings;  // from the config's workflows.<workflow>.agents.<node>; may be empty
+  std::shared_ptr<const config> cfg;  // the engine's config (catalog, router, support)
+  /// The router's intent classifier (null without router.routes), shared so an agent
+  /// that picks routes itself uses the same model as the routing policy.
+  std::shared_ptr<const route_classifier> classifier;
 };
 
 using agent_factory = std::function<caf::actor(caf::actor_system&, const agent_env&)>;

@@ -76,6 +76,7 @@ struct model_service_state {
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
   std::shared_ptr<const routing_policy> policy;
+  model_request_observer observer;  // audit hook; may be empty
   observed_models models;
   std::unordered_map<std::string, sim_provider> sims;  // by provider name
   std::unordered_map<std::string, http_provider> http_providers;  // by provider name
@@ -193,6 +194,7 @@ caf::result<model_response> call_over_http(service_actor* self, model_request& r
   auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
   auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
   if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
+  if (st.observer) st.observer(model, req);
   auto key = st.next_pending++;
   // Before make_response_promise, which takes the request over from the current message.
   auto requester = caf::actor_cast<caf::actor>(self->current_sender());
@@ -238,8 +240,10 @@ caf::result<model_response> call_over_http(service_actor* self, model_request& r
 }
 
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
-                            budget_ledger* ledger, std::shared_ptr<const routing_policy> policy) {
+                            budget_ledger* ledger, std::shared_ptr<const routing_policy> policy,
+                            model_request_observer observer) {
   auto& st = self->state;
+  st.observer = std::move(observer);
   st.cfg = std::move(cfg);
   st.ledger = ledger;
   st.policy = std::move(policy);
@@ -303,6 +307,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
         auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
         if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
+        if (st.observer) st.observer(model, req);
         pending_call call{
             self->make_response_promise(),
             std::move(req.call_id),
@@ -355,9 +360,11 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
 
 caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                                budget_ledger& ledger,
-                               std::shared_ptr<const routing_policy> policy) {
+                               std::shared_ptr<const routing_policy> policy,
+                               model_request_observer observer) {
   if (!policy) policy = std::make_shared<routing_policy>(cfg);
-  return sys.spawn(model_service, std::move(cfg), &ledger, std::move(policy));
+  return sys.spawn(model_service, std::move(cfg), &ledger, std::move(policy),
+                   std::move(observer));
 }
 
 }  // namespace switchyard

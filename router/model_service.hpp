@@ -13,6 +13,7 @@
 // "blocked" (provider named, retry_after_ms = time to the window's end): the run
 // parks instead of failing.
 
+#include <functional>
 #include <memory>
 
 #include "caf/actor.hpp"
@@ -23,6 +24,7 @@
 
 namespace switchyard {
 class routing_policy;
+struct model_request;
 }
 
 namespace switchyard {
@@ -32,11 +34,19 @@ namespace switchyard {
 /// replies `uint32_t` milliseconds, 0 when it is up now. The resumer probes with it.
 using provider_status_atom = caf::atom_constant<caf::atom("prov_stat")>;
 
+/// Sees every model request right before it leaves for a provider, with the model
+/// chosen (after routing and the budget reservation). Runs on the model service's
+/// thread, so it must be quick and thread-safe. `switchyard run --audit` writes each
+/// one to a file: what left the process, and to which residency.
+using model_request_observer =
+    std::function<void(const model_config& model, const model_request& request)>;
+
 /// Spawns the model service. `ledger` must outlive the actor.
 /// `policy` decides which model serves each call; null builds one from `cfg` with
 /// no classifier (routes then come from requests, rules and the default route).
 caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                                budget_ledger& ledger,
-                               std::shared_ptr<const routing_policy> policy = nullptr);
+                               std::shared_ptr<const routing_policy> policy = nullptr,
+                               model_request_observer observer = nullptr);
 
 }  // namespace switchyard

@@ -104,6 +104,9 @@ class routing_policy {
   routing_decision decide(const routing_input& in, const model_health& health) const;
 
   const config& catalog() const { return *cfg_; }
+  /// The intent classifier the policy routes with; null when there is none. Agents
+  /// that classify on their own (the support swarm's router agent) share it.
+  const std::shared_ptr<const route_classifier>& classifier() const { return classifier_; }
 
  private:
   std::shared_ptr<const config> cfg_;

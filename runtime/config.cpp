@@ -288,7 +288,9 @@ class validator {
 
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
                                             "supervisor", "budgets", "workflows", "router",
-                                            "resilience", "store"};
+                                            "resilience", "store",   "support"};
+const std::vector<std::string> support_keys = {"knowledge_base", "orders", "max_ticket_bytes",
+                                               "articles"};
 const std::vector<std::string> store_keys = {"path", "sync", "completed_ttl_hours",
                                              "resume_backoff_ms", "resume_max_backoff_ms"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
@@ -1072,6 +1074,17 @@ store_settings parse_store(validator& v, const json& j, const std::string& path)
   return out;
 }
 
+support_settings parse_support(validator& v, const json& j, const std::string& path) {
+  support_settings out;
+  if (!v.object(j, path, support_keys)) return out;
+  v.non_empty_string(j, "knowledge_base", path, presence::optional, out.knowledge_base);
+  v.non_empty_string(j, "orders", path, presence::optional, out.orders);
+  v.integer(j, "max_ticket_bytes", path, presence::optional, 1, 64u * 1024 * 1024,
+            out.max_ticket_bytes);
+  v.integer(j, "articles", path, presence::optional, 1, 20, out.articles);
+  return out;
+}
+
 config parse_document(validator& v, const json& doc) {
   config out;
   if (!v.object(doc, "", root_keys)) return out;
@@ -1081,6 +1094,9 @@ config parse_document(validator& v, const json& doc) {
   }
   if (const json* st = v.member(doc, "store", "", presence::optional)) {
     out.store = parse_store(v, *st, "store");
+  }
+  if (const json* su = v.member(doc, "support", "", presence::optional)) {
+    out.support = parse_support(v, *su, "support");
   }
   out.tiers = parse_tiers(v, doc, known);
   out.providers = parse_providers(v, doc, known);

@@ -231,6 +231,21 @@ struct store_settings {
   uint32_t resume_max_backoff_ms = 30000;
 };
 
+/// The customer-support swarm's data (workflow `support`). Relative paths resolve
+/// against the config file's folder. Both are optional: without them the researcher
+/// and the scripted agent answer their steps with an error that names the key.
+struct support_settings {
+  /// Folder of knowledge-base articles (*.md, agents/knowledge_base.hpp). Default: "".
+  std::string knowledge_base;
+  /// The order store the scripted agent tracks orders in (JSON). Default: "".
+  std::string orders;
+  /// Longest ticket accepted, in bytes; a longer one is rejected with an error
+  /// naming its size. Default: 262144 (256 KiB).
+  uint32_t max_ticket_bytes = 262144;
+  /// How many knowledge-base articles the researcher puts in its prompt. Default: 3.
+  uint32_t articles = 3;
+};
+
 struct config {
   runtime_settings runtime;
   store_settings store;
@@ -241,6 +256,7 @@ struct config {
   budget_limits thread_budget;  // from budgets.per_thread
   std::map<std::string, workflow_overrides> workflows;
   router_settings router;
+  support_settings support;
   std::string base_dir;  // folder of the config file ("" when parsed from text)
 
   /// Breakers, retries, rate-limit waits, cascade thresholds, response cache

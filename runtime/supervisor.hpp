@@ -12,6 +12,8 @@ namespace switchyard {
 /// Escalation reasons, as they appear in run results and handoff records.
 inline constexpr const char* reason_hop_limit = "hop_limit";
 inline constexpr const char* reason_budget_exhausted = "budget_exhausted";
+/// A step asks for a person (the customer wants a human): the run is handed off.
+inline constexpr const char* reason_human_requested = "human_requested";
 
 /// What a run does after a step reported an error.
 struct step_error_verdict {
@@ -29,8 +31,9 @@ class supervisor {
 
   uint32_t max_hops() const { return max_hops_; }
 
-  /// A refused budget escalates (a person decides whether to spend more); any other
-  /// error fails the run with the error's kind as the reason.
+  /// A refused budget escalates (a person decides whether to spend more), as does a
+  /// step that asks for a person (kind human_requested); any other error fails the
+  /// run with the error's kind as the reason.
   static step_error_verdict judge(const model_error& error);
 
  private:

@@ -11,6 +11,8 @@
 #include "runtime/logging.hpp"
 #include "runtime/run_result_json.hpp"
 #include "server/cli_runs.hpp"
+#include "server/cli_support.hpp"
+#include "router/request_audit.hpp"
 #include "workflows/batch_input.hpp"
 #include "workflows/engine.hpp"
 #include "workflows/run_report.hpp"
@@ -31,6 +33,11 @@ bool read_file(const std::string& path, std::string& out) {
 }  // namespace
 
 int run_command(const run_options& opts) {
+  if (opts.workflow == "support") return support_command(opts);
+  if (opts.interactive) {
+    std::cerr << "run: --interactive is for the support workflow\n";
+    return 2;
+  }
   auto loaded = load_config_file(opts.config_path);
   if (!loaded.ok()) {
     std::cerr << loaded.message() << '\n';
@@ -91,10 +98,19 @@ int run_command(const run_options& opts) {
     }
   }
 
+  std::shared_ptr<request_audit> audit;
+  if (!opts.audit_path.empty()) {
+    audit = std::make_shared<request_audit>(opts.audit_path);
+    if (!audit->error().empty()) {
+      std::cerr << "run: " << audit->error() << '\n';
+      return 2;
+    }
+  }
   std::vector<run_result> results;
   try {
     actor_runtime runtime{cfg->runtime};
-    engine eng{runtime.system(), cfg, registry, store};
+    engine eng{runtime.system(), cfg, registry, store, true,
+               audit ? request_audit::observer(audit) : nullptr};
     results = eng.run_all(std::move(requests), opts.max_in_flight);
   } catch (const std::runtime_error& e) {
     std::cerr << "switchyard run: " << e.what() << '\n';

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "agents/support_data.hpp"
 #include "examples/builtin_workflows.hpp"
 #include "runtime/config.hpp"
 #include "server/cli_router.hpp"
@@ -41,6 +42,15 @@ int check_config(const std::string& path) {
     return 2;
   }
   auto problems = switchyard::engine::check(*loaded.value, registry);
+  // The support swarm's data, when named: a wrong path should show here, not mid-batch.
+  std::string support_problem;
+  if (!loaded.value->support.knowledge_base.empty() &&
+      !switchyard::load_support_knowledge_base(*loaded.value, support_problem))
+    problems.push_back(support_problem);
+  support_problem.clear();
+  if (!loaded.value->support.orders.empty() &&
+      !switchyard::load_support_orders(*loaded.value, support_problem))
+    problems.push_back(support_problem);
   for (const auto& p : problems) std::cerr << path << ": " << p << '\n';
   if (!problems.empty()) return 2;
   const auto& cfg = *loaded.value;
@@ -83,6 +93,16 @@ int main(int argc, char** argv) {
   run->add_option("--max-in-flight", run_opts.max_in_flight,
                   "Runs of a batch in flight at once (default: 256)")
       ->check(CLI::Range(1, 1000000));
+  run->add_option("--audit", run_opts.audit_path,
+                  "Write every model request as sent to this JSONL file (model, tier, "
+                  "residency, payload)");
+  run->add_flag("--progress", run_opts.progress,
+                "support: show a progress bar on stderr for a batch (default: only on a TTY)");
+  auto* interactive = run->add_flag(
+      "--interactive", run_opts.interactive,
+      "support: read one customer message per stdin line, one thread across turns");
+  interactive->excludes(input);
+  interactive->excludes(batch);
 
   auto* workflows = app.add_subcommand("workflows", "List the registered workflows");
 
@@ -184,8 +204,8 @@ int main(int argc, char** argv) {
   }
 
   if (*run) {
-    if (run_opts.input.empty() && run_opts.batch_path.empty()) {
-      std::cerr << "run: give --input TEXT or --batch FILE\n";
+    if (input->count() == 0 && run_opts.batch_path.empty() && !run_opts.interactive) {
+      std::cerr << "run: give --input TEXT, --batch FILE or (support) --interactive\n";
       return 2;
     }
     return switchyard::cli::run_command(run_opts);

@@ -104,20 +104,21 @@ caf::behavior watchdog_ticker(caf::event_based_actor* self, std::shared_ptr<engi
 
 engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
                const workflow_registry& registry, std::shared_ptr<checkpoint_store> store,
-               bool recover)
+               bool recover, model_request_observer audit)
     : sys_(sys), cfg_(std::move(cfg)), shared_(std::make_shared<engine_shared>()) {
   shared_->store = std::move(store);
   std::random_device rd;
   shared_->cfg = cfg_;
   shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
-  models_ = spawn_model_service(sys_, cfg_, shared_->ledger, build_routing_policy(cfg_));
+  auto policy = build_routing_policy(cfg_);
+  models_ = spawn_model_service(sys_, cfg_, shared_->ledger, policy, std::move(audit));
   for (const auto& [name, registered] : registry.all()) {
     workflow_instance wf;
     wf.definition = registered.definition;
     wf.settings = cfg_->workflow(name);
     wf.limits = supervisor{wf.settings.max_hops};
     for (const auto& node : wf.definition->nodes()) {
-      agent_env env{name, node.name, models_, {}};
+      agent_env env{name, node.name, models_, {}, cfg_, policy->classifier()};
       auto it = wf.settings.agents.find(node.name);
       if (it != wf.settings.agents.end()) env.settings = it->second;
       wf.agents.push_back(node.factory(sys_, env));

@@ -17,6 +17,7 @@
 
 #include "caf/actor.hpp"
 #include "caf/actor_system.hpp"
+#include "router/model_service.hpp"
 #include "runtime/budget_ledger.hpp"
 #include "runtime/checkpoint_store.hpp"
 #include "runtime/config.hpp"
@@ -62,9 +63,12 @@ class engine {
   /// every run the store holds as running or blocked is recovered before the
   /// constructor returns: running ones continue at once, blocked ones when their
   /// provider is up. Without one, runs live in memory only.
+  ///
+  /// `audit`, when set, sees every model request right before it is sent (see
+  /// model_request_observer).
   engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
          const workflow_registry& registry, std::shared_ptr<checkpoint_store> store = nullptr,
-         bool recover = true);
+         bool recover = true, model_request_observer audit = nullptr);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;

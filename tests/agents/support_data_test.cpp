@@ -109,7 +109,7 @@ bool has_tag(const ticket& t, const std::string& tag) {
 
 }  // namespace
 
-TEST_CASE("support data: each route has 15 to 30 distinct example utterances", "[support-data]") {
+TEST_CASE("support data: each route has 15 to 40 distinct example utterances", "[support-data]") {
   namespace fs = std::filesystem;
   size_t files = 0;
   for (const auto& entry :
@@ -120,7 +120,7 @@ TEST_CASE("support data: each route has 15 to 30 distinct example utterances", "
     CHECK(std::find(kRoutes.begin(), kRoutes.end(), route) != kRoutes.end());
     auto lines = read_lines(entry.path().string());
     CHECK(lines.size() >= 15);
-    CHECK(lines.size() <= 30);
+    CHECK(lines.size() <= 40);  // 30 at first; other languages and phrasings needed room
     std::set<std::string> distinct;
     for (const auto& l : lines) {
       CHECK_FALSE(l.empty());

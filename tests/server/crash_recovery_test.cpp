@@ -62,6 +62,14 @@ std::string write_config(const temp_dir& dir, int latency_ms) {
       slurp(std::string{SWITCHYARD_SOURCE_DIR} + "/examples/configs/default.json"));
   for (auto& m : j["models"]) m["sim"]["latency_ms"] = latency_ms;
   j["runtime"]["log_level"] = "error";
+  // Relative paths resolve against the config's folder, and the copy lives elsewhere.
+  const std::string base = std::string{SWITCHYARD_SOURCE_DIR} + "/examples/configs/";
+  if (j.contains("router"))
+    for (auto& r : j["router"]["routes"])
+      if (r.contains("examples_file")) r["examples_file"] = base + r["examples_file"].get<std::string>();
+  if (j.contains("support"))
+    for (const char* key : {"knowledge_base", "orders"})
+      if (j["support"].contains(key)) j["support"][key] = base + j["support"][key].get<std::string>();
   auto path = dir.sub("config.json");
   std::ofstream{path} << j.dump(2);
   return path;
