@@ -54,8 +54,8 @@ namespace switchyard {
 using provider_status_atom = caf::atom_constant<caf::atom("prov_stat")>;
 
 /// `(resilience_stats_atom)` replies a `std::string`: one JSON object with the
-/// service's counters since it started and every breaker's state. Format in
-/// docs/resilience.md ("Observability").
+/// service's counters since it started and every breaker's state. Format in the
+/// README, "Failure behaviour" ("Observability").
 using resilience_stats_atom = caf::atom_constant<caf::atom("res_stats")>;
 
 /// Spawns the model service. `ledger` must outlive the actor.
