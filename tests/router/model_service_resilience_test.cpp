@@ -317,7 +317,7 @@ struct stream_fixture {
   std::unique_ptr<stub_server> stub;
   std::unique_ptr<service_fixture> service;
 
-  explicit stream_fixture(const std::string& script_text) {
+  explicit stream_fixture(const std::string& script_text, uint32_t gpt_b_window = 8192) {
     setenv(key_var, "sk-test", 1);
     std::string error;
     auto script = parse_stub_script(json::parse(script_text), error);
@@ -337,11 +337,11 @@ struct stream_fixture {
       "models": [
         {"id": "gpt-a", "provider": "oa1", "tier": "mid", "price_in_per_mtok": 1,
          "price_out_per_mtok": 2, "context_window": 8192, "residency": "cloud",
-         "capabilities": ["tools"]},
+         "capabilities": ["tools", "json_mode"]},
         {"id": "gpt-b", "provider": "oa2", "tier": "mid", "price_in_per_mtok": 2,
-         "price_out_per_mtok": 3, "context_window": 8192, "residency": "cloud",
-         "capabilities": ["tools"]}],
-      "resilience": {"retry": {"max_attempts": 1}}})"));
+         "price_out_per_mtok": 3, "context_window": )" + std::to_string(gpt_b_window) + R"(,
+         "residency": "cloud", "capabilities": ["tools", "json_mode"]}],
+      "resilience": {"retry": {"max_attempts": 2, "base_delay_ms": 10}}})"));
   }
 
   received ask(const std::string& text, bool tools = false) {
@@ -517,6 +517,54 @@ TEST_CASE("resilience: the response cache answers repeats for free, per tenant, 
   CHECK(expired.usage.cost_usd > 0);
   CHECK(f.stats()["cache"]["misses"] == 3);
   (void)hot1;
+}
+
+}  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("resilience: unparseable JSON in json_mode and empty output are semantic failures",
+          "[resilience][model_service][http]") {
+  stream_fixture f{R"({"models": {"gpt-a": {"reply": "sure, here you go"},
+                                   "gpt-b": {"reply": "{\"ok\": true}"}}})"};
+  auto req = service_fixture::request("mid", "give me json");
+  req.json_mode = true;
+  auto r = f.service->call(req);
+  INFO(r.error.message);
+  REQUIRE(r.ok());
+  CHECK(r.usage.model_id == "gpt-b");
+  CHECK(r.text == R"({"ok": true})");
+  // Two attempts on gpt-a (a retriable bad_response), then gpt-b; each counted.
+  CHECK(f.service->stats()["semantic_failures"] == 2);
+  CHECK(f.service->ledger.usage("t1").settled_calls == 1);
+  CHECK(f.service->ledger.usage("t1").reserved_tokens == 0);
+}
+
+TEST_CASE("resilience: Retry-After is honoured, and context_length moves to a larger window",
+          "[resilience][model_service][http]") {
+  {
+    stream_fixture f{R"({"models": {"gpt-a": {"sequence": [
+        {"behaviour": "rate_limited", "times": 1, "retry_after_s": 1}]}}})"};
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = f.service->call(service_fixture::request("mid", "retry me"));
+    auto took = std::chrono::steady_clock::now() - t0;
+    INFO(r.error.message);
+    REQUIRE(r.ok());
+    CHECK(r.usage.model_id == "gpt-a");  // the same endpoint, after the wait
+    CHECK(took >= 1000ms);               // never before the server's Retry-After
+    CHECK(took < 1600ms);                // the floor plus at most 25 % jitter, plus the call
+  }
+  {
+    stream_fixture f{R"({"models": {"gpt-a": {"sequence": [{"behaviour": "context_length"}]}}})",
+                     32768};
+    auto r = f.service->call(service_fixture::request("mid", "a long story"));
+    INFO(r.error.message);
+    REQUIRE(r.ok());
+    CHECK(r.usage.model_id == "gpt-b");
+    auto res = resilience_of(r);
+    CHECK(res["retries"].is_null());  // not retried on the same window
+    CHECK(res["events"][0] == "gpt-a: context_length");
+  }
 }
 
 }  // namespace switchyard
