@@ -137,7 +137,7 @@ struct call_state {
   std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
   cache_policy cache_rules;
   std::unique_ptr<cascade> cascade_run;
-  nlohmann::json cascade_log = nlohmann::json::array();
+  nlohmann::json cascade_log;  // null until a stage is scored: no allocation per call
   uint32_t paid_input_tokens = 0;
   uint32_t paid_output_tokens = 0;
   double paid_usd = 0;
@@ -605,7 +605,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
   sim_outcome outcome =
       sim->second.call(model, c.req.messages, c.req.max_tokens, elapsed,
-                       estimate_prompt_tokens(c.req.messages));
+                       c.prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
+                                             : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
