@@ -23,24 +23,23 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "caf/all.hpp"
 #include "router/circuit_breaker.hpp"
-#include "router/model_service.hpp"
-#include "runtime/actor_runtime.hpp"
-#include "runtime/budget_ledger.hpp"
-#include "runtime/messages.hpp"
 #include "router/fallback_chain.hpp"
+#include "router/model_service.hpp"
 #include "router/rate_limiter.hpp"
 #include "router/retry_policy.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "runtime/budget_ledger.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/config.hpp"
+#include "runtime/messages.hpp"
 
 using namespace switchyard;
 using std::chrono::milliseconds;
@@ -208,9 +207,8 @@ std::string e2e_config(bool faults, const e2e_options& o) {
   std::string primary_sim =
       faults ? R"({"latency_ms": 20, "faults": [{"kind": "server_error", "probability": 0.3}],
                    "outages": [{"from_ms": )" +
-                   std::to_string(static_cast<uint64_t>(o.outage_from_ms)) +
-                   R"(, "to_ms": )" + std::to_string(static_cast<uint64_t>(o.outage_to_ms)) +
-                   "}]}"
+                   std::to_string(static_cast<uint64_t>(o.outage_from_ms)) + R"(, "to_ms": )" +
+                   std::to_string(static_cast<uint64_t>(o.outage_to_ms)) + "}]}"
              : R"({"latency_ms": 20})";
   return R"({"runtime": {"workers": 2, "log_level": "off"},
     "tiers": ["local", "mid"],
@@ -219,7 +217,8 @@ std::string e2e_config(bool faults, const e2e_options& o) {
     "models": [
       {"id": "mid-primary", "provider": "p1", "tier": "mid", "price_in_per_mtok": 1,
        "price_out_per_mtok": 2, "context_window": 16384, "residency": "cloud",
-       "sim": )" + primary_sim + R"(},
+       "sim": )" +
+         primary_sim + R"(},
       {"id": "mid-second", "provider": "p2", "tier": "mid", "price_in_per_mtok": 1.5,
        "price_out_per_mtok": 3, "context_window": 16384, "residency": "cloud",
        "sim": {"latency_ms": 25}},
@@ -403,7 +402,9 @@ int main(int argc, char** argv) {
   // -- 3. end to end through the router actor ---------------------------------------
   e2e_figures eh = run_e2e(false, e2e);
   e2e_figures ef = run_e2e(true, e2e);
-  auto e2e_share = [&](uint64_t n) { return ef.calls ? 100.0 * static_cast<double>(n) / ef.calls : 0; };
+  auto e2e_share = [&](uint64_t n) {
+    return ef.calls ? 100.0 * static_cast<double>(n) / ef.calls : 0;
+  };
   double e2e_ok_or_blocked = e2e_share(ef.success + ef.blocked);
   auto stats = nlohmann::json::parse(ef.stats.empty() ? "{}" : ef.stats);
   std::printf(
@@ -413,8 +414,8 @@ int main(int argc, char** argv) {
       e2e.outage_to_ms);
   std::printf("  succeeded %.2f %%, downgraded %.2f %%, blocked %llu, failed %llu, lost %llu\n",
               e2e_share(ef.success), e2e_share(ef.downgraded),
-              static_cast<unsigned long long>(ef.blocked), static_cast<unsigned long long>(ef.failed),
-              static_cast<unsigned long long>(ef.lost));
+              static_cast<unsigned long long>(ef.blocked),
+              static_cast<unsigned long long>(ef.failed), static_cast<unsigned long long>(ef.lost));
   std::printf("  answered by the primary %.2f %%; service counters: %s\n", e2e_share(ef.by_primary),
               ef.stats.c_str());
   std::printf(
@@ -443,14 +444,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(f.calls), share(f.success), share(f.downgraded),
       static_cast<unsigned long long>(f.blocked), static_cast<unsigned long long>(f.failed),
       static_cast<unsigned long long>(f.lost), ok_or_blocked,
-      static_cast<double>(f.attempts) / f.calls, share(f.by_primary), f.p50_ms, f.p99_ms, h.p50_ms, h.p99_ms,
-      f.p50_ms - h.p50_ms, f.p99_ms - h.p99_ms, static_cast<unsigned long long>(ef.calls),
+      static_cast<double>(f.attempts) / f.calls, share(f.by_primary), f.p50_ms, f.p99_ms, h.p50_ms,
+      h.p99_ms, f.p50_ms - h.p50_ms, f.p99_ms - h.p99_ms, static_cast<unsigned long long>(ef.calls),
       e2e_share(ef.success), e2e_share(ef.downgraded), static_cast<unsigned long long>(ef.blocked),
       static_cast<unsigned long long>(ef.failed), static_cast<unsigned long long>(ef.lost),
       e2e_ok_or_blocked, e2e_share(ef.by_primary),
       static_cast<unsigned long long>(stats.value("retries", 0ull)),
       static_cast<unsigned long long>(stats.value("fallbacks", 0ull)), ef.p50_ms, ef.p99_ms,
-      eh.p50_ms, eh.p99_ms, ef.p50_ms - eh.p50_ms, ef.p99_ms - eh.p99_ms,
-      goals ? "true" : "false");
+      eh.p50_ms, eh.p99_ms, ef.p50_ms - eh.p50_ms, ef.p99_ms - eh.p99_ms, goals ? "true" : "false");
   return f.lost == 0 && ef.lost == 0 ? 0 : 1;
 }

@@ -108,7 +108,7 @@ struct call_state {
   clock_type::time_point received;
   uint32_t prompt_tokens = 0;
   std::string route;
-  std::string decision;  // the policy's trace as JSON text
+  std::string decision;                     // the policy's trace as JSON text
   std::vector<const model_config*> models;  // per chain candidate
   std::unique_ptr<fallback_chain> chain;
   latency_class cls = latency_class::interactive;
@@ -154,9 +154,9 @@ struct model_service_state {
   std::unique_ptr<breaker_registry> breakers;
   std::unique_ptr<observed_models> models;
   std::unordered_map<std::string, std::unique_ptr<rate_limiter>> limiters;  // by provider
-  std::unordered_map<std::string, sim_provider> sims;                     // by provider name
-  std::unordered_map<std::string, http_provider> http_providers;          // by provider name
-  std::unordered_map<std::string, std::string> broken_providers;  // name -> why (bad URL)
+  std::unordered_map<std::string, sim_provider> sims;                       // by provider name
+  std::unordered_map<std::string, http_provider> http_providers;            // by provider name
+  std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
   // The response cache (resilience.cache.path), its wall clock (TTLs outlive the
   // process) and encoder. Declared before `cache`, which uses them.
   wall_clock_source cache_clock;
@@ -272,7 +272,8 @@ std::string trace_with_resilience(const call_state& c, const chain_result* resul
   if (!c.events.empty()) r["events"] = c.events;
   if (!c.cascade_log.empty()) r["cascade"] = c.cascade_log;
   std::string text = c.decision;
-  std::string extra = "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string extra =
+      "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() >= 2 && text.back() == '}') {
     text.insert(text.size() - 1, (text.size() > 2 ? "," : "") + extra);
   } else {
@@ -332,7 +333,8 @@ void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
     ++st.counters.failed;
     resp.error.kind = r.error_kind.empty() ? "no_model" : r.error_kind;
     resp.error.message = r.reason + last;
-    if (c.last_error.kind == resp.error.kind) resp.error.retry_after_ms = c.last_error.retry_after_ms;
+    if (c.last_error.kind == resp.error.kind)
+      resp.error.retry_after_ms = c.last_error.retry_after_ms;
   }
   deliver(self, key, std::move(resp));
 }
@@ -365,8 +367,7 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
         call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
     auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
     if (c.limiter != nullptr && c.grant.granted) c.limiter->settle(c.grant, tokens, now);
-    if (c.reserved)
-      st.ledger->settle(c.reservation, uint64_t{tokens}, reply.usage.cost_usd);
+    if (c.reserved) st.ledger->settle(c.reservation, uint64_t{tokens}, reply.usage.cost_usd);
     c.reserved = false;
     double attempt_ms =
         std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
@@ -403,7 +404,8 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     if (c.candidate > 0) ++st.counters.fallbacks;
     if (!c.prefill.empty()) reply.text = c.prefill + reply.text;
     reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
-    if (st.cache && c.cache_key && !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
+    if (st.cache && c.cache_key &&
+        !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
       spdlog::warn("model service: response cache store failed: {}", st.cache->error());
     deliver(self, key, std::move(reply));
     return;
@@ -440,9 +442,9 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     c.switch_pending = true;
     c.switch_from = model.id;
     c.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
-    c.chain->skip(fmt::format("stream broke after {} chars ({})", c.attempt_text.size(),
-                              error.kind),
-                  now, true, true);
+    c.chain->skip(
+        fmt::format("stream broke after {} chars ({})", c.attempt_text.size(), error.kind), now,
+        true, true);
     c.attempt_text.clear();
     c.attempt_streamed = false;
   } else {
@@ -467,9 +469,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
     // the endpoint out for open_ms after the provider is back.
-    c.chain->skip(fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider,
-                              down_for),
-                  now, false, true, std::chrono::milliseconds{down_for});
+    c.chain->skip(
+        fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for), now,
+        false, true, std::chrono::milliseconds{down_for});
     return attempt_start::skipped;
   }
 
@@ -479,8 +481,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     rate_grant grant = lim->second->acquire(estimate, now);
     if (!grant.granted) {
       if (grant.impossible) {
-        c.events.push_back(fmt::format("{}: {} tokens exceed every key's tokens_per_minute",
-                                       model.id, estimate));
+        c.events.push_back(
+            fmt::format("{}: {} tokens exceed every key's tokens_per_minute", model.id, estimate));
         c.chain->skip("request larger than the provider's tokens_per_minute", now, false, false);
         return attempt_start::skipped;
       }
@@ -494,10 +496,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       ++st.counters.rate_limited;
       c.events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)", model.id,
                                      to_ms(grant.wait)));
-      c.last_error = make_error("rate_limited",
-                                fmt::format("every key of provider '{}' is saturated",
-                                            model.provider),
-                                to_ms(grant.wait));
+      c.last_error = make_error(
+          "rate_limited", fmt::format("every key of provider '{}' is saturated", model.provider),
+          to_ms(grant.wait));
       c.chain->skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
                                 model.provider, to_string(c.cls)),
                     now, false, true, grant.wait);
@@ -536,8 +537,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     ++st.counters.stream_switches;
     c.events.push_back(fmt::format("stream switched from {} to {} after {} chars", c.switch_from,
                                    model.id, c.prefill.size()));
-    self->send(c.requester, stream_switch{c.req.call_id, c.switch_from, model.id,
-                                          c.switch_reason,
+    self->send(c.requester, stream_switch{c.req.call_id, c.switch_from, model.id, c.switch_reason,
                                           static_cast<uint32_t>(c.prefill.size())});
   }
   c.switch_pending = false;
@@ -603,10 +603,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
                                             model.id, model.provider)));
     return attempt_start::ended;
   }
-  sim_outcome outcome =
-      sim->second.call(model, c.req.messages, c.req.max_tokens, elapsed,
-                       c.prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
-                                             : c.prompt_tokens);
+  sim_outcome outcome = sim->second.call(
+      model, c.req.messages, c.req.max_tokens, elapsed,
+      c.prefill_in_messages ? estimate_prompt_tokens(c.req.messages) : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -675,9 +674,12 @@ cache_request cache_request_of(const model_request& req, const std::string& rout
   out.scope.tool_state_hash = meta("tool_state");
   out.messages = req.messages;
   for (const auto& t : req.tools) out.tools.push_back(t.name + "\n" + t.parameters_json);
-  out.params = {{"model", req.model},         {"tier", req.tier},
-                {"route", route},             {"max_tokens", std::to_string(req.max_tokens)},
-                {"json_mode", req.json_mode ? "1" : "0"}, {"tool_choice", req.tool_choice},
+  out.params = {{"model", req.model},
+                {"tier", req.tier},
+                {"route", route},
+                {"max_tokens", std::to_string(req.max_tokens)},
+                {"json_mode", req.json_mode ? "1" : "0"},
+                {"tool_choice", req.tool_choice},
                 {"data_class", req.data_class}};
   for (size_t i = 0; i < req.stop.size(); ++i) out.params["stop" + std::to_string(i)] = req.stop[i];
   // Unset (negative) is the caller not asking for sampling: cacheable.
@@ -726,12 +728,13 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
   if (j.contains("tool_calls"))
     for (const auto& t : j["tool_calls"])
       if (t.is_array() && t.size() == 3)
-        resp.tool_calls.push_back({t[0].get<std::string>(), t[1].get<std::string>(),
-                                   t[2].get<std::string>()});
+        resp.tool_calls.push_back(
+            {t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>()});
   // A hit costs nothing and is marked: usage.cost_usd 0, no tokens, and the trace.
-  c.events.push_back(found.what == cache_lookup::exact
-                         ? std::string("cache hit (exact)")
-                         : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
+  c.events.push_back(
+      found.what == cache_lookup::exact
+          ? std::string("cache hit (exact)")
+          : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
   auto trace = nlohmann::json::parse(trace_with_resilience(c, nullptr, {}), nullptr, false);
   if (trace.is_object()) {
     trace["resilience"]["cache"] = found.what == cache_lookup::exact ? "exact" : "semantic";
@@ -776,9 +779,9 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
   }
   candidate_plan plan = plan_for(st, c.req, decision);
   if (!plan.error.empty() || plan.candidates.empty()) {
-    deliver(self, key,
-            error_response(c.req, "no_model",
-                           plan.error.empty() ? "no candidate models" : plan.error));
+    deliver(
+        self, key,
+        error_response(c.req, "no_model", plan.error.empty() ? "no candidate models" : plan.error));
     return false;
   }
   c.route = std::move(decision.route);
@@ -788,9 +791,9 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
     c.models.push_back(st.cfg->find_model(cand.endpoint.model));
   // The call id seeds the jitter: reproducible per call, different across calls.
   uint64_t seed = std::hash<std::string>{}(c.req.call_id) ^ (key * 0x9E3779B97F4A7C15ull);
-  c.chain = std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
-                                             st.breakers.get(), st.cfg->resilience.retry, now_ns(),
-                                             seed);
+  c.chain =
+      std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
+                                       st.breakers.get(), st.cfg->resilience.retry, now_ns(), seed);
   return true;
 }
 
@@ -930,8 +933,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         for (const auto& m : st.cfg->models) {
           if (m.provider != provider) continue;
           longest = std::max(longest, outage_remaining_ms(m, elapsed));
-          longest = std::max(
-              longest, to_ms(st.breakers->get(endpoint_of(*st.cfg, m)).open_remaining(now)));
+          longest = std::max(longest,
+                             to_ms(st.breakers->get(endpoint_of(*st.cfg, m)).open_remaining(now)));
         }
         return longest;
       },
@@ -956,8 +959,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         j["in_flight"] = st.calls.size();
         auto breakers = nlohmann::json::array();
         for (const auto& [endpoint, state] : st.breakers->snapshot(now_ns()))
-          breakers.push_back(nlohmann::json::object(
-              {{"endpoint", endpoint}, {"state", to_string(state)}}));
+          breakers.push_back(
+              nlohmann::json::object({{"endpoint", endpoint}, {"state", to_string(state)}}));
         j["breakers"] = std::move(breakers);
         return j.dump();
       },

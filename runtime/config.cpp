@@ -1032,8 +1032,8 @@ response_cache_settings parse_cache(validator& v, const json& c, const std::stri
   if (const json* routes = v.array(c, "temperature_routes", path, presence::optional)) {
     for (size_t i = 0; i < routes->size(); ++i) {
       std::string route;
-      if (v.non_empty_string_value((*routes)[i], element_path(member_path(path, "temperature_routes"), i),
-                                   route))
+      std::string at = element_path(member_path(path, "temperature_routes"), i);
+      if (v.non_empty_string_value((*routes)[i], at, route))
         out.temperature_routes.push_back(std::move(route));
     }
   }
@@ -1071,7 +1071,8 @@ std::map<std::string, std::vector<key_rate_limits>> parse_rate_limits(validator&
                 limits.requests_per_minute);
       v.integer(k, "tokens_per_minute", kp, presence::required, 1, limits.tokens_per_minute);
       for (const auto& other : keys)
-        if (other.key == limits.key) v.fail(member_path(kp, "key"), "is a duplicate", json(limits.key));
+        if (other.key == limits.key)
+          v.fail(member_path(kp, "key"), "is a duplicate", json(limits.key));
       keys.push_back(std::move(limits));
     }
     out[item.key()] = std::move(keys);

@@ -33,13 +33,13 @@ std::shared_ptr<const config> load(const std::string& text) {
 
 // Three sim providers so fallbacks have "another provider" to go to. `models` is the
 // catalog, `resilience` the section's JSON text.
-std::shared_ptr<const config> sim_config(const std::string& models,
-                                         const std::string& resilience) {
+std::shared_ptr<const config> sim_config(const std::string& models, const std::string& resilience) {
   return load(R"({"runtime": {"workers": 2, "log_level": "off"},
     "tiers": ["local", "mid", "frontier"],
     "providers": [{"name": "s1", "kind": "sim", "seed": 1}, {"name": "s2", "kind": "sim", "seed": 2},
                   {"name": "s3", "kind": "sim", "seed": 3}],
-    "models": )" + models + R"(, "resilience": )" + resilience + "}");
+    "models": )" +
+              models + R"(, "resilience": )" + resilience + "}");
 }
 
 std::string model(const std::string& id, const std::string& provider, const std::string& tier,
@@ -125,13 +125,14 @@ json resilience_of(const model_response& r) {
 
 }  // namespace
 
-TEST_CASE("resilience: a failing endpoint is failed over, its breaker opens, then the policy "
-          "skips it",
-          "[resilience][model_service]") {
-  service_fixture f{sim_config(
-      "[" + model("mid-a", "s1", "mid", 1, always_fails) + "," + model("mid-b", "s2", "mid", 2) +
-          "]",
-      R"({"breaker": {"min_calls": 2, "failure_rate": 0.5, "open_ms": 60000},
+TEST_CASE(
+    "resilience: a failing endpoint is failed over, its breaker opens, then the policy "
+    "skips it",
+    "[resilience][model_service]") {
+  service_fixture f{
+      sim_config("[" + model("mid-a", "s1", "mid", 1, always_fails) + "," +
+                     model("mid-b", "s2", "mid", 2) + "]",
+                 R"({"breaker": {"min_calls": 2, "failure_rate": 0.5, "open_ms": 60000},
           "retry": {"max_attempts": 1}})")};
   for (int i = 0; i < 2; ++i) {
     auto r = f.call(service_fixture::request("mid", "q" + std::to_string(i)));
@@ -160,7 +161,8 @@ TEST_CASE("resilience: a retry after a server error succeeds and the call is pai
           "[resilience][model_service]") {
   // Calls 2, 4, ... fail: the first call answers, the second fails once then answers.
   service_fixture f{sim_config(
-      "[" + model("mid-a", "s1", "mid", 1, R"({"faults": [{"kind": "server_error", "every": 2}]})") +
+      "[" +
+          model("mid-a", "s1", "mid", 1, R"({"faults": [{"kind": "server_error", "every": 2}]})") +
           "]",
       R"({"retry": {"base_delay_ms": 20, "max_attempts": 3}})")};
   auto first = f.call(service_fixture::request("mid", "one"));
@@ -181,14 +183,14 @@ TEST_CASE("resilience: a retry after a server error succeeds and the call is pai
   CHECK(f.stats()["retries"] == 1);
 }
 
-TEST_CASE("resilience: the fallback order is same tier other provider, then the lower tier, "
-          "and a lower tier is flagged downgraded",
-          "[resilience][model_service]") {
-  service_fixture f{sim_config(
-      "[" + model("mid-a", "s1", "mid", 1, always_fails) + "," +
-          model("mid-b", "s2", "mid", 2, always_fails) + "," + model("local-a", "s3", "local", 0) +
-          "]",
-      R"({"retry": {"max_attempts": 1}})")};
+TEST_CASE(
+    "resilience: the fallback order is same tier other provider, then the lower tier, "
+    "and a lower tier is flagged downgraded",
+    "[resilience][model_service]") {
+  service_fixture f{sim_config("[" + model("mid-a", "s1", "mid", 1, always_fails) + "," +
+                                   model("mid-b", "s2", "mid", 2, always_fails) + "," +
+                                   model("local-a", "s3", "local", 0) + "]",
+                               R"({"retry": {"max_attempts": 1}})")};
   auto r = f.call(service_fixture::request("mid"));
   INFO(r.error.message);
   REQUIRE(r.ok());
@@ -250,9 +252,9 @@ TEST_CASE("resilience: every candidate down is blocked, naming the provider and 
 
 TEST_CASE("resilience: rate limits wait then proceed, or block a realtime call",
           "[resilience][model_service]") {
-  service_fixture f{sim_config(
-      "[" + model("mid-a", "s1", "mid", 1, R"({"latency_ms": 300})") + "]",
-      R"({"rate_limits": {"s1": [{"key": "main", "requests_per_minute": 1000,
+  service_fixture f{
+      sim_config("[" + model("mid-a", "s1", "mid", 1, R"({"latency_ms": 300})") + "]",
+                 R"({"rate_limits": {"s1": [{"key": "main", "requests_per_minute": 1000,
                                   "tokens_per_minute": 6000}]},
           "latency_deadlines_ms": {"realtime": 0, "interactive": 5000}})")};
   caf::scoped_actor self{f.runtime.system()};
@@ -327,19 +329,23 @@ struct stream_fixture {
     REQUIRE(stub);
     auto base = stub->base_url();
     // Two OpenAI-compatible providers on the same stub: "another provider" for gpt-a.
-    service = std::make_unique<service_fixture>(load(R"({"runtime": {"workers": 2, "log_level": "off"},
+    service =
+        std::make_unique<service_fixture>(load(R"({"runtime": {"workers": 2, "log_level": "off"},
       "tiers": ["local", "mid", "frontier"],
       "providers": [
-        {"name": "oa1", "kind": "openai", "base_url": ")" + base + R"(/v1",
+        {"name": "oa1", "kind": "openai", "base_url": ")" +
+                                               base + R"(/v1",
          "api_key_env": ")" + key_var + R"(", "first_byte_timeout_ms": 2000},
-        {"name": "oa2", "kind": "openai", "base_url": ")" + base + R"(/v1",
+        {"name": "oa2", "kind": "openai", "base_url": ")" +
+                                               base + R"(/v1",
          "api_key_env": ")" + key_var + R"(", "first_byte_timeout_ms": 2000}],
       "models": [
         {"id": "gpt-a", "provider": "oa1", "tier": "mid", "price_in_per_mtok": 1,
          "price_out_per_mtok": 2, "context_window": 8192, "residency": "cloud",
          "capabilities": ["tools", "json_mode"]},
         {"id": "gpt-b", "provider": "oa2", "tier": "mid", "price_in_per_mtok": 2,
-         "price_out_per_mtok": 3, "context_window": )" + std::to_string(gpt_b_window) + R"(,
+         "price_out_per_mtok": 3, "context_window": )" +
+                                               std::to_string(gpt_b_window) + R"(,
          "residency": "cloud", "capabilities": ["tools", "json_mode"]}],
       "resilience": {"retry": {"max_attempts": 2, "base_delay_ms": 10}}})"));
   }
@@ -374,9 +380,10 @@ TEST_CASE("resilience: a stream that fails before its first delta fails over sil
   CHECK(joined_text(got.deltas) == got.response.text);
 }
 
-TEST_CASE("resilience: a stream cut after deltas continues on the fallback with a prefill and "
-          "a switch event",
-          "[resilience][model_service][http]") {
+TEST_CASE(
+    "resilience: a stream cut after deltas continues on the fallback with a prefill and "
+    "a switch event",
+    "[resilience][model_service][http]") {
   stream_fixture f{R"({"models": {"gpt-a": {"chunk_delay_ms": 1,
                                              "sequence": [{"behaviour": "cut_stream"}]},
                                    "gpt-b": {"reply": "and the rest."}}})"};
@@ -408,9 +415,10 @@ TEST_CASE("resilience: a stream cut after deltas continues on the fallback with 
   CHECK(f.service->ledger.usage("t1").reserved_tokens == 0);
 }
 
-TEST_CASE("resilience: a stream cut after a tool call delta ends with an error, never a second "
-          "model",
-          "[resilience][model_service][http]") {
+TEST_CASE(
+    "resilience: a stream cut after a tool call delta ends with an error, never a second "
+    "model",
+    "[resilience][model_service][http]") {
   stream_fixture f{R"({"models": {"gpt-a": {"chunk_delay_ms": 1, "tool_calls": true,
                                              "sequence": [{"behaviour": "cut_stream"}]}}})"};
   auto got = f.ask("where is my order 12345, please look it up for me", true);
@@ -418,7 +426,8 @@ TEST_CASE("resilience: a stream cut after a tool call delta ends with an error, 
   CHECK(got.response.error.message.find("tool call") != std::string::npos);
   CHECK(got.switches.empty());
   bool tool_delta = false;
-  for (const auto& d : got.deltas) tool_delta = tool_delta || d.kind == stream_delta_kind::tool_call;
+  for (const auto& d : got.deltas)
+    tool_delta = tool_delta || d.kind == stream_delta_kind::tool_call;
   CHECK(tool_delta);
   for (const auto& r : f.stub->requests()) CHECK(r.model == "gpt-a");
   CHECK(f.service->ledger.usage("t1").reserved_tokens == 0);
@@ -434,9 +443,9 @@ TEST_CASE("resilience: a cascading route escalates a low-confidence cheap answer
   // A 3-token limit cuts every sim reply (finish_reason "length"): the format check
   // scores the local answer 0, below its 0.5 threshold, so mid answers; mid has no
   // threshold, so its answer is final. Both calls were paid and the usage says so.
-  service_fixture f{sim_config("[" + model("local-a", "s1", "local", 1) + "," +
-                                   model("mid-a", "s2", "mid", 2) + "]",
-                               R"({"cascade": {"support": {"thresholds": {"local": 0.5}}}})")};
+  service_fixture f{sim_config(
+      "[" + model("local-a", "s1", "local", 1) + "," + model("mid-a", "s2", "mid", 2) + "]",
+      R"({"cascade": {"support": {"thresholds": {"local": 0.5}}}})")};
   auto req = service_fixture::request("", "please explain the refund policy in detail");
   req.route = "support";
   req.max_tokens = 3;
