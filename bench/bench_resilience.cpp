@@ -9,6 +9,11 @@
 //    its fallback chain (breakers shared by all calls). Reports the share that
 //    succeeded, came back downgraded, blocked, failed, and the calls lost (never
 //    finished: must be 0), plus p50/p99 latency against a healthy run.
+// 3. End to end through the router actor (real time, CAF, sim providers): the same
+//    catalog served by the model service, the primary failing 30 % of calls at random
+//    (sim faults) and 100 % during a 2 s outage window; calls paced at a fixed rate.
+//    Success, downgraded, blocked, lost and the service-side p50/p99 against a healthy
+//    service measured in the same process, with the service's own counters.
 // Last stdout line: one JSON object.
 
 #include <CLI/CLI.hpp>
@@ -18,16 +23,23 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "caf/all.hpp"
 #include "router/circuit_breaker.hpp"
 #include "router/fallback_chain.hpp"
+#include "router/model_service.hpp"
 #include "router/rate_limiter.hpp"
 #include "router/retry_policy.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "runtime/budget_ledger.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/config.hpp"
+#include "runtime/messages.hpp"
 
 using namespace switchyard;
 using std::chrono::milliseconds;
@@ -176,6 +188,109 @@ sim_figures simulate(const config& cfg, const sim_options& o) {
 
 }  // namespace
 
+// -- 3. end to end through the model service ---------------------------------------
+
+struct e2e_options {
+  uint64_t calls = 2000;
+  double calls_per_s = 400;
+  double outage_from_ms = 1000, outage_to_ms = 3000;
+};
+
+struct e2e_figures {
+  uint64_t calls = 0, success = 0, downgraded = 0, blocked = 0, failed = 0, lost = 0;
+  uint64_t by_primary = 0;
+  double p50_ms = 0, p99_ms = 0, seconds = 0;
+  std::string stats;  // the service's resilience_stats JSON
+};
+
+std::string e2e_config(bool faults, const e2e_options& o) {
+  std::string primary_sim =
+      faults ? R"({"latency_ms": 20, "faults": [{"kind": "server_error", "probability": 0.3}],
+                   "outages": [{"from_ms": )" +
+                   std::to_string(static_cast<uint64_t>(o.outage_from_ms)) + R"(, "to_ms": )" +
+                   std::to_string(static_cast<uint64_t>(o.outage_to_ms)) + "}]}"
+             : R"({"latency_ms": 20})";
+  return R"({"runtime": {"workers": 2, "log_level": "off"},
+    "tiers": ["local", "mid"],
+    "providers": [{"name": "p1", "kind": "sim", "seed": 42}, {"name": "p2", "kind": "sim"},
+                  {"name": "p3", "kind": "sim"}],
+    "models": [
+      {"id": "mid-primary", "provider": "p1", "tier": "mid", "price_in_per_mtok": 1,
+       "price_out_per_mtok": 2, "context_window": 16384, "residency": "cloud",
+       "sim": )" +
+         primary_sim + R"(},
+      {"id": "mid-second", "provider": "p2", "tier": "mid", "price_in_per_mtok": 1.5,
+       "price_out_per_mtok": 3, "context_window": 16384, "residency": "cloud",
+       "sim": {"latency_ms": 25}},
+      {"id": "local-a", "provider": "p3", "tier": "local", "price_in_per_mtok": 0,
+       "price_out_per_mtok": 0, "context_window": 8192, "residency": "local",
+       "sim": {"latency_ms": 5}}
+    ]})";
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+e2e_figures run_e2e(bool faults, const e2e_options& o) {
+  e2e_figures out;
+  auto loaded = parse_config_text(e2e_config(faults, o), "bench_resilience e2e");
+  if (!loaded.ok()) {
+    std::cerr << loaded.message() << '\n';
+    std::exit(1);
+  }
+  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
+  budget_ledger ledger;
+  ledger.open_thread("bench", {});
+  actor_runtime runtime{cfg->runtime};
+  auto service = spawn_model_service(runtime.system(), cfg, ledger);
+  caf::scoped_actor self{runtime.system()};
+  auto start = std::chrono::steady_clock::now();
+  auto period = std::chrono::duration<double>(1.0 / o.calls_per_s);
+  for (uint64_t i = 0; i < o.calls; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              period * static_cast<double>(i)));
+    model_request req;
+    req.ctx.thread_id = "bench";
+    req.call_id = "e2e-" + std::to_string(i);
+    req.tier = "mid";
+    req.max_tokens = 16;
+    req.messages = {{"user", "where is my order " + std::to_string(i)}};
+    self->send(service, std::move(req));
+  }
+  std::vector<double> latencies;
+  latencies.reserve(o.calls);
+  bool timed_out = false;
+  for (uint64_t i = 0; i < o.calls && !timed_out; ++i) {
+    self->receive(
+        [&](model_response& r) {
+          ++out.calls;
+          latencies.push_back(r.usage.latency_ms);
+          if (r.ok()) {
+            ++out.success;
+            if (r.usage.downgraded) ++out.downgraded;
+            if (r.usage.model_id == "mid-primary") ++out.by_primary;
+          } else if (r.error.kind == "blocked") {
+            ++out.blocked;
+          } else {
+            ++out.failed;
+          }
+        },
+        caf::after(std::chrono::seconds(70)) >> [&] { timed_out = true; });
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.lost = o.calls - out.calls;
+  out.p50_ms = percentile(latencies, 0.50);
+  out.p99_ms = percentile(latencies, 0.99);
+  self->request(service, std::chrono::seconds(5), resilience_stats_atom::value)
+      .receive([&](std::string& s) { out.stats = std::move(s); }, [&](caf::error&) {});
+  self->send_exit(service, caf::exit_reason::user_shutdown);
+  return out;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"bench_resilience: bookkeeping cost per call and a simulated outage"};
   uint64_t iterations = 2000000;
@@ -184,6 +299,9 @@ int main(int argc, char** argv) {
   app.add_option("--calls", sim.calls, "Simulated calls (default 60000)");
   app.add_option("--rate", sim.calls_per_s, "Simulated calls per second (default 1000)");
   app.add_option("--seed", sim.seed, "Seed of the simulated faults and jitter (default 42)");
+  e2e_options e2e;
+  app.add_option("--e2e-calls", e2e.calls, "Calls through the router actor (default 2000)");
+  app.add_option("--e2e-rate", e2e.calls_per_s, "Their rate per second (default 400)");
   CLI11_PARSE(app, argc, argv);
 
   // -- 1. bookkeeping ---------------------------------------------------------------
@@ -281,7 +399,31 @@ int main(int argc, char** argv) {
       "  latency p50 / p99: %.0f / %.0f ms; healthy run %.0f / %.0f ms; added %.0f / %.0f ms\n",
       f.p50_ms, f.p99_ms, h.p50_ms, h.p99_ms, f.p50_ms - h.p50_ms, f.p99_ms - h.p99_ms);
 
-  bool goals = ok_or_blocked >= 99.9 && f.lost == 0 && bookkeeping_ns <= 1000;
+  // -- 3. end to end through the router actor ---------------------------------------
+  e2e_figures eh = run_e2e(false, e2e);
+  e2e_figures ef = run_e2e(true, e2e);
+  auto e2e_share = [&](uint64_t n) {
+    return ef.calls ? 100.0 * static_cast<double>(n) / ef.calls : 0;
+  };
+  double e2e_ok_or_blocked = e2e_share(ef.success + ef.blocked);
+  auto stats = nlohmann::json::parse(ef.stats.empty() ? "{}" : ef.stats);
+  std::printf(
+      "\nthrough the router actor: %llu calls at %.0f/s; primary fails 30 %% (sim fault) and "
+      "100 %% in [%.0f ms, %.0f ms)\n",
+      static_cast<unsigned long long>(e2e.calls), e2e.calls_per_s, e2e.outage_from_ms,
+      e2e.outage_to_ms);
+  std::printf("  succeeded %.2f %%, downgraded %.2f %%, blocked %llu, failed %llu, lost %llu\n",
+              e2e_share(ef.success), e2e_share(ef.downgraded),
+              static_cast<unsigned long long>(ef.blocked),
+              static_cast<unsigned long long>(ef.failed), static_cast<unsigned long long>(ef.lost));
+  std::printf("  answered by the primary %.2f %%; service counters: %s\n", e2e_share(ef.by_primary),
+              ef.stats.c_str());
+  std::printf(
+      "  latency p50 / p99: %.1f / %.1f ms; healthy service %.1f / %.1f ms; added %.1f / %.1f ms\n",
+      ef.p50_ms, ef.p99_ms, eh.p50_ms, eh.p99_ms, ef.p50_ms - eh.p50_ms, ef.p99_ms - eh.p99_ms);
+
+  bool goals = ok_or_blocked >= 99.9 && f.lost == 0 && bookkeeping_ns <= 1000 &&
+               e2e_ok_or_blocked >= 99.9 && ef.lost == 0;
   std::printf(
       "{\"bench\":\"bench_resilience\",\"iterations\":%llu,\"bookkeeping_ns_per_call\":%.1f,"
       "\"baseline_ns_per_call\":%.1f,\"added_ns_per_call\":%.1f,\"bookkeeping_ratio\":%.2f,"
@@ -290,13 +432,25 @@ int main(int argc, char** argv) {
       "\"lost\":%llu,\"success_or_blocked_pct\":%.3f,\"attempts_per_call\":%.3f,"
       "\"primary_pct\":%.2f,"
       "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"healthy_p50_ms\":%.1f,\"healthy_p99_ms\":%.1f,"
-      "\"added_p50_ms\":%.1f,\"added_p99_ms\":%.1f,\"goals_met\":%s}\n",
+      "\"added_p50_ms\":%.1f,\"added_p99_ms\":%.1f,"
+      "\"e2e_calls\":%llu,\"e2e_success_pct\":%.3f,\"e2e_downgraded_pct\":%.3f,"
+      "\"e2e_blocked\":%llu,\"e2e_failed\":%llu,\"e2e_lost\":%llu,"
+      "\"e2e_success_or_blocked_pct\":%.3f,\"e2e_primary_pct\":%.2f,\"e2e_retries\":%llu,"
+      "\"e2e_fallbacks\":%llu,\"e2e_p50_ms\":%.2f,\"e2e_p99_ms\":%.2f,"
+      "\"e2e_healthy_p50_ms\":%.2f,\"e2e_healthy_p99_ms\":%.2f,\"e2e_added_p50_ms\":%.2f,"
+      "\"e2e_added_p99_ms\":%.2f,\"goals_met\":%s}\n",
       static_cast<unsigned long long>(iterations), bookkeeping_ns, baseline_ns, added_ns,
       bookkeeping_ns / baseline_ns, with_lookup_ns, chain_ns,
       static_cast<unsigned long long>(f.calls), share(f.success), share(f.downgraded),
       static_cast<unsigned long long>(f.blocked), static_cast<unsigned long long>(f.failed),
       static_cast<unsigned long long>(f.lost), ok_or_blocked,
-      static_cast<double>(f.attempts) / f.calls, share(f.by_primary), f.p50_ms, f.p99_ms, h.p50_ms, h.p99_ms,
-      f.p50_ms - h.p50_ms, f.p99_ms - h.p99_ms, goals ? "true" : "false");
-  return f.lost == 0 ? 0 : 1;
+      static_cast<double>(f.attempts) / f.calls, share(f.by_primary), f.p50_ms, f.p99_ms, h.p50_ms,
+      h.p99_ms, f.p50_ms - h.p50_ms, f.p99_ms - h.p99_ms, static_cast<unsigned long long>(ef.calls),
+      e2e_share(ef.success), e2e_share(ef.downgraded), static_cast<unsigned long long>(ef.blocked),
+      static_cast<unsigned long long>(ef.failed), static_cast<unsigned long long>(ef.lost),
+      e2e_ok_or_blocked, e2e_share(ef.by_primary),
+      static_cast<unsigned long long>(stats.value("retries", 0ull)),
+      static_cast<unsigned long long>(stats.value("fallbacks", 0ull)), ef.p50_ms, ef.p99_ms,
+      eh.p50_ms, eh.p99_ms, ef.p50_ms - eh.p50_ms, ef.p99_ms - eh.p99_ms, goals ? "true" : "false");
+  return f.lost == 0 && ef.lost == 0 ? 0 : 1;
 }

@@ -64,6 +64,10 @@ class circuit_breaker {
   void report(call_outcome outcome, clock_time now, bool probe);
   /// State at `now` (an open breaker whose time is up reads as half_open).
   breaker_state state(clock_time now) const;
+  /// While open: time until it lets a probe through; 0 otherwise.
+  clock_time open_remaining(clock_time now) const {
+    return state_ == breaker_state::open && now < open_until_ ? open_until_ - now : clock_time{0};
+  }
   /// The open time that applies the next time the breaker opens (for tests/metrics).
   clock_time current_open_duration() const { return open_duration_; }
   /// Calls and failures currently in the window.
@@ -116,6 +120,10 @@ class shared_breaker {
   breaker_state state(clock_time now) const {
     std::lock_guard<std::mutex> lock(mutex_);
     return breaker_.state(now);
+  }
+  clock_time open_remaining(clock_time now) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return breaker_.open_remaining(now);
   }
 
  private:

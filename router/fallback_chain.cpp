@@ -171,6 +171,20 @@ chain_attempt fallback_chain::next_attempt(clock_time now) {
   return {};
 }
 
+void fallback_chain::skip(const std::string& why, clock_time now, bool report_failure,
+                          bool heals_with_time, clock_time retry_in) {
+  if (!in_flight_ || done()) return;
+  in_flight_ = false;
+  if (shared_breaker* b = breaker_of(pos_)) {
+    // Without a failure to report there is no evidence either way: a probe's slot then
+    // stays taken until probe_timeout_ms, which only delays the next probe.
+    if (report_failure) b->report(call_outcome::failure, now, in_flight_probe_);
+  }
+  in_flight_probe_ = false;
+  if (retry_in > clock_time{0}) soonest_admit_ = std::min(soonest_admit_, retry_in);
+  move_on(why, heals_with_time);
+}
+
 void fallback_chain::report(const model_error& error, clock_time now, bool semantic_failure) {
   if (!in_flight_ || done()) return;
   in_flight_ = false;

@@ -88,6 +88,14 @@ class fallback_chain {
   /// The outcome of the call next_attempt() handed out. `error.kind` empty is a
   /// success unless `semantic_failure` (empty output, bad JSON, error inside a 200).
   void report(const model_error& error, clock_time now, bool semantic_failure = false);
+  /// Gives up on the call next_attempt() handed out without an answer to judge, and
+  /// moves to the next candidate: the endpoint is known to be unavailable (a declared
+  /// outage, rate limits saturated past the deadline, a stream that broke after output
+  /// went out). `report_failure` counts it as a failure on the endpoint's breaker;
+  /// `heals_with_time` decides whether running out of candidates is `blocked`;
+  /// `retry_in` (> 0) hints when this endpoint is expected back.
+  void skip(const std::string& why, clock_time now, bool report_failure, bool heals_with_time,
+            clock_time retry_in = clock_time{0});
   bool done() const { return result_.what != chain_result::pending; }
   const chain_result& result() const { return result_; }
   const std::vector<fallback_candidate>& candidates() const { return candidates_; }

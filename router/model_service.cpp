@@ -1,24 +1,29 @@
 #include "router/model_service.hpp"
 
 #include <fmt/format.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "caf/all.hpp"
+#include "router/cascade.hpp"
+#include "router/circuit_breaker.hpp"
 #include "router/cost.hpp"
-#include "router/routing_policy.hpp"
-#include "router/providers/http_client.hpp"
+#include "router/fallback_chain.hpp"
 #include "router/providers/error_mapping.hpp"
+#include "router/providers/http_client.hpp"
 #include "router/providers/http_provider.hpp"
-#include "router/providers/wire_adapter.hpp"
 #include "router/providers/sim_provider.hpp"
+#include "router/providers/wire_adapter.hpp"
+#include "router/rate_limiter.hpp"
+#include "router/response_cache.hpp"
+#include "router/routing_policy.hpp"
 #include "router/token_estimate.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -28,25 +33,41 @@ namespace {
 
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
 using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
+using http_delta_atom = caf::atom_constant<caf::atom("http_delta")>;
+using wake_atom = caf::atom_constant<caf::atom("res_wake")>;
 using clock_type = std::chrono::steady_clock;
 
-struct pending_call {
-  caf::response_promise promise;
-  std::string call_id;
-  const model_config* model;
-  sim_outcome outcome;  // the response is built from it on delivery: it is smaller
-  uint64_t reservation;
-  clock_type::time_point received;
-  std::string route;
-  bool downgraded;
-  std::string decision;  // the trace as JSON text
-};
+clock_time now_ns() {
+  return std::chrono::duration_cast<clock_time>(clock_type::now().time_since_epoch());
+}
 
-// Observed latency per model (exponentially weighted), for the policy's latency-class
-// filter and tie-breaks. Endpoint health stays "up" until circuit breakers feed it.
+uint32_t to_ms(clock_time t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
+  // Round up: "retry in 0 ms" would read as "unknown".
+  if (ms == 0 && t.count() > 0) ms = 1;
+  return static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, UINT32_MAX));
+}
+
+// The breaker's endpoint of a model: model x provider x key, where the key is named by
+// the provider's api_key_env (the secret itself never leaves http_provider).
+endpoint_id endpoint_of(const config& cfg, const model_config& m) {
+  const provider_config* p = cfg.find_provider(m.provider);
+  return endpoint_id{m.id, m.provider, p != nullptr ? p->api_key_env : std::string{}};
+}
+
+// Endpoint health for the policy: open breakers are down. Observed latency per model
+// (exponentially weighted) feeds the latency-class filter and tie-breaks.
 class observed_models final : public model_health {
  public:
-  bool healthy(const model_config&) const override { return true; }
+  // Looks every model's breaker up once: the policy asks for each candidate model on
+  // every call, and the registry's references are stable.
+  observed_models(const config& cfg, breaker_registry& breakers) {
+    for (const auto& m : cfg.models) breaker_of_.emplace(&m, &breakers.get(endpoint_of(cfg, m)));
+  }
+  bool healthy(const model_config& m) const override {
+    auto it = breaker_of_.find(&m);
+    return it == breaker_of_.end() || it->second->state(now_ns()) != breaker_state::open;
+  }
   double observed_latency_ms(const model_config& m) const override {
     auto it = latency_.find(&m);
     return it == latency_.end() ? -1 : it->second;
@@ -57,19 +78,73 @@ class observed_models final : public model_health {
   }
 
  private:
+  std::unordered_map<const model_config*, shared_breaker*> breaker_of_;
   std::unordered_map<const model_config*, double> latency_;
 };
 
-// A call out over HTTP, waiting for its http_done message.
-struct pending_http_call {
+struct service_counters {
+  uint64_t calls = 0;
+  uint64_t answered = 0;
+  uint64_t attempts = 0;
+  uint64_t retries = 0;
+  uint64_t fallbacks = 0;  // answered by a candidate other than the routed model
+  uint64_t downgraded = 0;
+  uint64_t blocked = 0;
+  uint64_t failed = 0;
+  uint64_t rate_limit_waits = 0;
+  uint64_t rate_limited = 0;  // gave up on a provider whose keys stayed saturated
+  uint64_t stream_switches = 0;
+  uint64_t stream_tool_call_aborts = 0;
+  uint64_t semantic_failures = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+};
+
+// One model_request in flight, from routing to its answer.
+struct call_state {
   caf::response_promise promise;
-  std::string call_id;
-  const model_config* model;
-  uint64_t reservation;
+  caf::actor requester;  // stream deltas and switch events go here
+  model_request req;
   clock_type::time_point received;
+  uint32_t prompt_tokens = 0;
   std::string route;
-  bool downgraded;
-  std::string decision;  // the trace as JSON text
+  std::string decision;                     // the policy's trace as JSON text
+  std::vector<const model_config*> models;  // per chain candidate
+  std::unique_ptr<fallback_chain> chain;
+  latency_class cls = latency_class::interactive;
+  // The current attempt. `seq` tags every message that may resume the call; a message
+  // with an older tag (a call that was given up on) is dropped.
+  uint64_t seq = 0;
+  size_t candidate = 0;
+  bool reserved = false;
+  uint64_t reservation = 0;
+  rate_limiter* limiter = nullptr;
+  rate_grant grant;
+  clock_time rate_waited{0};
+  bool waiting_for_rate = false;
+  // Streaming: what went out to the requester.
+  std::string attempt_text;  // text deltas of the current attempt
+  bool attempt_streamed = false;
+  bool tool_call_out = false;
+  std::string prefill;  // text kept from broken streams, sent as an assistant prefill
+  bool prefill_in_messages = false;
+  bool switch_pending = false;
+  std::string switch_from;
+  std::string switch_reason;
+  // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
+  // Earlier stages' answers were paid (their reservations settled) and are added to the
+  // final usage, so the usage matches the ledger.
+  std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
+  cache_policy cache_rules;
+  std::unique_ptr<cascade> cascade_run;
+  nlohmann::json cascade_log;  // null until a stage is scored: no allocation per call
+  uint32_t paid_input_tokens = 0;
+  uint32_t paid_output_tokens = 0;
+  double paid_usd = 0;
+  // For the trace.
+  uint32_t retries = 0;
+  std::vector<std::string> events;
+  model_error last_error;
 };
 
 struct model_service_state {
@@ -77,16 +152,23 @@ struct model_service_state {
   budget_ledger* ledger = nullptr;
   std::shared_ptr<const routing_policy> policy;
   model_request_observer observer;  // audit hook; may be empty
-  observed_models models;
-  std::unordered_map<std::string, sim_provider> sims;  // by provider name
-  std::unordered_map<std::string, http_provider> http_providers;  // by provider name
-  std::unordered_map<std::string, std::string> broken_providers;  // name -> why (bad URL)
+  std::unique_ptr<breaker_registry> breakers;
+  std::unique_ptr<observed_models> models;
+  std::unordered_map<std::string, std::unique_ptr<rate_limiter>> limiters;  // by provider
+  std::unordered_map<std::string, sim_provider> sims;                       // by provider name
+  std::unordered_map<std::string, http_provider> http_providers;            // by provider name
+  std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
+  // The response cache (resilience.cache.path), its wall clock (TTLs outlive the
+  // process) and encoder. Declared before `cache`, which uses them.
+  wall_clock_source cache_clock;
+  hashed_bag_of_words_encoder cache_encoder{256};
+  std::unique_ptr<response_cache> cache;
   // Created only when the config has an HTTP provider: its I/O thread is not free.
   std::unique_ptr<http_client> http;
-  std::unordered_map<uint64_t, pending_http_call> pending_http;
   clock_type::time_point started = clock_type::now();
-  std::unordered_map<uint64_t, pending_call> pending;
-  uint64_t next_pending = 0;
+  std::unordered_map<uint64_t, call_state> calls;
+  uint64_t next_call = 0;
+  service_counters counters;
 
   static inline const char* name = "model_service";
 
@@ -107,7 +189,7 @@ model_response error_response(const model_request& req, std::string kind, std::s
 }
 
 // Milliseconds until `model`'s sim outage window covering `since_start` ends; 0 when
-// it is not in one. An outage is the provider being down, which blocks the run.
+// it is not in one.
 uint32_t outage_remaining_ms(const model_config& model, std::chrono::milliseconds since_start) {
   if (since_start.count() < 0) return 0;
   auto now_ms = static_cast<uint64_t>(since_start.count());
@@ -117,126 +199,632 @@ uint32_t outage_remaining_ms(const model_config& model, std::chrono::millisecond
   return end == 0 ? 0 : static_cast<uint32_t>(std::min<uint64_t>(end - now_ms, UINT32_MAX));
 }
 
-// Settles or releases the call's reservation and answers the caller.
-void finish_call(service_actor* self, pending_call& call) {
-  auto& st = self->state;
-  const auto& model = *call.model;
-  auto& outcome = call.outcome;
-  model_response resp;
-  resp.call_id = std::move(call.call_id);
-  resp.usage.model_id = model.id;
-  resp.usage.tier = model.tier;
-  resp.usage.route = std::move(call.route);
-  resp.usage.downgraded = call.downgraded;
-  resp.usage.decision = std::move(call.decision);
-  if (outcome.error.ok()) {
-    resp.text = std::move(outcome.text);
-    resp.finish_reason = std::move(outcome.finish_reason);
-    resp.usage.input_tokens = outcome.input_tokens;
-    resp.usage.output_tokens = outcome.output_tokens;
-    resp.usage.cost_usd = call_cost_usd(model, outcome.input_tokens, outcome.output_tokens);
-  } else {
-    resp.error = std::move(outcome.error);
-  }
-  resp.usage.latency_ms =
-      std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
-  if (resp.ok()) st.models.record_latency(model, resp.usage.latency_ms);
-  if (resp.ok())
-    st.ledger->settle(call.reservation,
-                      uint64_t{resp.usage.input_tokens} + resp.usage.output_tokens,
-                      resp.usage.cost_usd);
-  else
-    st.ledger->release(call.reservation);
-  call.promise.deliver(std::move(resp));
+std::chrono::milliseconds since_start(const model_service_state& st) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - st.started);
 }
 
-void finish_http_call(service_actor* self, pending_http_call& call, model_response reply) {
+// Empty output, or JSON that does not parse when JSON was asked: the endpoint answered
+// but the answer is unusable. Returns why, or "" when the answer is fine.
+std::string semantic_problem(const model_request& req, const model_response& reply) {
+  if (!reply.ok()) return {};
+  if (reply.text.empty() && reply.tool_calls.empty()) return "empty output";
+  if (req.json_mode && reply.tool_calls.empty() && !nlohmann::json::accept(reply.text))
+    return "unparseable JSON although json_mode was asked";
+  return {};
+}
+
+// The candidates of a call: the routed model first, then fallbacks the policy judged
+// eligible for this very request (a health verdict is fine: breakers decide at call
+// time). A pinned model has no fallbacks: the caller asked for that model.
+candidate_plan plan_for(const model_service_state& st, const model_request& req,
+                        const routing_decision& decision) {
+  const config& cfg = *st.cfg;
+  const model_config& routed = *decision.model;
+  candidate_plan plan;
+  if (!req.model.empty()) {
+    plan = plan_route(cfg, {routed.id});
+  } else if (auto route = cfg.resilience.fallback.find(decision.route);
+             route != cfg.resilience.fallback.end()) {
+    std::vector<std::string> ids{routed.id};
+    for (const auto& id : route->second)
+      if (id != routed.id) ids.push_back(id);
+    plan = plan_route(cfg, ids);
+  } else {
+    plan = plan_from_catalog(cfg, routed.id);
+  }
+  std::vector<fallback_candidate> kept;
+  for (size_t i = 0; i < plan.candidates.size(); ++i) {
+    auto& c = plan.candidates[i];
+    const model_config* m = cfg.find_model(c.endpoint.model);
+    c.endpoint = endpoint_of(cfg, *m);
+    if (i > 0) {
+      if (st.broken_providers.count(m->provider) > 0) continue;
+      bool eligible = false;
+      for (const auto& note : decision.trace.candidates)
+        if (note.model == m && (note.filtered_by == candidate_filter::none ||
+                                note.filtered_by == candidate_filter::health))
+          eligible = true;
+      if (!eligible) continue;
+    }
+    kept.push_back(std::move(c));
+  }
+  plan.candidates = std::move(kept);
+  int target = cfg.tier_rank(decision.trace.target_tier);
+  plan.requested_tier_rank = target >= 0 ? target : cfg.tier_rank(routed.tier);
+  return plan;
+}
+
+// The decision trace with what resilience did, under key "resilience". Left out when
+// the first attempt answered: most calls, and traces are kept per step.
+std::string trace_with_resilience(const call_state& c, const chain_result* result,
+                                  const std::string& answered_by) {
+  if (c.events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
+      c.cascade_log.empty())
+    return c.decision;
+  nlohmann::json r;
+  if (result != nullptr) {
+    r["outcome"] = to_string(result->what);
+    r["attempts"] = result->attempts;
+    if (!result->reason.empty()) r["reason"] = result->reason;
+  }
+  if (c.retries > 0) r["retries"] = c.retries;
+  if (!answered_by.empty()) r["answered_by"] = answered_by;
+  if (result != nullptr && result->downgraded) r["downgraded"] = true;
+  if (!c.events.empty()) r["events"] = c.events;
+  if (!c.cascade_log.empty()) r["cascade"] = c.cascade_log;
+  std::string text = c.decision;
+  std::string extra =
+      "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() >= 2 && text.back() == '}') {
+    text.insert(text.size() - 1, (text.size() > 2 ? "," : "") + extra);
+  } else {
+    text = "{" + extra + "}";
+  }
+  return text;
+}
+
+void schedule_wake(service_actor* self, uint64_t key, call_state& c, clock_time delay) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(delay);
+  if (us.count() < 1) us = std::chrono::microseconds{1};
+  self->delayed_send(self, us, wake_atom::value, key, c.seq);
+}
+
+// Ends the call: answers the requester and forgets it.
+void deliver(service_actor* self, uint64_t key, model_response resp) {
   auto& st = self->state;
-  const auto& model = *call.model;
-  reply.call_id = std::move(call.call_id);
-  reply.usage.model_id = model.id;
-  reply.usage.tier = model.tier;
-  reply.usage.route = std::move(call.route);
-  reply.usage.downgraded = call.downgraded;
-  reply.usage.decision = std::move(call.decision);
-  reply.usage.latency_ms =
-      std::chrono::duration<double, std::milli>(clock_type::now() - call.received).count();
-  if (reply.ok()) {
-    st.models.record_latency(model, reply.usage.latency_ms);
+  auto it = st.calls.find(key);
+  if (it == st.calls.end()) return;
+  auto& c = it->second;
+  resp.call_id = c.req.call_id;
+  if (resp.usage.route.empty()) resp.usage.route = c.route;
+  resp.usage.latency_ms =
+      std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
+  if (resp.ok()) ++st.counters.answered;
+  c.promise.deliver(std::move(resp));
+  st.calls.erase(it);
+}
+
+// The chain ended without an answer: blocked or failed.
+void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
+  auto& st = self->state;
+  const chain_result& r = c.chain->result();
+  model_response resp;
+  const model_config& routed = *c.models.front();
+  resp.usage.model_id = routed.id;
+  resp.usage.tier = routed.tier;
+  resp.usage.decision = trace_with_resilience(c, &r, {});
+  // Earlier cascade stages answered and were paid: the usage says so, like the ledger.
+  resp.usage.input_tokens = c.paid_input_tokens;
+  resp.usage.output_tokens = c.paid_output_tokens;
+  resp.usage.cost_usd = c.paid_usd;
+  // The chain's account names each candidate's verdict; the last provider error says
+  // what the provider actually answered (it may name a key variable, a limit, ...).
+  std::string last;
+  if (!c.last_error.ok())
+    last = " (last error: " + c.last_error.kind +
+           (c.last_error.message.empty() ? "" : ": " + c.last_error.message) + ")";
+  if (r.what == chain_result::blocked) {
+    ++st.counters.blocked;
+    resp.error.kind = "blocked";
+    resp.error.provider = routed.provider;
+    // When a breaker admits again, or when the provider said to come back.
+    resp.error.retry_after_ms = std::max(to_ms(r.retry_in), c.last_error.retry_after_ms);
+    resp.error.message = r.reason + last;
+  } else {
+    ++st.counters.failed;
+    resp.error.kind = r.error_kind.empty() ? "no_model" : r.error_kind;
+    resp.error.message = r.reason + last;
+    if (c.last_error.kind == resp.error.kind)
+      resp.error.retry_after_ms = c.last_error.retry_after_ms;
+  }
+  deliver(self, key, std::move(resp));
+}
+
+void pump(service_actor* self, uint64_t key);
+std::string cached_text_of(const model_response& r);
+bool start_stage(service_actor* self, uint64_t key, call_state& c);
+
+void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tokens) {
+  if (c.limiter != nullptr && c.grant.granted) c.limiter->settle(c.grant, actual_tokens, now_ns());
+  c.grant = {};
+  c.limiter = nullptr;
+  if (c.reserved) st.ledger->release(c.reservation);
+  c.reserved = false;
+}
+
+// The outcome of the current attempt.
+void attempt_done(service_actor* self, uint64_t key, model_response reply) {
+  auto& st = self->state;
+  auto it = st.calls.find(key);
+  if (it == st.calls.end()) return;
+  auto& c = it->second;
+  const model_config& model = *c.models[c.candidate];
+  auto now = now_ns();
+  std::string semantic = semantic_problem(c.req, reply);
+  if (reply.ok() && semantic.empty()) {
+    // The answer. Settle the ledger and the token bucket from the actual usage.
+    c.chain->report(model_error{}, now);
     reply.usage.cost_usd =
         call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
-    st.ledger->settle(call.reservation,
-                      uint64_t{reply.usage.input_tokens} + reply.usage.output_tokens,
-                      reply.usage.cost_usd);
-  } else {
-    reply.text.clear();
-    st.ledger->release(call.reservation);
+    auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
+    if (c.limiter != nullptr && c.grant.granted) c.limiter->settle(c.grant, tokens, now);
+    if (c.reserved) st.ledger->settle(c.reservation, uint64_t{tokens}, reply.usage.cost_usd);
+    c.reserved = false;
+    double attempt_ms =
+        std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
+    st.models->record_latency(model, attempt_ms);
+    const chain_result& r = c.chain->result();
+    if (c.cascade_run) {
+      // Score the stage's answer; below the tier's threshold, escalate (this answer
+      // was paid: its cost joins the final usage).
+      cascade_answer answer{reply.text, reply.finish_reason, {}, c.req.json_mode};
+      for (const auto& lp : reply.logprobs) answer.token_logprobs.push_back(lp.logprob);
+      double confidence = default_scorer{}.score(answer);
+      bool accepted = c.cascade_run->report(confidence);
+      c.cascade_log.push_back({{"tier", model.tier},
+                               {"model", model.id},
+                               {"confidence", confidence},
+                               {"scored_by", answer.token_logprobs.empty() ? "format" : "logprobs"},
+                               {"accepted", accepted}});
+      if (!accepted) {
+        c.paid_input_tokens += reply.usage.input_tokens;
+        c.paid_output_tokens += reply.usage.output_tokens;
+        c.paid_usd += reply.usage.cost_usd;
+        if (!start_stage(self, key, c)) return;
+        pump(self, key);
+        return;
+      }
+      reply.usage.input_tokens += c.paid_input_tokens;
+      reply.usage.output_tokens += c.paid_output_tokens;
+      reply.usage.cost_usd += c.paid_usd;
+    }
+    reply.usage.model_id = model.id;
+    reply.usage.tier = model.tier;
+    reply.usage.downgraded = r.downgraded;
+    if (r.downgraded) ++st.counters.downgraded;
+    if (c.candidate > 0) ++st.counters.fallbacks;
+    if (!c.prefill.empty()) reply.text = c.prefill + reply.text;
+    reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+    if (st.cache && c.cache_key &&
+        !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
+      spdlog::warn("model service: response cache store failed: {}", st.cache->error());
+    deliver(self, key, std::move(reply));
+    return;
   }
-  call.promise.deliver(std::move(reply));
+  release_attempt(st, c, 0);
+  model_error error = reply.error;
+  if (error.ok()) {
+    ++st.counters.semantic_failures;
+    error.kind = "bad_response";
+    error.message = fmt::format("model '{}': {}", model.id, semantic);
+  }
+  c.last_error = error;
+  c.events.push_back(fmt::format("{}: {}", model.id, error.kind));
+  if (c.attempt_streamed) {
+    if (c.tool_call_out) {
+      // A tool call went out: continuing elsewhere could run it twice.
+      c.chain->report(error, now, !semantic.empty());
+      ++st.counters.stream_tool_call_aborts;
+      ++st.counters.failed;
+      model_response resp;
+      resp.usage.model_id = model.id;
+      resp.usage.tier = model.tier;
+      resp.error.kind = error.kind;
+      resp.error.message = fmt::format(
+          "stream from model '{}' failed after a tool call was emitted ({}); not failed over, "
+          "so the tool call cannot run twice",
+          model.id, error.message);
+      resp.usage.decision = trace_with_resilience(c, nullptr, {});
+      deliver(self, key, std::move(resp));
+      return;
+    }
+    // Text went out: continue on the next candidate with it as a prefill.
+    c.prefill += c.attempt_text;
+    c.switch_pending = true;
+    c.switch_from = model.id;
+    c.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
+    c.chain->skip(
+        fmt::format("stream broke after {} chars ({})", c.attempt_text.size(), error.kind), now,
+        true, true);
+    c.attempt_text.clear();
+    c.attempt_streamed = false;
+  } else {
+    c.chain->report(error, now, !semantic.empty());
+  }
+  pump(self, key);
 }
 
-// Reserves the worst case, sends the call on the HTTP client's thread and answers when
-// its http_done message comes back. The callbacks only parse and send: the actor's
-// state is touched by the actor alone. With req.stream (and a kind that streams), the
-// body is decoded as it arrives and each delta goes straight to the requester, in
-// order, before the final response.
-caf::result<model_response> call_over_http(service_actor* self, model_request& req,
-                                           const model_config& model,
-                                           const http_provider& provider,
-                                           clock_type::time_point received,
-                                           routing_decision& decision) {
+enum class attempt_start { started, skipped, ended };
+
+// Sends the call to the chain's current candidate, or skips it (outage, rate limits).
+attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
-  if (!provider.unusable.empty()) return error_response(req, "auth", provider.unusable);
-  auto built = build_provider_request(req, model, provider.cfg, provider.api_key);
-  if (!built.ok()) return error_response(req, built.error.kind, built.error.message);
-  auto prompt_tokens = estimate_prompt_tokens(req.messages);
-  auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
-  auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
-  auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
-  if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
-  if (st.observer) st.observer(model, req);
-  auto key = st.next_pending++;
-  // Before make_response_promise, which takes the request over from the current message.
-  auto requester = caf::actor_cast<caf::actor>(self->current_sender());
-  auto promise = self->make_response_promise();
-  auto call_id = req.call_id;
-  st.pending_http.emplace(key, pending_http_call{promise, std::move(req.call_id), &model,
-                                                 grant.id, received, std::move(decision.route),
-                                                 decision.downgraded,
-                                                 to_json_text(decision.trace)});
-  auto me = caf::actor_cast<caf::actor>(self);
-  // `provider` and `model` live in the state and the config, which outlive the client's
-  // calls (the state's destructor shuts the client down first).
-  std::shared_ptr<stream_decoder> decoder;
-  if (req.stream && provider_streams(provider.cfg))
-    decoder = make_stream_decoder(provider.cfg, call_id, model, provider.api_key);
-  http_chunk_handler on_chunk;
-  if (decoder) {
-    on_chunk = [decoder, requester](std::string_view bytes) {
-      for (auto& delta : decoder->feed(bytes))
-        if (requester) caf::anon_send(requester, std::move(delta));
-    };
+  const config& cfg = *st.cfg;
+  const model_config& model = *c.models[c.candidate];
+  auto now = now_ns();
+  c.waiting_for_rate = false;
+
+  // A sim outage window: the endpoint fails at once; no point retrying inside it.
+  auto elapsed = since_start(st);
+  if (auto down_for = outage_remaining_ms(model, elapsed); down_for > 0) {
+    c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
+    // Not fed to the breaker: the window's end is known, and an open breaker would keep
+    // the endpoint out for open_ms after the provider is back.
+    c.chain->skip(
+        fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for), now,
+        false, true, std::chrono::milliseconds{down_for});
+    return attempt_start::skipped;
   }
-  st.http->send(
-      provider.endpoint, std::move(built.request), provider.timeouts,
-      [me, key, &provider, &model, call_id, decoder](http_result result) {
-        model_response reply;
-        if (!result.ok()) {
-          auto message = fmt::format("provider '{}': {}", provider.cfg.name,
-                                     result.failure.message);
-          redact_secret(message, provider.api_key);
-          reply.error = make_error(result.failure.kind, std::move(message));
-        } else if (decoder && result.status >= 200 && result.status < 300) {
-          reply = decoder->finish();
-        } else {
-          reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
-                                          result.headers, result.body, model, call_id,
-                                          provider.api_key);
-        }
-        caf::anon_send(me, http_done_atom::value, key, std::move(reply));
-      },
-      std::move(on_chunk));
-  return promise;
+
+  // Rate limits of the provider: estimate now, correct when the answer comes.
+  auto estimate = c.prompt_tokens + c.req.max_tokens;
+  if (auto lim = st.limiters.find(model.provider); lim != st.limiters.end() && !c.grant.granted) {
+    rate_grant grant = lim->second->acquire(estimate, now);
+    if (!grant.granted) {
+      if (grant.impossible) {
+        c.events.push_back(
+            fmt::format("{}: {} tokens exceed every key's tokens_per_minute", model.id, estimate));
+        c.chain->skip("request larger than the provider's tokens_per_minute", now, false, false);
+        return attempt_start::skipped;
+      }
+      if (wait_allowed(c.cls, c.rate_waited, grant.wait, cfg.resilience.deadlines)) {
+        ++st.counters.rate_limit_waits;
+        c.rate_waited += grant.wait;
+        c.waiting_for_rate = true;
+        schedule_wake(self, key, c, grant.wait);
+        return attempt_start::started;
+      }
+      ++st.counters.rate_limited;
+      c.events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)", model.id,
+                                     to_ms(grant.wait)));
+      c.last_error = make_error(
+          "rate_limited", fmt::format("every key of provider '{}' is saturated", model.provider),
+          to_ms(grant.wait));
+      c.chain->skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
+                                model.provider, to_string(c.cls)),
+                    now, false, true, grant.wait);
+      return attempt_start::skipped;
+    }
+    c.limiter = lim->second.get();
+    c.grant = grant;
+  }
+
+  // Worst case on the thread's ledger: the whole prompt plus every token allowed.
+  auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req.max_tokens);
+  auto grant = st.ledger->reserve(c.req.ctx.thread_id, uint64_t{estimate}, worst_usd);
+  if (!grant.granted) {
+    release_attempt(st, c, 0);
+    auto resp = error_response(c.req, reason_budget_exhausted, grant.reason);
+    resp.usage.model_id = model.id;
+    resp.usage.tier = model.tier;
+    resp.usage.decision = trace_with_resilience(c, nullptr, {});
+    ++st.counters.failed;
+    deliver(self, key, std::move(resp));
+    return attempt_start::ended;
+  }
+  c.reserved = true;
+  c.reservation = grant.id;
+  ++st.counters.attempts;
+
+  if (!c.prefill.empty()) {
+    if (!c.prefill_in_messages) {
+      c.req.messages.emplace_back("assistant", c.prefill);
+      c.prefill_in_messages = true;
+    } else {
+      c.req.messages.back().content = c.prefill;
+    }
+  }
+  if (c.switch_pending && c.requester) {
+    ++st.counters.stream_switches;
+    c.events.push_back(fmt::format("stream switched from {} to {} after {} chars", c.switch_from,
+                                   model.id, c.prefill.size()));
+    self->send(c.requester, stream_switch{c.req.call_id, c.switch_from, model.id, c.switch_reason,
+                                          static_cast<uint32_t>(c.prefill.size())});
+  }
+  c.switch_pending = false;
+
+  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
+    const http_provider& provider = hp->second;
+    if (!provider.unusable.empty()) {
+      attempt_done(self, key, error_response(c.req, "auth", provider.unusable));
+      return attempt_start::ended;
+    }
+    auto built = build_provider_request(c.req, model, provider.cfg, provider.api_key);
+    if (!built.ok()) {
+      attempt_done(self, key, error_response(c.req, built.error.kind, built.error.message));
+      return attempt_start::ended;
+    }
+    auto me = caf::actor_cast<caf::actor>(self);
+    auto seq = c.seq;
+    std::shared_ptr<stream_decoder> decoder;
+    if (c.req.stream && provider_streams(provider.cfg))
+      decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, provider.api_key);
+    http_chunk_handler on_chunk;
+    if (decoder) {
+      // Deltas go through the service, which knows what went out (for failover).
+      on_chunk = [decoder, me, key, seq](std::string_view bytes) {
+        for (auto& delta : decoder->feed(bytes))
+          caf::anon_send(me, http_delta_atom::value, key, seq, std::move(delta));
+      };
+    }
+    // `provider` and `model` live in the state and the config, which outlive the
+    // client's calls (the state's destructor shuts the client down first).
+    auto call_id = c.req.call_id;
+    if (st.observer) st.observer(model, c.req);
+    st.http->send(
+        provider.endpoint, std::move(built.request), provider.timeouts,
+        [me, key, seq, &provider, &model, call_id, decoder](http_result result) {
+          model_response reply;
+          if (!result.ok()) {
+            auto message =
+                fmt::format("provider '{}': {}", provider.cfg.name, result.failure.message);
+            redact_secret(message, provider.api_key);
+            reply.error = make_error(result.failure.kind, std::move(message));
+          } else if (decoder && result.status >= 200 && result.status < 300) {
+            reply = decoder->finish();
+          } else {
+            reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
+                                            result.headers, result.body, model, call_id,
+                                            provider.api_key);
+          }
+          caf::anon_send(me, http_done_atom::value, key, seq, std::move(reply));
+        },
+        std::move(on_chunk));
+    return attempt_start::started;
+  }
+  if (auto broken = st.broken_providers.find(model.provider); broken != st.broken_providers.end()) {
+    attempt_done(self, key, error_response(c.req, "no_model", broken->second));
+    return attempt_start::ended;
+  }
+  auto sim = st.sims.find(model.provider);
+  if (sim == st.sims.end()) {
+    attempt_done(self, key,
+                 error_response(c.req, "no_model",
+                                fmt::format("model '{}' is served by provider '{}', which is "
+                                            "not available",
+                                            model.id, model.provider)));
+    return attempt_start::ended;
+  }
+  if (st.observer) st.observer(model, c.req);
+  sim_outcome outcome = sim->second.call(
+      model, c.req.messages, c.req.max_tokens, elapsed,
+      c.prefill_in_messages ? estimate_prompt_tokens(c.req.messages) : c.prompt_tokens);
+  model_response reply;
+  reply.error = std::move(outcome.error);
+  if (reply.ok()) {
+    reply.text = std::move(outcome.text);
+    reply.finish_reason = std::move(outcome.finish_reason);
+    reply.usage.input_tokens = outcome.input_tokens;
+    reply.usage.output_tokens = outcome.output_tokens;
+  }
+  if (outcome.latency.count() <= 0) {
+    attempt_done(self, key, std::move(reply));
+    return attempt_start::ended;
+  }
+  self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
+  return attempt_start::started;
+}
+
+// Asks the chain what to do next and does it, until an attempt is under way or the
+// call has ended.
+void pump(service_actor* self, uint64_t key) {
+  auto& st = self->state;
+  for (;;) {
+    auto it = st.calls.find(key);
+    if (it == st.calls.end()) return;
+    auto& c = it->second;
+    ++c.seq;  // whatever was pending for this call is stale from here on
+    if (c.chain->done()) {
+      finish_unanswered(self, key, c);
+      return;
+    }
+    chain_attempt a = c.chain->next_attempt(now_ns());
+    if (a.what == chain_attempt::done) {
+      if (!c.chain->done()) {
+        // Cannot happen: an attempt would still be in flight. Never hang the caller.
+        deliver(self, key, error_response(c.req, "no_model", "internal: fallback chain stalled"));
+        return;
+      }
+      continue;
+    }
+    if (a.what == chain_attempt::wait) {
+      ++c.retries;
+      ++st.counters.retries;
+      schedule_wake(self, key, c, a.delay);
+      return;
+    }
+    c.candidate = a.candidate;
+    c.rate_waited = clock_time{0};
+    c.grant = {};
+    c.limiter = nullptr;
+    c.attempt_text.clear();
+    c.attempt_streamed = false;
+    if (start_attempt(self, key, c) != attempt_start::skipped) return;
+  }
+}
+
+// The cache key of a call: scope (tenant = metadata "tenant", else the thread; the
+// agent's workflow, node and tool-state hash from metadata) and the canonical request.
+cache_request cache_request_of(const model_request& req, const std::string& route) {
+  auto meta = [&](const char* k) {
+    auto it = req.metadata.find(k);
+    return it == req.metadata.end() ? std::string{} : it->second;
+  };
+  cache_request out;
+  out.scope.tenant = meta("tenant").empty() ? "thread:" + req.ctx.thread_id : meta("tenant");
+  out.scope.workflow = meta("workflow");
+  out.scope.node = meta("node");
+  out.scope.tool_state_hash = meta("tool_state");
+  out.messages = req.messages;
+  for (const auto& t : req.tools) out.tools.push_back(t.name + "\n" + t.parameters_json);
+  out.params = {{"model", req.model},
+                {"tier", req.tier},
+                {"route", route},
+                {"max_tokens", std::to_string(req.max_tokens)},
+                {"json_mode", req.json_mode ? "1" : "0"},
+                {"tool_choice", req.tool_choice},
+                {"data_class", req.data_class}};
+  for (size_t i = 0; i < req.stop.size(); ++i) out.params["stop" + std::to_string(i)] = req.stop[i];
+  // Unset (negative) is the caller not asking for sampling: cacheable.
+  out.temperature = std::max(0.0, req.temperature);
+  return out;
+}
+
+std::string cached_text_of(const model_response& r) {
+  nlohmann::json j{{"text", r.text},
+                   {"finish_reason", r.finish_reason},
+                   {"model", r.usage.model_id},
+                   {"tier", r.usage.tier}};
+  auto calls = nlohmann::json::array();
+  for (const auto& t : r.tool_calls) calls.push_back({t.id, t.name, t.arguments_json});
+  j["tool_calls"] = std::move(calls);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Answers the call from the cache when it can. True when it did (the call has ended).
+bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
+  auto& st = self->state;
+  if (!st.cache || c.req.stream) return false;
+  const auto& routes = st.cfg->resilience.cache.temperature_routes;
+  c.cache_rules.allow_nonzero_temperature =
+      std::find(routes.begin(), routes.end(), c.route) != routes.end();
+  auto request = std::make_unique<cache_request>(cache_request_of(c.req, c.route));
+  cache_lookup found = st.cache->lookup(*request, c.cache_rules);
+  if (found.what == cache_lookup::not_cacheable) return false;
+  if (found.what == cache_lookup::miss) {
+    ++st.counters.cache_misses;
+    c.cache_key = std::move(request);
+    return false;
+  }
+  auto j = nlohmann::json::parse(found.response, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    ++st.counters.cache_misses;
+    c.cache_key = std::move(request);
+    return false;
+  }
+  ++st.counters.cache_hits;
+  model_response resp;
+  resp.text = j.value("text", "");
+  resp.finish_reason = j.value("finish_reason", "");
+  resp.usage.model_id = j.value("model", "");
+  resp.usage.tier = j.value("tier", "");
+  if (j.contains("tool_calls"))
+    for (const auto& t : j["tool_calls"])
+      if (t.is_array() && t.size() == 3)
+        resp.tool_calls.push_back(
+            {t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>()});
+  // A hit costs nothing and is marked: usage.cost_usd 0, no tokens, and the trace.
+  c.events.push_back(
+      found.what == cache_lookup::exact
+          ? std::string("cache hit (exact)")
+          : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
+  auto trace = nlohmann::json::parse(trace_with_resilience(c, nullptr, {}), nullptr, false);
+  if (trace.is_object()) {
+    trace["resilience"]["cache"] = found.what == cache_lookup::exact ? "exact" : "semantic";
+    resp.usage.decision = trace.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    resp.usage.decision = c.decision;
+  }
+  deliver(self, key, std::move(resp));
+  return true;
+}
+
+// Routes the call (a cascade stage: to the stage's tier via req.tier) and sets up its
+// fallback chain. False when the call has ended: answered with the policy's refusal.
+bool route_call(service_actor* self, uint64_t key, call_state& c) {
+  auto& st = self->state;
+  routing_input input{c.req, latest_user_text(c.req.messages), c.prompt_tokens,
+                      budget_left(st.ledger->usage(c.req.ctx.thread_id))};
+  auto decision = st.policy->decide(input, *st.models);
+  if (decision.outcome != routing_outcome::routed) {
+    static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
+    auto resp = error_response(c.req, kinds[static_cast<int>(decision.outcome)],
+                               std::move(decision.message));
+    if (decision.outcome == routing_outcome::blocked) {
+      ++st.counters.blocked;
+      // Name the provider and when its soonest breaker lets a probe through.
+      clock_time soonest = clock_time::max();
+      for (const auto& note : decision.trace.candidates) {
+        if (note.filtered_by != candidate_filter::health) continue;
+        if (resp.error.provider.empty()) resp.error.provider = note.model->provider;
+        auto left = st.breakers->get(endpoint_of(*st.cfg, *note.model)).open_remaining(now_ns());
+        soonest = std::min(soonest, left);
+      }
+      if (soonest != clock_time::max()) resp.error.retry_after_ms = to_ms(soonest);
+    } else {
+      ++st.counters.failed;
+    }
+    resp.usage.route = std::move(decision.route);
+    c.decision = to_json_text(decision.trace);
+    resp.usage.decision = trace_with_resilience(c, nullptr, {});
+    deliver(self, key, std::move(resp));
+    return false;
+  }
+  candidate_plan plan = plan_for(st, c.req, decision);
+  if (!plan.error.empty() || plan.candidates.empty()) {
+    deliver(
+        self, key,
+        error_response(c.req, "no_model", plan.error.empty() ? "no candidate models" : plan.error));
+    return false;
+  }
+  c.route = std::move(decision.route);
+  c.decision = to_json_text(decision.trace);
+  c.models.clear();
+  for (const auto& cand : plan.candidates)
+    c.models.push_back(st.cfg->find_model(cand.endpoint.model));
+  // The call id seeds the jitter: reproducible per call, different across calls.
+  uint64_t seed = std::hash<std::string>{}(c.req.call_id) ^ (key * 0x9E3779B97F4A7C15ull);
+  c.chain =
+      std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
+                                       st.breakers.get(), st.cfg->resilience.retry, now_ns(), seed);
+  return true;
+}
+
+// The cascade's tiers for this call, cheapest first, or none when the call does not
+// cascade: its route has no `resilience.cascade` entry, or it pins a model or a tier
+// (the caller decided), or it streams (a cheap answer would be streamed before it
+// could be rejected). The cascade ends at the first tier without a threshold: that
+// tier accepts any answer, so no tier above it could ever be reached.
+std::vector<std::string> cascade_tiers(const config& cfg, const call_state& c) {
+  auto settings = cfg.resilience.cascade.find(c.route);
+  if (settings == cfg.resilience.cascade.end()) return {};
+  if (!c.req.model.empty() || !c.req.tier.empty() || c.req.stream) return {};
+  std::vector<std::string> tiers;
+  for (const auto& tier : cfg.tiers) {
+    tiers.push_back(tier);
+    if (settings->second.thresholds.count(tier) == 0) break;
+  }
+  return tiers.size() > 1 ? tiers : std::vector<std::string>{};
+}
+
+// Routes the call to the cascade's next tier. False when the call has ended.
+bool start_stage(service_actor* self, uint64_t key, call_state& c) {
+  const std::string* tier = c.cascade_run->next_tier();
+  if (tier == nullptr) return true;  // cannot happen: a stage was rejected, so one is left
+  c.req.tier = *tier;
+  std::string route = c.route;
+  c.req.route = route;  // keep the stage on the cascading route
+  return route_call(self, key, c);
 }
 
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
@@ -247,6 +835,14 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
   st.cfg = std::move(cfg);
   st.ledger = ledger;
   st.policy = std::move(policy);
+  st.breakers = std::make_unique<breaker_registry>(st.cfg->resilience.breaker);
+  st.models = std::make_unique<observed_models>(*st.cfg, *st.breakers);
+  for (const auto& [provider, keys] : st.cfg->resilience.rate_limits) {
+    std::vector<key_limits> limits;
+    for (const auto& k : keys)
+      limits.push_back(key_limits{k.key, k.requests_per_minute, k.tokens_per_minute});
+    st.limiters.emplace(provider, std::make_unique<rate_limiter>(std::move(limits), now_ns()));
+  }
   for (const auto& p : st.cfg->providers) {
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
     if (!p.is_http()) continue;
@@ -260,98 +856,118 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
     }
   }
   if (!st.http_providers.empty()) st.http = std::make_unique<http_client>();
+  if (const auto& cache_cfg = st.cfg->resilience.cache; !cache_cfg.path.empty()) {
+    std::string path = cache_cfg.path;
+    if (path.front() != '/' && !st.cfg->base_dir.empty()) path = st.cfg->base_dir + "/" + path;
+    std::string error;
+    st.cache = response_cache::open(path, cache_cfg, st.cache_clock, &st.cache_encoder, error);
+    if (!st.cache) spdlog::error("model service: response cache off: {}", error);
+  }
   return {
       [=](model_request& req) -> caf::result<model_response> {
         auto& st = self->state;
         auto received = clock_type::now();
         if (req.max_tokens == 0)
           return error_response(req, "bad_request", "max_tokens must be >= 1");
-        auto prompt_tokens = estimate_prompt_tokens(req.messages);
-        routing_input input{req, latest_user_text(req.messages), prompt_tokens,
-                            budget_left(st.ledger->usage(req.ctx.thread_id))};
-        auto decision = st.policy->decide(input, st.models);
-        if (decision.outcome != routing_outcome::routed) {
-          static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
-          auto resp = error_response(req, kinds[static_cast<int>(decision.outcome)],
-                                     std::move(decision.message));
-          resp.usage.route = std::move(decision.route);
-          resp.usage.decision = to_json_text(decision.trace);
-          return resp;
-        }
-        const auto& model = *decision.model;
-        if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
-          return call_over_http(self, req, model, hp->second, received, decision);
-        if (auto broken = st.broken_providers.find(model.provider);
-            broken != st.broken_providers.end())
-          return error_response(req, "no_model", broken->second);
-        auto provider = st.sims.find(model.provider);
-        if (provider == st.sims.end())
-          return error_response(
-              req, "no_model",
-              fmt::format("model '{}' is served by provider '{}', which is not available", model.id,
-                          model.provider));
-        auto since_start =
-            std::chrono::duration_cast<std::chrono::milliseconds>(received - st.started);
-        if (auto down_for = outage_remaining_ms(model, since_start); down_for > 0) {
-          auto resp = error_response(
-              req, "blocked",
-              fmt::format("provider '{}' is down for model '{}' (sim outage until {} ms after "
-                          "start, {} ms from now)",
-                          model.provider, model.id, since_start.count() + down_for, down_for));
-          resp.error.retry_after_ms = down_for;
-          resp.error.provider = model.provider;
-          return resp;
-        }
-        // Worst case: the whole prompt plus every token max_tokens allows.
-        auto worst_tokens = uint64_t{prompt_tokens} + req.max_tokens;
-        auto worst_usd = call_cost_usd(model, prompt_tokens, req.max_tokens);
-        auto grant = st.ledger->reserve(req.ctx.thread_id, worst_tokens, worst_usd);
-        if (!grant.granted) return error_response(req, reason_budget_exhausted, grant.reason);
-        if (st.observer) st.observer(model, req);
-        pending_call call{
-            self->make_response_promise(),
-            std::move(req.call_id),
-            &model,
-            provider->second.call(model, req.messages, req.max_tokens, since_start, prompt_tokens),
-            grant.id,
-            received,
-            std::move(decision.route),
-            decision.downgraded,
-            to_json_text(decision.trace)};
-        auto promise = call.promise;
-        auto latency = call.outcome.latency;
-        if (latency.count() <= 0) {
-          finish_call(self, call);
-        } else {
-          auto key = st.next_pending++;
-          st.pending.emplace(key, std::move(call));
-          self->delayed_send(self, latency, sim_done_atom::value, key);
+        latency_class cls = latency_class::interactive;
+        if (!req.latency_class.empty() && !parse_latency_class(req.latency_class, cls))
+          return error_response(req, "bad_request",
+                                fmt::format("latency_class must be realtime, interactive or "
+                                            "batch, got '{}'",
+                                            req.latency_class));
+        ++st.counters.calls;
+        auto key = st.next_call++;
+        call_state c;
+        c.requester = caf::actor_cast<caf::actor>(self->current_sender());
+        c.promise = self->make_response_promise();
+        c.received = received;
+        c.prompt_tokens = estimate_prompt_tokens(req.messages);
+        c.cls = cls;
+        c.req = std::move(req);
+        auto promise = c.promise;
+        auto& call = st.calls.emplace(key, std::move(c)).first->second;
+        if (route_call(self, key, call)) {
+          if (answer_from_cache(self, key, call)) return promise;
+          if (auto stages = cascade_tiers(*st.cfg, call); !stages.empty()) {
+            auto& settings = st.cfg->resilience.cascade.at(call.route);
+            call.cascade_run = std::make_unique<cascade>(std::move(stages), settings);
+            if (!start_stage(self, key, call)) return promise;
+          }
+          pump(self, key);
         }
         return promise;
       },
-      [=](http_done_atom, uint64_t key, model_response& reply) {
+      [=](http_delta_atom, uint64_t key, uint64_t seq, stream_delta& delta) {
         auto& st = self->state;
-        auto it = st.pending_http.find(key);
-        if (it == st.pending_http.end()) return;
-        finish_http_call(self, it->second, std::move(reply));
-        st.pending_http.erase(it);
+        auto it = st.calls.find(key);
+        if (it == st.calls.end() || it->second.seq != seq) return;
+        auto& c = it->second;
+        c.attempt_streamed = true;
+        if (delta.kind == stream_delta_kind::text) c.attempt_text += delta.text;
+        if (delta.kind == stream_delta_kind::tool_call) c.tool_call_out = true;
+        if (c.requester) self->send(c.requester, std::move(delta));
+      },
+      [=](http_done_atom, uint64_t key, uint64_t seq, model_response& reply) {
+        auto& st = self->state;
+        auto it = st.calls.find(key);
+        if (it == st.calls.end() || it->second.seq != seq) return;
+        attempt_done(self, key, std::move(reply));
+      },
+      [=](sim_done_atom, uint64_t key, uint64_t seq, model_response& reply) {
+        auto& st = self->state;
+        auto it = st.calls.find(key);
+        if (it == st.calls.end() || it->second.seq != seq) return;
+        attempt_done(self, key, std::move(reply));
+      },
+      [=](wake_atom, uint64_t key, uint64_t seq) {
+        auto& st = self->state;
+        auto it = st.calls.find(key);
+        if (it == st.calls.end() || it->second.seq != seq) return;
+        auto& c = it->second;
+        if (c.waiting_for_rate) {
+          if (start_attempt(self, key, c) == attempt_start::skipped) pump(self, key);
+          return;
+        }
+        pump(self, key);
       },
       [=](provider_status_atom, const std::string& provider) -> uint32_t {
         auto& st = self->state;
-        auto since_start =
-            std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - st.started);
+        auto elapsed = since_start(st);
+        auto now = now_ns();
         uint32_t longest = 0;
-        for (const auto& m : st.cfg->models)
-          if (m.provider == provider)
-            longest = std::max(longest, outage_remaining_ms(m, since_start));
+        for (const auto& m : st.cfg->models) {
+          if (m.provider != provider) continue;
+          longest = std::max(longest, outage_remaining_ms(m, elapsed));
+          longest = std::max(longest,
+                             to_ms(st.breakers->get(endpoint_of(*st.cfg, m)).open_remaining(now)));
+        }
         return longest;
       },
-      [=](sim_done_atom, uint64_t key) {
+      [=](resilience_stats_atom) -> std::string {
         auto& st = self->state;
-        auto it = st.pending.find(key);
-        if (it == st.pending.end()) return;
-        finish_call(self, it->second);
-        st.pending.erase(it);
+        const auto& k = st.counters;
+        nlohmann::json j;
+        j["calls"] = k.calls;
+        j["answered"] = k.answered;
+        j["attempts"] = k.attempts;
+        j["retries"] = k.retries;
+        j["fallbacks"] = k.fallbacks;
+        j["downgraded"] = k.downgraded;
+        j["blocked"] = k.blocked;
+        j["failed"] = k.failed;
+        j["rate_limit_waits"] = k.rate_limit_waits;
+        j["rate_limited"] = k.rate_limited;
+        j["stream_switches"] = k.stream_switches;
+        j["stream_tool_call_aborts"] = k.stream_tool_call_aborts;
+        j["semantic_failures"] = k.semantic_failures;
+        j["cache"] = {{"hits", k.cache_hits}, {"misses", k.cache_misses}};
+        j["in_flight"] = st.calls.size();
+        auto breakers = nlohmann::json::array();
+        for (const auto& [endpoint, state] : st.breakers->snapshot(now_ns()))
+          breakers.push_back(
+              nlohmann::json::object({{"endpoint", endpoint}, {"state", to_string(state)}}));
+        j["breakers"] = std::move(breakers);
+        return j.dump();
       },
   };
 }

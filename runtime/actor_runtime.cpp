@@ -25,6 +25,7 @@ actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<model_response>("model_response");
   add_message_type<stream_delta_kind>("stream_delta_kind");
   add_message_type<stream_delta>("stream_delta");
+  add_message_type<stream_switch>("stream_switch");
   add_message_type<step_kind>("step_kind");
   add_message_type<step_request>("step_request");
   add_message_type<step_reply>("step_reply");

@@ -903,15 +903,18 @@ router_settings parse_router(validator& v, const json& r, const std::string& pat
   return out;
 }
 
-const std::vector<std::string> resilience_keys = {"breaker", "retry", "latency_deadlines_ms",
-                                                  "cascade", "cache"};
+const std::vector<std::string> resilience_keys = {
+    "breaker", "retry", "latency_deadlines_ms", "cascade", "cache", "rate_limits", "fallback"};
+const std::vector<std::string> key_limit_keys = {"key", "requests_per_minute",
+                                                 "tokens_per_minute"};
 const std::vector<std::string> breaker_keys = {"window_ms", "min_calls",   "failure_rate",
                                                "open_ms",   "max_open_ms", "probe_timeout_ms"};
 const std::vector<std::string> retry_keys = {"base_delay_ms", "max_delay_ms", "jitter",
                                              "max_attempts", "max_total_ms"};
 const std::vector<std::string> deadline_keys = {"realtime", "interactive", "batch"};
 const std::vector<std::string> cascade_route_keys = {"thresholds"};
-const std::vector<std::string> cache_keys = {"ttl_ms", "semantic_threshold"};
+const std::vector<std::string> cache_keys = {"ttl_ms", "semantic_threshold", "path",
+                                             "temperature_routes"};
 
 constexpr uint64_t max_ms = std::numeric_limits<uint32_t>::max();
 
@@ -1027,6 +1030,88 @@ response_cache_settings parse_cache(validator& v, const json& c, const std::stri
   if (!v.object(c, path, cache_keys)) return out;
   v.integer(c, "ttl_ms", path, presence::optional, 1, out.ttl_ms);
   bounded_number(v, c, "semantic_threshold", path, 0, true, 1, false, out.semantic_threshold);
+  v.non_empty_string(c, "path", path, presence::optional, out.path);
+  if (const json* routes = v.array(c, "temperature_routes", path, presence::optional)) {
+    for (size_t i = 0; i < routes->size(); ++i) {
+      std::string route;
+      std::string at = element_path(member_path(path, "temperature_routes"), i);
+      if (v.non_empty_string_value((*routes)[i], at, route))
+        out.temperature_routes.push_back(std::move(route));
+    }
+  }
+  return out;
+}
+
+// provider -> [{key, requests_per_minute, tokens_per_minute}, ...]
+std::map<std::string, std::vector<key_rate_limits>> parse_rate_limits(validator& v, const json& r,
+                                                                      const std::string& path,
+                                                                      const catalog& known) {
+  std::map<std::string, std::vector<key_rate_limits>> out;
+  if (!r.is_object()) {
+    v.fail(path, "must be an object mapping a provider name to a list of key limits", r);
+    return out;
+  }
+  for (const auto& item : r.items()) {
+    std::string at = member_path(path, item.key());
+    if (known.providers_known && known.provider_kinds.count(item.key()) == 0) {
+      v.fail(at, "must name a provider of `providers`");
+      continue;
+    }
+    if (!item.value().is_array() || item.value().empty()) {
+      v.fail(at, "must be a non-empty array of key limits", item.value());
+      continue;
+    }
+    std::vector<key_rate_limits> keys;
+    for (size_t i = 0; i < item.value().size(); ++i) {
+      const json& k = item.value()[i];
+      std::string kp = at + "[" + std::to_string(i) + "]";
+      if (!v.object(k, kp, key_limit_keys)) continue;
+      key_rate_limits limits;
+      limits.key = "key" + std::to_string(i);
+      v.non_empty_string(k, "key", kp, presence::optional, limits.key);
+      v.integer(k, "requests_per_minute", kp, presence::required, 1, 100000000,
+                limits.requests_per_minute);
+      v.integer(k, "tokens_per_minute", kp, presence::required, 1, limits.tokens_per_minute);
+      for (const auto& other : keys)
+        if (other.key == limits.key)
+          v.fail(member_path(kp, "key"), "is a duplicate", json(limits.key));
+      keys.push_back(std::move(limits));
+    }
+    out[item.key()] = std::move(keys);
+  }
+  return out;
+}
+
+// route -> [model id, ...]
+std::map<std::string, std::vector<std::string>> parse_fallback(validator& v, const json& f,
+                                                               const std::string& path,
+                                                               const catalog& known) {
+  std::map<std::string, std::vector<std::string>> out;
+  if (!f.is_object()) {
+    v.fail(path, "must be an object mapping a route name to a list of model ids", f);
+    return out;
+  }
+  for (const auto& item : f.items()) {
+    std::string at = member_path(path, item.key());
+    if (item.key().empty()) v.fail(at, "route names must not be empty");
+    if (!item.value().is_array() || item.value().empty()) {
+      v.fail(at, "must be a non-empty array of model ids", item.value());
+      continue;
+    }
+    std::vector<std::string> models;
+    for (size_t i = 0; i < item.value().size(); ++i) {
+      std::string id;
+      std::string mp = at + "[" + std::to_string(i) + "]";
+      if (!v.non_empty_string_value(item.value()[i], mp, id)) continue;
+      if (known.models_known &&
+          std::find(known.model_ids.begin(), known.model_ids.end(), id) == known.model_ids.end()) {
+        v.fail(mp, "must be a model id of `models`", item.value()[i]);
+        continue;
+      }
+      models.push_back(std::move(id));
+    }
+    out[item.key()] = std::move(models);
+  }
   return out;
 }
 
@@ -1048,6 +1133,12 @@ resilience_settings parse_resilience(validator& v, const json& r, const std::str
   }
   if (const json* c = v.member(r, "cache", path, presence::optional)) {
     out.cache = parse_cache(v, *c, member_path(path, "cache"));
+  }
+  if (const json* l = v.member(r, "rate_limits", path, presence::optional)) {
+    out.rate_limits = parse_rate_limits(v, *l, member_path(path, "rate_limits"), known);
+  }
+  if (const json* f = v.member(r, "fallback", path, presence::optional)) {
+    out.fallback = parse_fallback(v, *f, member_path(path, "fallback"), known);
   }
   return out;
 }

@@ -217,6 +217,26 @@ typename Inspector::result_type inspect(Inspector& f, stream_delta& x) {
            x.input_tokens, x.output_tokens);
 }
 
+/// Sent to a streaming requester when a stream broke after deltas went out and the
+/// reply continues on another model (router/model_service.cpp). The deltas that follow
+/// come from `to_model`, which was given the `kept_chars` characters already streamed
+/// as an assistant prefill: the requester keeps what it has and appends. The final
+/// model_response holds the whole text and names `to_model`. No switch happens once a
+/// tool call delta went out: that reply ends with an error instead.
+struct stream_switch {
+  std::string call_id;
+  std::string from_model;
+  std::string to_model;
+  std::string reason;  // why the first stream ended, e.g. "connection: closed mid-body"
+  uint32_t kept_chars = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_switch& x) {
+  return f(caf::meta::type_name("stream_switch"), x.call_id, x.from_model, x.to_model, x.reason,
+           x.kept_chars);
+}
+
 // -- agent steps ------------------------------------------------------------------
 
 /// Why an agent is being asked to work: the next node of the graph, a call from

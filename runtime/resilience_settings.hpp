@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace switchyard {
 
@@ -58,6 +59,18 @@ struct response_cache_settings {
   /// Cosine similarity at or above which a cached prompt counts as the same question.
   /// Default: 0.92.
   double semantic_threshold = 0.92;
+  /// RocksDB directory of the model service's cache; empty: no cache in the call path
+  /// (relative paths resolve against the config file's folder). Default: "".
+  std::string path;
+  /// Routes whose calls are cached even with temperature > 0. Default: none.
+  std::vector<std::string> temperature_routes;
+};
+
+/// Client-side limits of one API key of a provider (router/rate_limiter.hpp).
+struct key_rate_limits {
+  std::string key;  // a name for the key in metrics and traces, never the secret
+  uint32_t requests_per_minute = 0;
+  uint64_t tokens_per_minute = 0;
 };
 
 struct resilience_settings {
@@ -66,6 +79,12 @@ struct resilience_settings {
   latency_deadlines deadlines;
   std::map<std::string, cascade_route_settings> cascade;  // route name -> settings
   response_cache_settings cache;
+  /// Provider name -> its keys' limits. A provider not listed is not limited.
+  std::map<std::string, std::vector<key_rate_limits>> rate_limits;
+  /// Route name -> the models to fall back to, in order, after the routed model.
+  /// A route not listed falls back along the catalog (same tier on another provider,
+  /// then the next lower tier).
+  std::map<std::string, std::vector<std::string>> fallback;
 };
 
 }  // namespace switchyard

@@ -162,4 +162,8 @@ TEST_CASE("messages: tool calls, tool results, wire options and stream deltas cr
   CHECK(delta_copy.kind == stream_delta_kind::tool_call);
   CHECK(delta_copy.index == 1);
   CHECK(delta_copy.text == R"({"q":)");
+
+  auto sw = round_trip(rt.system(), stream_switch{"c-1", "gpt-a", "gpt-b", "connection", 42});
+  CHECK(sw.to_model == "gpt-b");
+  CHECK(sw.kept_chars == 42);
 }

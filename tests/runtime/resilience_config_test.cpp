@@ -97,3 +97,42 @@ TEST_CASE("config: bad resilience values are reported with their paths", "[confi
   CHECK(errors_of(doc_with_resilience(R"({"cascade": {"billing": {}}})"_json)) ==
         std::vector<std::string>{"resilience.cascade.billing.thresholds: is required"});
 }
+
+TEST_CASE("config: rate limits per provider key and fallback lists per route are read",
+          "[config]") {
+  auto result = parse_config(doc_with_resilience(R"({
+      "rate_limits": {"sim": [{"key": "a", "requests_per_minute": 60, "tokens_per_minute": 9000},
+                              {"requests_per_minute": 30, "tokens_per_minute": 4000}]},
+      "fallback": {"support": ["small"]}})"_json),
+                             "test.json");
+  INFO(result.message());
+  REQUIRE(result.ok());
+  const auto& limits = result.value->resilience.rate_limits.at("sim");
+  REQUIRE(limits.size() == 2);
+  CHECK(limits[0].key == "a");
+  CHECK(limits[0].requests_per_minute == 60);
+  CHECK(limits[0].tokens_per_minute == 9000);
+  CHECK(limits[1].key == "key1");
+  CHECK(result.value->resilience.fallback.at("support") == std::vector<std::string>{"small"});
+}
+
+TEST_CASE("config: bad rate limits and fallback lists name their JSON path", "[config]") {
+  auto errors = errors_of(doc_with_resilience(R"({
+      "rate_limits": {"nope": [{"requests_per_minute": 1, "tokens_per_minute": 1}],
+                      "sim": [{"key": "a", "requests_per_minute": 0, "tokens_per_minute": 5,
+                               "burst": 3},
+                              {"key": "a", "requests_per_minute": 1, "tokens_per_minute": 1}]},
+      "fallback": {"support": ["small", "ghost"], "empty": []}})"_json));
+  auto has = [&](const std::string& text) {
+    for (const auto& e : errors)
+      if (e.find(text) != std::string::npos) return true;
+    return false;
+  };
+  INFO(::Catch::Detail::stringify(errors));
+  CHECK(has("resilience.rate_limits.nope: must name a provider"));
+  CHECK(has("resilience.rate_limits.sim[0].requests_per_minute: must be an integer from 1"));
+  CHECK(has("resilience.rate_limits.sim[0].burst: unknown key"));
+  CHECK(has("resilience.rate_limits.sim[1].key: is a duplicate"));
+  CHECK(has("resilience.fallback.support[1]: must be a model id"));
+  CHECK(has("resilience.fallback.empty: must be a non-empty array"));
+}

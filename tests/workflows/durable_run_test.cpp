@@ -56,10 +56,14 @@ workflow_registry ticket_registry() {
   return registry;
 }
 
+// The outage covers both models: the model service falls back from mid-a to the
+// next lower tier (local-a, downgraded) while that one is up, so a run parks only when
+// every candidate is down.
 std::shared_ptr<const config> outage_config(const std::string& outages) {
   return make_config(R"([
     {"id": "local-a", "provider": "sim", "tier": "local", "price_in_per_mtok": 0,
-     "price_out_per_mtok": 0, "context_window": 8192, "residency": "local"},
+     "price_out_per_mtok": 0, "context_window": 8192, "residency": "local",
+     "sim": {"outages": )" + outages + R"(}},
     {"id": "mid-a", "provider": "sim", "tier": "mid", "price_in_per_mtok": 1.0,
      "price_out_per_mtok": 2.0, "context_window": 16384, "residency": "cloud",
      "sim": {"latency_ms": 10, "outages": )" +

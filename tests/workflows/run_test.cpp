@@ -311,13 +311,17 @@ TEST_CASE("run: a failed model call releases its reservation and fails the run",
      "price_out_per_mtok": 30.0, "context_window": 8192, "residency": "cloud",
      "sim": {"latency_ms": 5, "faults": [{"kind": "server_error", "every": 1}]}}
   ])",
-                         R"("budgets": {"per_thread": {"max_cost_usd": 1.0}})");
+                         R"("budgets": {"per_thread": {"max_cost_usd": 1.0}},
+                            "resilience": {"retry": {"max_attempts": 1}})");
   graph_builder g{"paid"};
   g.agent("ask", model_agent({"", "mid", "", 100, {}}));
   harness h{cfg, registry_with(g)};
   auto r = h.eng.run({"paid", "hello", "t-fail", ""});
+  // Retries spent on a retriable error make the call `blocked` (issue 5); without a
+  // store the run has nowhere to park and fails, naming the provider's error.
   CHECK(r.status == run_status::failed);
-  CHECK(r.reason == "server_error");
+  CHECK(r.reason == "blocked");
+  CHECK_THAT(r.steps[0].error, Catch::Contains("server_error"));
   CHECK(r.cost_usd == 0);
   auto usage = h.eng.ledger().usage("t-fail");
   CHECK(usage.reserved_usd == 0);
@@ -331,13 +335,14 @@ TEST_CASE("run: a rate-limited call reports its retry-after in the step error", 
     {"id": "limited", "provider": "sim", "tier": "local", "price_in_per_mtok": 0,
      "price_out_per_mtok": 0, "context_window": 8192, "residency": "local",
      "sim": {"faults": [{"kind": "rate_limited", "every": 1, "retry_after_ms": 1500}]}}
-  ])");
+  ])",
+                         R"("resilience": {"retry": {"max_attempts": 1}})");
   graph_builder g{"paid"};
   g.agent("ask", model_agent({"", "local", "", 50, {}}));
   harness h{cfg, registry_with(g)};
   auto r = h.eng.run({"paid", "hello", "", ""});
   CHECK(r.status == run_status::failed);
-  CHECK(r.reason == "rate_limited");
+  CHECK(r.reason == "blocked");  // see above: retries spent, no store to park in
   CHECK_THAT(r.steps[0].error, Catch::Contains("rate_limited") && Catch::Contains("1500 ms"));
 }
 
