@@ -772,7 +772,7 @@ int main(int argc, char** argv) {
       auto batches = static_cast<double>(bs.store->batches_written() - batches0);
       writes_per_batch = batches > 0 ? writes / batches : 0;
       std::cout << fmt::format("ratio        durable / in-memory = {:.3f}; {:.1f} writes per run "
-                               "in {:.1f} WriteBatches per run ({:.1f} runs' writes per group "
+                               "in {:.3f} WriteBatches per run ({:.1f} runs' writes per group "
                                "commit), {:.0f} B written per step, {:.0f} B on disk per step\n",
                                dur_ratio, writes / static_cast<double>(opt.durable_runs),
                                batches / static_cast<double>(opt.durable_runs), writes_per_batch,
