@@ -745,7 +745,7 @@ int main(int argc, char** argv) {
   // Durable runs: the same throughput with a checkpoint after every step, and the
   // memory a run costs while it is parked as blocked.
   load_figures dur;
-  double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0;
+  double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0, writes_per_batch = 0;
   double bytes_per_blocked_run = 0, heap_per_blocked_run = 0;
   size_t blocked_seen = 0;
   if (opt.durable) {
@@ -759,6 +759,7 @@ int main(int argc, char** argv) {
         drive(sys, "durable warm-up", std::min(opt.warmup, opt.durable_runs), opt.inflight,
               switchyard_launch(eng));
       auto writes0 = bs.writes.load();
+      auto batches0 = bs.store->batches_written();
       auto bytes0 = bs.bytes.load();
       auto disk0 = bs.store->disk_bytes();
       dur = drive(sys, "durable", opt.durable_runs, opt.inflight, switchyard_launch(eng));
@@ -767,11 +768,14 @@ int main(int argc, char** argv) {
       batch_bytes_per_step = static_cast<double>(bs.bytes.load() - bytes0) / steps;
       disk_bytes_per_step = static_cast<double>(bs.store->disk_bytes() - disk0) / steps;
       dur_ratio = dur.runs_per_s / sy.runs_per_s;
-      std::cout << fmt::format("ratio        durable / in-memory = {:.3f}; {:.1f} writes per run, "
-                               "{:.0f} B written per step (batch), {:.0f} B on disk per step\n",
-                               dur_ratio,
-                               static_cast<double>(bs.writes.load() - writes0) /
-                                   static_cast<double>(opt.durable_runs),
+      auto writes = static_cast<double>(bs.writes.load() - writes0);
+      auto batches = static_cast<double>(bs.store->batches_written() - batches0);
+      writes_per_batch = batches > 0 ? writes / batches : 0;
+      std::cout << fmt::format("ratio        durable / in-memory = {:.3f}; {:.1f} writes per run "
+                               "in {:.3f} WriteBatches per run ({:.1f} runs' writes per group "
+                               "commit), {:.0f} B written per step, {:.0f} B on disk per step\n",
+                               dur_ratio, writes / static_cast<double>(opt.durable_runs),
+                               batches / static_cast<double>(opt.durable_runs), writes_per_batch,
                                batch_bytes_per_step, disk_bytes_per_step);
     }
     {
@@ -856,6 +860,7 @@ int main(int argc, char** argv) {
     j["durable_p99_ms"] = round_to(dur.p99_ms, 3);
     j["durable_ratio"] = round_to(dur_ratio, 4);
     j["checkpoint_bytes_per_step"] = round_to(batch_bytes_per_step, 0);
+    j["writes_per_group_commit"] = round_to(writes_per_batch, 1);
     j["disk_bytes_per_step"] = round_to(disk_bytes_per_step, 0);
     j["blocked_runs"] = opt.blocked_runs;
     j["bytes_per_blocked_run"] = round_to(bytes_per_blocked_run, 0);

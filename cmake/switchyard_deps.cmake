@@ -38,3 +38,11 @@ find_package(RocksDB CONFIG REQUIRED)
 # Boost.System; https goes through OpenSSL.
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(OpenSSL REQUIRED)
+
+# LZ4 (liblz4-dev; RocksDB depends on it too): packs the decision traces a run holds
+# (workflows/trace_packer). No CMake config: wrap it.
+find_path(LZ4_INCLUDE_DIR lz4.h REQUIRED)
+find_library(LZ4_LIBRARY lz4 REQUIRED)
+add_library(switchyard_lz4 INTERFACE IMPORTED)
+target_include_directories(switchyard_lz4 INTERFACE ${LZ4_INCLUDE_DIR})
+target_link_libraries(switchyard_lz4 INTERFACE ${LZ4_LIBRARY})

@@ -2,6 +2,10 @@
 
 #include <linear.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -104,28 +108,67 @@ void decision_values(const sparse_vector& v, const std::vector<float>& w,
   out.assign(acc.begin(), acc.end());
 }
 
-void sparse_decision_values(const sparse_vector& v, const std::vector<uint32_t>& row_start,
-                            const std::vector<uint16_t>& entry_route,
-                            const std::vector<float>& entry_weight, const std::vector<float>& bias,
-                            std::vector<double>& out) {
+#if !defined(__SSE2__)
+// Eight int8 weights at once where SSE2 is not there: GCC/clang vector extensions.
+typedef int8_t int8x8 __attribute__((vector_size(8)));
+typedef float floatx8 __attribute__((vector_size(32)));
+#endif
+
+}  // namespace
+
+// Decision values from the 8-bit weights (weights::quantise).
+void linear_intent_classifier::decision_values_q(const sparse_vector& v,
+                                                 std::vector<double>& out) const {
+  const auto& m = *model_;
+  const auto* rows = m.rows.data();
+  for (const auto& e : v.entries) __builtin_prefetch(rows + e.first);
   for (const auto& e : v.entries) {
-    const uint32_t first = row_start[e.first];
-    __builtin_prefetch(entry_route.data() + first);
-    __builtin_prefetch(entry_weight.data() + first);
+    const uint32_t first = rows[e.first].start;
+    __builtin_prefetch(m.entry_q.data() + first);
+    __builtin_prefetch(m.entry_route.data() + first);
   }
-  std::vector<float> acc(bias.begin(), bias.end());
-  const size_t k = bias.size();
+  thread_local std::vector<float> acc;  // reused: no allocation per call
+  acc.assign(m.bias.begin(), m.bias.end());
+  const size_t k = m.bias.size();
+  float* a = acc.data();
   for (const auto& [index, value] : v.entries) {
-    const uint32_t start = row_start[index], end = row_start[index + 1];
+    const uint32_t start = rows[index].start, end = rows[index + 1].start;
+    const float scaled = value * rows[index].scale;
+    const int8_t* q = m.entry_q.data() + start;
     if (end - start == k) {  // a whole row: entry i is route i - start
-      const float* row = entry_weight.data() + start;
-      for (size_t r = 0; r < k; ++r) acc[r] += row[r] * value;
+      size_t r = 0;
+#if defined(__SSE2__)
+      // SSE2 (every x86-64): sign-extend 8 bytes to 2 x 4 int32, convert, multiply-add.
+      const __m128 s = _mm_set1_ps(scaled);
+      for (; r + 8 <= k; r += 8) {
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + r));
+        const __m128i w16 = _mm_srai_epi16(_mm_unpacklo_epi8(b, b), 8);
+        const __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(w16, w16), 16);
+        const __m128i hi = _mm_srai_epi32(_mm_unpackhi_epi16(w16, w16), 16);
+        _mm_storeu_ps(a + r, _mm_add_ps(_mm_loadu_ps(a + r), _mm_mul_ps(_mm_cvtepi32_ps(lo), s)));
+        _mm_storeu_ps(a + r + 4,
+                      _mm_add_ps(_mm_loadu_ps(a + r + 4), _mm_mul_ps(_mm_cvtepi32_ps(hi), s)));
+      }
+#else
+      for (; r + 8 <= k; r += 8) {
+        int8x8 w8;
+        std::memcpy(&w8, q + r, sizeof w8);
+        floatx8 sum;
+        std::memcpy(&sum, a + r, sizeof sum);
+        sum += __builtin_convertvector(w8, floatx8) * scaled;
+        std::memcpy(a + r, &sum, sizeof sum);
+      }
+#endif
+      for (; r < k; ++r) a[r] += static_cast<float>(q[r]) * scaled;
     } else {
-      for (uint32_t i = start; i < end; ++i) acc[entry_route[i]] += entry_weight[i] * value;
+      const uint16_t* route = m.entry_route.data() + start;
+      for (uint32_t i = 0; i < end - start; ++i) a[route[i]] += static_cast<float>(q[i]) * scaled;
     }
   }
   out.assign(acc.begin(), acc.end());
 }
+
+namespace {
 
 void softmax(double scale, std::vector<double>& values) {
   double top = -std::numeric_limits<double>::infinity();
@@ -354,6 +397,7 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
     model->row_start.push_back(static_cast<uint32_t>(model->entry_route.size()));
   }
   model->bias = std::move(fit.bias);
+  model->quantise();
   return {std::shared_ptr<const linear_intent_classifier>(
               new linear_intent_classifier(std::move(model), options.threshold, options.top_k)),
           ""};
@@ -361,8 +405,7 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
 
 std::vector<double> linear_intent_classifier::probabilities(std::string_view text) const {
   std::vector<double> p;
-  sparse_decision_values(model_->encoder->encode(text), model_->row_start, model_->entry_route,
-                         model_->entry_weight, model_->bias, p);
+  decision_values_q(model_->encoder->encode(text), p);
   softmax(model_->scale, p);
   return p;
 }
@@ -388,6 +431,25 @@ classification linear_intent_classifier::classify(std::string_view text) const {
   out.top.reserve(top);
   for (size_t i = 0; i < top; ++i) out.top.push_back({model_->routes[order[i]], p[order[i]]});
   return out;
+}
+
+void linear_intent_classifier::weights::quantise() {
+  entry_q.resize(entry_weight.size());
+  rows.assign(static_cast<size_t>(dimension) + 1, row_ref{});
+  for (uint32_t f = 0; f <= dimension; ++f) rows[f].start = row_start[f];
+  for (uint32_t f = 0; f < dimension; ++f) {
+    const uint32_t start = row_start[f], end = row_start[f + 1];
+    float top = 0.0f;
+    for (uint32_t i = start; i < end; ++i) top = std::max(top, std::fabs(entry_weight[i]));
+    if (top == 0.0f) {
+      std::fill(entry_q.begin() + start, entry_q.begin() + end, int8_t{0});
+      continue;
+    }
+    rows[f].scale = top / 127.0f;
+    const float inverse = 127.0f / top;
+    for (uint32_t i = start; i < end; ++i)
+      entry_q[i] = static_cast<int8_t>(std::nearbyint(entry_weight[i] * inverse));
+  }
 }
 
 std::shared_ptr<const linear_intent_classifier> linear_intent_classifier::with_threshold(
@@ -491,6 +553,7 @@ classifier_result linear_intent_classifier::load(const std::string& path,
     }
   }
   if (in.peek() != std::char_traits<char>::eof()) return fail("unexpected bytes after the weights");
+  model->quantise();
   return {std::shared_ptr<const linear_intent_classifier>(
               new linear_intent_classifier(std::move(model), options.threshold, options.top_k)),
           ""};

@@ -45,10 +45,12 @@ char lower(char c) {
 }
 
 // Splits into lower-cased words without allocating one string per word.
-void split_words(std::string_view text, std::string& buffer, std::vector<std::string_view>& words) {
+void split_words(std::string_view text, std::string& buffer,
+                 std::vector<std::pair<size_t, size_t>>& spans,
+                 std::vector<std::string_view>& words) {
   buffer.clear();
   buffer.reserve(text.size() + 1);
-  std::vector<std::pair<size_t, size_t>> spans;
+  spans.clear();
   size_t i = 0;
   while (i < text.size()) {
     if (!is_word_byte(static_cast<unsigned char>(text[i]))) {
@@ -76,23 +78,35 @@ bool read_pod(std::istream& in, T& value) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof(T)));
 }
 
-// Term frequencies of sorted feature indices, weighted by IDF, L2-normalised, scaled.
-void weigh_block(std::vector<uint32_t>& ids, const std::vector<float>& idf, bool sublinear,
-                 float block_weight, std::vector<std::pair<uint32_t, float>>& out) {
-  if (ids.empty() || block_weight == 0.0f) return;
-  std::sort(ids.begin(), ids.end());
+// A found n-gram: feature index in the high half, IDF bits in the low half, so sorting
+// orders by feature index and equal features are equal numbers.
+uint64_t found_feature(uint32_t index, float idf) {
+  uint32_t bits;
+  std::memcpy(&bits, &idf, sizeof bits);
+  return (static_cast<uint64_t>(index) << 32) | bits;
+}
+
+// Term frequencies of found features (found_feature), weighted by IDF,
+// L2-normalised, scaled.
+void weigh_block(std::vector<uint64_t>& found, bool sublinear, float block_weight,
+                 std::vector<std::pair<uint32_t, float>>& out) {
+  if (found.empty() || block_weight == 0.0f) return;
+  std::sort(found.begin(), found.end());
   const size_t first = out.size();
   double norm2 = 0.0;
-  for (size_t i = 0; i < ids.size();) {
+  for (size_t i = 0; i < found.size();) {
     size_t j = i;
-    while (j < ids.size() && ids[j] == ids[i]) ++j;
+    while (j < found.size() && found[j] == found[i]) ++j;
     const size_t count = j - i;
     // Most n-grams occur once in an utterance: skip the log for them.
     const double tf = count == 1 ? 1.0
                                  : (sublinear ? 1.0 + std::log(static_cast<double>(count))
                                               : static_cast<double>(count));
-    const double value = tf * idf[ids[i]];
-    out.emplace_back(ids[i], static_cast<float>(value));
+    float idf;
+    const auto bits = static_cast<uint32_t>(found[i]);
+    std::memcpy(&idf, &bits, sizeof idf);
+    const double value = tf * idf;
+    out.emplace_back(static_cast<uint32_t>(found[i] >> 32), static_cast<float>(value));
     norm2 += value * value;
     i = j;
   }
@@ -127,18 +141,32 @@ std::string tfidf_options::problem() const {
 
 std::vector<std::string> tokenize_utterance(std::string_view text) {
   std::string buffer;
+  std::vector<std::pair<size_t, size_t>> spans;
   std::vector<std::string_view> words;
-  split_words(text, buffer, words);
+  split_words(text, buffer, spans, words);
   return {words.begin(), words.end()};
 }
 
-void tfidf_encoder::ngram_hashes(std::string_view text, std::vector<uint64_t>& words_out,
-                                 std::vector<uint64_t>& chars_out) const {
+// Buffers encode() reuses from call to call on one thread: no allocation per call
+// once they have grown to the longest utterance seen.
+struct tfidf_encoder::scratch {
   std::string buffer;
+  std::vector<std::pair<size_t, size_t>> spans;
   std::vector<std::string_view> words;
-  split_words(text, buffer, words);
+  std::vector<uint64_t> word_hash;
+  std::string padded;
+  std::vector<uint64_t> word_grams, char_grams;
+  std::vector<uint64_t> word_found, char_found;
+};
 
-  std::vector<uint64_t> word_hash(words.size());
+void tfidf_encoder::ngram_hashes(std::string_view text, scratch& work,
+                                 std::vector<uint64_t>& words_out,
+                                 std::vector<uint64_t>& chars_out) const {
+  auto& words = work.words;
+  split_words(text, work.buffer, work.spans, words);
+
+  auto& word_hash = work.word_hash;
+  word_hash.resize(words.size());
   for (size_t i = 0; i < words.size(); ++i) word_hash[i] = fnv1a(words[i], word_basis);
   for (size_t i = 0; i < words.size(); ++i) {
     uint64_t h = static_cast<uint64_t>(options_.word_ngram_max);
@@ -155,7 +183,7 @@ void tfidf_encoder::ngram_hashes(std::string_view text, std::vector<uint64_t>& w
   }
 
   if (options_.char_ngram_min == 0) return;
-  std::string padded;
+  auto& padded = work.padded;
   const size_t nmin = static_cast<size_t>(options_.char_ngram_min);
   const size_t nmax = static_cast<size_t>(options_.char_ngram_max);
   auto char_ngrams = [&](std::string_view p) {
@@ -192,10 +220,11 @@ std::shared_ptr<const tfidf_encoder> tfidf_encoder::fit(const std::vector<std::s
   enc->options_ = options;
   std::unordered_map<uint64_t, uint32_t> document_frequency;
   std::vector<uint64_t> words, chars;
+  scratch work;
   for (const auto& text : texts) {
     words.clear();
     chars.clear();
-    enc->ngram_hashes(text, words, chars);
+    enc->ngram_hashes(text, work, words, chars);
     words.insert(words.end(), chars.begin(), chars.end());
     std::sort(words.begin(), words.end());
     words.erase(std::unique(words.begin(), words.end()), words.end());
@@ -226,26 +255,28 @@ void tfidf_encoder::build_table(const std::vector<uint64_t>& hashes) {
     const uint64_t mixed = mix(hashes[i]);
     uint64_t pos = mixed & mask_;
     while (table_[pos].check != 0) pos = (pos + 1) & mask_;
-    table_[pos] = slot{static_cast<uint32_t>(mixed >> 32) | 1u, i};
+    table_[pos] = slot{static_cast<uint32_t>(mixed >> 32) | 1u, i, idf_[i]};
   }
 }
 
-std::optional<uint32_t> tfidf_encoder::find(uint64_t mixed) const {
+const tfidf_encoder::slot* tfidf_encoder::find(uint64_t mixed) const {
   const uint32_t check = static_cast<uint32_t>(mixed >> 32) | 1u;
   uint64_t pos = mixed & mask_;
   while (true) {
     const slot& s = table_[pos];
-    if (s.check == check) return s.index;
-    if (s.check == 0) return std::nullopt;
+    if (s.check == check) return &s;
+    if (s.check == 0) return nullptr;
     pos = (pos + 1) & mask_;
   }
 }
 
 sparse_vector tfidf_encoder::encode(std::string_view text) const {
-  std::vector<uint64_t> words, chars;
-  words.reserve(32);
-  chars.reserve(text.size() * 4 + 16);
-  ngram_hashes(text, words, chars);
+  thread_local scratch work;
+  auto& words = work.word_grams;
+  auto& chars = work.char_grams;
+  words.clear();
+  chars.clear();
+  ngram_hashes(text, work, words, chars);
   // Mix and prefetch every slot first so the cache misses overlap instead of queueing.
   for (auto* list : {&words, &chars}) {
     for (auto& h : *list) {
@@ -253,22 +284,21 @@ sparse_vector tfidf_encoder::encode(std::string_view text) const {
       __builtin_prefetch(&table_[h & mask_]);
     }
   }
-  std::vector<uint32_t> word_ids, char_ids;
-  word_ids.reserve(words.size());
-  char_ids.reserve(chars.size());
+  auto& word_found = work.word_found;
+  auto& char_found = work.char_found;
+  word_found.clear();
+  char_found.clear();
   for (auto m : words) {
-    if (auto id = find(m)) word_ids.push_back(*id);
+    if (const slot* s = find(m)) word_found.push_back(found_feature(s->index, s->idf));
   }
   for (auto m : chars) {
-    if (auto id = find(m)) char_ids.push_back(*id);
+    if (const slot* s = find(m)) char_found.push_back(found_feature(s->index, s->idf));
   }
-  for (auto id : word_ids) __builtin_prefetch(&idf_[id]);
-  for (auto id : char_ids) __builtin_prefetch(&idf_[id]);
   sparse_vector out;
-  out.entries.reserve(word_ids.size() + char_ids.size());
-  weigh_block(word_ids, idf_, options_.sublinear_tf, options_.word_weight, out.entries);
+  out.entries.reserve(word_found.size() + char_found.size());
+  weigh_block(word_found, options_.sublinear_tf, options_.word_weight, out.entries);
   const auto middle = static_cast<std::ptrdiff_t>(out.entries.size());
-  weigh_block(char_ids, idf_, options_.sublinear_tf, options_.char_weight, out.entries);
+  weigh_block(char_found, options_.sublinear_tf, options_.char_weight, out.entries);
   // Each block is sorted and their indices are disjoint: a merge orders the whole.
   std::inplace_merge(out.entries.begin(), out.entries.begin() + middle, out.entries.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

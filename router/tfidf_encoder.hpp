@@ -59,7 +59,7 @@ class tfidf_encoder final : public text_encoder {
   static std::shared_ptr<const tfidf_encoder> load(std::istream& in, std::string& error);
 
   uint32_t dimension() const override { return static_cast<uint32_t>(idf_.size()); }
-  /// Thread-safe; allocates only the returned vector and small scratch buffers.
+  /// Thread-safe; allocates only the returned vector (scratch buffers are per thread).
   sparse_vector encode(std::string_view text) const override;
   std::string identity() const override;
   void save(std::ostream& out) const override;
@@ -67,21 +67,23 @@ class tfidf_encoder final : public text_encoder {
   const tfidf_options& options() const { return options_; }
 
  private:
-  // Open-addressing map from n-gram hash to feature index: lookups dominate encoding
-  // time, and a flat table is a few times faster than std::unordered_map here.
-  // 8-byte slots keep the table small enough to stay mostly in cache: the slot is
-  // found by the low bits of the mixed hash and checked with its high 32 bits.
+  // Open-addressing map from n-gram hash to feature index and IDF: lookups dominate
+  // encoding time, and a flat table is a few times faster than std::unordered_map
+  // here. The slot is found by the low bits of the mixed hash and checked with its
+  // high 32 bits; it carries the IDF so a found n-gram costs one cache miss, not two.
   struct slot {
     uint32_t check = 0;  // 0 marks an empty slot; real checks are never 0
     uint32_t index = 0;
+    float idf = 0.0f;
   };
+  struct scratch;  // per-thread buffers of encode()
 
   tfidf_encoder() = default;
   void build_table(const std::vector<uint64_t>& hashes);
-  // `mixed` is mix(hash); see slot.
-  std::optional<uint32_t> find(uint64_t mixed) const;
+  // `mixed` is mix(hash); see slot. Null when the n-gram is not in the vocabulary.
+  const slot* find(uint64_t mixed) const;
   // Appends the hashes of every word and char n-gram (with repeats) of `text`.
-  void ngram_hashes(std::string_view text, std::vector<uint64_t>& words,
+  void ngram_hashes(std::string_view text, scratch& work, std::vector<uint64_t>& words,
                     std::vector<uint64_t>& chars) const;
 
   tfidf_options options_;

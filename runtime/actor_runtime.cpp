@@ -4,6 +4,7 @@
 
 #include "caf/atom.hpp"
 #include "caf/io/middleman.hpp"
+#include "runtime/checkpoint_store.hpp"
 #include "runtime/messages.hpp"
 
 namespace switchyard {
@@ -36,6 +37,7 @@ actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<handoff_record>("handoff_record");
   add_message_type<run_status>("run_status");
   add_message_type<run_result>("run_result");
+  add_message_type<prepared_write>("prepared_write");
   load<caf::io::middleman>();
   set("scheduler.policy", caf::atom_from_string(settings.scheduler));
   auto workers =

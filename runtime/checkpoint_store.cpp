@@ -5,6 +5,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -133,6 +135,9 @@ std::optional<run_status> parse_run_status(const std::string& s) {
 
 // -- value formats ------------------------------------------------------------------
 
+// Fields at their default (false, 0, "") are left out, and `next.input` when it is the
+// run's input (a run that has not moved yet): every byte is written at each step and
+// held in the memtable by each blocked run. decode_checkpoint() restores them.
 std::string encode_checkpoint(const run_checkpoint& x) {
   std::string out;
   out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());
@@ -142,26 +147,26 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   field(out, "workflow", x.workflow);
   field(out, "input", x.input);
   field(out, "thread_id", x.thread_id);
-  field(out, "own_thread", x.own_thread);
+  if (x.own_thread) field(out, "own_thread", true);
   field(out, "status", to_string(x.status));
-  field(out, "reason", x.reason);
-  field(out, "detail", x.detail);
-  field(out, "waits_for", x.waits_for);
-  field(out, "output", x.output);
+  if (!x.reason.empty()) field(out, "reason", x.reason);
+  if (!x.detail.empty()) field(out, "detail", x.detail);
+  if (!x.waits_for.empty()) field(out, "waits_for", x.waits_for);
+  if (!x.output.empty()) field(out, "output", x.output);
   append_key(out, "next");
   out += '{';
   field(out, "node", x.next_node);
   field(out, "kind", to_string(x.next_kind));
-  field(out, "input", x.next_input);
+  if (x.next_input != x.input) field(out, "input", x.next_input);
   field(out, "step", x.next_step);
   field(out, "hops", x.next_hops);
   out += '}';
-  field(out, "hops", x.hops);
-  field(out, "steps", x.steps);
-  field(out, "input_tokens", x.input_tokens);
-  field(out, "output_tokens", x.output_tokens);
-  field(out, "nano_usd", x.spent_nano_usd);
-  field(out, "escalating", x.escalating);
+  if (x.hops != 0) field(out, "hops", x.hops);
+  if (x.steps != 0) field(out, "steps", x.steps);
+  if (x.input_tokens != 0) field(out, "input_tokens", x.input_tokens);
+  if (x.output_tokens != 0) field(out, "output_tokens", x.output_tokens);
+  if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
+  if (x.escalating) field(out, "escalating", true);
   field(out, "created_ms", x.created_ms);
   field(out, "updated_ms", x.updated_ms);
   out += '}';
@@ -186,17 +191,17 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
     j.at("workflow").get_to(x.workflow);
     j.at("input").get_to(x.input);
     j.at("thread_id").get_to(x.thread_id);
-    j.at("own_thread").get_to(x.own_thread);
+    x.own_thread = j.value("own_thread", false);
     auto status = parse_run_status(j.at("status").get<std::string>());
     if (!status) {
       error = "unknown status '" + j.at("status").get<std::string>() + "'";
       return std::nullopt;
     }
     x.status = *status;
-    j.at("reason").get_to(x.reason);
-    j.at("detail").get_to(x.detail);
-    j.at("waits_for").get_to(x.waits_for);
-    j.at("output").get_to(x.output);
+    x.reason = j.value("reason", "");
+    x.detail = j.value("detail", "");
+    x.waits_for = j.value("waits_for", "");
+    x.output = j.value("output", "");
     const auto& next = j.at("next");
     next.at("node").get_to(x.next_node);
     bool kind_ok = false;
@@ -205,15 +210,15 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
       error = "unknown step kind '" + next.at("kind").get<std::string>() + "'";
       return std::nullopt;
     }
-    next.at("input").get_to(x.next_input);
+    x.next_input = next.value("input", x.input);
     next.at("step").get_to(x.next_step);
     next.at("hops").get_to(x.next_hops);
-    j.at("hops").get_to(x.hops);
-    j.at("steps").get_to(x.steps);
-    j.at("input_tokens").get_to(x.input_tokens);
-    j.at("output_tokens").get_to(x.output_tokens);
-    j.at("nano_usd").get_to(x.spent_nano_usd);
-    j.at("escalating").get_to(x.escalating);
+    x.hops = j.value("hops", uint32_t{0});
+    x.steps = j.value("steps", uint32_t{0});
+    x.input_tokens = j.value("input_tokens", uint64_t{0});
+    x.output_tokens = j.value("output_tokens", uint64_t{0});
+    x.spent_nano_usd = j.value("nano_usd", int64_t{0});
+    x.escalating = j.value("escalating", false);
     j.at("created_ms").get_to(x.created_ms);
     j.at("updated_ms").get_to(x.updated_ms);
     return x;
@@ -301,6 +306,7 @@ struct checkpoint_store::impl {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::mutex fault_mutex;
   std::function<std::string(size_t)> hook;
+  std::atomic<uint64_t> batches{0};
 
   std::string injected_fault(size_t bytes) {
     std::lock_guard<std::mutex> guard{fault_mutex};
@@ -317,6 +323,7 @@ struct checkpoint_store::impl {
     }
     rocksdb::WriteOptions wo;
     wo.sync = sync;
+    batches.fetch_add(1, std::memory_order_relaxed);
     auto s = db->Write(wo, &batch);
     if (!s.ok()) out.error = "checkpoint store '" + path + "': write failed: " + s.ToString();
     return out;
@@ -426,6 +433,87 @@ write_outcome checkpoint_store::write_step(const run_checkpoint& state,
   return impl_->commit(batch, added);
 }
 
+prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
+                                             const std::vector<step_record>& steps,
+                                             const std::vector<ledger_entry>& calls,
+                                             std::optional<uint32_t> drop_steps_from,
+                                             bool calls_may_repeat) {
+  prepared_write w;
+  w.run_id = state.run_id;
+  w.state = encode_checkpoint(state);
+  size_t bytes = w.run_id.size() + w.state.size();
+  if (drop_steps_from) {
+    w.drops_steps = true;
+    w.drop_steps_from = *drop_steps_from;
+  }
+  w.step_keys.reserve(steps.size());
+  w.step_values.reserve(steps.size());
+  for (const auto& step : steps) {
+    w.step_keys.push_back(step_key(state.run_id, step.step));
+    w.step_values.push_back(encode_step(step));
+    bytes += w.step_keys.back().size() + w.step_values.back().size();
+  }
+  w.call_ids.reserve(calls.size());
+  w.call_values.reserve(calls.size());
+  for (const auto& call : calls) {
+    w.call_ids.push_back(call.call_id);
+    w.call_values.push_back(encode_ledger(call));
+    bytes += w.call_ids.back().size() + w.call_values.back().size();
+  }
+  w.calls_may_repeat = calls_may_repeat;
+  w.bytes = static_cast<uint32_t>(bytes);
+  return w;
+}
+
+std::vector<write_outcome> checkpoint_store::write_group(
+    const std::vector<prepared_write>& writes) {
+  std::vector<write_outcome> out(writes.size());
+  rocksdb::WriteBatch batch;
+  std::vector<size_t> in_batch;
+  in_batch.reserve(writes.size());
+  std::vector<const std::string*> counted;  // call ids put by this group so far
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    out[i].bytes = w.bytes;
+    if (auto problem = impl_->injected_fault(w.bytes); !problem.empty()) {
+      out[i].error = "checkpoint store '" + impl_->path + "': write failed: " + problem;
+      continue;
+    }
+    batch.Put(impl_->runs, w.run_id, w.state);
+    if (w.drops_steps)
+      batch.DeleteRange(impl_->steps, step_key(w.run_id, w.drop_steps_from),
+                        step_key(w.run_id, UINT32_MAX));
+    for (size_t k = 0; k < w.step_keys.size(); ++k)
+      batch.Put(impl_->steps, w.step_keys[k], w.step_values[k]);
+    for (size_t k = 0; k < w.call_ids.size(); ++k) {
+      const auto& id = w.call_ids[k];
+      // As in write_step: a call already counted, on disk or earlier in this group,
+      // is never counted twice.
+      if (w.calls_may_repeat &&
+          (has_call(id) ||
+           std::any_of(counted.begin(), counted.end(), [&](auto* c) { return *c == id; })))
+        continue;
+      counted.push_back(&id);
+      batch.Put(impl_->ledger, id, w.call_values[k]);
+      ++out[i].ledger_added;
+    }
+    in_batch.push_back(i);
+  }
+  if (in_batch.empty()) return out;
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->sync;
+  impl_->batches.fetch_add(1, std::memory_order_relaxed);
+  auto s = impl_->db->Write(wo, &batch);
+  if (!s.ok()) {
+    auto error = "checkpoint store '" + impl_->path + "': write failed: " + s.ToString();
+    for (auto i : in_batch) {
+      out[i].error = error;
+      out[i].ledger_added = 0;
+    }
+  }
+  return out;
+}
+
 write_outcome checkpoint_store::write_states(const std::vector<run_checkpoint>& states) {
   rocksdb::WriteBatch batch;
   for (const auto& s : states) batch.Put(impl_->runs, s.run_id, encode_checkpoint(s));
@@ -528,6 +616,10 @@ size_t checkpoint_store::erase_ended_before(int64_t cutoff_ms, std::string* erro
     ++erased;
   }
   return erased;
+}
+
+uint64_t checkpoint_store::batches_written() const {
+  return impl_->batches.load(std::memory_order_relaxed);
 }
 
 uint64_t checkpoint_store::disk_bytes() const {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "caf/meta/type_name.hpp"
 #include "runtime/messages.hpp"
 
 namespace switchyard {
@@ -78,6 +79,29 @@ struct store_options {
   bool read_only = false;
 };
 
+/// One run's checkpoint, encoded and ready to be written with others in one batch
+/// (group commit, see checkpoint_store::write_group). Encoding happens on the caller's
+/// thread; the writer only copies bytes into the batch.
+struct prepared_write {
+  std::string run_id;
+  std::string state;  // the encoded run_checkpoint
+  std::vector<std::string> step_keys;
+  std::vector<std::string> step_values;
+  std::vector<std::string> call_ids;
+  std::vector<std::string> call_values;
+  bool drops_steps = false;  // delete step records numbered from drop_steps_from first
+  uint32_t drop_steps_from = 0;
+  bool calls_may_repeat = true;  // see write_step
+  uint32_t bytes = 0;            // what the write adds, as write_step counts it
+
+  template <class Inspector>
+  friend typename Inspector::result_type inspect(Inspector& f, prepared_write& x) {
+    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys,
+             x.step_values, x.call_ids, x.call_values, x.drops_steps, x.drop_steps_from,
+             x.calls_may_repeat, x.bytes);
+  }
+};
+
 struct write_outcome {
   std::string error;        // empty: written
   size_t bytes = 0;         // size of the batch (state + step delta + ledger entries)
@@ -121,6 +145,20 @@ class checkpoint_store {
                            std::optional<uint32_t> drop_steps_from = std::nullopt,
                            bool calls_may_repeat = true);
 
+  /// What write_step() would write, encoded, for write_group().
+  static prepared_write prepare_step(const run_checkpoint& state,
+                                     const std::vector<step_record>& steps,
+                                     const std::vector<ledger_entry>& calls,
+                                     std::optional<uint32_t> drop_steps_from = std::nullopt,
+                                     bool calls_may_repeat = true);
+
+  /// Group commit: several runs' prepared writes in ONE WriteBatch (one WAL append,
+  /// one fsync when `sync`). Outcomes come back one per write, in order. A write the
+  /// write hook refuses fails alone; a failed batch fails every write in it. Each
+  /// write's ledger entries are checked against the ledger and the group as write_step
+  /// does. Called by one thread at a time per run (the checkpoint writer).
+  std::vector<write_outcome> write_group(const std::vector<prepared_write>& writes);
+
   /// Several states in one batch (a batch of new runs, before any starts).
   write_outcome write_states(const std::vector<run_checkpoint>& states);
 
@@ -141,6 +179,9 @@ class checkpoint_store {
   /// Deletes ended runs (completed, escalated, failed) last updated before
   /// `cutoff_ms` (unix time). Returns how many went; errors go to `error`.
   size_t erase_ended_before(int64_t cutoff_ms, std::string* error = nullptr);
+
+  /// WriteBatches written so far (a group commit counts once), for benchmarks.
+  uint64_t batches_written() const;
 
   /// Bytes of the database's files on disk (SST + WAL), an estimate.
   uint64_t disk_bytes() const;

@@ -8,6 +8,18 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   size_t i = 0;
   while (i < text.size()) {
+    // Runs of bytes that need no escaping (most of any text) are appended in one go.
+    size_t plain = i;
+    while (plain < text.size()) {
+      auto b = static_cast<unsigned char>(text[plain]);
+      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(text.data() + i, plain - i);
+      i = plain;
+      if (i == text.size()) break;
+    }
     auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       switch (c) {

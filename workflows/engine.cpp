@@ -10,6 +10,7 @@
 #include "caf/all.hpp"
 #include "router/model_service.hpp"
 #include "router/route_training.hpp"
+#include "workflows/checkpoint_writer.hpp"
 #include "workflows/resumer.hpp"
 #include "workflows/run_actor.hpp"
 
@@ -127,6 +128,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   }
   watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
   if (shared_->store) {
+    shared_->writer = spawn_checkpoint_writer(sys_, shared_->store);
     shared_->resumer = spawn_resumer(sys_, shared_, models_,
                                      std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
                                      std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
@@ -146,6 +148,14 @@ engine::~engine() {
   if (shared_->resumer) {
     caf::anon_send_exit(shared_->resumer, caf::exit_reason::user_shutdown);
     shared_->resumer = nullptr;  // the resumer's state holds shared_: break the cycle
+  }
+  if (shared_->writer) {
+    // The writer holds the store open: once it is gone, so is the engine's hold on
+    // the database, and whoever opened the store may close (and unlock) it.
+    caf::scoped_actor self{sys_};
+    self->send_exit(shared_->writer, caf::exit_reason::user_shutdown);
+    self->wait_for(shared_->writer);
+    shared_->writer = nullptr;
   }
 }
 

@@ -24,6 +24,7 @@
 #include "runtime/handoff_log.hpp"
 #include "runtime/supervisor.hpp"
 #include "workflows/step_watchdog.hpp"
+#include "workflows/trace_packer.hpp"
 #include "workflows/workflow_registry.hpp"
 
 namespace switchyard {
@@ -44,8 +45,10 @@ struct engine_shared {
   budget_ledger ledger;
   handoff_log handoffs;
   step_watchdog watchdog;
+  trace_packer traces;  // decision traces held by runs in flight
   std::shared_ptr<checkpoint_store> store;  // null: runs live in memory only
   caf::actor resumer;                       // set when there is a store
+  caf::actor writer;                        // group-commit checkpoint writer, with a store
   std::string id_prefix;                    // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
   std::atomic<uint64_t> parked_total{0};  // runs parked as blocked, ever

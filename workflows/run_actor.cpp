@@ -24,17 +24,24 @@ using clock_type = std::chrono::steady_clock;
 struct step_routing {
   std::string route;
   bool downgraded = false;
-  std::string decisions;  // JSON array text, one trace per call
+  bool packed = false;    // decisions went through engine_shared::traces
+  std::string decisions;  // JSON array text, one trace per call (or its packed form)
+};
+
+// The rarely set parts of a transcript line, kept apart.
+struct step_extra {
+  std::string label;
+  std::string error;
+  std::string model_id;  // a model the catalog does not know, as the reply named it
 };
 
 // One transcript line while the run is going: node indexes instead of names, the
-// tier looked up from the model at the end. A step_record is twice the size, and ten
+// model as its catalog entry. A step_record is three times the size, and ten
 // thousand runs of several steps each may be in flight.
 struct step_entry {
   std::string output;
-  std::string label;
-  std::string model;  // of the step's last model call; empty when it made none
-  std::unique_ptr<std::string> error;
+  const model_config* model = nullptr;  // of the step's last model call
+  std::unique_ptr<step_extra> extra;      // label, error, unknown model id
   std::unique_ptr<step_routing> routing;  // only for steps whose calls were routed
   clock_type::time_point began;
   double cost_usd = 0;
@@ -100,6 +107,24 @@ struct run_state {
 
 using run_actor = caf::stateful_actor<run_state>;
 
+step_extra& extra_of(step_entry& e) {
+  if (!e.extra) e.extra = std::make_unique<step_extra>();
+  return *e.extra;
+}
+
+void set_label(step_entry& e, std::string label) {
+  if (!label.empty() || e.extra) extra_of(e).label = std::move(label);
+}
+
+void set_error(step_entry& e, std::string error) {
+  extra_of(e).error = std::move(error);
+}
+
+void set_model(run_actor* self, step_entry& e, const std::string& id) {
+  e.model = id.empty() ? nullptr : self->state.shared->cfg->find_model(id);
+  if (!e.model && (!id.empty() || e.extra)) extra_of(e).model_id = id;
+}
+
 using check_steps_atom = caf::atom_constant<caf::atom("chk_steps")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
 
@@ -152,7 +177,7 @@ step_request begin_step(run_actor* self, step_kind kind, int node, int caller, s
 void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   auto& st = self->state;
   auto& e = st.steps[step];
-  e.label = reply.label;  // branch conditions still read the reply
+  set_label(e, reply.label);  // branch conditions still read the reply
   e.model_calls = static_cast<uint16_t>(reply.calls.size());
   for (auto& c : reply.calls) {
     e.input_tokens += c.input_tokens;
@@ -169,10 +194,10 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     r.decisions += c.decision;
   }
   if (e.routing) e.routing->decisions += "]";
-  if (!reply.calls.empty()) e.model = reply.calls.back().model_id;
+  if (!reply.calls.empty()) set_model(self, e, reply.calls.back().model_id);
   e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
   if (!reply.error.ok())
-    e.error = std::make_unique<std::string>(reply.error.kind + ": " + reply.error.message);
+    set_error(e, reply.error.kind + ": " + reply.error.message);
   e.output = reply.output;  // the next step gets its own copy as input
   auto it = std::find(st.open_steps.begin(), st.open_steps.end(), step);
   if (it != st.open_steps.end()) {
@@ -191,17 +216,26 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = e.output;
-  rec.label = e.label;
-  if (!e.model.empty()) {
-    if (const auto* m = self->state.shared->cfg->find_model(e.model)) rec.tier = m->tier;
-    rec.model = e.model;
+  if (e.model) {
+    rec.model = e.model->id;
+    rec.tier = e.model->tier;
+  }
+  if (e.extra) {
+    rec.label = e.extra->label;
+    if (!e.model) rec.model = e.extra->model_id;
   }
   rec.model_calls = e.model_calls;
   rec.input_tokens = e.input_tokens;
   rec.output_tokens = e.output_tokens;
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
-  if (e.error) rec.error = *e.error;
+  if (e.extra) rec.error = e.extra->error;
+  if (e.routing) {
+    rec.route = e.routing->route;
+    rec.downgraded = e.routing->downgraded;
+    rec.decisions = e.routing->packed ? self->state.shared->traces.unpack(e.routing->decisions)
+                                      : e.routing->decisions;
+  }
   return rec;
 }
 
@@ -214,23 +248,51 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = std::move(e.output);
-  rec.label = std::move(e.label);
-  if (!e.model.empty()) {
-    if (const auto* m = self->state.shared->cfg->find_model(e.model)) rec.tier = m->tier;
-    rec.model = std::move(e.model);
+  if (e.model) {
+    rec.model = e.model->id;
+    rec.tier = e.model->tier;
+  }
+  if (e.extra) {
+    rec.label = std::move(e.extra->label);
+    if (!e.model) rec.model = std::move(e.extra->model_id);
   }
   rec.model_calls = e.model_calls;
   rec.input_tokens = e.input_tokens;
   rec.output_tokens = e.output_tokens;
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
-  if (e.error) rec.error = std::move(*e.error);
+  if (e.extra) rec.error = std::move(e.extra->error);
   if (e.routing) {
     rec.route = std::move(e.routing->route);
     rec.downgraded = e.routing->downgraded;
-    rec.decisions = std::move(e.routing->decisions);
+    rec.decisions = e.routing->packed ? self->state.shared->traces.unpack(e.routing->decisions)
+                                      : std::move(e.routing->decisions);
   }
   return rec;
+}
+
+// The step's decision traces are held packed until the run ends (see trace_packer).
+void pack_decisions(run_actor* self, uint32_t step) {
+  auto& routing = self->state.steps[step].routing;
+  if (!routing || routing->packed || routing->decisions.empty()) return;
+  // swap, not assign: a packed form short enough for std::string's inline buffer would
+  // be copied into the raw text's heap block, which would then stay allocated.
+  auto packed = self->state.shared->traces.pack(routing->decisions);
+  routing->decisions.swap(packed);
+  routing->packed = true;
+}
+
+// A recorded step's routing, back in a transcript line (replayed or resumed steps).
+void restore_routing(run_actor* self, step_entry& e, step_record& rec) {
+  if (rec.route.empty() && rec.decisions.empty() && !rec.downgraded) return;
+  e.routing = std::make_unique<step_routing>();
+  e.routing->route = std::move(rec.route);
+  e.routing->downgraded = rec.downgraded;
+  if (!rec.decisions.empty()) {
+    auto packed = self->state.shared->traces.pack(rec.decisions);
+    e.routing->decisions.swap(packed);
+    e.routing->packed = true;
+  }
 }
 
 // -- durability ---------------------------------------------------------------------
@@ -296,26 +358,49 @@ run_checkpoint make_state(run_actor* self, run_status status, const std::string&
   return c;
 }
 
-// Writes the run's state with the steps closed since the last write: one WriteBatch.
-// Returns the error, empty when written (or when the run has no store).
-std::string save(run_actor* self, run_status status, const std::string& reason = {},
-                 const std::string& detail = {}, const std::string& waits_for = {},
-                 const std::string& output = {}, std::optional<uint32_t> drop_from = {}) {
+// Writes `state` with the steps closed since the last write (one run's part of a
+// WriteBatch the checkpoint writer group-commits with other runs'), then calls
+// then(problem), problem empty when written. The run awaits the answer: it handles
+// nothing else meanwhile, so it never acts on a step that is not on disk.
+template <class Then>
+void save_then(run_actor* self, const run_checkpoint& state, std::optional<uint32_t> drop_from,
+               Then then) {
   auto& st = self->state;
-  if (!st.dur) return {};
   auto& d = *st.dur;
-  auto state = make_state(self, status, reason, detail, waits_for, output);
   bool may_repeat = false;
   for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
-  auto written =
-      st.shared->store->write_step(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
-  if (!written.ok()) {
-    spdlog::error("run {}: {}", st.run_id, written.error);
-    return written.error;
+  auto write =
+      checkpoint_store::prepare_step(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
+  self->request(st.shared->writer, caf::infinite, std::move(write))
+      .await(
+          [self, then](std::string& problem) mutable {
+            auto& st = self->state;
+            if (problem.empty()) {
+              if (st.dur) {
+                st.dur->unsaved.clear();
+                st.dur->unsaved_calls.clear();
+              }
+            } else {
+              spdlog::error("run {}: {}", st.run_id, problem);
+            }
+            then(problem);
+          },
+          [self, then](caf::error& err) mutable {
+            auto problem = "checkpoint writer: " + caf::to_string(err);
+            spdlog::error("run {}: {}", self->state.run_id, problem);
+            then(problem);
+          });
+}
+
+// save_then() of the running state; without a store, then("") at once.
+template <class Then>
+void save_running_then(run_actor* self, Then then) {
+  if (!self->state.dur) {
+    then(std::string{});
+    return;
   }
-  d.unsaved.clear();
-  d.unsaved_calls.clear();
-  return {};
+  save_then(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt,
+            std::move(then));
 }
 
 // Where the run continues from if it has to resume: the node about to run.
@@ -330,6 +415,9 @@ void set_boundary(run_actor* self, int node, step_kind kind, const std::string& 
   d.next_hops = st.hops;
 }
 
+void park_done(run_actor* self, std::string reason, std::string detail, std::string waits_for,
+               uint32_t retry_after_ms);
+
 // Parks the run: writes it as blocked, answers pending calls, tells the resumer and
 // quits. The run keeps no actor and no thread: only its record and its id in the
 // resumer's schedule.
@@ -340,11 +428,29 @@ void park(run_actor* self, std::string reason, std::string detail, std::string w
   st.finished = true;
   st.shared->parked_total.fetch_add(1);
   if (st.watch) st.watch->clear();
+  if (!st.dur) {
+    park_done(self, std::move(reason), std::move(detail), std::move(waits_for), retry_after_ms);
+    return;
+  }
   // Steps closed since the last write are complete and go with the blocked state;
   // the blocked step itself was not closed and will run again.
-  if (auto problem = save(self, run_status::blocked, reason, detail, waits_for); !problem.empty())
-    spdlog::error("run {}: the blocked state was not written ({}); its last checkpoint stands",
-                  st.run_id, problem);
+  auto state = make_state(self, run_status::blocked, reason, detail, waits_for, {});
+  save_then(self, state, std::nullopt,
+            [self, reason = std::move(reason), detail = std::move(detail),
+             waits_for = std::move(waits_for), retry_after_ms](const std::string& problem) mutable {
+              if (!problem.empty())
+                spdlog::error(
+                    "run {}: the blocked state was not written ({}); its last checkpoint stands",
+                    self->state.run_id, problem);
+              park_done(self, std::move(reason), std::move(detail), std::move(waits_for),
+                        retry_after_ms);
+            });
+}
+
+// The rest of park(), once the blocked state is written (or failed to be).
+void park_done(run_actor* self, std::string reason, std::string detail, std::string waits_for,
+               uint32_t retry_after_ms) {
+  auto& st = self->state;
   spdlog::info("run {} ({}) blocked: {}: {}", st.run_id, st.wf->definition->name(), reason, detail);
   for (auto& [_, call] : st.open_calls) {
     step_reply ended;
@@ -381,6 +487,9 @@ void park_on_write_failure(run_actor* self, const std::string& problem) {
   park(self, reason_write_failed, problem, waits_for_store, 0);
 }
 
+void finish_done(run_actor* self, run_status status, std::string reason, std::string detail,
+                 std::string output, bool with_handoff);
+
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
             std::string output, bool with_handoff = false) {
   auto& st = self->state;
@@ -391,26 +500,42 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   for (auto step : st.open_steps) {
     auto& e = st.steps[step];
     e.latency_ms = static_cast<float>(ms_between(e.began, now));
-    e.error = std::make_unique<std::string>("unfinished: the run ended before this step returned");
+    set_error(e, "unfinished: the run ended before this step returned");
     if (st.dur) st.dur->unsaved.push_back(copy_record(self, step, e));
   }
-  if (st.dur) {
-    // The final state with the last steps; records a previous attempt left beyond
-    // this one's end are dropped so the transcript is exactly this run's.
-    // Only a resumed run can have such records; a range delete is not free (RocksDB
-    // keeps range tombstones apart and each one costs every later write a little).
-    auto total = static_cast<uint32_t>(st.steps.size());
-    std::optional<uint32_t> drop_from;
-    if (st.dur->recorded > total) drop_from = total;
-    st.dur->recorded = total;
-    auto problem = save(self, status, reason, detail, {}, output, drop_from);
-    if (!problem.empty())
-      spdlog::error(
-          "run {}: its end ({}) was not written; it will be recovered from its last "
-          "checkpoint",
-          st.run_id, to_string(status));
-    st.dur.reset();
+  if (!st.dur) {
+    finish_done(self, status, std::move(reason), std::move(detail), std::move(output),
+                with_handoff);
+    return;
   }
+  // The final state with the last steps; records a previous attempt left beyond
+  // this one's end are dropped so the transcript is exactly this run's.
+  // Only a resumed run can have such records; a range delete is not free (RocksDB
+  // keeps range tombstones apart and each one costs every later write a little).
+  auto total = static_cast<uint32_t>(st.steps.size());
+  std::optional<uint32_t> drop_from;
+  if (st.dur->recorded > total) drop_from = total;
+  st.dur->recorded = total;
+  auto state = make_state(self, status, reason, detail, {}, output);
+  save_then(self, state, drop_from,
+            [self, status, reason = std::move(reason), detail = std::move(detail),
+             output = std::move(output), with_handoff](const std::string& problem) mutable {
+              if (!problem.empty())
+                spdlog::error(
+                    "run {}: its end ({}) was not written; it will be recovered from its last "
+                    "checkpoint",
+                    self->state.run_id, to_string(status));
+              self->state.dur.reset();
+              finish_done(self, status, std::move(reason), std::move(detail), std::move(output),
+                          with_handoff);
+            });
+}
+
+// The rest of finish(), once the end is written (or failed to be): the result.
+void finish_done(run_actor* self, run_status status, std::string reason, std::string detail,
+                 std::string output, bool with_handoff) {
+  auto& st = self->state;
+  auto now = clock_type::now();
   run_result r;
   r.run_id = std::move(st.run_id);
   r.thread_id = std::move(st.thread_id);
@@ -485,11 +610,14 @@ void escalate(run_actor* self, std::string reason, std::string detail) {
       st.escalation = std::make_unique<std::pair<std::string, std::string>>(std::move(reason),
                                                                             std::move(detail));
       set_boundary(self, node, step_kind::escalation, input);
-      if (auto problem = save(self, run_status::running); !problem.empty()) {
-        park_on_write_failure(self, problem);
-        return;
-      }
-      run_node(self, node, std::move(input), step_kind::escalation);
+      save_running_then(self, [self, node, input = std::move(input)](
+                                  const std::string& problem) mutable {
+        if (!problem.empty()) {
+          park_on_write_failure(self, problem);
+          return;
+        }
+        run_node(self, node, std::move(input), step_kind::escalation);
+      });
       return;
     }
   }
@@ -523,8 +651,9 @@ void after_node_step(run_actor* self, int node, uint32_t step, step_reply& reply
   // While the escalation agent works, other steps still unwind (with the errors of
   // the refused hop); they are recorded but no longer decide the run's fate.
   if (st.escalation && st.steps[step].kind != step_kind::escalation) {
-    if (auto problem = save(self, run_status::running); !problem.empty())
-      park_on_write_failure(self, problem);
+    save_running_then(self, [self](const std::string& problem) {
+      if (!problem.empty()) park_on_write_failure(self, problem);
+    });
     return;
   }
   if (st.steps[step].kind == step_kind::escalation) {
@@ -558,11 +687,14 @@ void after_node_step(run_actor* self, int node, uint32_t step, step_reply& reply
   auto next_node = st.wf->definition->index_of(next);
   // The step's record, its calls and the state pointing at the next node: one batch.
   set_boundary(self, next_node, step_kind::node, reply.output);
-  if (auto problem = save(self, run_status::running); !problem.empty()) {
-    park_on_write_failure(self, problem);
-    return;
-  }
-  run_node(self, next_node, std::move(reply.output), step_kind::node);
+  save_running_then(self, [self, next_node, output = std::move(reply.output)](
+                              const std::string& problem) mutable {
+    if (!problem.empty()) {
+      park_on_write_failure(self, problem);
+      return;
+    }
+    run_node(self, next_node, std::move(output), step_kind::node);
+  });
 }
 
 void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) {
@@ -571,6 +703,7 @@ void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) 
   if (parks_on(self, reply.error)) return;
   close_step(self, step, reply);
   note_closed(self, step, reply);
+  pack_decisions(self, step);
   after_node_step(self, node, step, reply);
 }
 
@@ -623,16 +756,20 @@ void after_call_step(run_actor* self, uint32_t step, step_reply& reply) {
     return;
   }
   // The call's record goes to disk before its answer goes back to the caller.
-  if (auto problem = save(self, run_status::running); !problem.empty()) {
-    park_on_write_failure(self, problem);
-    return;
-  }
-  auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
-                         [&](const auto& c) { return c.first == step; });
-  if (it == st.open_calls.end()) return;
-  auto promise = std::move(it->second);
-  st.open_calls.erase(it);
-  promise.deliver(std::move(reply));
+  save_running_then(self, [self, step, reply = std::move(reply)](
+                              const std::string& problem) mutable {
+    if (!problem.empty()) {
+      park_on_write_failure(self, problem);
+      return;
+    }
+    auto& st = self->state;
+    auto it = std::find_if(st.open_calls.begin(), st.open_calls.end(),
+                           [&](const auto& c) { return c.first == step; });
+    if (it == st.open_calls.end()) return;
+    auto promise = std::move(it->second);
+    st.open_calls.erase(it);
+    promise.deliver(std::move(reply));
+  });
 }
 
 void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
@@ -641,6 +778,7 @@ void on_call_reply(run_actor* self, uint32_t step, step_reply& reply) {
   if (parks_on(self, reply.error)) return;
   close_step(self, step, reply);
   note_closed(self, step, reply);
+  pack_decisions(self, step);
   after_call_step(self, step, reply);
 }
 
@@ -683,18 +821,19 @@ void replay_step(run_actor* self, uint32_t step) {
   st.dur->replay.erase(it);
   auto& e = st.steps[step];
   e.output = rec.output;
-  e.label = rec.label;
-  e.model = rec.model;
+  set_label(e, rec.label);
+  set_model(self, e, rec.model);
   e.model_calls = static_cast<uint16_t>(rec.model_calls);
   e.input_tokens = rec.input_tokens;
   e.output_tokens = rec.output_tokens;
   e.cost_usd = rec.cost_usd;
   e.latency_ms = static_cast<float>(rec.latency_ms);
+  restore_routing(self, e, rec);
   step_reply reply;
   reply.output = std::move(rec.output);
   reply.label = std::move(rec.label);
   if (!rec.error.empty()) {
-    e.error = std::make_unique<std::string>(rec.error);
+    set_error(e, rec.error);
     auto colon = rec.error.find(": ");
     reply.error.kind = rec.error.substr(0, colon);
     reply.error.message = colon == std::string::npos ? rec.error : rec.error.substr(colon + 2);
@@ -858,13 +997,13 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
       auto& gap = st.steps.emplace_back();
       gap.began = st.started;
       gap.node = static_cast<int16_t>(next_node);
-      gap.error = std::make_unique<std::string>("not recorded: open when the run was checkpointed");
+      set_error(gap, "not recorded: open when the run was checkpointed");
     }
     auto& e = st.steps.emplace_back();
     e.output = std::move(rec.output);
-    e.label = std::move(rec.label);
-    e.model = std::move(rec.model);
-    if (!rec.error.empty()) e.error = std::make_unique<std::string>(std::move(rec.error));
+    set_label(e, std::move(rec.label));
+    set_model(self, e, rec.model);
+    if (!rec.error.empty()) set_error(e, std::move(rec.error));
     e.began = st.started;
     e.cost_usd = rec.cost_usd;
     e.latency_ms = static_cast<float>(rec.latency_ms);
@@ -875,12 +1014,13 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
     e.caller = static_cast<int16_t>(rec.caller.empty() ? -1 : g.index_of(rec.caller));
     e.kind = rec.kind;
     e.model_calls = static_cast<uint16_t>(rec.model_calls);
+    restore_routing(self, e, rec);
   }
   while (st.steps.size() < c.next_step) {
     auto& gap = st.steps.emplace_back();
     gap.began = st.started;
     gap.node = static_cast<int16_t>(next_node);
-    gap.error = std::make_unique<std::string>("not recorded: open when the run was checkpointed");
+    set_error(gap, "not recorded: open when the run was checkpointed");
   }
   if (c.escalating)
     st.escalation = std::make_unique<std::pair<std::string, std::string>>(c.reason, c.detail);
@@ -892,11 +1032,14 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
     st.shared->ledger.record_spent(st.thread_id, c.input_tokens + c.output_tokens,
                                    static_cast<double>(c.spent_nano_usd) / 1e9);
   auto promise = st.promise;
-  if (auto problem = save(self, run_status::running); !problem.empty()) {
-    park_on_write_failure(self, problem);
-    return promise;
-  }
-  run_node(self, next_node, c.next_input, c.next_kind);
+  save_running_then(self, [self, next_node, input = c.next_input, kind = c.next_kind](
+                              const std::string& problem) mutable {
+    if (!problem.empty()) {
+      park_on_write_failure(self, problem);
+      return;
+    }
+    run_node(self, next_node, std::move(input), kind);
+  });
   return promise;
 }
 
@@ -926,17 +1069,24 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
         st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
         const auto& g = *st.wf->definition;
         auto entry = g.index_of(g.entry());
+        // Most runs make about one step per node: one allocation instead of regrowing.
+        st.steps.reserve(std::min<size_t>(g.nodes().size(), 8));
         if (st.shared->store) {
           st.dur = std::make_unique<durable_state>();
           st.dur->input = req.input;
           st.dur->created_ms = unix_now_ms();
           set_boundary(self, entry, step_kind::node, req.input);
           // Checkpoint 0: a run nobody can find after a crash must not start.
-          if (auto problem = save(self, run_status::running); !problem.empty()) {
-            st.dur.reset();
-            finish(self, run_status::failed, reason_write_failed, problem, {});
-            return promise;
-          }
+          save_running_then(self, [self, entry, input = std::move(req.input)](
+                                      const std::string& problem) mutable {
+            if (!problem.empty()) {
+              self->state.dur.reset();
+              finish(self, run_status::failed, reason_write_failed, problem, {});
+              return;
+            }
+            run_node(self, entry, std::move(input), step_kind::node);
+          });
+          return promise;
         }
         run_node(self, entry, std::move(req.input), step_kind::node);
         return promise;

@@ -205,3 +205,90 @@ TEST_CASE(
   CHECK(step->downgraded);
   CHECK(nlohmann::json::parse(step->decisions) == nlohmann::json::parse(s.decisions));
 }
+
+TEST_CASE("store: a group write lands several runs at once and fails refused writes alone",
+          "[store]") {
+  temp_dir dir;
+  auto opened = checkpoint_store::open({dir.path() + "/db"});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  // The hook refuses the one write of 7777 bytes or more: run r-2's.
+  store.set_write_hook([](size_t bytes) { return bytes >= 7777 ? std::string{"disk full"} : ""; });
+  std::vector<prepared_write> writes;
+  writes.push_back(checkpoint_store::prepare_step(a_state("r-1"), {a_step(0)}, {a_call("r-1", 0)},
+                                                  std::nullopt, false));
+  auto big = a_step(0);
+  big.output.assign(8000, 'x');
+  writes.push_back(
+      checkpoint_store::prepare_step(a_state("r-2"), {big}, {a_call("r-2", 0)}, std::nullopt, false));
+  // r-1's call again (a resumed attempt): counted once, even inside one group.
+  writes.push_back(checkpoint_store::prepare_step(a_state("r-3"), {a_step(0)}, {a_call("r-1", 0)},
+                                                  std::nullopt, true));
+  auto outcomes = store.write_group(writes);
+  REQUIRE(outcomes.size() == 3);
+  CHECK(outcomes[0].ok());
+  CHECK(outcomes[0].ledger_added == 1);
+  CHECK_FALSE(outcomes[1].ok());
+  CHECK(outcomes[1].error.find("disk full") != std::string::npos);
+  CHECK(outcomes[2].ok());
+  CHECK(outcomes[2].ledger_added == 0);
+  CHECK(store.load("r-1"));
+  CHECK_FALSE(store.load("r-2"));
+  CHECK(store.steps("r-3").size() == 1);
+  CHECK(store.ledger("r-1").size() == 1);
+  CHECK(store.ledger("r-2").empty());
+}
+
+TEST_CASE("store: a prepared write holds what write_step would write", "[store]") {
+  temp_dir dir;
+  auto opened = checkpoint_store::open({dir.path() + "/db"});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto s = a_step(1);
+  s.route = "billing";
+  s.decisions = R"([{"outcome":"routed","route":"billing"}])";
+  auto outcomes = store.write_group(
+      {checkpoint_store::prepare_step(a_state("r-9"), {a_step(0), s}, {a_call("r-9", 1)})});
+  REQUIRE(outcomes.at(0).ok());
+  auto steps = store.steps("r-9");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[1].route == "billing");
+  CHECK(nlohmann::json::parse(steps[1].decisions) == nlohmann::json::parse(s.decisions));
+  CHECK(store.has_call("r-9/1.0"));
+}
+
+TEST_CASE("store: a state leaves out fields at their default and still decodes whole",
+          "[store]") {
+  auto c = a_state("r-5");
+  c.own_thread = false;
+  auto text = encode_checkpoint(c);
+  CHECK(text.find("own_thread") == std::string::npos);
+  CHECK(text.find("\"reason\"") == std::string::npos);
+  CHECK(text.find("escalating") == std::string::npos);
+  // next.input equals the run's input before the run has moved: left out too.
+  CHECK(text.find("Where is my order?") == text.rfind("Where is my order?"));
+  std::string error;
+  auto back = decode_checkpoint(text, error);
+  REQUIRE(back);
+  CHECK(back->next_input == c.input);
+  CHECK_FALSE(back->own_thread);
+  CHECK(back->reason.empty());
+  CHECK(back->hops == 0);
+  // A document with every field written out (as earlier builds wrote) decodes the same.
+  auto full = nlohmann::json::parse(text);
+  full["own_thread"] = false;
+  full["reason"] = "";
+  full["detail"] = "";
+  full["waits_for"] = "";
+  full["output"] = "";
+  full["next"]["input"] = c.input;
+  full["hops"] = 0;
+  full["steps"] = 0;
+  full["input_tokens"] = 0;
+  full["output_tokens"] = 0;
+  full["nano_usd"] = 0;
+  full["escalating"] = false;
+  auto old = decode_checkpoint(full.dump(), error);
+  REQUIRE(old);
+  CHECK(encode_checkpoint(*old) == text);
+}

@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "agents/model_agent.hpp"
+#include "runtime/checkpoint_store.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/run_result_json.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_config.hpp"
 #include "workflows/engine.hpp"
 
@@ -59,4 +61,37 @@ TEST_CASE("routing in a run: rules pick the route, sensitive data stays local, t
   CHECK(trace["data_class"]["source"] == "rule:ssn");
   CHECK(trace["candidates"][1]["verdict"] == "compliance");
   CHECK(j["steps"][0]["downgraded"] == true);
+}
+
+TEST_CASE("routing in a durable run: each step's record keeps its route and decision traces",
+          "[run][policy][durable]") {
+  auto cfg = testing::make_config(models, router);
+  set_log_level("off");
+  graph_builder g{"desk"};
+  g.agent("answer", model_agent({"You answer.", "", "", 64, {}}));
+  workflow_registry registry;
+  REQUIRE(registry.add(g, "test").empty());
+  testing::temp_dir dir{"routed"};
+  auto opened = checkpoint_store::open({dir.path() + "/db"});
+  REQUIRE(opened.ok());
+  std::shared_ptr<checkpoint_store> store{std::move(opened.store)};
+  actor_runtime rt{cfg->runtime};
+  engine eng{rt.system(), cfg, registry, store};
+
+  // Two runs: the second run's trace is held packed against the first one's.
+  for (const char* input : {"hello there", "My lawyer says you owe me"}) {
+    auto r = eng.run({"desk", input, "", ""});
+    REQUIRE(r.status == run_status::completed);
+    REQUIRE(r.steps.size() == 1);
+    auto steps = store->steps(r.run_id);
+    REQUIRE(steps.size() == 1);
+    CHECK(steps[0].route == r.steps[0].route);
+    REQUIRE_FALSE(steps[0].decisions.empty());
+    CHECK(nlohmann::json::parse(steps[0].decisions) ==
+          nlohmann::json::parse(r.steps[0].decisions));
+  }
+  auto legal = store->steps(eng.run({"desk", "my lawyer again", "", ""}).run_id);
+  REQUIRE(legal.size() == 1);
+  CHECK(legal[0].route == "dispute");
+  CHECK(nlohmann::json::parse(legal[0].decisions)[0]["route"] == "dispute");
 }
