@@ -5,14 +5,19 @@
 //      requests go out on schedule whatever the replies do, so queueing shows in the
 //      latency instead of being hidden), keep-alive connections. Per rate: achieved
 //      throughput, p50/p99 of each path, the added p50/p99 and the throughput ratio.
-//   2. RSS before and after N requests through the gateway (closed loop, as fast as it
-//      goes): it must stay flat.
+//   2. RSS of this process (the gateway; the stub runs in a child process, since it
+//      records every request it gets) before and after N requests through the gateway
+//      (closed loop, as fast as it goes): it must stay flat.
 // Usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] [--rss-requests 1000000]
 //                      [--connections 8]
 // Last stdout line: one JSON object with every figure.
 
 #include <fmt/format.h>
 #include <malloc.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -181,12 +186,35 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::string error;
-  auto stub = stub_server::start(0, {}, error);
-  if (!stub) {
-    std::cerr << error << '\n';
+  // The stub runs in a child process: it records every request it gets (for tests),
+  // which would swamp the gateway's own RSS, and it should not share our CPU account.
+  // Forked before any thread exists.
+  int port_pipe[2];
+  if (pipe(port_pipe) != 0) return 1;
+  pid_t stub_pid = fork();
+  if (stub_pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(port_pipe[0]);
+    std::string stub_error;
+    auto stub = stub_server::start(0, {}, stub_error);
+    uint16_t p = stub ? stub->port() : 0;
+    if (write(port_pipe[1], &p, sizeof p) != sizeof p || !stub) _exit(1);
+    for (;;) pause();
+  }
+  close(port_pipe[1]);
+  uint16_t stub_port = 0;
+  if (stub_pid < 0 || read(port_pipe[0], &stub_port, sizeof stub_port) != sizeof stub_port ||
+      stub_port == 0) {
+    std::cerr << "bench_gateway: the stub provider did not start\n";
     return 1;
   }
+  std::string error;
+  struct stub_info {
+    uint16_t p;
+    uint16_t port() const { return p; }
+    std::string base_url() const { return fmt::format("http://127.0.0.1:{}", p); }
+  } stub_holder{stub_port};
+  auto* stub = &stub_holder;
   auto doc = json::parse(fmt::format(R"({{
     "runtime": {{"scheduler": "sharing", "workers": 2, "log_level": "warn"}},
     "tiers": ["local"],
@@ -282,7 +310,8 @@ int main(int argc, char** argv) {
   fmt::print("added p99 at {:.0f} rps: {:.0f} us (goal <= 300 us: {})\n", rates.back(),
              added_p99_at_top, goal ? "met" : "NOT met");
   server->stop();
-  stub->stop();
+  kill(stub_pid, SIGKILL);
+  waitpid(stub_pid, nullptr, 0);
   json out = {{"bench", "bench_gateway"},
               {"connections", conns},
               {"seconds_per_rate", seconds},

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -252,7 +254,21 @@ class session : public std::enable_shared_from_this<session> {
     if (keep_alive_) return read_header();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    close();
+    drain_then_close();
+  }
+
+  // After the last response: read and drop what the client still sends (an unread
+  // body) for a moment, so closing does not reset the connection before the client
+  // has read the response.
+  void drain_then_close() {
+    if (closed_) return;
+    stream_.expires_after(std::chrono::milliseconds(500));
+    auto scratch = std::make_shared<std::array<char, 4096>>();
+    stream_.async_read_some(net::buffer(*scratch),
+                            [self = shared_from_this(), scratch](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->drain_then_close();
+                            });
   }
 
   void close() {
@@ -334,12 +350,30 @@ void http_server::impl::accept() {
                         "application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: "
                         "close\r\n\r\n{}",
                         body.size(), body));
-        auto sock = std::make_shared<tcp::socket>(std::move(socket));
-        net::async_write(*sock, net::buffer(*bytes), [sock, bytes](beast::error_code, size_t) {
-          beast::error_code ignored;
-          sock->shutdown(tcp::socket::shutdown_both, ignored);
-          sock->close(ignored);
-        });
+        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+        stream->expires_after(std::chrono::milliseconds(500));
+        net::async_write(
+            *stream, net::buffer(*bytes), [stream, bytes](beast::error_code ec, size_t) {
+              if (ec) return stream->close();
+              // Drop what the client sent (for up to the deadline) before closing, so the
+              // close does not reset the connection before it read the 503.
+              beast::error_code ignored;
+              stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+              auto scratch = std::make_shared<std::array<char, 4096>>();
+              auto drain = std::make_shared<std::function<void()>>();
+              *drain = [stream, scratch, drain] {
+                stream->async_read_some(net::buffer(*scratch),
+                                        [stream, scratch, drain](beast::error_code ec, size_t) {
+                                          if (ec) {
+                                            stream->close();
+                                            *drain = nullptr;  // breaks the cycle
+                                            return;
+                                          }
+                                          (*drain)();
+                                        });
+              };
+              (*drain)();
+            });
       } else {
         ++open;
         if (hooks.opened) hooks.opened();
