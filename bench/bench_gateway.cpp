@@ -270,7 +270,7 @@ int main(int argc, char** argv) {
   fmt::print("{:>6}  {:>22}  {:>22}  {:>16}  {:>9}\n", "rps", "direct p50/p99 us",
              "gateway p50/p99 us", "added p50/p99", "tput x");
   json per_rate = json::array();
-  double added_p99_at_top = 0;
+  double added_p99_at_top = 0, added_p50_at_top = 0;
   for (double rate : rates) {
     auto direct = fixed_rate(stub->port(), target, body, rate, seconds, conns);
     auto via = fixed_rate(server->port(), target, body, rate, seconds, conns);
@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
                         {"added_p99_us", via.p99_us - direct.p99_us},
                         {"errors", direct.errors + via.errors}});
     added_p99_at_top = via.p99_us - direct.p99_us;
+    added_p50_at_top = via.p50_us - direct.p50_us;
   }
 
   malloc_trim(0);
@@ -306,9 +307,15 @@ int main(int argc, char** argv) {
       "({:.0f} req/s closed loop, {:.0f} s, {} errors)\n",
       rss_before / 1e6, rss_after / 1e6, rss_requests, rss_rps,
       std::chrono::duration<double>(steady::now() - t0).count(), rss_errors.load());
-  bool goal = added_p99_at_top <= 300;
-  fmt::print("added p99 at {:.0f} rps: {:.0f} us (goal <= 300 us: {})\n", rates.back(),
-             added_p99_at_top, goal ? "met" : "NOT met");
+  // A p99 difference between two runs is noisy on a shared machine (it can even come
+  // out negative); the goal only counts as met when the added median is within it too.
+  bool goal = added_p99_at_top <= 300 && added_p50_at_top <= 300;
+  double load1 = 0;
+  std::ifstream{"/proc/loadavg"} >> load1;
+  fmt::print(
+      "added at {:.0f} rps: p50 {:.0f} us, p99 {:.0f} us (goal: added p99 <= 300 us, "
+      "with the added p50 within it too: {}); load average {:.2f}\n",
+      rates.back(), added_p50_at_top, added_p99_at_top, goal ? "met" : "NOT met", load1);
   server->stop();
   kill(stub_pid, SIGKILL);
   waitpid(stub_pid, nullptr, 0);
@@ -322,6 +329,7 @@ int main(int argc, char** argv) {
               {"rss_growth_mb", (static_cast<double>(rss_after) - rss_before) / 1e6},
               {"closed_loop_rps", rss_rps},
               {"errors", rss_errors.load()},
+              {"load_average", load1},
               {"goals_met", {{"added_p99_le_300us_at_top_rate", goal}}}};
   std::cout << out.dump() << std::endl;
   return 0;
