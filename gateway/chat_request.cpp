@@ -312,7 +312,8 @@ void parse_document(const json& doc, const config& cfg, uint32_t default_max_tok
       if (!v.is_null() && as_count(v, "n", 1, 1) != 1) fail("n", "only 1 is supported");
     } else if (std::find(std::begin(ignored_fields), std::end(ignored_fields), key) ==
                std::end(ignored_fields)) {
-      fail(key, "unknown field");
+      // An empty key still needs a name a client can see.
+      fail(key.empty() ? "\"\"" : key, "unknown field");
     }
   }
   if (!has_model) fail("model", "is required");

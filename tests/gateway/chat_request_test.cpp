@@ -180,6 +180,7 @@ TEST_CASE("gateway request: each schema error names the field at fault", "[gatew
        "response_format.type", "must be"},
       {[](json& b) { b["n"] = 2; }, "n", "from 1 to 1"},
       {[](json& b) { b["frobnicate"] = true; }, "frobnicate", "unknown field"},
+      {[](json& b) { b[""] = true; }, "\"\"", "unknown field"},  // found by fuzz_chat_request
   };
   for (auto& c : cases) {
     auto body = basic();
