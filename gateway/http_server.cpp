@@ -83,12 +83,14 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   ~session() {
+    std::function<void()> closed_hook;
     {
       std::lock_guard<std::mutex> lock{server_.sessions_mu};
       server_.sessions.erase(this);
+      closed_hook = server_.hooks.closed;  // stop() clears the hooks under this lock
     }
     --server_.open;
-    if (server_.hooks.closed) server_.hooks.closed();
+    if (closed_hook) closed_hook();
   }
 
   void start() {
@@ -436,13 +438,17 @@ void http_server::stop() {
     beast::error_code ignored;
     s.acceptor.close(ignored);
   });
+  // Take references under the lock, act outside it: dropping the last reference runs
+  // ~session, which takes the same lock.
+  std::vector<std::shared_ptr<session>> alive;
   {
     std::lock_guard<std::mutex> lock{s.sessions_mu};
-    for (auto* sess : s.sessions) {
+    for (auto* sess : s.sessions)
       // A session in its destructor has left the set under this lock; any other is alive.
-      if (auto alive = sess->weak_from_this().lock()) alive->close_soon();
-    }
+      if (auto p = sess->weak_from_this().lock()) alive.push_back(std::move(p));
   }
+  for (auto& sess : alive) sess->close_soon();
+  alive.clear();
   s.work.reset();
   // Whatever is still pending (an answer an actor has not sent yet) must not hold the
   // threads: give in-flight writes a moment, then stop the loop.
@@ -452,9 +458,10 @@ void http_server::stop() {
   s.ioc.stop();
   for (auto& t : s.threads)
     if (t.joinable()) t.join();
-  // Sessions that late answers still hold die with the io_context, maybe after the
-  // hooks' owner (the metrics) is gone.
-  s.hooks = {};
+  // Sessions that late answers still hold die later, maybe after the hooks' owner (the
+  // metrics) is gone.
+  std::lock_guard<std::mutex> lock{s.sessions_mu};
+  s.hooks.closed = nullptr;
 }
 
 }  // namespace switchyard::gateway

@@ -220,6 +220,19 @@ await check('a workflow run waits for its result; audit has one line per model c
   }
 });
 
+// Both servers must stop on SIGTERM, promptly: a hang at shutdown is a failure.
+await check('switchyard serve and the stub stop within 5 s of SIGTERM', async () => {
+  const exited = children.map((c) => (c.exitCode !== null ? Promise.resolve()
+                                                           : new Promise((r) => c.on('exit', r))));
+  stopAll();
+  const late = setTimeout(() => {}, 5000);
+  const result = await Promise.race([Promise.all(exited).then(() => 'stopped'),
+                                     new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+  clearTimeout(late);
+  if (result !== 'stopped') for (const c of children) c.kill('SIGKILL');
+  assert.equal(result, 'stopped');
+  for (const c of children) assert.equal(c.exitCode, 0, `${c.spawnargs[1]} exit code`);
+});
+
 clearTimeout(watchdog);
-stopAll();
 console.log(`e2e: ${passed} checks passed`);
