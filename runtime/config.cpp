@@ -288,9 +288,15 @@ class validator {
 
 const std::vector<std::string> root_keys = {"runtime",    "tiers",   "providers", "models",
                                             "supervisor", "budgets", "workflows", "router",
-                                            "resilience", "store",   "support"};
+                                            "resilience", "store",   "support",
+                                            "gateway"};
 const std::vector<std::string> support_keys = {"knowledge_base", "orders", "max_ticket_bytes",
                                                "articles"};
+const std::vector<std::string> gateway_keys = {
+    "listen",          "io_threads",         "auth",           "keys_path",
+    "max_body_bytes",  "max_header_bytes",   "idle_timeout_ms", "read_timeout_ms",
+    "max_connections", "request_timeout_ms", "default_max_tokens", "audit"};
+const std::vector<std::string> audit_keys = {"path", "max_bytes", "keep_files", "prompts"};
 const std::vector<std::string> store_keys = {"path", "sync", "completed_ttl_hours",
                                              "resume_backoff_ms", "resume_max_backoff_ms"};
 const std::vector<std::string> runtime_keys = {"scheduler", "workers", "log_level"};
@@ -1176,6 +1182,48 @@ support_settings parse_support(validator& v, const json& j, const std::string& p
   return out;
 }
 
+gateway_settings parse_gateway(validator& v, const json& j, const std::string& path) {
+  gateway_settings out;
+  if (!v.object(j, path, gateway_keys)) return out;
+  if (v.non_empty_string(j, "listen", path, presence::optional, out.listen)) {
+    auto colon = out.listen.rfind(':');
+    bool port_ok = colon != std::string::npos && colon > 0 && colon + 1 < out.listen.size() &&
+                   out.listen.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+                   out.listen.size() - colon - 1 <= 5 &&
+                   std::stoul(out.listen.substr(colon + 1)) <= 65535;
+    if (!port_ok)
+      v.fail(member_path(path, "listen"), "must be HOST:PORT with a port from 0 to 65535",
+             j.at("listen"));
+  }
+  v.integer(j, "io_threads", path, presence::optional, 1, 64, out.io_threads);
+  v.choice(j, "auth", path, presence::optional, {"keys", "none"}, out.auth);
+  v.string(j, "keys_path", path, presence::optional, out.keys_path);
+  v.integer(j, "max_body_bytes", path, presence::optional, 1024, 1u << 30, out.max_body_bytes);
+  v.integer(j, "max_header_bytes", path, presence::optional, 1024, 1u << 20, out.max_header_bytes);
+  v.integer(j, "idle_timeout_ms", path, presence::optional, 10, 3600000, out.idle_timeout_ms);
+  v.integer(j, "read_timeout_ms", path, presence::optional, 10, 3600000, out.read_timeout_ms);
+  v.integer(j, "max_connections", path, presence::optional, 1, 1000000, out.max_connections);
+  v.integer(j, "request_timeout_ms", path, presence::optional, 10, 86400000,
+            out.request_timeout_ms);
+  v.integer(j, "default_max_tokens", path, presence::optional, 1, 10000000,
+            out.default_max_tokens);
+  if (const json* a = v.member(j, "audit", path, presence::optional)) {
+    std::string at = member_path(path, "audit");
+    if (v.object(*a, at, audit_keys)) {
+      v.string(*a, "path", at, presence::optional, out.audit_path);
+      v.integer(*a, "max_bytes", at, presence::optional, 4096, out.audit_max_bytes);
+      v.integer(*a, "keep_files", at, presence::optional, 0, 1000, out.audit_keep_files);
+      if (const json* p = v.member(*a, "prompts", at, presence::optional)) {
+        if (p->is_boolean())
+          out.audit_prompts = p->get<bool>();
+        else
+          v.fail(member_path(at, "prompts"), "must be true or false", *p);
+      }
+    }
+  }
+  return out;
+}
+
 config parse_document(validator& v, const json& doc) {
   config out;
   if (!v.object(doc, "", root_keys)) return out;
@@ -1188,6 +1236,9 @@ config parse_document(validator& v, const json& doc) {
   }
   if (const json* su = v.member(doc, "support", "", presence::optional)) {
     out.support = parse_support(v, *su, "support");
+  }
+  if (const json* g = v.member(doc, "gateway", "", presence::optional)) {
+    out.gateway = parse_gateway(v, *g, "gateway");
   }
   out.tiers = parse_tiers(v, doc, known);
   out.providers = parse_providers(v, doc, known);

@@ -246,8 +246,50 @@ struct support_settings {
   uint32_t articles = 3;
 };
 
+/// The HTTP gateway (`switchyard serve`, docs/gateway.md). Section `gateway`.
+struct gateway_settings {
+  /// host:port to listen on; `serve --listen` overrides it. Default: "127.0.0.1:8080".
+  std::string listen = "127.0.0.1:8080";
+  /// I/O threads of the HTTP server (they only parse and write; model calls run on
+  /// CAF's scheduler). Default: 1.
+  uint32_t io_threads = 1;
+  /// "keys": every /v1 request needs a virtual key (`switchyard keys create`);
+  /// "none": no authentication, for a gateway only this machine can reach.
+  /// Default: "keys".
+  std::string auth = "keys";
+  /// Key database (RocksDB) directory; `serve --keys-db` and `keys --db` override it.
+  /// Empty: "<store path>-keys". Default: "".
+  std::string keys_path;
+  /// Largest request body accepted; larger gets 413. Default: 1048576 (1 MiB).
+  uint32_t max_body_bytes = 1u << 20;
+  /// Largest request header block accepted; larger gets 431. Default: 16384.
+  uint32_t max_header_bytes = 16384;
+  /// A connection must deliver a request's whole header within this long of being
+  /// accepted or of its previous response (keep-alive idle + slow headers). Default: 30000.
+  uint32_t idle_timeout_ms = 30000;
+  /// After its header, a request's body must arrive within this long. Default: 30000.
+  uint32_t read_timeout_ms = 30000;
+  /// Open connections at most; more are answered 503 and closed. Default: 1024.
+  uint32_t max_connections = 1024;
+  /// How long a model call or a waited-for run may take before the client gets 504.
+  /// Default: 300000.
+  uint32_t request_timeout_ms = 300000;
+  /// max_tokens for a chat completion that does not say. Default: 1024.
+  uint32_t default_max_tokens = 1024;
+  /// Audit log (JSONL, one record per model call). Empty path: no audit. Default: "".
+  std::string audit_path;
+  /// Rotate the audit file when it reaches this size (file -> file.1 -> ...). Default: 67108864.
+  uint64_t audit_max_bytes = 64ull << 20;
+  /// Rotated audit files kept besides the live one. Default: 5.
+  uint32_t audit_keep_files = 5;
+  /// Write the prompt itself into audit records (a SHA-256 of it is always there).
+  /// Default: false.
+  bool audit_prompts = false;
+};
+
 struct config {
   runtime_settings runtime;
+  gateway_settings gateway;
   store_settings store;
   std::vector<std::string> tiers;  // ordered by capability, cheapest first
   std::vector<provider_config> providers;

@@ -8,6 +8,8 @@
 #include "runtime/config.hpp"
 #include "server/cli_router.hpp"
 #include "server/cli_calibrate.hpp"
+#include "server/cli_keys.hpp"
+#include "server/cli_serve.hpp"
 #include "server/cli_run.hpp"
 #include "server/cli_stub_provider.hpp"
 
@@ -197,6 +199,51 @@ int main(int argc, char** argv) {
   stub->add_option("--max-seconds", stub_opts.max_seconds,
                    "Stop after this many seconds (default: run until SIGINT/SIGTERM)");
 
+  switchyard::cli::serve_options serve_opts;
+  auto* serve = app.add_subcommand(
+      "serve", "Serve the OpenAI-compatible HTTP gateway (docs/gateway.md)");
+  serve->add_option("--config", serve_opts.config_path, "Config file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  serve->add_option("--listen", serve_opts.listen,
+                    "HOST:PORT to listen on; port 0 picks a free one (default: gateway.listen, "
+                    "127.0.0.1:8080)");
+  serve->add_option("--db", serve_opts.db,
+                    "Checkpoint store directory (default: the config's store.path, else " +
+                        switchyard::cli::default_store_path() + ")");
+  serve->add_flag("--no-db", serve_opts.no_db, "Keep runs in memory only: no checkpoints");
+  serve->add_option("--keys-db", serve_opts.keys_db,
+                    "Key database directory (default: gateway.keys_path, else <db>-keys)");
+  serve->add_option("--exit-after", serve_opts.exit_after_s,
+                    "Stop by itself after this many seconds (default: run until SIGINT/SIGTERM)");
+  serve->add_option("--log-level", serve_opts.log_level, "spdlog level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  switchyard::cli::keys_options keys_opts;
+  auto* keys = app.add_subcommand("keys", "Manage the gateway's virtual API keys");
+  keys->require_subcommand(1);
+  auto add_keys_common = [&](CLI::App* cmd) {
+    cmd->add_option("--db", keys_opts.db,
+                    "Key database directory (default: gateway.keys_path of --config, else "
+                    "<store path>-keys)");
+    cmd->add_option("--config", keys_opts.config_path, "Config file (JSON)")
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("--json", keys_opts.json, "JSON output");
+  };
+  auto* keys_create = keys->add_subcommand("create", "Create a key and print it (only once)");
+  add_keys_common(keys_create);
+  keys_create->add_option("--name", keys_opts.name, "A label for the key")->required();
+  keys_create->add_option("--budget-usd", keys_opts.budget_usd,
+                          "Spend limit in USD (default 0: unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  keys_create->add_option("--rpm", keys_opts.rpm,
+                          "Requests per minute (default 0: unlimited)");
+  auto* keys_list = keys->add_subcommand("list", "List keys (ids, never the keys)");
+  add_keys_common(keys_list);
+  auto* keys_revoke = keys->add_subcommand("revoke", "Revoke a key by id");
+  add_keys_common(keys_revoke);
+  keys_revoke->add_option("id", keys_opts.id, "Key id (from keys list)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -229,5 +276,9 @@ int main(int argc, char** argv) {
   if (*calibrate) return switchyard::cli::calibrate_command(calibrate_opts);
 
   if (*stub) return switchyard::cli::stub_provider_command(stub_opts);
+  if (*serve) return switchyard::cli::serve_command(serve_opts);
+  if (*keys_create) return switchyard::cli::keys_create(keys_opts);
+  if (*keys_list) return switchyard::cli::keys_list(keys_opts);
+  if (*keys_revoke) return switchyard::cli::keys_revoke(keys_opts);
   return 2;
 }

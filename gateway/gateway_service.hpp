@@ -1,0 +1,62 @@
+#pragma once
+// The gateway's endpoints: what `switchyard serve` answers on each path. The HTTP
+// server (gateway/http_server) calls handle() on an I/O thread; handle() parses,
+// authenticates and validates there (microseconds), then hands the work to CAF:
+//
+//   model calls: a short-lived event-based actor per call (the "call bridge") sends
+//   the model_request to the model service with request().then(), receives the
+//   stream_delta messages the service sends the requester, and answers through the
+//   response channel, which posts to the connection's strand. No thread ever blocks
+//   on an answer: no scoped_actor, no function_view. Spawning the bridge costs a few
+//   microseconds and ~1 KB while the call is in flight; one per connection would save
+//   the spawn but needs routing of answers to the right request, for no gain here.
+//
+//   workflow runs: the same shape around a run actor from engine::spawn_run().
+//
+// Thread-safe: handle() may run on several I/O threads at once. The state bridges
+// share (metrics, audit, keys, the runs table) is owned jointly, so an actor still
+// answering after the gateway is gone touches nothing freed.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/audit_log.hpp"
+#include "gateway/http_server.hpp"
+#include "gateway/key_store.hpp"
+#include "gateway/metrics.hpp"
+#include "runtime/config.hpp"
+
+namespace switchyard {
+class engine;
+}
+
+namespace switchyard::gateway {
+
+struct gateway_parts {
+  std::shared_ptr<const config> cfg;
+  engine* eng = nullptr;               // must outlive the gateway_service
+  std::vector<std::string> workflows;  // names that POST /v1/workflows/{name}/runs accepts
+  std::shared_ptr<key_store> keys;     // null: no authentication (gateway.auth "none")
+  std::shared_ptr<audit_log> audit;    // null: no audit log
+  std::shared_ptr<metrics_registry> metrics;
+};
+
+class gateway_service {
+ public:
+  explicit gateway_service(gateway_parts parts);
+  ~gateway_service();
+
+  /// The request handler for http_server.
+  void handle(incoming_request request, std::shared_ptr<response_channel> channel);
+
+  /// /readyz answers 200 only once this is set (after recovery and start-up).
+  void set_ready(bool ready);
+
+  struct core;
+
+ private:
+  std::shared_ptr<core> core_;
+};
+
+}  // namespace switchyard::gateway

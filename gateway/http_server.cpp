@@ -1,0 +1,467 @@
+#include "gateway/http_server.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+
+#include "gateway/api_error.hpp"
+
+namespace switchyard::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+std::string incoming_request::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (beast::iequals(k, name)) return v;
+  return {};
+}
+
+std::string incoming_request::path() const {
+  return target.substr(0, target.find('?'));
+}
+
+namespace {
+
+std::string reason_phrase(unsigned status) {
+  auto text = http::obsolete_reason(static_cast<http::status>(status));
+  return text.empty() ? "Unknown" : std::string(text);
+}
+
+// Header values we write come from our own code, but a stray CR/LF must never split
+// a header (response splitting): replace them.
+std::string header_safe(std::string v) {
+  for (auto& c : v)
+    if (c == '\r' || c == '\n') c = ' ';
+  return v;
+}
+
+class session;
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
+  // Declared before the io_context: handlers destroyed with it still reach these.
+  http_server_options options;
+  request_handler handler;
+  http_server_hooks hooks;
+  std::atomic<size_t> open{0};
+  std::mutex sessions_mu;
+  std::unordered_set<session*> sessions;
+  std::atomic<bool> stopping{false};
+
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+
+  void accept();
+};
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, http_server::impl& server)
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
+
+  ~session() {
+    std::function<void()> closed_hook;
+    {
+      std::lock_guard<std::mutex> lock{server_.sessions_mu};
+      server_.sessions.erase(this);
+      closed_hook = server_.hooks.closed;  // stop() clears the hooks under this lock
+    }
+    --server_.open;
+    if (closed_hook) closed_hook();
+  }
+
+  void start() {
+    {
+      std::lock_guard<std::mutex> lock{server_.sessions_mu};
+      server_.sessions.insert(this);
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // Closes from any thread (server stop).
+  void close_soon() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
+  bool closed() const { return closed_; }
+
+  // -- called on the strand, through the channel ------------------------------------
+  void send(outgoing_response r) {
+    if (closed_ || !responding_) return;
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nServer: switchyard\r\nContent-Type: {}\r\n"
+        "Content-Length: {}\r\nConnection: {}\r\n",
+        r.status, reason_phrase(r.status), header_safe(r.content_type), r.body.size(),
+        keep_alive_ ? "keep-alive" : "close");
+    for (const auto& [k, v] : r.headers) head += header_safe(k) + ": " + header_safe(v) + "\r\n";
+    head += "\r\n";
+    head += r.body;
+    response_done_ = true;
+    enqueue(std::move(head));
+  }
+
+  void start_stream(unsigned status, const header_list& headers) {
+    if (closed_ || !responding_ || streaming_) return;
+    streaming_ = true;
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nServer: switchyard\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: {}\r\n",
+        status, reason_phrase(status), keep_alive_ ? "keep-alive" : "close");
+    for (const auto& [k, v] : headers) head += header_safe(k) + ": " + header_safe(v) + "\r\n";
+    head += "\r\n";
+    enqueue(std::move(head));
+  }
+
+  void write_chunk(std::string data) {
+    if (closed_ || !streaming_ || data.empty()) return;
+    enqueue(fmt::format("{:x}\r\n", data.size()) + data + "\r\n");
+  }
+
+  void end_stream() {
+    if (closed_ || !streaming_) return;
+    streaming_ = false;
+    response_done_ = true;
+    enqueue("0\r\n\r\n");
+  }
+
+ private:
+  void read_header() {
+    if (closed_ || server_.stopping) return close();
+    parser_.emplace();
+    parser_->header_limit(server_.options.max_header_bytes);
+    parser_->body_limit(server_.options.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+      // curl waits a second for this before sending a body over 1 KiB.
+      auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+      stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+      net::async_write(stream_, net::buffer(*cont),
+                       [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                         if (ec) return self->close();
+                         self->read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    // Answer what the client can act on; a vanished or timed-out client just goes.
+    keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      return reject(413, invalid_request("body",
+                                         fmt::format("body: larger than the limit of {} bytes",
+                                                     server_.options.max_body_bytes),
+                                         "body_too_large"));
+    }
+    if (ec == http::error::header_limit) {
+      return reject(431, invalid_request("headers",
+                                         fmt::format("headers: larger than the limit of {} bytes",
+                                                     server_.options.max_header_bytes),
+                                         "headers_too_large"));
+    }
+    if (ec.category() == beast::error_code{http::error::bad_target}.category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message)
+      return reject(400, invalid_request("request", "request: malformed HTTP: " + ec.message(),
+                                         "malformed_http"));
+    close();
+  }
+
+  void reject(unsigned status, api_error error) {
+    error.status = status;
+    responding_ = true;
+    send({status, "application/json", {}, error_body(error)});
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    stream_.expires_never();
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    incoming_request in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    for (const auto& f : req)
+      in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    in.body = std::move(req.body());
+    in.remote = remote_;
+    responding_ = true;
+    server_.handler(std::move(in), make_channel());
+  }
+
+  std::shared_ptr<response_channel> make_channel();
+
+  void enqueue(std::string bytes) {
+    outbox_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    writing_ = true;
+    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    net::async_write(
+        stream_, net::buffer(outbox_.front()),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) return close();
+    outbox_.pop_front();
+    if (!outbox_.empty()) return write_next();
+    if (!response_done_) {
+      stream_.expires_never();  // a stream waiting for its next chunk
+      return;
+    }
+    response_done_ = false;
+    responding_ = false;
+    if (keep_alive_) return read_header();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    drain_then_close();
+  }
+
+  // After the last response: read and drop what the client still sends (an unread
+  // body) for a moment, so closing does not reset the connection before the client
+  // has read the response.
+  void drain_then_close() {
+    if (closed_) return;
+    stream_.expires_after(std::chrono::milliseconds(500));
+    auto scratch = std::make_shared<std::array<char, 4096>>();
+    stream_.async_read_some(net::buffer(*scratch),
+                            [self = shared_from_this(), scratch](beast::error_code ec, size_t) {
+                              if (ec) return self->close();
+                              self->drain_then_close();
+                            });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    outbox_.clear();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  http_server::impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::deque<std::string> outbox_;
+  std::string remote_;
+  bool writing_ = false;
+  bool responding_ = false;
+  bool streaming_ = false;
+  bool response_done_ = false;
+  bool keep_alive_ = true;
+  std::atomic<bool> closed_{false};
+};
+
+// Posts every call to the session's strand. Holds the session (nothing else does while
+// the handler's answer is pending) and the server (its io_context), so a late answer
+// from an actor never touches a destroyed one.
+class channel final : public response_channel {
+ public:
+  channel(std::shared_ptr<session> s, net::any_io_executor ex,
+          std::shared_ptr<http_server::impl> server)
+      : session_(std::move(s)), ex_(std::move(ex)), server_(std::move(server)) {}
+
+  void send(outgoing_response r) override {
+    post([r = std::move(r)](session& s) mutable { s.send(std::move(r)); });
+  }
+  void start_stream(unsigned status, header_list headers) override {
+    post([status, headers = std::move(headers)](session& s) { s.start_stream(status, headers); });
+  }
+  void write(std::string data) override {
+    post([data = std::move(data)](session& s) mutable { s.write_chunk(std::move(data)); });
+  }
+  void end() override {
+    post([](session& s) { s.end_stream(); });
+  }
+  bool closed() const override { return session_->closed(); }
+
+ private:
+  template <class F>
+  void post(F f) {
+    if (session_->closed()) return;
+    net::post(ex_, [s = session_, f = std::move(f)]() mutable { f(*s); });
+  }
+  std::shared_ptr<session> session_;
+  net::any_io_executor ex_;
+  std::shared_ptr<http_server::impl> server_;  // keeps the io_context alive
+};
+
+std::shared_ptr<response_channel> session::make_channel() {
+  return std::make_shared<channel>(shared_from_this(), stream_.get_executor(),
+                                   server_.shared_from_this());
+}
+
+}  // namespace
+
+void http_server::impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping) return;
+    if (!ec) {
+      if (open.load() >= options.max_connections) {
+        if (hooks.refused) hooks.refused();
+        auto api = invalid_request("", "too many open connections; try again later",
+                                   "too_many_connections");
+        api.type = "server_error";
+        auto body = error_body(api);
+        auto bytes = std::make_shared<std::string>(
+            fmt::format("HTTP/1.1 503 Service Unavailable\r\nServer: switchyard\r\nContent-Type: "
+                        "application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: "
+                        "close\r\n\r\n{}",
+                        body.size(), body));
+        auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+        stream->expires_after(std::chrono::milliseconds(500));
+        net::async_write(
+            *stream, net::buffer(*bytes), [stream, bytes](beast::error_code ec, size_t) {
+              if (ec) return stream->close();
+              // Drop what the client sent (for up to the deadline) before closing, so the
+              // close does not reset the connection before it read the 503.
+              beast::error_code ignored;
+              stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+              auto scratch = std::make_shared<std::array<char, 4096>>();
+              auto drain = std::make_shared<std::function<void()>>();
+              *drain = [stream, scratch, drain] {
+                stream->async_read_some(net::buffer(*scratch),
+                                        [stream, scratch, drain](beast::error_code ec, size_t) {
+                                          if (ec) {
+                                            stream->close();
+                                            *drain = nullptr;  // breaks the cycle
+                                            return;
+                                          }
+                                          (*drain)();
+                                        });
+              };
+              (*drain)();
+            });
+      } else {
+        ++open;
+        if (hooks.opened) hooks.opened();
+        std::make_shared<session>(std::move(socket), *this)->start();
+      }
+    }
+    accept();
+  });
+}
+
+std::unique_ptr<http_server> http_server::start(const http_server_options& options,
+                                                request_handler handler, http_server_hooks hooks,
+                                                std::string& error) {
+  std::unique_ptr<http_server> server{new http_server};
+  server->impl_ = std::make_shared<impl>();
+  auto& s = *server->impl_;
+  s.options = options;
+  s.handler = std::move(handler);
+  s.hooks = std::move(hooks);
+  beast::error_code ec;
+  auto address = net::ip::make_address(options.host, ec);
+  if (ec) {
+    error = fmt::format("serve: '{}' is not an IP address: {}", options.host, ec.message());
+    return nullptr;
+  }
+  tcp::endpoint where{address, options.port};
+  s.acceptor.open(where.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(where, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error =
+        fmt::format("serve: cannot listen on {}:{}: {}", options.host, options.port, ec.message());
+    return nullptr;
+  }
+  s.port = s.acceptor.local_endpoint().port();
+  s.work.emplace(s.ioc.get_executor());
+  s.accept();
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, options.io_threads); ++i)
+    s.threads.emplace_back([&s] { s.ioc.run(); });
+  return server;
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+size_t http_server::open_connections() const {
+  return impl_->open.load();
+}
+
+void http_server::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  auto& s = *impl_;
+  net::post(s.ioc, [&s] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+  });
+  // Take references under the lock, act outside it: dropping the last reference runs
+  // ~session, which takes the same lock.
+  std::vector<std::shared_ptr<session>> alive;
+  {
+    std::lock_guard<std::mutex> lock{s.sessions_mu};
+    for (auto* sess : s.sessions)
+      // A session in its destructor has left the set under this lock; any other is alive.
+      if (auto p = sess->weak_from_this().lock()) alive.push_back(std::move(p));
+  }
+  for (auto& sess : alive) sess->close_soon();
+  alive.clear();
+  s.work.reset();
+  // Whatever is still pending (an answer an actor has not sent yet) must not hold the
+  // threads: give in-flight writes a moment, then stop the loop.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (s.open.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.ioc.stop();
+  for (auto& t : s.threads)
+    if (t.joinable()) t.join();
+  // Sessions that late answers still hold die later, maybe after the hooks' owner (the
+  // metrics) is gone.
+  std::lock_guard<std::mutex> lock{s.sessions_mu};
+  s.hooks.closed = nullptr;
+}
+
+}  // namespace switchyard::gateway

@@ -1,0 +1,235 @@
+#include "gateway/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace switchyard::gateway {
+
+namespace {
+
+struct family_spec {
+  const char* name;
+  const char* type;
+  const char* help;
+};
+
+const family_spec families[] = {
+    {"switchyard_http_requests_total", "counter", "HTTP requests answered, by endpoint and status"},
+    {"switchyard_model_calls_total", "counter", "Model calls, by tier, model, route and outcome"},
+    {"switchyard_tokens_total", "counter", "Tokens, by tier, model, route and direction"},
+    {"switchyard_cost_usd_total", "counter", "Cost in USD, by tier, model and route"},
+    {"switchyard_downgrades_total", "counter", "Calls a cheaper tier than intended answered"},
+    {"switchyard_errors_total", "counter", "Failed model calls, by error kind"},
+    {"switchyard_rejected_requests_total", "counter",
+     "Requests refused before a model call (auth, rate_limit, budget, invalid_request...)"},
+    {"switchyard_runs_total", "counter", "Workflow runs by outcome (escalated, blocked, ...)"},
+    {"switchyard_open_connections", "gauge", "HTTP connections open now"},
+    {"switchyard_refused_connections_total", "counter", "Connections refused over the cap"},
+};
+
+std::string escape(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v < 1e15 && v > -1e15)
+    return std::to_string(static_cast<int64_t>(v));
+  return fmt::format("{:.9g}", v);
+}
+
+std::string or_none(const std::string& v) {
+  return v.empty() ? "none" : v;
+}
+
+}  // namespace
+
+std::string label_set(const std::vector<std::pair<std::string, std::string>>& labels) {
+  std::string out = "{";
+  for (const auto& [k, v] : labels) {
+    if (out.size() > 1) out += ',';
+    out += k + "=\"" + escape(v) + "\"";
+  }
+  return out + "}";
+}
+
+const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,   0.5,   1,      2.5,   5,    10,    30};
+  return b;
+}
+
+metrics_registry::metrics_registry() {
+  for (const auto& f : families) families_[f.name] = family{f.help, f.type, {}};
+  families_["switchyard_open_connections"].values[""] = 0;
+  histogram_help_["switchyard_http_request_duration_seconds"] = "HTTP request latency by endpoint";
+  histogram_help_["switchyard_model_call_duration_seconds"] =
+      "Model call latency seen by the gateway, by route";
+}
+
+void metrics_registry::add(const std::string& name, const std::string& labels, double value) {
+  families_[name].values[labels] += value;
+}
+
+void metrics_registry::observe(const std::string& name, const std::string& labels, double s) {
+  auto& h = histograms_[name][labels];
+  const auto& bounds = latency_buckets();
+  if (h.buckets.empty()) h.buckets.assign(bounds.size(), 0);
+  for (size_t i = 0; i < bounds.size(); ++i)
+    if (s <= bounds[i]) {
+      ++h.buckets[i];
+      break;
+    }
+  ++h.count;
+  h.sum += s;
+}
+
+void metrics_registry::record_request(const std::string& endpoint, unsigned status,
+                                      double seconds) {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_http_requests_total",
+      label_set({{"endpoint", endpoint}, {"status", std::to_string(status)}}), 1);
+  observe("switchyard_http_request_duration_seconds", label_set({{"endpoint", endpoint}}), seconds);
+}
+
+void metrics_registry::record_model_call(const model_response& r, double latency_s) {
+  const auto& u = r.usage;
+  auto tier = or_none(u.tier), model = or_none(u.model_id), route = or_none(u.route);
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_model_calls_total",
+      label_set({{"tier", tier},
+                 {"model", model},
+                 {"route", route},
+                 {"outcome", r.ok() ? "ok" : r.error.kind}}),
+      1);
+  if (r.ok()) {
+    add("switchyard_tokens_total",
+        label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "input"}}),
+        u.input_tokens);
+    add("switchyard_tokens_total",
+        label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "output"}}),
+        u.output_tokens);
+    add("switchyard_cost_usd_total",
+        label_set({{"tier", tier}, {"model", model}, {"route", route}}), u.cost_usd);
+  } else {
+    add("switchyard_errors_total", label_set({{"kind", r.error.kind}}), 1);
+  }
+  if (u.downgraded)
+    add("switchyard_downgrades_total", label_set({{"tier", tier}, {"route", route}}), 1);
+  observe("switchyard_model_call_duration_seconds", label_set({{"route", route}}), latency_s);
+}
+
+void metrics_registry::record_step(const step_record& s) {
+  if (s.model_calls == 0) return;
+  auto tier = or_none(s.tier), model = or_none(s.model), route = or_none(s.route);
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_model_calls_total",
+      label_set({{"tier", tier},
+                 {"model", model},
+                 {"route", route},
+                 {"outcome", s.error.empty() ? "ok" : "error"}}),
+      s.model_calls);
+  add("switchyard_tokens_total",
+      label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "input"}}),
+      s.input_tokens);
+  add("switchyard_tokens_total",
+      label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "output"}}),
+      s.output_tokens);
+  add("switchyard_cost_usd_total", label_set({{"tier", tier}, {"model", model}, {"route", route}}),
+      s.cost_usd);
+  if (s.downgraded)
+    add("switchyard_downgrades_total", label_set({{"tier", tier}, {"route", route}}), 1);
+}
+
+void metrics_registry::record_run(const std::string& workflow, run_status status,
+                                  const std::string& reason) {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_runs_total",
+      label_set(
+          {{"workflow", workflow}, {"status", to_string(status)}, {"reason", or_none(reason)}}),
+      1);
+}
+
+void metrics_registry::record_rejection(const std::string& kind) {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_rejected_requests_total", label_set({{"kind", kind}}), 1);
+}
+
+void metrics_registry::connection_opened() {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_open_connections", "", 1);
+}
+
+void metrics_registry::connection_closed() {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_open_connections", "", -1);
+}
+
+void metrics_registry::connection_refused() {
+  std::lock_guard<std::mutex> lock{mu_};
+  add("switchyard_refused_connections_total", "", 1);
+}
+
+void metrics_registry::set_extra_source(std::function<std::string()> source) {
+  std::lock_guard<std::mutex> lock{mu_};
+  extra_ = std::move(source);
+}
+
+double metrics_registry::total(const std::string& name) const {
+  std::lock_guard<std::mutex> lock{mu_};
+  double sum = 0;
+  if (auto it = families_.find(name); it != families_.end())
+    for (const auto& [labels, v] : it->second.values) sum += v;
+  if (auto it = histograms_.find(name); it != histograms_.end())
+    for (const auto& [labels, h] : it->second) sum += static_cast<double>(h.count);
+  return sum;
+}
+
+std::string metrics_registry::render() const {
+  std::string out;
+  std::function<std::string()> extra;
+  {
+    std::lock_guard<std::mutex> lock{mu_};
+    for (const auto& [name, f] : families_) {
+      out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
+      for (const auto& [labels, v] : f.values) out += name + labels + " " + number(v) + "\n";
+    }
+    for (const auto& [name, help] : histogram_help_) {
+      out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+      auto it = histograms_.find(name);
+      if (it == histograms_.end()) continue;
+      const auto& bounds = latency_buckets();
+      for (const auto& [labels, h] : it->second) {
+        // labels is "{k=\"v\"}": splice le into it.
+        auto inner = labels.substr(1, labels.size() - 2);
+        auto with_le = [&](const std::string& le) {
+          return "{" + inner + (inner.empty() ? "" : ",") + "le=\"" + le + "\"}";
+        };
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < bounds.size(); ++i) {
+          cumulative += h.buckets[i];
+          out += name + "_bucket" + with_le(number(bounds[i])) + " " + std::to_string(cumulative) +
+                 "\n";
+        }
+        out += name + "_bucket" + with_le("+Inf") + " " + std::to_string(h.count) + "\n";
+        out += name + "_sum" + labels + " " + number(h.sum) + "\n";
+        out += name + "_count" + labels + " " + std::to_string(h.count) + "\n";
+      }
+    }
+    extra = extra_;
+  }
+  if (extra) out += extra();
+  return out;
+}
+
+}  // namespace switchyard::gateway

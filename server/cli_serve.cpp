@@ -1,0 +1,181 @@
+#include "server/cli_serve.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+#include "examples/builtin_workflows.hpp"
+#include "gateway/gateway_service.hpp"
+#include "gateway/http_server.hpp"
+#include "runtime/actor_runtime.hpp"
+#include "runtime/config.hpp"
+#include "runtime/logging.hpp"
+#include "server/cli_runs.hpp"
+#include "workflows/engine.hpp"
+
+namespace switchyard::cli {
+
+std::string keys_db_path(const std::string& flag, const std::string& configured,
+                         const std::string& store_dir) {
+  if (!flag.empty()) return flag;
+  if (!configured.empty()) return configured;
+  return store_dir + "-keys";
+}
+
+namespace {
+
+// "host:port" -> parts; false when malformed.
+bool split_listen(const std::string& listen, std::string& host, uint16_t& port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= listen.size()) return false;
+  auto digits = listen.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto n = std::stoul(digits);
+  if (n > 65535) return false;
+  host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+}  // namespace
+
+int serve_command(const serve_options& opts) {
+  auto loaded = load_config_file(opts.config_path);
+  if (!loaded.ok()) {
+    std::cerr << loaded.message() << '\n';
+    return 2;
+  }
+  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
+  init_logging(opts.log_level.empty() ? cfg->runtime.log_level : opts.log_level);
+  const auto& gw = cfg->gateway;
+
+  std::string host;
+  uint16_t port = 0;
+  auto listen = opts.listen.empty() ? gw.listen : opts.listen;
+  if (!split_listen(listen, host, port)) {
+    std::cerr << "serve: --listen must be HOST:PORT, got '" << listen << "'\n";
+    return 2;
+  }
+
+  workflow_registry registry;
+  if (auto problem = examples::register_builtin_workflows(registry); !problem.empty()) {
+    std::cerr << problem << '\n';
+    return 2;
+  }
+  if (auto problems = engine::check(*cfg, registry); !problems.empty()) {
+    for (const auto& p : problems) std::cerr << opts.config_path << ": " << p << '\n';
+    return 2;
+  }
+
+  auto store_dir = store_path(opts.db, cfg.get());
+  std::shared_ptr<checkpoint_store> store;
+  if (!opts.no_db) {
+    auto opened = checkpoint_store::open({store_dir, cfg->store.sync, false});
+    if (!opened.ok()) {
+      std::cerr << "serve: " << opened.error << '\n';
+      return 2;
+    }
+    store = std::move(opened.store);
+  }
+
+  auto metrics = std::make_shared<gateway::metrics_registry>();
+  std::shared_ptr<gateway::key_store> keys;
+  if (gw.auth == "keys") {
+    auto path = keys_db_path(opts.keys_db, gw.keys_path, store_dir);
+    auto opened = gateway::key_store::open(path);
+    if (!opened.ok()) {
+      std::cerr << "serve: " << opened.error << '\n';
+      return 2;
+    }
+    keys = std::move(opened.store);
+    if (keys->size() == 0)
+      std::cerr << "serve: warning: the key database " << path
+                << " holds no keys; every /v1 request will get 401 (create one with "
+                   "`switchyard keys create --name NAME --db "
+                << path << "`)\n";
+  }
+  std::shared_ptr<gateway::audit_log> audit;
+  if (!gw.audit_path.empty()) {
+    audit = std::make_shared<gateway::audit_log>(gw.audit_path, gw.audit_max_bytes,
+                                                 gw.audit_keep_files);
+    if (!audit->ok()) {
+      std::cerr << "serve: " << audit->error() << '\n';
+      return 2;
+    }
+  }
+
+  // Stop signals are taken synchronously by this thread; block them before any
+  // other thread starts so none of those gets them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    actor_runtime runtime{cfg->runtime};
+    engine eng{runtime.system(), cfg, registry, store};
+    gateway::gateway_parts parts;
+    parts.cfg = cfg;
+    parts.eng = &eng;
+    parts.workflows = registry.names();
+    parts.keys = keys;
+    parts.audit = audit;
+    parts.metrics = metrics;
+    gateway::gateway_service service{std::move(parts)};
+
+    gateway::http_server_options http;
+    http.host = host;
+    http.port = port;
+    http.io_threads = gw.io_threads;
+    http.max_body_bytes = gw.max_body_bytes;
+    http.max_header_bytes = gw.max_header_bytes;
+    http.idle_timeout_ms = gw.idle_timeout_ms;
+    http.read_timeout_ms = gw.read_timeout_ms;
+    http.max_connections = gw.max_connections;
+    gateway::http_server_hooks hooks{[metrics] { metrics->connection_opened(); },
+                                     [metrics] { metrics->connection_closed(); },
+                                     [metrics] { metrics->connection_refused(); }};
+    std::string error;
+    auto server = gateway::http_server::start(
+        http,
+        [&service](gateway::incoming_request req, std::shared_ptr<gateway::response_channel> ch) {
+          service.handle(std::move(req), std::move(ch));
+        },
+        std::move(hooks), error);
+    if (!server) {
+      std::cerr << error << '\n';
+      return 2;
+    }
+    service.set_ready(true);
+    std::cout << "switchyard serve: listening on http://" << host << ":" << server->port()
+              << std::endl;
+
+    if (opts.exit_after_s > 0) {
+      auto whole = std::floor(opts.exit_after_s);
+      timespec limit{static_cast<time_t>(whole),
+                     static_cast<long>((opts.exit_after_s - whole) * 1e9)};
+      sigtimedwait(&stop_signals, nullptr, &limit);
+    } else {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+    }
+    service.set_ready(false);
+    server->stop();
+    std::cout << "switchyard serve: stopped after "
+              << static_cast<uint64_t>(metrics->total("switchyard_http_requests_total"))
+              << " requests" << std::endl;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "switchyard serve: " << e.what() << '\n';
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace switchyard::cli
