@@ -5,7 +5,7 @@
 // exits non-zero on the first failure. Bounded: the whole run is killed after 60 s.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
@@ -74,6 +74,13 @@ const stubUrl = await startServer('stub-provider',
 
 // 2. A config: the default sim catalog plus two models on the stub.
 const cfg = JSON.parse(readFileSync(join(here, '../../examples/configs/default.json'), 'utf8'));
+// Its relative paths (route examples, support data) are relative to its own folder.
+const configDir = join(here, '../../examples/configs');
+const absolute = (p) => (isAbsolute(p) ? p : resolve(configDir, p));
+for (const route of cfg.router?.routes ?? [])
+  if (route.examples_file) route.examples_file = absolute(route.examples_file);
+for (const key of ['knowledge_base', 'orders'])
+  if (cfg.support?.[key]) cfg.support[key] = absolute(cfg.support[key]);
 cfg.providers.push({ name: 'stub', kind: 'openai', base_url: `${stubUrl}/v1`,
                      connect_timeout_ms: 1000, first_byte_timeout_ms: 10000,
                      total_timeout_ms: 20000 });
@@ -218,6 +225,15 @@ await check('a workflow run waits for its result; audit has one line per model c
     assert.equal(rec.key_id, created.id);
     assert.ok(!JSON.stringify(rec).includes(created.key), 'key in audit');
   }
+});
+
+await check('/metrics has the gateway counters and the model service breakers', async () => {
+  const res = await fetch(`${gatewayUrl}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /switchyard_model_calls_total\{[^}]*\} [1-9]/);
+  assert.match(text, /switchyard_resilience_calls_total [1-9]/);
+  assert.match(text, /switchyard_breaker_state\{endpoint="[^"]+",state="closed"\} 1/);
 });
 
 // Both servers must stop on SIGTERM, promptly: a hang at shutdown is a failure.
