@@ -141,4 +141,12 @@ std::vector<std::string> chunk_stream::error_events(const std::string& error_bod
   return {"data: " + error_body_json + "\n\n", "data: [DONE]\n\n"};
 }
 
+std::string chunk_stream::switch_comment(const stream_switch& sw) {
+  std::string reason = sw.reason;
+  for (char& c : reason)
+    if (c == '\n' || c == '\r') c = ' ';
+  return ": switchyard: continued on " + sw.to_model + " after " + std::to_string(sw.kept_chars) +
+         " characters from " + sw.from_model + " (" + reason + ")\n\n";
+}
+
 }  // namespace switchyard::gateway

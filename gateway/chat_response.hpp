@@ -43,6 +43,9 @@ class chunk_stream {
   /// An error inside the stream (the status line has gone out already): one event
   /// with OpenAI's error object, then `data: [DONE]`.
   static std::vector<std::string> error_events(const std::string& error_body_json);
+  /// An SSE comment (": ...", ignored by clients) marking that the reply continues on
+  /// another model after `kept_chars` characters; line breaks in the reason are flattened.
+  static std::string switch_comment(const stream_switch& sw);
 
   bool streamed_anything() const { return streamed_; }
 

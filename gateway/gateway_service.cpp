@@ -15,6 +15,7 @@
 #include "gateway/api_error.hpp"
 #include "gateway/chat_request.hpp"
 #include "gateway/chat_response.hpp"
+#include "router/model_service.hpp"
 #include "runtime/checkpoint_store.hpp"
 #include "runtime/run_result_json.hpp"
 #include "workflows/engine.hpp"
@@ -302,6 +303,16 @@ void on_delta(call_state& s, const stream_delta& d) {
   s.channel->write(std::move(event));
 }
 
+// The reply continues on another model after a provider failed mid-stream. OpenAI's
+// chunk format has no event for that, so it goes out as an SSE comment, which clients
+// skip and anyone reading the raw stream sees; the final chunk's x_switchyard names
+// the model that finished the reply.
+void on_switch(call_state& s, const stream_switch& sw) {
+  if (!s.stream) return;
+  start_stream_if_needed(s, nullptr);
+  s.channel->write(chunk_stream::switch_comment(sw));
+}
+
 void on_response(call_state& s, model_response& r) {
   auto& core = *s.core;
   double latency_s = seconds_since(s.start);
@@ -398,7 +409,8 @@ void gateway_service::core::chat_completions(const incoming_request& req,
               on_response(*s, r);
               self->quit();
             });
-    return {[s](stream_delta& d) { on_delta(*s, d); }};
+    return {[s](stream_delta& d) { on_delta(*s, d); },
+            [s](stream_switch& sw) { on_switch(*s, sw); }};
   });
 }
 
@@ -406,6 +418,7 @@ void gateway_service::core::chat_completions(const incoming_request& req,
 
 void gateway_service::core::finish_run(const key_record& key, const run_result& r,
                                        const std::string& input_hash) {
+  if (parts.on_run_end) parts.on_run_end(r.run_id);
   parts.metrics->record_run(r.workflow, r.status, r.reason);
   for (const auto& step : r.steps) parts.metrics->record_step(step);
   if (parts.keys && r.cost_usd > 0)
@@ -635,9 +648,27 @@ void gateway_service::handle(incoming_request req, std::shared_ptr<response_chan
   }
   if (path == "/metrics") {
     if (!get) return wrong_method(path, "GET");
-    return c.respond(
-        *ch, path, start,
-        {200, "text/plain; version=0.0.4; charset=utf-8", {}, c.parts.metrics->render()});
+    // Breakers, fallbacks and cache counters live in the model service: ask it (never
+    // blocking this I/O thread), then answer with the gateway's own counters and them.
+    auto self_core = core_;
+    c.sys->spawn([self_core, ch, start](caf::event_based_actor* self) {
+      auto answer = [self_core, ch, start](const std::string& extra) {
+        self_core->respond(*ch, "/metrics", start,
+                           {200, "text/plain; version=0.0.4; charset=utf-8", {},
+                            self_core->parts.metrics->render() + extra});
+      };
+      self->request(self_core->models, std::chrono::seconds(2), resilience_stats_atom::value)
+          .then(
+              [self, answer](const std::string& stats) {
+                answer(resilience_metrics_text(stats));
+                self->quit();
+              },
+              [self, answer](caf::error& err) {
+                answer("# model service resilience stats unavailable: " + to_string(err) + "\n");
+                self->quit();
+              });
+    });
+    return;
   }
   if (path.rfind("/v1/", 0) != 0) {
     return c.respond_error(*ch, "other", start,

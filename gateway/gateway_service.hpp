@@ -17,6 +17,7 @@
 // share (metrics, audit, keys, the runs table) is owned jointly, so an actor still
 // answering after the gateway is gone touches nothing freed.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct gateway_parts {
   std::shared_ptr<key_store> keys;     // null: no authentication (gateway.auth "none")
   std::shared_ptr<audit_log> audit;    // null: no audit log
   std::shared_ptr<metrics_registry> metrics;
+  /// Called with the run id when a run started here returns its result (e.g. to drop
+  /// the support swarm's per-run vault and call log); may be empty.
+  std::function<void(const std::string& run_id)> on_run_end;
 };
 
 class gateway_service {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 namespace switchyard::gateway {
 
 namespace {
@@ -180,11 +182,6 @@ void metrics_registry::connection_refused() {
   add("switchyard_refused_connections_total", "", 1);
 }
 
-void metrics_registry::set_extra_source(std::function<std::string()> source) {
-  std::lock_guard<std::mutex> lock{mu_};
-  extra_ = std::move(source);
-}
-
 double metrics_registry::total(const std::string& name) const {
   std::lock_guard<std::mutex> lock{mu_};
   double sum = 0;
@@ -197,7 +194,6 @@ double metrics_registry::total(const std::string& name) const {
 
 std::string metrics_registry::render() const {
   std::string out;
-  std::function<std::string()> extra;
   {
     std::lock_guard<std::mutex> lock{mu_};
     for (const auto& [name, f] : families_) {
@@ -226,9 +222,66 @@ std::string metrics_registry::render() const {
         out += name + "_count" + labels + " " + std::to_string(h.count) + "\n";
       }
     }
-    extra = extra_;
   }
-  if (extra) out += extra();
+  return out;
+}
+
+std::string resilience_metrics_text(const std::string& stats_json) {
+  auto doc = nlohmann::json::parse(stats_json, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return "# model service resilience stats unavailable: not a JSON object\n";
+  std::string out;
+  auto counter = [&](const std::string& name, const char* help, const nlohmann::json& value) {
+    if (!value.is_number()) return;
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " counter\n";
+    out += name + " " + number(value.get<double>()) + "\n";
+  };
+  struct field {
+    const char* key;
+    const char* help;
+  };
+  for (const auto& f : {field{"calls", "Model calls the model service received."},
+                        field{"answered", "Calls answered successfully."},
+                        field{"attempts", "Provider attempts, retries and fallbacks included."},
+                        field{"retries", "Retries after a retriable error."},
+                        field{"fallbacks", "Moves to the next candidate of a fallback chain."},
+                        field{"downgraded", "Answers from a lower tier than intended."},
+                        field{"blocked", "Calls that ended blocked (every candidate down)."},
+                        field{"failed", "Calls that ended with a non-retriable error."},
+                        field{"rate_limit_waits", "Calls that waited for a rate limit."},
+                        field{"rate_limited", "Calls refused after waiting for a rate limit."},
+                        field{"stream_switches", "Streams continued on another model."},
+                        field{"stream_tool_call_aborts",
+                              "Streams ended because a tool call had already gone out."},
+                        field{"semantic_failures",
+                              "Answers counted as failures: empty, bad JSON, error in a 200."}}) {
+    if (auto it = doc.find(f.key); it != doc.end())
+      counter(std::string("switchyard_resilience_") + f.key + "_total", f.help, *it);
+  }
+  if (auto cache = doc.find("cache"); cache != doc.end() && cache->is_object()) {
+    if (auto hits = cache->find("hits"); hits != cache->end())
+      counter("switchyard_cache_hits_total", "Response cache hits.", *hits);
+    if (auto misses = cache->find("misses"); misses != cache->end())
+      counter("switchyard_cache_misses_total", "Response cache misses.", *misses);
+  }
+  if (auto in_flight = doc.find("in_flight"); in_flight != doc.end() && in_flight->is_number()) {
+    out += "# HELP switchyard_model_calls_in_flight Calls the model service is working on.\n"
+           "# TYPE switchyard_model_calls_in_flight gauge\n";
+    out += "switchyard_model_calls_in_flight " + number(in_flight->get<double>()) + "\n";
+  }
+  if (auto breakers = doc.find("breakers"); breakers != doc.end() && breakers->is_array()) {
+    out += "# HELP switchyard_breaker_state Circuit breaker state per endpoint "
+           "(model|provider|key): 1 for the state it is in.\n"
+           "# TYPE switchyard_breaker_state gauge\n";
+    for (const auto& b : *breakers) {
+      if (!b.is_object() || !b.contains("endpoint") || !b["endpoint"].is_string()) continue;
+      std::string state = b.value("state", "");
+      for (const char* s : {"closed", "open", "half_open"})
+        out += "switchyard_breaker_state" +
+               label_set({{"endpoint", b["endpoint"].get<std::string>()}, {"state", s}}) + " " +
+               (state == s ? "1" : "0") + "\n";
+    }
+  }
   return out;
 }
 

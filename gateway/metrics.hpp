@@ -7,8 +7,8 @@
 // What is counted is what the gateway itself sees: HTTP requests by endpoint and
 // status, model calls by tier/model/route with tokens and cost, downgrades, errors by
 // kind, workflow runs by status (escalations, blocked), connections. Breaker states,
-// fallbacks and cache hits live in the model service: `set_extra_source` is the seam a
-// model-service stats query plugs into; its text is appended to the exposition.
+// fallbacks and cache hits live in the model service: /metrics asks it for them on each
+// scrape and appends resilience_metrics_text() of the answer.
 
 #include <cstdint>
 #include <functional>
@@ -40,9 +40,6 @@ class metrics_registry {
   void connection_closed();
   void connection_refused();  // over the connection cap
 
-  /// Text appended to render(): Prometheus lines from elsewhere (the model service's
-  /// breakers, fallbacks, cache). Called on every scrape; must be thread-safe.
-  void set_extra_source(std::function<std::string()> source);
 
   /// The exposition text.
   std::string render() const;
@@ -68,7 +65,6 @@ class metrics_registry {
   std::map<std::string, family> families_;
   std::map<std::string, std::map<std::string, histogram>> histograms_;  // name -> labels
   std::map<std::string, std::string> histogram_help_;
-  std::function<std::string()> extra_;
 };
 
 /// `{a="x",b="y"}` with values escaped as the format demands (\\, \", \n).
@@ -76,5 +72,12 @@ std::string label_set(const std::vector<std::pair<std::string, std::string>>& la
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const std::vector<double>& latency_buckets();
+
+/// The model service's resilience counters and breaker states (the JSON text its
+/// `resilience_stats_atom` query replies, router/model_service.hpp) as Prometheus
+/// lines: switchyard_resilience_<counter>_total, cache hits/misses, calls in flight,
+/// and one switchyard_breaker_state{endpoint,state} gauge per endpoint and state (1
+/// for the state it is in). Text that does not decode gives a comment saying so.
+std::string resilience_metrics_text(const std::string& stats_json);
 
 }  // namespace switchyard::gateway

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "agents/support_shared.hpp"
 #include "examples/builtin_workflows.hpp"
 #include "gateway/gateway_service.hpp"
 #include "gateway/http_server.hpp"
@@ -64,7 +65,9 @@ int serve_command(const serve_options& opts) {
   }
 
   workflow_registry registry;
-  if (auto problem = examples::register_builtin_workflows(registry); !problem.empty()) {
+  // The support swarm's vaults and call logs are per run: dropped when a run ends.
+  auto support = std::make_shared<support_shared>();
+  if (auto problem = examples::register_builtin_workflows(registry, support); !problem.empty()) {
     std::cerr << problem << '\n';
     return 2;
   }
@@ -128,6 +131,7 @@ int serve_command(const serve_options& opts) {
     parts.keys = keys;
     parts.audit = audit;
     parts.metrics = metrics;
+    parts.on_run_end = [support](const std::string& run_id) { support->end_run(run_id); };
     gateway::gateway_service service{std::move(parts)};
 
     gateway::http_server_options http;

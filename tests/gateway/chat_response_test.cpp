@@ -104,3 +104,11 @@ TEST_CASE("gateway response: a reply that never streamed is sent whole before th
   CHECK(p[3]["x_switchyard"]["decision"]["route"] == "greeting");
   CHECK(p[4] == "[DONE]");
 }
+
+TEST_CASE("gateway stream: a model switch is an SSE comment on one line", "[gateway]") {
+  stream_switch sw{"chatcmpl-1", "gpt-a", "claude-b", "connection: closed\nmid-body", 42};
+  auto comment = chunk_stream::switch_comment(sw);
+  CHECK(comment ==
+        ": switchyard: continued on claude-b after 42 characters from gpt-a (connection: closed "
+        "mid-body)\n\n");
+}

@@ -159,7 +159,6 @@ TEST_CASE("gateway metrics: Prometheus text with labelled counters and per-route
   m.record_model_call(failed, 0.2);
   m.record_request("/v1/chat/completions", 200, 0.004);
   m.record_rejection("auth");
-  m.set_extra_source([] { return std::string("switchyard_breaker_state{model=\"x\"} 0\n"); });
   auto text = m.render();
   CHECK(text.find("# TYPE switchyard_model_calls_total counter") != std::string::npos);
   CHECK(text.find("switchyard_model_calls_total{tier=\"local\",model=\"small\",route=\"billing\","
@@ -180,7 +179,32 @@ TEST_CASE("gateway metrics: Prometheus text with labelled counters and per-route
   CHECK(text.find("switchyard_model_call_duration_seconds_count{route=\"none\"} 1") !=
         std::string::npos);
   CHECK(text.find("switchyard_rejected_requests_total{kind=\"auth\"} 1") != std::string::npos);
-  CHECK(text.find("switchyard_breaker_state{model=\"x\"} 0") != std::string::npos);
   CHECK(m.total("switchyard_model_calls_total") == 2);
   CHECK(label_set({{"a", "x\"y\\z\n"}}) == "{a=\"x\\\"y\\\\z\\n\"}");
+}
+
+TEST_CASE("gateway metrics: the model service's resilience stats become counters and breaker gauges",
+          "[gateway]") {
+  auto text = resilience_metrics_text(
+      R"({"calls": 12, "answered": 9, "retries": 3, "fallbacks": 2, "downgraded": 1,
+          "blocked": 1, "cache": {"hits": 4, "misses": 8}, "in_flight": 2,
+          "breakers": [{"endpoint": "gpt|oa|", "state": "open"},
+                       {"endpoint": "claude|an|", "state": "closed"}]})");
+  CHECK(text.find("# TYPE switchyard_resilience_retries_total counter\n"
+                  "switchyard_resilience_retries_total 3\n") != std::string::npos);
+  CHECK(text.find("switchyard_resilience_fallbacks_total 2") != std::string::npos);
+  CHECK(text.find("switchyard_resilience_blocked_total 1") != std::string::npos);
+  CHECK(text.find("switchyard_cache_hits_total 4") != std::string::npos);
+  CHECK(text.find("switchyard_cache_misses_total 8") != std::string::npos);
+  CHECK(text.find("switchyard_model_calls_in_flight 2") != std::string::npos);
+  CHECK(text.find("switchyard_breaker_state{endpoint=\"gpt|oa|\",state=\"open\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("switchyard_breaker_state{endpoint=\"gpt|oa|\",state=\"closed\"} 0") !=
+        std::string::npos);
+  CHECK(text.find("switchyard_breaker_state{endpoint=\"claude|an|\",state=\"closed\"} 1") !=
+        std::string::npos);
+  // Counters the service did not report are left out, not invented as zero.
+  CHECK(text.find("stream_switches") == std::string::npos);
+  CHECK(resilience_metrics_text("not json").rfind("# model service resilience stats unavailable",
+                                                   0) == 0);
 }
