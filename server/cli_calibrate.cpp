@@ -9,19 +9,11 @@
 
 #include "router/cascade.hpp"
 #include "runtime/config.hpp"
+#include "server/cli_common.hpp"
 
 namespace switchyard::cli {
 
 namespace {
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path)) return false;
-  std::ostringstream text;
-  text << in.rdbuf();
-  out = text.str();
-  return static_cast<bool>(in) || in.eof();
-}
 
 std::string number(double x, int decimals) {
   char buf[64];

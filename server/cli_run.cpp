@@ -10,6 +10,7 @@
 #include "runtime/config.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/run_result_json.hpp"
+#include "server/cli_common.hpp"
 #include "server/cli_runs.hpp"
 #include "server/cli_support.hpp"
 #include "router/request_audit.hpp"
@@ -19,32 +20,14 @@
 
 namespace switchyard::cli {
 
-namespace {
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) return false;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  out = buf.str();
-  return true;
-}
-
-}  // namespace
-
 int run_command(const run_options& opts) {
   if (opts.workflow == "support") return support_command(opts);
   if (opts.interactive) {
     std::cerr << "run: --interactive is for the support workflow\n";
     return 2;
   }
-  auto loaded = load_config_file(opts.config_path);
-  if (!loaded.ok()) {
-    std::cerr << loaded.message() << '\n';
-    return 2;
-  }
-  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
-  init_logging(opts.log_level.empty() ? cfg->runtime.log_level : opts.log_level);
+  auto cfg = load_config_and_logging(opts.config_path, opts.log_level);
+  if (!cfg) return 2;
 
   workflow_registry registry;
   if (auto problem = examples::register_builtin_workflows(registry); !problem.empty()) {

@@ -14,6 +14,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/config.hpp"
 #include "runtime/logging.hpp"
+#include "server/cli_common.hpp"
 #include "server/cli_runs.hpp"
 #include "workflows/engine.hpp"
 
@@ -47,13 +48,8 @@ bool split_listen(const std::string& listen, std::string& host, uint16_t& port) 
 }  // namespace
 
 int serve_command(const serve_options& opts) {
-  auto loaded = load_config_file(opts.config_path);
-  if (!loaded.ok()) {
-    std::cerr << loaded.message() << '\n';
-    return 2;
-  }
-  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
-  init_logging(opts.log_level.empty() ? cfg->runtime.log_level : opts.log_level);
+  auto cfg = load_config_and_logging(opts.config_path, opts.log_level);
+  if (!cfg) return 2;
   const auto& gw = cfg->gateway;
 
   std::string host;

@@ -18,6 +18,7 @@
 #include "runtime/config.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/run_result_json.hpp"
+#include "server/cli_common.hpp"
 #include "server/cli_runs.hpp"
 #include "workflows/cost_report.hpp"
 #include "workflows/engine.hpp"
@@ -29,14 +30,6 @@ namespace {
 
 using examples::support_outcome;
 
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) return false;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  out = buf.str();
-  return true;
-}
 
 // A one-line bar redrawn in place on stderr.
 void draw_progress(size_t done, size_t total) {
@@ -159,13 +152,8 @@ int interactive(engine& eng, support_shared& shared, const run_options& opts, co
 }  // namespace
 
 int support_command(const run_options& opts) {
-  auto loaded = load_config_file(opts.config_path);
-  if (!loaded.ok()) {
-    std::cerr << loaded.message() << '\n';
-    return 2;
-  }
-  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
-  init_logging(opts.log_level.empty() ? cfg->runtime.log_level : opts.log_level);
+  auto cfg = load_config_and_logging(opts.config_path, opts.log_level);
+  if (!cfg) return 2;
 
   auto shared = std::make_shared<support_shared>();
   workflow_registry registry;
