@@ -51,6 +51,18 @@ std::string normalise_finish_reason(const std::string& reason) {
   return out;
 }
 
+void append_logprobs(const json& candidate, std::vector<token_logprob>& out) {
+  auto lp = candidate.find("logprobsResult");
+  if (lp == candidate.end() || !lp->is_object()) return;
+  auto chosen = lp->find("chosenCandidates");
+  if (chosen == lp->end() || !chosen->is_array()) return;
+  for (const json& item : *chosen) {
+    auto value = item.is_object() ? item.find("logProbability") : item.end();
+    if (value == item.end() || !value->is_number()) continue;
+    out.push_back({string_field(item, "token"), value->get<double>()});
+  }
+}
+
 http_request build_request(const model_request& req, const model_config& model,
                            const provider_config& provider, const std::string& api_key) {
   std::string system;
@@ -228,17 +240,7 @@ static model_response parse_unredacted(int http_status, const http_headers& head
       return failed_response("content_filter",
                              "gemini: the reply was blocked (finishReason " + reason + ")");
     }
-    if (auto lp = candidate.find("logprobsResult"); lp != candidate.end() && lp->is_object()) {
-      auto chosen = lp->find("chosenCandidates");
-      if (chosen != lp->end() && chosen->is_array()) {
-        for (const json& item : *chosen) {
-          if (!item.is_object()) continue;
-          auto value = item.find("logProbability");
-          if (value == item.end() || !value->is_number()) continue;
-          out.logprobs.push_back({string_field(item, "token"), value->get<double>()});
-        }
-      }
-    }
+    append_logprobs(candidate, out.logprobs);
     json usage = doc.contains("usageMetadata") ? doc["usageMetadata"] : json();
     // Thinking tokens are billed as output.
     set_usage(

@@ -15,13 +15,20 @@
 // Wire -> canonical: function calls without an id get "call_<n>" (their position).
 // Pure functions, thread-safe.
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "router/providers/http_types.hpp"
 #include "runtime/config.hpp"
 #include "runtime/messages.hpp"
 
 namespace switchyard::gemini_adapter {
+
+/// Appends the token log-probabilities of a candidate (candidates[i].logprobsResult
+/// .chosenCandidates) to `out`; entries without a numeric logProbability are skipped.
+/// Whole replies and stream chunks carry them in the same shape.
+void append_logprobs(const nlohmann::json& candidate, std::vector<token_logprob>& out);
 
 /// See openai_adapter::build_request; same contract.
 http_request build_request(const model_request& req, const model_config& model,

@@ -379,16 +379,7 @@ void gemini_stream_decoder::on_event(const sse_event& event, std::vector<stream_
         }
       }
     }
-    if (auto lp = candidate.find("logprobsResult"); lp != candidate.end() && lp->is_object()) {
-      auto chosen = lp->find("chosenCandidates");
-      if (chosen != lp->end() && chosen->is_array()) {
-        for (const json& item : *chosen) {
-          auto value = item.is_object() ? item.find("logProbability") : item.end();
-          if (value == item.end() || !value->is_number()) continue;
-          logprobs_.push_back({string_field(item, "token"), value->get<double>()});
-        }
-      }
-    }
+    gemini_adapter::append_logprobs(candidate, logprobs_);
     std::string reason = string_field(candidate, "finishReason");
     if (reason == "MALFORMED_FUNCTION_CALL") {
       fail("bad_response", "gemini stream: the model produced a malformed function call (" +
