@@ -66,11 +66,16 @@ options parse_args(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--pairs") o.pairs = next();
-    else if (a == "--train") o.train = next();
-    else if (a == "--banking77") o.banking77 = next();
-    else if (a == "--entries") o.entries = std::atoi(next().c_str());
-    else if (a == "--verbose") o.verbose = true;
+    if (a == "--pairs")
+      o.pairs = next();
+    else if (a == "--train")
+      o.train = next();
+    else if (a == "--banking77")
+      o.banking77 = next();
+    else if (a == "--entries")
+      o.entries = std::atoi(next().c_str());
+    else if (a == "--verbose")
+      o.verbose = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       std::exit(2);
@@ -115,8 +120,8 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 struct quality {
   std::vector<double> same, different;  // cosines
   double recall(double t) const {
-    return static_cast<double>(std::count_if(same.begin(), same.end(),
-                                             [t](double c) { return c >= t; })) /
+    return static_cast<double>(
+               std::count_if(same.begin(), same.end(), [t](double c) { return c >= t; })) /
            static_cast<double>(std::max<size_t>(1, same.size()));
   }
   size_t false_hits(double t) const {
@@ -195,7 +200,8 @@ int main(int argc, char** argv) {
     encoders.push_back({"router-b77", std::make_unique<projected_text_encoder>(
                                           tfidf_encoder::fit(b77, tfidf_options{}))});
   }
-  size_t same = std::count_if(pairs.begin(), pairs.end(), [](const pair_case& p) { return p.same; });
+  size_t same =
+      std::count_if(pairs.begin(), pairs.end(), [](const pair_case& p) { return p.same; });
   std::printf("%zu paraphrase pairs, %zu pairs of different questions (%s)\n", same,
               pairs.size() - same, o.pairs.c_str());
   const std::vector<double> thresholds = {0.7, 0.75, 0.8, 0.85, 0.9, 0.92};

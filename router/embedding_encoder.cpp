@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <future>
 
 #include "router/providers/embeddings_adapter.hpp"
@@ -201,9 +201,9 @@ bool remote_embedding_encoder::embed(const std::vector<std::string>& texts,
   if (!client_) client_ = std::make_unique<http_client>();
   const size_t batch = std::max<uint32_t>(1, settings_.batch_size);
   for (size_t start = 0; start < texts.size(); start += batch) {
-    std::vector<std::string> part(texts.begin() + static_cast<std::ptrdiff_t>(start),
-                                  texts.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(texts.size(), start + batch)));
+    std::vector<std::string> part(
+        texts.begin() + static_cast<std::ptrdiff_t>(start),
+        texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), start + batch)));
     // Blank texts are rejected by some services: embed a space instead (a zero-ish
     // vector, as an empty text deserves).
     for (auto& t : part)

@@ -334,8 +334,8 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
     if (!encoder->encode_all(texts, encoded, error))
       return {nullptr, "cannot encode the examples: " + error};
     if (encoded.size() != examples.size())
-      return {nullptr, "the encoder returned " + std::to_string(encoded.size()) +
-                           " vectors for " + std::to_string(examples.size()) + " examples"};
+      return {nullptr, "the encoder returned " + std::to_string(encoded.size()) + " vectors for " +
+                           std::to_string(examples.size()) + " examples"};
   }
   std::vector<std::vector<feature_node>> rows;
   std::vector<int> labels;

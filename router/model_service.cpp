@@ -867,15 +867,15 @@ bool request_embedding(service_actor* self, uint64_t key, call_state& c) {
   if (text.empty()) return false;
   routing_input input{c.req, text, c.prompt_tokens, budget_note{}};
   const bool classify = st.policy->consults_classifier(input);
-  const bool for_cache = st.cache && !c.req.stream && c.req.temperature <= 0 &&
-                         c.req.messages.back().role == "user";
+  const bool for_cache =
+      st.cache && !c.req.stream && c.req.temperature <= 0 && c.req.messages.back().role == "user";
   if (!classify && !for_cache) return false;
   const auto now = clock_type::now();
   if (now < st.embeddings_down_until) {
     ++st.counters.embeddings_skipped;
     if (classify) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          st.embeddings_down_until - now);
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(st.embeddings_down_until - now);
       c.guess = std::make_unique<route_guess>(st.embedded->classify_fallback(
           text, fmt::format("the service failed {} ms ago ({}); asking again in {} ms",
                             st.cfg->router.embeddings.cooldown_ms - left.count(),
@@ -965,7 +965,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       st.broken_providers.emplace(p.name, error);
     }
   }
-  st.embedded = std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
+  st.embedded =
+      std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
   if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();
   if (const auto& cache_cfg = st.cfg->resilience.cache; !cache_cfg.path.empty()) {
     std::string path = cache_cfg.path;

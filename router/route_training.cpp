@@ -47,7 +47,6 @@ std::string read_small_file(const std::string& path) {
 
 }  // namespace
 
-
 std::shared_ptr<const text_encoder> intent_route_classifier::features() const {
   const auto* linear = dynamic_cast<const linear_intent_classifier*>(model_.get());
   return linear != nullptr ? linear->shared_encoder() : nullptr;
@@ -79,7 +78,8 @@ route_guess embedding_route_classifier::classify(std::string_view text) const {
 
 route_guess embedding_route_classifier::classify_fallback(
     std::string_view text, const std::string& why_not_embeddings) const {
-  return guess_of(fallback_->classify(text), "tfidf (embeddings not used: " + why_not_embeddings + ")");
+  return guess_of(fallback_->classify(text),
+                  "tfidf (embeddings not used: " + why_not_embeddings + ")");
 }
 
 route_guess embedding_route_classifier::classify_embedding(
@@ -123,8 +123,8 @@ namespace {
 // saved there. Null and `error` when training fails.
 std::shared_ptr<const linear_intent_classifier> load_or_train(
     const std::vector<labeled_utterance>& examples, const std::string& print,
-    const std::string& model_path, const std::shared_ptr<const text_encoder>& encoder,
-    bool& loaded, std::string& error) {
+    const std::string& model_path, const std::shared_ptr<const text_encoder>& encoder, bool& loaded,
+    std::string& error) {
   linear_classifier_options options;  // threshold 0: the policy applies its own
   const std::string print_path = model_path + ".examples";
   loaded = false;
@@ -170,8 +170,8 @@ route_training_result train_route_classifier(const config& cfg) {
   const std::string print = fingerprint(examples);
   const bool remote = cfg.router.embeddings.enabled();
   bool loaded = false;
-  auto tfidf = load_or_train(examples, print, remote && !model_path.empty() ? model_path + ".tfidf"
-                                                                            : model_path,
+  auto tfidf = load_or_train(examples, print,
+                             remote && !model_path.empty() ? model_path + ".tfidf" : model_path,
                              nullptr, loaded, out.error);
   if (!tfidf) return out;
   out.loaded = loaded;
@@ -184,8 +184,7 @@ route_training_result train_route_classifier(const config& cfg) {
     auto on_embeddings = load_or_train(examples, print, model_path, encoder, loaded, why);
     if (on_embeddings) {
       out.loaded = out.loaded && loaded;
-      out.classifier =
-          std::make_shared<embedding_route_classifier>(encoder, on_embeddings, tfidf);
+      out.classifier = std::make_shared<embedding_route_classifier>(encoder, on_embeddings, tfidf);
     } else {
       // The service is down or misbehaving right now: start anyway, routing as
       // without router.embeddings, rather than take every route down with it.

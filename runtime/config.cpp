@@ -338,9 +338,9 @@ const std::vector<std::string> workflow_keys = {"max_hops", "step_timeout_ms", "
                                                 "escalation", "agents"};
 const std::vector<std::string> agent_keys = {"model", "tier", "max_tokens", "system_prompt"};
 
-const std::vector<std::string> router_keys = {"routes", "default_route", "threshold",
-                                              "classifier_model", "rules", "complexity",
-                                              "latency_classes", "embeddings"};
+const std::vector<std::string> router_keys = {"routes",           "default_route", "threshold",
+                                              "classifier_model", "rules",         "complexity",
+                                              "latency_classes",  "embeddings"};
 const std::vector<std::string> embeddings_keys = {"provider",   "model",      "dimension",
                                                   "batch_size", "timeout_ms", "cooldown_ms"};
 const std::vector<std::string> route_keys = {"name", "tier", "examples", "examples_file"};
@@ -866,8 +866,8 @@ embeddings_settings parse_embeddings(validator& v, const json& e, const std::str
     if (it == known.provider_kinds.end()) {
       std::vector<std::string> names;
       for (const auto& entry : known.provider_kinds) names.push_back(entry.first);
-      v.fail(member_path(path, "provider"),
-             "must name an entry of providers (" + join(names) + ")", e["provider"]);
+      v.fail(member_path(path, "provider"), "must name an entry of providers (" + join(names) + ")",
+             e["provider"]);
     } else if (it->second != "openai") {
       v.fail(member_path(path, "provider"),
              "must name a provider of kind openai (an OpenAI-compatible /v1/embeddings), not " +

@@ -63,17 +63,18 @@ std::vector<paraphrase> paraphrases() {
 
 config config_for(const std::string& base_url, uint32_t dimension = stub_embedding_dimensions,
                   uint32_t batch_size = 64, const std::string& model_file = "") {
-  std::string text = R"({"tiers": ["local"],
-    "providers": [{"name": "oa", "kind": "openai", "base_url": ")" + base_url +
-                     R"(/v1", "api_key_env": ")" + key_var + R"(", "first_byte_timeout_ms": 2000}],
+  std::string text =
+      R"({"tiers": ["local"],
+    "providers": [{"name": "oa", "kind": "openai", "base_url": ")" +
+      base_url + R"(/v1", "api_key_env": ")" + key_var + R"(", "first_byte_timeout_ms": 2000}],
     "models": [{"id": "m", "provider": "oa", "tier": "local", "price_in_per_mtok": 0,
                 "price_out_per_mtok": 0, "context_window": 8192, "residency": "cloud"}],
     "router": {"routes": [{"name": "a", "tier": "local", "examples": ["where is my parcel"]},
                           {"name": "b", "tier": "local", "examples": ["reset my password"]}],
-               )" + (model_file.empty() ? std::string() : "\"classifier_model\": \"" + model_file + "\",") + R"(
+               )" +
+      (model_file.empty() ? std::string() : "\"classifier_model\": \"" + model_file + "\",") + R"(
                "embeddings": {"provider": "oa", "model": "embed-stub", "dimension": )" +
-                     std::to_string(dimension) + R"(, "batch_size": )" +
-                     std::to_string(batch_size) + R"(}}})";
+      std::to_string(dimension) + R"(, "batch_size": )" + std::to_string(batch_size) + R"(}}})";
   auto loaded = parse_config_text(text, "embed-test");
   INFO(loaded.message());
   REQUIRE(loaded.ok());
@@ -194,9 +195,10 @@ TEST_CASE("remote embeddings: failures name the service and never the key", "[em
   }
 }
 
-TEST_CASE("remote embeddings: a classifier trains on them, saves their identity and reloads "
-          "without calling the service",
-          "[embedding_encoder]") {
+TEST_CASE(
+    "remote embeddings: a classifier trains on them, saves their identity and reloads "
+    "without calling the service",
+    "[embedding_encoder]") {
   stub_fixture f;
   auto cfg = config_for(f.stub->base_url(), stub_embedding_dimensions, 16);
   std::string error;

@@ -1,6 +1,4 @@
 #include "router/response_cache.hpp"
-#include "router/tfidf_encoder.hpp"
-#include "router/utterance_file.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -8,6 +6,9 @@
 #include <memory>
 #include <random>
 #include <string>
+
+#include "router/tfidf_encoder.hpp"
+#include "router/utterance_file.hpp"
 
 using namespace switchyard;
 using namespace std::chrono_literals;

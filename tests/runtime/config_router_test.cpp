@@ -84,8 +84,10 @@ TEST_CASE("config router: every problem is named with its path", "[config][route
 namespace {
 
 json doc_with_embeddings(const json& embeddings) {
-  json doc = doc_with_router(R"({"routes": [{"name": "faq", "tier": "local", "examples": ["x"]}]})"_json);
-  doc["providers"].push_back(R"({"name": "oa", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"})"_json);
+  json doc =
+      doc_with_router(R"({"routes": [{"name": "faq", "tier": "local", "examples": ["x"]}]})"_json);
+  doc["providers"].push_back(
+      R"({"name": "oa", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"})"_json);
   doc["providers"].push_back(R"({"name": "an", "kind": "anthropic"})"_json);
   doc["router"]["embeddings"] = embeddings;
   return doc;
@@ -108,7 +110,8 @@ TEST_CASE("config router: embeddings name an OpenAI-compatible provider, a model
   CHECK(e.batch_size == 64);
   CHECK(e.timeout_ms == 2000);
   CHECK(e.cooldown_ms == 5000);
-  CHECK_FALSE(parse_config(doc_with_router(json::object()), "t").value->router.embeddings.enabled());
+  CHECK_FALSE(
+      parse_config(doc_with_router(json::object()), "t").value->router.embeddings.enabled());
 }
 
 TEST_CASE("config router: bad embeddings settings are named with their path", "[config][router]") {
