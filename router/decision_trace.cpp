@@ -109,7 +109,12 @@ std::string to_json_text(const decision_trace& t) {
       put_number(out, c.top[i].second);
       out.push_back('}');
     }
-    put_raw(out, "]}");
+    out.push_back(']');
+    if (!c.encoder.empty()) {
+      put_key(out, "encoder");
+      put_string(out, c.encoder);
+    }
+    out.push_back('}');
   }
   if (!t.data_class.empty()) {
     put_key(out, "data_class");

@@ -43,6 +43,7 @@ struct classifier_note {
   double runner_up_confidence = 0;
   double threshold = 0;
   std::vector<std::pair<std::string, double>> top;  // best first
+  std::string encoder;  // route_guess::encoder; left out of the JSON when empty
 };
 
 struct budget_note {

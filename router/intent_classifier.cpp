@@ -326,15 +326,25 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
   const size_t k = model->routes.size();
 
   std::vector<sparse_vector> encoded;
+  {
+    std::vector<std::string> texts;
+    texts.reserve(examples.size());
+    for (const auto& e : examples) texts.push_back(e.text);
+    std::string error;
+    if (!encoder->encode_all(texts, encoded, error))
+      return {nullptr, "cannot encode the examples: " + error};
+    if (encoded.size() != examples.size())
+      return {nullptr, "the encoder returned " + std::to_string(encoded.size()) + " vectors for " +
+                           std::to_string(examples.size()) + " examples"};
+  }
   std::vector<std::vector<feature_node>> rows;
   std::vector<int> labels;
-  encoded.reserve(examples.size());
   rows.reserve(examples.size());
-  for (const auto& e : examples) {
-    encoded.push_back(encoder->encode(e.text));
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto& e = examples[i];
     std::vector<feature_node> row;
-    row.reserve(encoded.back().entries.size() + 2);
-    for (const auto& [index, value] : encoded.back().entries) {
+    row.reserve(encoded[i].entries.size() + 2);
+    for (const auto& [index, value] : encoded[i].entries) {
       row.push_back({static_cast<int>(index) + 1, value});
     }
     row.push_back({static_cast<int>(model->dimension) + 1, 1.0});
@@ -404,14 +414,22 @@ classifier_result linear_intent_classifier::train(const std::vector<labeled_utte
 }
 
 std::vector<double> linear_intent_classifier::probabilities(std::string_view text) const {
+  return probabilities_of(model_->encoder->encode(text));
+}
+
+std::vector<double> linear_intent_classifier::probabilities_of(const sparse_vector& v) const {
   std::vector<double> p;
-  decision_values_q(model_->encoder->encode(text), p);
+  decision_values_q(v, p);
   softmax(model_->scale, p);
   return p;
 }
 
 classification linear_intent_classifier::classify(std::string_view text) const {
-  const auto p = probabilities(text);
+  return classify_encoded(model_->encoder->encode(text));
+}
+
+classification linear_intent_classifier::classify_encoded(const sparse_vector& features) const {
+  const auto p = probabilities_of(features);
   const size_t k = p.size();
   const size_t shown = std::min(k, static_cast<size_t>(std::max(top_k_, 2)));
   std::vector<uint32_t> order(k);

@@ -125,11 +125,17 @@ class linear_intent_classifier final : public intent_classifier {
   const std::vector<std::string>& routes() const override { return model_->routes; }
   double threshold() const override { return threshold_; }
 
+  /// Classifies features already encoded by encoder() (a remote encoder's vector
+  /// fetched asynchronously). Indices beyond encoder().dimension() must not occur.
+  classification classify_encoded(const sparse_vector& features) const;
+
   /// Calibrated probabilities of every route, in routes() order. Thread-safe.
   std::vector<double> probabilities(std::string_view text) const;
+  std::vector<double> probabilities_of(const sparse_vector& features) const;
   /// The softmax inverse temperature fitted at training time.
   double calibration_scale() const { return model_->scale; }
   const text_encoder& encoder() const { return *model_->encoder; }
+  const std::shared_ptr<const text_encoder>& shared_encoder() const { return model_->encoder; }
 
  private:
   struct weights {

@@ -21,6 +21,7 @@
 #include "router/providers/wire_adapter.hpp"
 #include "router/rate_limiter.hpp"
 #include "router/response_cache.hpp"
+#include "router/route_training.hpp"
 #include "router/routing_policy.hpp"
 #include "router/token_estimate.hpp"
 #include "runtime/clock.hpp"
@@ -35,6 +36,7 @@ using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
 using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
 using http_delta_atom = caf::atom_constant<caf::atom("http_delta")>;
 using wake_atom = caf::atom_constant<caf::atom("res_wake")>;
+using embed_done_atom = caf::atom_constant<caf::atom("embed_done")>;
 using clock_type = std::chrono::steady_clock;
 
 clock_time now_ns() {
@@ -98,6 +100,9 @@ struct service_counters {
   uint64_t semantic_failures = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
+  uint64_t embeddings_asked = 0;    // routing embeddings requested from the service
+  uint64_t embeddings_failed = 0;   // ... that failed: routed with TF-IDF instead
+  uint64_t embeddings_skipped = 0;  // not asked: the service failed within cooldown_ms
 };
 
 // One model_request in flight, from routing to its answer.
@@ -134,6 +139,10 @@ struct call_state {
   // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
   // Earlier stages' answers were paid (their reservations settled) and are added to the
   // final usage, so the usage matches the ledger.
+  // Routing on an embeddings service: the classifier's answer on the prompt's vector
+  // (or the TF-IDF fallback's, with the reason), and the vector itself for the cache.
+  std::unique_ptr<route_guess> guess;
+  std::vector<float> prompt_embedding;
   std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
   cache_policy cache_rules;
   std::unique_ptr<cascade> cascade_run;
@@ -158,10 +167,16 @@ struct model_service_state {
   std::unordered_map<std::string, sim_provider> sims;                       // by provider name
   std::unordered_map<std::string, http_provider> http_providers;            // by provider name
   std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
+  // The classifier when it routes on an embeddings service (router.embeddings): the
+  // prompt's embedding is awaited as a message before the call is routed.
+  std::shared_ptr<const embedding_route_classifier> embedded;
+  clock_type::time_point embeddings_down_until;  // failed lately: not asked before this
+  std::string embeddings_down_why;
   // The response cache (resilience.cache.path), its wall clock (TTLs outlive the
-  // process) and encoder. Declared before `cache`, which uses them.
+  // process) and encoder (the router's: see cache_encoder_for). Declared before `cache`,
+  // which uses them.
   wall_clock_source cache_clock;
-  hashed_bag_of_words_encoder cache_encoder{256};
+  std::unique_ptr<embedding_encoder> cache_encoder;
   std::unique_ptr<response_cache> cache;
   // Created only when the config has an HTTP provider: its I/O thread is not free.
   std::unique_ptr<http_client> http;
@@ -709,6 +724,7 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
   c.cache_rules.allow_nonzero_temperature =
       std::find(routes.begin(), routes.end(), c.route) != routes.end();
   auto request = std::make_unique<cache_request>(cache_request_of(c.req, c.route));
+  request->embedding = c.prompt_embedding;  // empty unless an embeddings service gave it
   cache_lookup found = st.cache->lookup(*request, c.cache_rules);
   if (found.what == cache_lookup::not_cacheable) return false;
   if (found.what == cache_lookup::miss) {
@@ -754,7 +770,7 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
 bool route_call(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
   routing_input input{c.req, latest_user_text(c.req.messages), c.prompt_tokens,
-                      budget_left(st.ledger->usage(c.req.ctx.thread_id))};
+                      budget_left(st.ledger->usage(c.req.ctx.thread_id)), c.guess.get()};
   auto decision = st.policy->decide(input, *st.models);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
@@ -827,6 +843,100 @@ bool start_stage(service_actor* self, uint64_t key, call_state& c) {
   return route_call(self, key, c);
 }
 
+// Routes the call and starts it: from the cache, as a cascade, or along its chain.
+void proceed(service_actor* self, uint64_t key, call_state& call) {
+  auto& st = self->state;
+  if (!route_call(self, key, call)) return;
+  if (answer_from_cache(self, key, call)) return;
+  if (auto stages = cascade_tiers(*st.cfg, call); !stages.empty()) {
+    auto& settings = st.cfg->resilience.cascade.at(call.route);
+    call.cascade_run = std::make_unique<cascade>(std::move(stages), settings);
+    if (!start_stage(self, key, call)) return;
+  }
+  pump(self, key);
+}
+
+// With router.embeddings, asks the service for the prompt's embedding when the
+// classifier will be consulted or the cache can use it. True when the request went out:
+// the call resumes on embed_done. Within cooldown_ms of a failure the service is not
+// asked and the classifier's TF-IDF fallback routes, saying why in the trace.
+bool request_embedding(service_actor* self, uint64_t key, call_state& c) {
+  auto& st = self->state;
+  if (!st.embedded || !st.http) return false;
+  const std::string_view text = latest_user_text(c.req.messages);
+  if (text.empty()) return false;
+  routing_input input{c.req, text, c.prompt_tokens, budget_note{}};
+  const bool classify = st.policy->consults_classifier(input);
+  const bool for_cache =
+      st.cache && !c.req.stream && c.req.temperature <= 0 && c.req.messages.back().role == "user";
+  if (!classify && !for_cache) return false;
+  const auto now = clock_type::now();
+  if (now < st.embeddings_down_until) {
+    ++st.counters.embeddings_skipped;
+    if (classify) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(st.embeddings_down_until - now);
+      c.guess = std::make_unique<route_guess>(st.embedded->classify_fallback(
+          text, fmt::format("the service failed {} ms ago ({}); asking again in {} ms",
+                            st.cfg->router.embeddings.cooldown_ms - left.count(),
+                            st.embeddings_down_why, left.count())));
+    }
+    return false;
+  }
+  ++st.counters.embeddings_asked;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto embedded = st.embedded;
+  const auto& encoder = embedded->encoder();
+  st.http->send(encoder.endpoint(), encoder.request_for({std::string(text)}), encoder.timeouts(),
+                [me, key, embedded](http_result result) {
+                  std::vector<std::vector<float>> vectors;
+                  std::string error;
+                  if (embedded->encoder().parse(result, 1, vectors, error))
+                    caf::anon_send(me, embed_done_atom::value, key, std::move(vectors.front()),
+                                   std::string{});
+                  else
+                    caf::anon_send(me, embed_done_atom::value, key, std::vector<float>{},
+                                   std::move(error));
+                });
+  return true;
+}
+
+// The embedding service answered (or failed) for call `key`: route and start it.
+void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& vector,
+                       const std::string& error) {
+  auto& st = self->state;
+  auto it = st.calls.find(key);
+  if (it == st.calls.end()) return;
+  auto& c = it->second;
+  const std::string_view text = latest_user_text(c.req.messages);
+  if (error.empty()) {
+    c.guess = std::make_unique<route_guess>(st.embedded->classify_embedding(vector));
+    c.prompt_embedding = std::move(vector);
+  } else {
+    ++st.counters.embeddings_failed;
+    const auto& s = st.cfg->router.embeddings;
+    st.embeddings_down_until = clock_type::now() + std::chrono::milliseconds(s.cooldown_ms);
+    st.embeddings_down_why = error;
+    spdlog::warn("model service: routing with TF-IDF for {} ms: {}", s.cooldown_ms, error);
+    c.guess = std::make_unique<route_guess>(st.embedded->classify_fallback(text, error));
+    c.events.push_back("routing embeddings failed, TF-IDF fallback: " + error);
+  }
+  proceed(self, key, c);
+}
+
+// The cache's vectors come from the router's encoder: the embeddings service's (passed
+// in with each request), else the classifier's TF-IDF features projected to 512
+// dimensions, else (no classifier) a hashed bag of words.
+std::unique_ptr<embedding_encoder> cache_encoder_for(const model_service_state& st) {
+  if (st.embedded)
+    return std::make_unique<precomputed_embeddings>(st.embedded->encoder().identity(),
+                                                    st.embedded->encoder().dimension());
+  const auto& classifier = st.policy->classifier();
+  if (auto features = classifier ? classifier->features() : nullptr)
+    return std::make_unique<projected_text_encoder>(std::move(features));
+  return std::make_unique<hashed_bag_of_words_encoder>(256);
+}
+
 caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
                             budget_ledger* ledger, std::shared_ptr<const routing_policy> policy,
                             model_request_observer observer) {
@@ -855,12 +965,15 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       st.broken_providers.emplace(p.name, error);
     }
   }
-  if (!st.http_providers.empty()) st.http = std::make_unique<http_client>();
+  st.embedded =
+      std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
+  if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();
   if (const auto& cache_cfg = st.cfg->resilience.cache; !cache_cfg.path.empty()) {
     std::string path = cache_cfg.path;
     if (path.front() != '/' && !st.cfg->base_dir.empty()) path = st.cfg->base_dir + "/" + path;
     std::string error;
-    st.cache = response_cache::open(path, cache_cfg, st.cache_clock, &st.cache_encoder, error);
+    st.cache_encoder = cache_encoder_for(st);
+    st.cache = response_cache::open(path, cache_cfg, st.cache_clock, st.cache_encoder.get(), error);
     if (!st.cache) spdlog::error("model service: response cache off: {}", error);
   }
   return {
@@ -886,16 +999,11 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.req = std::move(req);
         auto promise = c.promise;
         auto& call = st.calls.emplace(key, std::move(c)).first->second;
-        if (route_call(self, key, call)) {
-          if (answer_from_cache(self, key, call)) return promise;
-          if (auto stages = cascade_tiers(*st.cfg, call); !stages.empty()) {
-            auto& settings = st.cfg->resilience.cascade.at(call.route);
-            call.cascade_run = std::make_unique<cascade>(std::move(stages), settings);
-            if (!start_stage(self, key, call)) return promise;
-          }
-          pump(self, key);
-        }
+        if (!request_embedding(self, key, call)) proceed(self, key, call);
         return promise;
+      },
+      [=](embed_done_atom, uint64_t key, std::vector<float>& vector, const std::string& error) {
+        embedding_arrived(self, key, vector, error);
       },
       [=](http_delta_atom, uint64_t key, uint64_t seq, stream_delta& delta) {
         auto& st = self->state;
@@ -961,6 +1069,10 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         j["stream_tool_call_aborts"] = k.stream_tool_call_aborts;
         j["semantic_failures"] = k.semantic_failures;
         j["cache"] = {{"hits", k.cache_hits}, {"misses", k.cache_misses}};
+        if (st.embedded)
+          j["embeddings"] = {{"asked", k.embeddings_asked},
+                             {"failed", k.embeddings_failed},
+                             {"skipped", k.embeddings_skipped}};
         j["in_flight"] = st.calls.size();
         auto breakers = nlohmann::json::array();
         for (const auto& [endpoint, state] : st.breakers->snapshot(now_ns()))

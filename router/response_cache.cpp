@@ -85,9 +85,11 @@ bool last_is_user(const cache_request& r) {
   return !r.messages.empty() && r.messages.back().role == "user";
 }
 
-// The semantic namespace: scope plus everything but the last user message.
-std::string semantic_namespace(const cache_request& r) {
+// The semantic namespace: the vector space, the scope and everything but the last user
+// message.
+std::string semantic_namespace(const cache_request& r, const std::string& space) {
   std::string out;
+  field(out, space);
   encode_scope(out, r.scope);
   encode_settings(out, r);
   encode_messages(out, r.messages, r.messages.size() - 1);
@@ -113,42 +115,6 @@ std::string id_text(uint64_t id) {
 }
 
 }  // namespace
-
-std::vector<float> hashed_bag_of_words_encoder::encode(std::string_view text) const {
-  std::vector<float> v(dimension_, 0.0f);
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    uint64_t h = 1469598103934665603ull;  // FNV-1a
-    for (char c : word) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ull;
-    }
-    // Two signed buckets per word: two words collide only if both buckets and signs
-    // coincide, so one differing word always lowers the similarity.
-    for (int round = 0; round < 2; ++round) {
-      v[h % dimension_] += (h >> 63) != 0 ? 1.0f : -1.0f;
-      h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9ull;
-      h ^= h >> 29;
-    }
-    word.clear();
-  };
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
-      word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    } else {
-      flush();
-    }
-  }
-  flush();
-  double norm = 0;
-  for (float x : v) norm += static_cast<double>(x) * x;
-  if (norm > 0) {
-    float scale = static_cast<float>(1.0 / std::sqrt(norm));
-    for (float& x : v) x *= scale;
-  }
-  return v;
-}
 
 std::string canonical_request_hash(const cache_request& request) {
   std::string out;
@@ -192,9 +158,26 @@ std::unique_ptr<response_cache> response_cache::open(const std::string& path,
 response_cache::response_cache(std::unique_ptr<rocksdb::DB> db,
                                const response_cache_settings& settings, const clock_source& clock,
                                const embedding_encoder* encoder)
-    : db_(std::move(db)), settings_(settings), clock_(clock), encoder_(encoder) {}
+    : db_(std::move(db)),
+      settings_(settings),
+      clock_(clock),
+      encoder_(encoder),
+      space_(encoder != nullptr ? encoder->identity() : std::string{}) {}
 
 response_cache::~response_cache() = default;
+
+bool response_cache::embedding_of(const cache_request& request, std::vector<float>& out) const {
+  if (!request.embedding.empty()) {
+    out = request.embedding;
+    normalise(out);
+  } else {
+    out = encoder_->encode(request.messages.back().content);
+  }
+  // A vector of another space, or of a text the encoder knows nothing about (all
+  // zeros: every such text would look alike), takes no part in semantic matching.
+  if (out.size() != encoder_->dimension()) return false;
+  return std::any_of(out.begin(), out.end(), [](float x) { return x != 0.0f; });
+}
 
 response_cache::semantic_index& response_cache::index_for(const std::string& ns) {
   auto& slot = indexes_[ns];
@@ -262,10 +245,10 @@ cache_lookup response_cache::lookup(const cache_request& request, const cache_po
     db_->Delete(rocksdb::WriteOptions(), key);
   }
   if (policy.semantic && encoder_ != nullptr && last_is_user(request)) {
-    auto found = indexes_.find(semantic_namespace(request));
-    if (found != indexes_.end() && found->second->count > 0) {
+    auto found = indexes_.find(semantic_namespace(request, space_));
+    std::vector<float> query;
+    if (found != indexes_.end() && found->second->count > 0 && embedding_of(request, query)) {
       semantic_index& idx = *found->second;
-      std::vector<float> query = encoder_->encode(request.messages.back().content);
       std::vector<std::pair<float, hnswlib::labeltype>> hits;
       try {
         auto queue = idx.index.searchKnn(query.data(), std::min(neighbours, idx.count));
@@ -323,9 +306,9 @@ bool response_cache::store(const cache_request& request, const std::string& resp
   std::vector<float> embedding;
   uint64_t id = 0;
   std::string semantic_key;
-  if (policy.semantic && encoder_ != nullptr && last_is_user(request)) {
-    std::string ns = semantic_namespace(request);
-    embedding = encoder_->encode(request.messages.back().content);
+  if (policy.semantic && encoder_ != nullptr && last_is_user(request) &&
+      embedding_of(request, embedding)) {
+    std::string ns = semantic_namespace(request, space_);
     id = next_id_++;
     semantic_key = semantic_prefix + ns + "/" + id_text(id);
     std::string sv;

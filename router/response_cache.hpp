@@ -7,12 +7,16 @@
 //   the parameters sorted by name, the temperature), each field length-prefixed so
 //   no two requests encode alike.
 // - Semantic: requests whose scope and *context* (everything but the last user
-//   message) are identical form a namespace with its own hnswlib index over the last
-//   user message's embedding; a cached answer is returned when the cosine similarity
-//   is at least `semantic_threshold`. Needs an embedding_encoder (the router's; tests use
-//   hashed_bag_of_words_encoder). Because the scope is part of the namespace and of the
-//   exact key, a tenant never sees another tenant's answers and an agent never gets an
-//   answer cached for a different workflow node or tool state.
+//   message) are identical, embedded in the same vector space (the encoder's identity),
+//   form a namespace with its own hnswlib index over the last user message's
+//   embedding; a cached answer is returned when the cosine similarity is at least
+//   `semantic_threshold`. The vectors come from an embedding_encoder (the model service
+//   uses the router's: projected_text_encoder over the classifier's TF-IDF features,
+//   or the embeddings service's vectors passed in cache_request::embedding). Because
+//   the scope is part of the namespace and of the exact key, a tenant never sees
+//   another tenant's answers and an agent never gets an answer cached for a different
+//   workflow node or tool state; a prompt of which the encoder knows no feature (a
+//   zero vector) is matched exactly or not at all.
 // - A request with temperature > 0 is neither looked up nor stored unless the route
 //   opts in (cache_policy::allow_nonzero_temperature): its answers are meant to vary.
 // - Entries expire `ttl_ms` after they were stored, on the injected clock. The clock
@@ -32,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "router/embedding_encoder.hpp"
 #include "runtime/clock.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/resilience_settings.hpp"
@@ -41,30 +46,6 @@ class DB;
 }
 
 namespace switchyard {
-
-/// Turns text into a dense unit-length vector; similar texts give a large inner product
-/// (cosine similarity). Must be thread-safe. Distinct from the intent classifier's
-/// sparse feature encoder: an ANN index needs dense, normalised vectors; an embedding
-/// service, or an adapter over the classifier's encoder, implements this.
-class embedding_encoder {
- public:
-  virtual ~embedding_encoder() = default;
-  virtual size_t dimension() const = 0;
-  virtual std::vector<float> encode(std::string_view text) const = 0;
-};
-
-/// Deterministic test encoder: each lower-cased word (letters and digits) adds +-1 to
-/// two hashed buckets of a `dimension`-long vector, which is then L2-normalised. Same
-/// words, same vector; prompts sharing 4 of 5 words score about 0.8. No model needed.
-class hashed_bag_of_words_encoder final : public embedding_encoder {
- public:
-  explicit hashed_bag_of_words_encoder(size_t dimension = 256) : dimension_(dimension) {}
-  size_t dimension() const override { return dimension_; }
-  std::vector<float> encode(std::string_view text) const override;
-
- private:
-  size_t dimension_;
-};
 
 /// Whose answer this is. `tool_state_hash` is the caller's hash of the agent's tool
 /// state (empty when the agent has none).
@@ -81,6 +62,9 @@ struct cache_request {
   std::vector<std::string> tools;             // tool definitions, e.g. JSON text
   std::map<std::string, std::string> params;  // model, max_tokens, json_mode, ...
   double temperature = 0;
+  /// The last user message's vector when the caller already has it (a remote
+  /// encoder's, in the space of the cache's encoder); empty: the encoder computes it.
+  std::vector<float> embedding;
 };
 
 struct cache_policy {
@@ -132,11 +116,14 @@ class response_cache {
                  const clock_source& clock, const embedding_encoder* encoder);
   void load_semantic_entries();
   semantic_index& index_for(const std::string& ns);
+  // The unit vector of the request's last user message; false when there is none.
+  bool embedding_of(const cache_request& request, std::vector<float>& out) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   response_cache_settings settings_;
   const clock_source& clock_;
   const embedding_encoder* encoder_;
+  std::string space_;  // encoder_->identity(): part of every semantic namespace
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::unique_ptr<semantic_index>> indexes_;
   uint64_t next_id_ = 0;

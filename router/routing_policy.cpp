@@ -133,6 +133,13 @@ routing_policy::routing_policy(std::shared_ptr<const config> cfg,
   for (const auto& r : cfg_->router.routes) route_tier_rank_[r.name] = cfg_->tier_rank(r.tier);
 }
 
+bool routing_policy::consults_classifier(const routing_input& in) const {
+  const model_request& req = in.request;
+  if (!classifier_ || !req.route.empty() || !req.model.empty() || !req.tier.empty()) return false;
+  rule_verdict rules = rules_.evaluate(in.text, req.metadata);
+  return rules.route.empty() && rules.tier.empty();
+}
+
 routing_decision routing_policy::decide(const routing_input& in,
                                         const model_health& health) const {
   const config& cfg = *cfg_;
@@ -161,9 +168,10 @@ routing_decision routing_policy::decide(const routing_input& in,
     t.route_source = "rule:" + rules.route_rule;
   } else if (classifier_ && req.model.empty() && req.tier.empty() && rules.tier.empty()) {
     // Pinned or hinted requests skip the classifier: its answer could not change them.
-    route_guess g = classifier_->classify(in.text);
+    route_guess g = in.guess != nullptr ? *in.guess : classifier_->classify(in.text);
     classifier_note& c = t.classifier;
     c.used = true;
+    c.encoder = std::move(g.encoder);
     c.route = g.route;
     c.confidence = g.confidence;
     c.runner_up = g.runner_up;

@@ -25,6 +25,7 @@
 
 #include "router/decision_trace.hpp"
 #include "router/routing_rules.hpp"
+#include "router/text_encoder.hpp"
 #include "runtime/budget_ledger.hpp"
 #include "runtime/config.hpp"
 #include "runtime/messages.hpp"
@@ -39,6 +40,9 @@ struct route_guess {
   std::string runner_up;
   double runner_up_confidence = 0;
   std::vector<std::pair<std::string, double>> top;  // best first, a few entries
+  /// What the features came from, for the trace ("embeddings ...", or TF-IDF and why
+  /// the embeddings were not used); empty for classifiers with one encoder.
+  std::string encoder;
 };
 
 /// The seam for intent classifiers (in-process linear models, an external encoder).
@@ -47,6 +51,9 @@ class route_classifier {
  public:
   virtual ~route_classifier() = default;
   virtual route_guess classify(std::string_view text) const = 0;
+  /// The encoder of the classifier's features, which the response cache reuses for
+  /// its vectors; null when there is none to share.
+  virtual std::shared_ptr<const text_encoder> features() const { return nullptr; }
 };
 
 /// What the policy knows about endpoints at decision time. Breakers (resilience)
@@ -71,6 +78,9 @@ struct routing_input {
   std::string_view text;  // the latest user message: what rules and classifier read
   uint32_t prompt_tokens = 0;
   budget_note budget;  // what the thread has left
+  /// The classifier's answer when the caller already has it (the model service got
+  /// the embedding asynchronously); null: the policy asks the classifier.
+  const route_guess* guess = nullptr;
 };
 
 enum class routing_outcome : uint8_t { routed, blocked, budget_exhausted, no_model };
@@ -102,6 +112,10 @@ class routing_policy {
                  std::shared_ptr<const route_classifier> classifier = nullptr);
 
   routing_decision decide(const routing_input& in, const model_health& health) const;
+
+  /// True when decide() would ask the classifier for this input: there is one and no
+  /// request field or rule has settled the route or the tier.
+  bool consults_classifier(const routing_input& in) const;
 
   const config& catalog() const { return *cfg_; }
   /// The intent classifier the policy routes with; null when there is none. Agents

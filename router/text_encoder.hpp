@@ -1,9 +1,9 @@
 #pragma once
 // The seam between text and the linear intent classifier: something that turns an
-// utterance into a feature vector. Today that is a TF-IDF n-gram encoder fitted on the
-// route examples (router/tfidf_encoder.hpp); an external embedding encoder (an
-// OpenAI-compatible /v1/embeddings client) implements the same interface later and the
-// classifier trains on its dense vectors unchanged.
+// utterance into a feature vector. The TF-IDF n-gram encoder fitted on the route
+// examples (router/tfidf_encoder.hpp) is the default; an external embedding service (an
+// OpenAI-compatible /v1/embeddings client, router/embedding_encoder.hpp) implements the
+// same interface and the classifier trains on its dense vectors unchanged.
 
 #include <cstdint>
 #include <iosfwd>
@@ -31,6 +31,18 @@ class text_encoder {
   /// classifier is called from many actors at once. Unknown words simply produce no
   /// features; this never fails.
   virtual sparse_vector encode(std::string_view text) const = 0;
+
+  /// Encodes many texts (training). The default calls encode() for each and never
+  /// fails; an encoder that asks a service does it in batches and may fail: then it
+  /// returns false and `error` says why.
+  virtual bool encode_all(const std::vector<std::string>& texts, std::vector<sparse_vector>& out,
+                          std::string& error) const {
+    (void)error;
+    out.clear();
+    out.reserve(texts.size());
+    for (const auto& t : texts) out.push_back(encode(t));
+    return true;
+  }
 
   /// Names the encoder and everything that changes its output ("tfidf-v1 ..." or, for
   /// an embedding service, its model name and dimension). A saved classifier records it

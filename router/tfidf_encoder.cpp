@@ -316,6 +316,17 @@ std::string tfidf_encoder::identity() const {
   return id.str();
 }
 
+uint64_t tfidf_encoder::vocabulary_fingerprint() const {
+  uint64_t h = word_basis;
+  for (size_t i = 0; i < hashes_.size(); ++i) {
+    uint32_t idf_bits;
+    std::memcpy(&idf_bits, &idf_[i], sizeof idf_bits);
+    h = mix(h ^ hashes_[i]);
+    h = mix(h ^ idf_bits);
+  }
+  return h;
+}
+
 void tfidf_encoder::save(std::ostream& out) const {
   out.write(file_magic, sizeof file_magic);
   write_pod(out, static_cast<int32_t>(options_.word_ngram_min));

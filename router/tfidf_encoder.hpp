@@ -65,6 +65,9 @@ class tfidf_encoder final : public text_encoder {
   void save(std::ostream& out) const override;
 
   const tfidf_options& options() const { return options_; }
+  /// A hash of the vocabulary (every n-gram and its IDF, in feature order): two
+  /// encoders with the same fingerprint map text to the same features.
+  uint64_t vocabulary_fingerprint() const;
 
  private:
   // Open-addressing map from n-gram hash to feature index and IDF: lookups dominate

@@ -338,9 +338,11 @@ const std::vector<std::string> workflow_keys = {"max_hops", "step_timeout_ms", "
                                                 "escalation", "agents"};
 const std::vector<std::string> agent_keys = {"model", "tier", "max_tokens", "system_prompt"};
 
-const std::vector<std::string> router_keys = {"routes", "default_route", "threshold",
-                                              "classifier_model", "rules", "complexity",
-                                              "latency_classes"};
+const std::vector<std::string> router_keys = {"routes",           "default_route", "threshold",
+                                              "classifier_model", "rules",         "complexity",
+                                              "latency_classes",  "embeddings"};
+const std::vector<std::string> embeddings_keys = {"provider",   "model",      "dimension",
+                                                  "batch_size", "timeout_ms", "cooldown_ms"};
 const std::vector<std::string> route_keys = {"name", "tier", "examples", "examples_file"};
 const std::vector<std::string> rule_keys = {"name", "keywords", "regex", "metadata",
                                             "route", "tier", "data_class"};
@@ -854,6 +856,33 @@ routing_rule parse_rule(validator& v, const json& r, const std::string& path,
   return out;
 }
 
+embeddings_settings parse_embeddings(validator& v, const json& e, const std::string& path,
+                                     const catalog& known) {
+  embeddings_settings out;
+  if (!v.object(e, path, embeddings_keys)) return out;
+  if (v.non_empty_string(e, "provider", path, presence::required, out.provider) &&
+      known.providers_known) {
+    auto it = known.provider_kinds.find(out.provider);
+    if (it == known.provider_kinds.end()) {
+      std::vector<std::string> names;
+      for (const auto& entry : known.provider_kinds) names.push_back(entry.first);
+      v.fail(member_path(path, "provider"), "must name an entry of providers (" + join(names) + ")",
+             e["provider"]);
+    } else if (it->second != "openai") {
+      v.fail(member_path(path, "provider"),
+             "must name a provider of kind openai (an OpenAI-compatible /v1/embeddings), not " +
+                 it->second,
+             e["provider"]);
+    }
+  }
+  v.non_empty_string(e, "model", path, presence::required, out.model);
+  v.integer(e, "dimension", path, presence::required, 1, 65536, out.dimension);
+  v.integer(e, "batch_size", path, presence::optional, 1, 2048, out.batch_size);
+  v.integer(e, "timeout_ms", path, presence::optional, 1, max_timeout_ms, out.timeout_ms);
+  v.integer(e, "cooldown_ms", path, presence::optional, 0, max_timeout_ms, out.cooldown_ms);
+  return out;
+}
+
 router_settings parse_router(validator& v, const json& r, const std::string& path,
                              const catalog& known) {
   router_settings out;
@@ -906,6 +935,8 @@ router_settings parse_router(validator& v, const json& r, const std::string& pat
       v.integer(*l, "batch", at, presence::optional, 0, out.latency.batch_ms);
     }
   }
+  if (const json* e = v.member(r, "embeddings", path, presence::optional))
+    out.embeddings = parse_embeddings(v, *e, member_path(path, "embeddings"), known);
   return out;
 }
 

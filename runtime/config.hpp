@@ -202,6 +202,23 @@ struct latency_class_settings {
   uint32_t batch_ms = 0;
 };
 
+/// An external OpenAI-compatible embeddings service the intent classifier runs on
+/// (`router.embeddings`; router/embedding_encoder.hpp). Unset (empty model): TF-IDF.
+struct embeddings_settings {
+  std::string provider;    // name of a `providers` entry of kind "openai"
+  std::string model;       // the service's model name, e.g. "text-embedding-3-small"
+  uint32_t dimension = 0;  // length of its vectors; a reply of another length is an error
+  /// Texts per request when the route examples are embedded at start-up. Default: 64.
+  uint32_t batch_size = 64;
+  /// A routing call waits this long for its embedding, then routes with TF-IDF.
+  /// Default: 2000.
+  uint32_t timeout_ms = 2000;
+  /// After a failed call, route with TF-IDF without asking for this long. Default: 5000.
+  uint32_t cooldown_ms = 5000;
+
+  bool enabled() const { return !model.empty(); }
+};
+
 struct router_settings {
   std::vector<route_config> routes;
   std::string default_route;     // applies when no rule or confident classification does
@@ -210,6 +227,7 @@ struct router_settings {
   std::vector<routing_rule> rules;
   complexity_settings complexity;
   latency_class_settings latency;
+  embeddings_settings embeddings;
 };
 
 /// The durable run store (RocksDB). See docs/durability.md.

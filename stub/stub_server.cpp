@@ -6,7 +6,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <list>
@@ -521,24 +523,55 @@ std::string error_event(wire format, const error_spec& e) {
 
 // -- embeddings ---------------------------------------------------------------------------
 
+// A deterministic hashed bag of words, so texts sharing words are close (cosine) and a
+// classifier trained on these vectors behaves like one on real embeddings: each
+// lower-cased word adds +-1 to two buckets picked by its FNV-1a hash, then the vector
+// is scaled to unit length. `dimensions` in the request sets the length (OpenAI's
+// parameter); default stub_embedding_dimensions.
+std::vector<double> stub_embedding(const std::string& text, size_t dimensions) {
+  std::vector<double> v(dimensions, 0.0);
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char ch : word) h = (h ^ ch) * 1099511628211ull;
+    for (int round = 0; round < 2; ++round) {
+      v[h % dimensions] += (h >> 63) != 0 ? 1.0 : -1.0;
+      h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 29;
+    }
+    word.clear();
+  };
+  for (char ch : text) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) != 0)
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    else
+      flush();
+  }
+  flush();
+  double norm = 0;
+  for (double x : v) norm += x * x;
+  if (norm > 0)
+    for (double& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
 json embeddings_body(const json& body, const std::string& model) {
   std::vector<std::string> inputs;
   const auto& in = body.contains("input") ? body["input"] : json{};
   if (in.is_string()) inputs.push_back(in.get<std::string>());
   if (in.is_array())
     for (const auto& x : in) inputs.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  size_t dimensions = stub_embedding_dimensions;
+  if (auto d = body.find("dimensions"); d != body.end() && d->is_number_unsigned() &&
+                                        d->get<uint64_t>() > 0 && d->get<uint64_t>() <= 4096)
+    dimensions = d->get<size_t>();
   json data = json::array();
   uint32_t tokens = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    // Deterministic 8-dimensional vector from an FNV-1a hash of the text.
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char ch : inputs[i]) h = (h ^ ch) * 1099511628211ull;
-    json v = json::array();
-    for (int d = 0; d < 8; ++d) {
-      h = h * 6364136223846793005ull + 1442695040888963407ull;
-      v.push_back(static_cast<double>(h >> 40) / static_cast<double>(1ull << 24) - 0.5);
-    }
-    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", v}});
+    data.push_back({{"object", "embedding"},
+                    {"index", i},
+                    {"embedding", stub_embedding(inputs[i], dimensions)}});
     tokens += std::max<uint32_t>(1, static_cast<uint32_t>(inputs[i].size() + 3) / 4);
   }
   return {{"object", "list"},

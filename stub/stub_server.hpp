@@ -24,6 +24,9 @@
 
 namespace switchyard {
 
+/// Length of the stub's embeddings when the request does not ask (`dimensions`).
+constexpr size_t stub_embedding_dimensions = 64;
+
 /// One step of a model's script: how `times` consecutive calls behave.
 struct stub_step {
   /// ok, rate_limited, server_error, overloaded, unauthorized, bad_request,

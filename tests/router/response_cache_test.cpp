@@ -7,6 +7,9 @@
 #include <random>
 #include <string>
 
+#include "router/tfidf_encoder.hpp"
+#include "router/utterance_file.hpp"
+
 using namespace switchyard;
 using namespace std::chrono_literals;
 
@@ -166,4 +169,108 @@ TEST_CASE("cache: the canonical hash separates fields unambiguously", "[cache]")
   c.tools = {"{\"name\":\"lookup\"}"};
   CHECK(canonical_request_hash(a) != canonical_request_hash(c));
   CHECK(canonical_request_hash(a).size() == 64);
+}
+
+namespace {
+
+// The router's TF-IDF features, fitted on the test routes' examples, as the cache's
+// vectors: what the model service uses when the router has a classifier.
+std::shared_ptr<const text_encoder> router_features() {
+  auto r = read_utterance_file(SWITCHYARD_SOURCE_DIR "/tests/data/intents_train.csv");
+  REQUIRE(r.ok());
+  std::vector<std::string> texts;
+  for (const auto& e : r.rows) texts.push_back(e.text);
+  return tfidf_encoder::fit(texts, tfidf_options{});
+}
+
+struct router_encoder_fixture {
+  temp_dir dir;
+  manual_clock clock{std::chrono::hours(24 * 365 * 50)};
+  projected_text_encoder encoder{router_features()};
+  response_cache_settings settings;
+  std::unique_ptr<response_cache> cache;
+
+  router_encoder_fixture() {
+    settings.semantic_threshold = 0.8;
+    std::string error;
+    cache = response_cache::open(dir.path.string(), settings, clock, &encoder, error);
+    INFO(error);
+    REQUIRE(cache);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cache on the router's encoder: a paraphrase hits, an unrelated prompt misses",
+          "[cache]") {
+  router_encoder_fixture f;
+  REQUIRE(f.cache->store(ask("How do I reset my password?"), "Use the reset link."));
+  REQUIRE(f.cache->store(ask("I was charged twice for my subscription this month"),
+                         "We refunded the second charge."));
+  auto hit = f.cache->lookup(ask("how can I reset my password"));
+  CHECK(hit.what == cache_lookup::semantic);
+  CHECK(hit.response == "Use the reset link.");
+  CHECK(hit.similarity >= 0.8);
+  hit = f.cache->lookup(ask("I got charged twice for my subscription this month"));
+  CHECK(hit.what == cache_lookup::semantic);
+  CHECK(hit.response == "We refunded the second charge.");
+  CHECK(f.cache->lookup(ask("How do I cancel my subscription?")).what == cache_lookup::miss);
+  CHECK(f.cache->lookup(ask("Write a Java function that sorts an array")).what ==
+        cache_lookup::miss);
+  // A prompt of which the vocabulary knows nothing is never "similar" to another one.
+  CHECK(f.cache->lookup(ask("zzz qqq")).what == cache_lookup::miss);
+}
+
+TEST_CASE("cache on the router's encoder: another tenant or agent state misses the paraphrase",
+          "[cache]") {
+  router_encoder_fixture f;
+  REQUIRE(f.cache->store(ask("How do I reset my password?"), "Use the reset link."));
+  const auto paraphrase = ask("how can I reset my password");
+  CHECK(f.cache->lookup(paraphrase).what == cache_lookup::semantic);
+  CHECK(f.cache->lookup(ask("how can I reset my password", "globex")).what == cache_lookup::miss);
+  auto other_node = paraphrase;
+  other_node.scope.node = "writer";
+  CHECK(f.cache->lookup(other_node).what == cache_lookup::miss);
+  auto other_tools = paraphrase;
+  other_tools.scope.tool_state_hash = "cart:3-items";
+  CHECK(f.cache->lookup(other_tools).what == cache_lookup::miss);
+  auto other_workflow = paraphrase;
+  other_workflow.scope.workflow = "sales";
+  CHECK(f.cache->lookup(other_workflow).what == cache_lookup::miss);
+}
+
+TEST_CASE("cache: vectors brought by the caller match in their own space only", "[cache]") {
+  temp_dir dir;
+  manual_clock clock{std::chrono::hours(24 * 365 * 50)};
+  response_cache_settings settings;
+  precomputed_embeddings service("embeddings openai model e dim 4", 4);
+  std::string error;
+  auto cache = response_cache::open(dir.path.string(), settings, clock, &service, error);
+  REQUIRE(cache);
+  auto stored = ask("Where is my parcel?");
+  stored.embedding = {1, 0, 0, 0};
+  REQUIRE(cache->store(stored, "On its way."));
+  auto near = ask("where's my parcel");
+  near.embedding = {0.99f, 0.1f, 0, 0};  // not unit length: the cache normalises
+  auto hit = cache->lookup(near);
+  CHECK(hit.what == cache_lookup::semantic);
+  CHECK(hit.similarity == Approx(0.995).epsilon(0.001));
+  auto far = ask("where's my parcel");
+  far.embedding = {0, 1, 0, 0};
+  CHECK(cache->lookup(far).what == cache_lookup::miss);
+  // No vector (the service was down): exact matches only.
+  CHECK(cache->lookup(ask("where's my parcel")).what == cache_lookup::miss);
+  CHECK(cache->lookup(ask("Where is my parcel?")).what == cache_lookup::exact);
+  // A vector of another length belongs to another space.
+  auto wrong = ask("where's my parcel");
+  wrong.embedding = {1, 0, 0};
+  CHECK(cache->lookup(wrong).what == cache_lookup::miss);
+
+  // The same database behind another encoder: the stored vectors mean nothing there.
+  cache.reset();
+  precomputed_embeddings other("embeddings openai model f dim 4", 4);
+  cache = response_cache::open(dir.path.string(), settings, clock, &other, error);
+  REQUIRE(cache);
+  CHECK(cache->lookup(near).what == cache_lookup::miss);
+  CHECK(cache->lookup(ask("Where is my parcel?")).what == cache_lookup::exact);
 }

@@ -80,3 +80,54 @@ TEST_CASE("config router: every problem is named with its path", "[config][route
                      "{\"name\":\"empty\"}",
                  });
 }
+
+namespace {
+
+json doc_with_embeddings(const json& embeddings) {
+  json doc =
+      doc_with_router(R"({"routes": [{"name": "faq", "tier": "local", "examples": ["x"]}]})"_json);
+  doc["providers"].push_back(
+      R"({"name": "oa", "kind": "openai", "base_url": "http://127.0.0.1:9/v1"})"_json);
+  doc["providers"].push_back(R"({"name": "an", "kind": "anthropic"})"_json);
+  doc["router"]["embeddings"] = embeddings;
+  return doc;
+}
+
+}  // namespace
+
+TEST_CASE("config router: embeddings name an OpenAI-compatible provider, a model and a dimension",
+          "[config][router]") {
+  auto result = parse_config(
+      doc_with_embeddings(R"({"provider": "oa", "model": "embed-small", "dimension": 384})"_json),
+      "test.json");
+  INFO(result.message());
+  REQUIRE(result.ok());
+  const auto& e = result.value->router.embeddings;
+  CHECK(e.enabled());
+  CHECK(e.provider == "oa");
+  CHECK(e.model == "embed-small");
+  CHECK(e.dimension == 384);
+  CHECK(e.batch_size == 64);
+  CHECK(e.timeout_ms == 2000);
+  CHECK(e.cooldown_ms == 5000);
+  CHECK_FALSE(
+      parse_config(doc_with_router(json::object()), "t").value->router.embeddings.enabled());
+}
+
+TEST_CASE("config router: bad embeddings settings are named with their path", "[config][router]") {
+  auto result = parse_config(doc_with_embeddings(R"({"provider": "an", "dimension": 0,
+      "batch_size": 5000, "timeout_ms": 0, "colour": 1})"_json),
+                             "test.json");
+  CHECK(result.errors ==
+        errors{"router.embeddings.colour: unknown key",
+               "router.embeddings.provider: must name a provider of kind openai (an "
+               "OpenAI-compatible /v1/embeddings), not anthropic, got \"an\"",
+               "router.embeddings.model: is required",
+               "router.embeddings.dimension: must be an integer from 1 to 65536, got 0",
+               "router.embeddings.batch_size: must be an integer from 1 to 2048, got 5000",
+               "router.embeddings.timeout_ms: must be an integer from 1 to 3600000, got 0"});
+  result = parse_config(
+      doc_with_embeddings(R"({"provider": "nope", "model": "m", "dimension": 8})"_json), "t");
+  CHECK(result.errors == errors{"router.embeddings.provider: must name an entry of providers (an, "
+                                "oa, sim), got \"nope\""});
+}

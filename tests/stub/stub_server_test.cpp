@@ -167,9 +167,31 @@ TEST_CASE("stub embeddings are deterministic per input", "[stub]") {
   json body = {{"model", "embed-x"}, {"input", json::array({"a", "b", "a"})}};
   auto out = json::parse(f.post("/v1/embeddings", body).body);
   REQUIRE(out["data"].size() == 3);
-  CHECK(out["data"][0]["embedding"].size() == 8);
+  CHECK(out["data"][0]["embedding"].size() == stub_embedding_dimensions);
   CHECK(out["data"][0]["embedding"] == out["data"][2]["embedding"]);
   CHECK(out["data"][0]["embedding"] != out["data"][1]["embedding"]);
+  body["dimensions"] = 16;
+  out = json::parse(f.post("/v1/embeddings", body).body);
+  CHECK(out["data"][0]["embedding"].size() == 16);
+}
+
+TEST_CASE("stub embeddings put texts sharing words close together", "[stub]") {
+  stub_fixture f;
+  json body = {{"model", "embed-x"},
+               {"input", json::array({"where is my parcel", "where is my parcel now",
+                                      "cancel the subscription please"})}};
+  auto out = json::parse(f.post("/v1/embeddings", body).body);
+  REQUIRE(out["data"].size() == 3);
+  auto cosine = [&](size_t a, size_t b) {
+    double dot = 0;
+    for (size_t i = 0; i < stub_embedding_dimensions; ++i)
+      dot += out["data"][a]["embedding"][i].get<double>() *
+             out["data"][b]["embedding"][i].get<double>();
+    return dot;  // the vectors have unit length
+  };
+  CHECK(cosine(0, 0) == Approx(1.0));
+  CHECK(cosine(0, 1) > 0.8);
+  CHECK(cosine(0, 2) < 0.4);
 }
 
 TEST_CASE("stub sequences fail the first calls, then answer", "[stub]") {
