@@ -38,6 +38,7 @@
 // for its clock thread, not mailbox messages: one set_request_timeout per step (a reply
 // does not cancel it) and one cancel_timeouts when the run actor exits.
 
+#include <dlfcn.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -200,8 +201,33 @@ size_t peak_rss_bytes() {
   return 0;
 }
 
-/// Bytes malloc has handed out and not got back, over all arenas (less noisy than RSS).
+/// jemalloc's control function when the process allocates with jemalloc (built with
+/// -DSWITCHYARD_JEMALLOC=ON, or LD_PRELOAD), else null: glibc malloc.
+using mallctl_fn = int (*)(const char*, void*, size_t*, void*, size_t);
+mallctl_fn jemalloc_ctl() {
+  static auto fn = reinterpret_cast<mallctl_fn>(dlsym(RTLD_DEFAULT, "mallctl"));
+  return fn;
+}
+
+const char* allocator_name() { return jemalloc_ctl() ? "jemalloc" : "glibc"; }
+
+/// Returns free memory to the OS, so that RSS readings count live memory: glibc keeps
+/// freed pages until malloc_trim, jemalloc until its decay timer or a purge.
+void release_free_memory() {
+  malloc_trim(0);  // no-op for the memory of a preloaded jemalloc
+  if (auto ctl = jemalloc_ctl()) ctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // all
+}
+
+/// Bytes the allocator has handed out and not got back (less noisy than RSS).
 size_t heap_bytes() {
+  if (auto ctl = jemalloc_ctl()) {
+    uint64_t epoch = 1;
+    size_t len = sizeof(epoch);
+    ctl("epoch", &epoch, &len, &epoch, len);  // refreshes the statistics
+    size_t allocated = 0;
+    len = sizeof(allocated);
+    return ctl("stats.allocated", &allocated, &len, nullptr, 0) == 0 ? allocated : 0;
+  }
   auto mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;
 }
@@ -324,7 +350,7 @@ struct memory_figures {
   size_t rss_before = 0;
   size_t rss_peak_inflight = 0;  // max over samples taken while no run had finished
   size_t rss_peak_any = 0;       // max over all samples
-  size_t rss_after = 0;          // after every run ended, actors gone, malloc_trim
+  size_t rss_after = 0;          // after every run ended, actors gone, free memory released
   size_t heap_before = 0;
   size_t heap_peak_inflight = 0;
   size_t heap_after = 0;
@@ -347,7 +373,7 @@ memory_figures measure_memory(caf::actor_system& sys, const char* what, size_t t
                               Launch launch) {
   auto d = make_driver(total, total, launch);  // allocations of the driver itself: before
   std::this_thread::sleep_for(100ms);          // actors of earlier phases wind down
-  malloc_trim(0);
+  release_free_memory();
   memory_figures m;
   m.runs = total;
   m.rss_before = rss_bytes();
@@ -382,7 +408,7 @@ memory_figures measure_memory(caf::actor_system& sys, const char* what, size_t t
     m.rss_peak_inflight = m.rss_peak_any;
   }
   std::this_thread::sleep_for(100ms);
-  malloc_trim(0);
+  release_free_memory();
   m.rss_after = rss_bytes();
   m.heap_after = heap_bytes();
   return m;
@@ -684,9 +710,9 @@ int main(int argc, char** argv) {
   auto& sys = runtime.system();
 
   std::cout << fmt::format("bench_swarm: {} agents per run, {} messages per run, scheduler {}, "
-                           "{} workers, {} hardware threads\n",
+                           "{} workers, {} hardware threads, allocator {}\n",
                            agents_per_run, messages_per_run, opt.scheduler, opt.workers,
-                           std::thread::hardware_concurrency());
+                           std::thread::hardware_concurrency(), allocator_name());
   std::cout << fmt::format("throughput: {} runs, {} in flight, {} warm-up runs, sim latency 0\n",
                            opt.runs, opt.inflight, opt.warmup);
 
@@ -783,12 +809,12 @@ int main(int argc, char** argv) {
       auto down_cfg = bench_config(opt, 0, true);
       engine eng{sys, down_cfg, registry, bs.store};
       std::this_thread::sleep_for(100ms);
-      malloc_trim(0);
+      release_free_memory();
       auto rss0 = rss_bytes();
       auto heap0 = heap_bytes();
       drive(sys, "blocked", opt.blocked_runs, opt.blocked_runs, blocked_launch(eng));
       std::this_thread::sleep_for(200ms);  // run actors gone
-      malloc_trim(0);
+      release_free_memory();
       blocked_seen = eng.blocked_runs();
       auto rss1 = rss_bytes();
       auto heap1 = heap_bytes();
@@ -823,6 +849,7 @@ int main(int argc, char** argv) {
   j["messages_per_run"] = messages_per_run;
   j["scheduler"] = opt.scheduler;
   j["workers"] = opt.workers;
+  j["allocator"] = allocator_name();
   j["runs_per_s"] = round_to(sy.runs_per_s, 1);
   j["msgs_per_s"] = round_to(sy.runs_per_s * messages_per_run, 1);
   j["p50_ms"] = round_to(sy.p50_ms, 3);

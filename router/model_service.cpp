@@ -33,6 +33,7 @@ namespace switchyard {
 namespace {
 
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
+using sim_ready_atom = caf::atom_constant<caf::atom("sim_ready")>;
 using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
 using http_delta_atom = caf::atom_constant<caf::atom("http_delta")>;
 using wake_atom = caf::atom_constant<caf::atom("res_wake")>;
@@ -105,6 +106,28 @@ struct service_counters {
   uint64_t embeddings_skipped = 0;  // not asked: the service failed within cooldown_ms
 };
 
+// A simulated answer waiting out its latency. Kept in the call rather than in the
+// delayed message, which would carry a whole model_response (about 400 B) per call.
+struct sim_answer {
+  std::string text;
+  std::string finish_reason;
+  uint32_t input_tokens = 0;
+  uint32_t output_tokens = 0;
+};
+
+// Streaming: what went out to the requester. Made at a call's first stream delta;
+// the other calls (most of them) carry a null pointer instead.
+struct stream_progress {
+  std::string attempt_text;  // text deltas of the current attempt
+  bool attempt_streamed = false;
+  bool tool_call_out = false;
+  std::string prefill;  // text kept from broken streams, sent as an assistant prefill
+  bool prefill_in_messages = false;
+  bool switch_pending = false;
+  std::string switch_from;
+  std::string switch_reason;
+};
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
@@ -127,15 +150,7 @@ struct call_state {
   rate_grant grant;
   clock_time rate_waited{0};
   bool waiting_for_rate = false;
-  // Streaming: what went out to the requester.
-  std::string attempt_text;  // text deltas of the current attempt
-  bool attempt_streamed = false;
-  bool tool_call_out = false;
-  std::string prefill;  // text kept from broken streams, sent as an assistant prefill
-  bool prefill_in_messages = false;
-  bool switch_pending = false;
-  std::string switch_from;
-  std::string switch_reason;
+  std::unique_ptr<stream_progress> stream;  // null until a stream delta went out
   // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
   // Earlier stages' answers were paid (their reservations settled) and are added to the
   // final usage, so the usage matches the ledger.
@@ -154,6 +169,8 @@ struct call_state {
   uint32_t retries = 0;
   std::vector<std::string> events;
   model_error last_error;
+  // A sim attempt's answer until its latency has passed (see sim_ready_atom).
+  std::unique_ptr<sim_answer> sim_pending;
 };
 
 struct model_service_state {
@@ -418,7 +435,7 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     reply.usage.downgraded = r.downgraded;
     if (r.downgraded) ++st.counters.downgraded;
     if (c.candidate > 0) ++st.counters.fallbacks;
-    if (!c.prefill.empty()) reply.text = c.prefill + reply.text;
+    if (c.stream && !c.stream->prefill.empty()) reply.text = c.stream->prefill + reply.text;
     reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
     if (st.cache && c.cache_key &&
         !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
@@ -435,8 +452,9 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
   }
   c.last_error = error;
   c.events.push_back(fmt::format("{}: {}", model.id, error.kind));
-  if (c.attempt_streamed) {
-    if (c.tool_call_out) {
+  if (c.stream && c.stream->attempt_streamed) {
+    auto& sp = *c.stream;
+    if (sp.tool_call_out) {
       // A tool call went out: continuing elsewhere could run it twice.
       c.chain->report(error, now, !semantic.empty());
       ++st.counters.stream_tool_call_aborts;
@@ -454,15 +472,15 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
       return;
     }
     // Text went out: continue on the next candidate with it as a prefill.
-    c.prefill += c.attempt_text;
-    c.switch_pending = true;
-    c.switch_from = model.id;
-    c.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
+    sp.prefill += sp.attempt_text;
+    sp.switch_pending = true;
+    sp.switch_from = model.id;
+    sp.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
     c.chain->skip(
-        fmt::format("stream broke after {} chars ({})", c.attempt_text.size(), error.kind), now,
+        fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind), now,
         true, true);
-    c.attempt_text.clear();
-    c.attempt_streamed = false;
+    sp.attempt_text.clear();
+    sp.attempt_streamed = false;
   } else {
     c.chain->report(error, now, !semantic.empty());
   }
@@ -541,22 +559,26 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   c.reservation = grant.id;
   ++st.counters.attempts;
 
-  if (!c.prefill.empty()) {
-    if (!c.prefill_in_messages) {
-      c.req.messages.emplace_back("assistant", c.prefill);
-      c.prefill_in_messages = true;
-    } else {
-      c.req.messages.back().content = c.prefill;
+  if (c.stream) {
+    auto& sp = *c.stream;
+    if (!sp.prefill.empty()) {
+      if (!sp.prefill_in_messages) {
+        c.req.messages.emplace_back("assistant", sp.prefill);
+        sp.prefill_in_messages = true;
+      } else {
+        c.req.messages.back().content = sp.prefill;
+      }
     }
+    if (sp.switch_pending && c.requester) {
+      ++st.counters.stream_switches;
+      c.events.push_back(fmt::format("stream switched from {} to {} after {} chars",
+                                     sp.switch_from, model.id, sp.prefill.size()));
+      self->send(c.requester, stream_switch{c.req.call_id, sp.switch_from, model.id,
+                                            sp.switch_reason,
+                                            static_cast<uint32_t>(sp.prefill.size())});
+    }
+    sp.switch_pending = false;
   }
-  if (c.switch_pending && c.requester) {
-    ++st.counters.stream_switches;
-    c.events.push_back(fmt::format("stream switched from {} to {} after {} chars", c.switch_from,
-                                   model.id, c.prefill.size()));
-    self->send(c.requester, stream_switch{c.req.call_id, c.switch_from, model.id, c.switch_reason,
-                                          static_cast<uint32_t>(c.prefill.size())});
-  }
-  c.switch_pending = false;
 
   if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
     const http_provider& provider = hp->second;
@@ -623,7 +645,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   if (st.observer) st.observer(model, c.req);
   sim_outcome outcome = sim->second.call(
       model, c.req.messages, c.req.max_tokens, elapsed,
-      c.prefill_in_messages ? estimate_prompt_tokens(c.req.messages) : c.prompt_tokens);
+      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
+                                                : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -636,7 +659,20 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     attempt_done(self, key, std::move(reply));
     return attempt_start::ended;
   }
-  self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
+  if (!reply.ok()) {
+    self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
+    return attempt_start::started;
+  }
+  // An answer that will be the call's (no cascade stage to score, no prefill, nothing
+  // semantically wrong) needs the prompt no more: no retry or later stage resends it.
+  // Ten thousand calls may be waiting out their latency at once.
+  if (!c.cascade_run && !c.stream && semantic_problem(c.req, reply).empty())
+    std::vector<chat_message>{}.swap(c.req.messages);
+  c.sim_pending = std::make_unique<sim_answer>(sim_answer{std::move(reply.text),
+                                                          std::move(reply.finish_reason),
+                                                          reply.usage.input_tokens,
+                                                          reply.usage.output_tokens});
+  self->delayed_send(self, outcome.latency, sim_ready_atom::value, key, c.seq);
   return attempt_start::started;
 }
 
@@ -672,8 +708,10 @@ void pump(service_actor* self, uint64_t key) {
     c.rate_waited = clock_time{0};
     c.grant = {};
     c.limiter = nullptr;
-    c.attempt_text.clear();
-    c.attempt_streamed = false;
+    if (c.stream) {
+      c.stream->attempt_text.clear();
+      c.stream->attempt_streamed = false;
+    }
     if (start_attempt(self, key, c) != attempt_start::skipped) return;
   }
 }
@@ -805,6 +843,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
   }
   c.route = std::move(decision.route);
   c.decision = to_json_text(decision.trace);
+  c.decision.shrink_to_fit();  // held while the call waits; built with room to spare
   c.models.clear();
   for (const auto& cand : plan.candidates)
     c.models.push_back(st.cfg->find_model(cand.endpoint.model));
@@ -1010,9 +1049,10 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         auto it = st.calls.find(key);
         if (it == st.calls.end() || it->second.seq != seq) return;
         auto& c = it->second;
-        c.attempt_streamed = true;
-        if (delta.kind == stream_delta_kind::text) c.attempt_text += delta.text;
-        if (delta.kind == stream_delta_kind::tool_call) c.tool_call_out = true;
+        if (!c.stream) c.stream = std::make_unique<stream_progress>();
+        c.stream->attempt_streamed = true;
+        if (delta.kind == stream_delta_kind::text) c.stream->attempt_text += delta.text;
+        if (delta.kind == stream_delta_kind::tool_call) c.stream->tool_call_out = true;
         if (c.requester) self->send(c.requester, std::move(delta));
       },
       [=](http_done_atom, uint64_t key, uint64_t seq, model_response& reply) {
@@ -1025,6 +1065,18 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         auto& st = self->state;
         auto it = st.calls.find(key);
         if (it == st.calls.end() || it->second.seq != seq) return;
+        attempt_done(self, key, std::move(reply));
+      },
+      [=](sim_ready_atom, uint64_t key, uint64_t seq) {
+        auto& st = self->state;
+        auto it = st.calls.find(key);
+        if (it == st.calls.end() || it->second.seq != seq || !it->second.sim_pending) return;
+        auto answer = std::move(it->second.sim_pending);
+        model_response reply;
+        reply.text = std::move(answer->text);
+        reply.finish_reason = std::move(answer->finish_reason);
+        reply.usage.input_tokens = answer->input_tokens;
+        reply.usage.output_tokens = answer->output_tokens;
         attempt_done(self, key, std::move(reply));
       },
       [=](wake_atom, uint64_t key, uint64_t seq) {
