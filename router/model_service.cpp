@@ -690,7 +690,13 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
   auto estimate = c.prompt_tokens + c.req.max_tokens;
-  if (auto lim = st.limiters.find(model.provider); lim != st.limiters.end() && !c.grant.granted) {
+  auto lim = st.limiters.find(model.provider);
+  // A per-key provider none of whose keys has a secret is not limited: the call fails
+  // below with `auth`, naming the variables, like a provider whose one key is unset.
+  bool no_usable_key = false;
+  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
+    no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
+  if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
     bool per_key = c.chain->candidates()[c.candidate].per_key;
     key_mask excluded = 0;
     key_mask never = 0;  // keys that no wait brings back (their variable is unset)

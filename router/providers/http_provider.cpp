@@ -54,9 +54,14 @@ std::optional<http_provider> make_http_provider(const provider_config& cfg, std:
       if (key.unusable.empty()) ++usable;
       p.keys.push_back(std::move(key));
     }
-    if (usable == 0)
-      p.unusable =
-          fmt::format("provider '{}': no key is usable: {}", cfg.name, p.keys.front().unusable);
+    if (usable == 0) {
+      std::string vars;
+      for (const auto& k : p.keys) vars += (vars.empty() ? "" : ", ") + k.env;
+      p.unusable = fmt::format(
+          "provider '{}': no key is usable: environment variables {} (named by api_key_env) are "
+          "not set or empty",
+          cfg.name, vars);
+    }
     return p;
   }
   if (!cfg.api_key_env.empty() && p.api_key.empty())

@@ -40,7 +40,7 @@ struct keys_fixture {
   caf::actor service;
 
   explicit keys_fixture(const std::string& script_text, const std::string& key_b_var = var_b,
-                        const std::string& breaker = R"({"open_ms": 60000})") {
+                        const std::string& key_a_var = var_a) {
     setenv(var_a, "sk-a", 1);
     setenv(var_b, "sk-b", 1);
     setenv(var_c, "sk-c", 1);
@@ -66,10 +66,10 @@ struct keys_fixture {
         {"id": "gpt-b", "provider": "oa2", "tier": "mid", "price_in_per_mtok": 2,
          "price_out_per_mtok": 3, "context_window": 8192, "residency": "cloud"}],
       "resilience": {"retry": {"max_attempts": 2, "base_delay_ms": 10},
-        "breaker": )" + breaker + R"(,
+        "breaker": {"open_ms": 60000},
         "rate_limits": {"oa": [
           {"key": "a", "api_key_env": ")" +
-                                        std::string(var_a) +
+                                        key_a_var +
                                         R"(", "requests_per_minute": 60,
            "tokens_per_minute": 10000000},
           {"key": "b", "api_key_env": ")" +
@@ -230,6 +230,33 @@ TEST_CASE("keys: a key whose variable is unset is never used; the others carry t
   auto counts = f.auth_counts("gpt-a");
   CHECK(counts.size() == 1);
   CHECK(counts["Bearer sk-a"] == 4);
+}
+
+}  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("keys: with no key's variable set, calls fail with auth naming the variables",
+          "[keys][model_service][http]") {
+  keys_fixture f{R"({})", var_unset, "SWITCHYARD_TEST_KEYS_UNSET_TOO"};
+  model_request req;
+  req.ctx.thread_id = "t1";
+  req.call_id = "pinned";
+  req.model = "gpt-a";  // pinned: no fallback to gpt-b
+  req.max_tokens = 40;
+  req.messages = {{"user", "hello"}};
+  caf::scoped_actor self{f.runtime.system()};
+  model_response r;
+  self->request(f.service, 20s, req)
+      .receive([&](model_response& x) { r = std::move(x); },
+               [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
+  CHECK(r.error.kind == "auth");
+  INFO(r.error.message);
+  // Key "a" first, then key "b": the config's order.
+  CHECK(r.error.message.find("environment variables SWITCHYARD_TEST_KEYS_UNSET_TOO, "
+                             "SWITCHYARD_TEST_KEYS_UNSET (named by api_key_env) are not "
+                             "set or empty") != std::string::npos);
+  CHECK(f.auth_counts("gpt-a").empty());  // nothing went out
 }
 
 }  // namespace switchyard
