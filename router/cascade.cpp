@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -48,6 +49,77 @@ double default_scorer::score(const cascade_answer& answer) const {
   if (format_scorer().score(answer) == 0) return 0;
   if (!answer.token_logprobs.empty()) return logprob_scorer().score(answer);
   return 1;
+}
+
+std::string to_string(scoring_method x) {
+  switch (x) {
+    case scoring_method::format:
+      return "format";
+    case scoring_method::logprobs:
+      return "logprobs";
+    case scoring_method::judge:
+      return "judge";
+  }
+  return "format";
+}
+
+scoring_method choose_scoring(const cascade_answer& answer, bool route_has_judge, bool last_stage) {
+  if (format_scorer().score(answer) == 0) return scoring_method::format;
+  if (!answer.token_logprobs.empty()) return scoring_method::logprobs;
+  if (route_has_judge && !last_stage) return scoring_method::judge;
+  return scoring_method::format;
+}
+
+std::string fill_judge_prompt(const std::string& prompt_template, const std::string& question,
+                              const std::string& answer) {
+  static const std::string q = "{question}", a = "{answer}";
+  std::string out;
+  out.reserve(prompt_template.size() + question.size() + answer.size());
+  size_t i = 0;
+  while (i < prompt_template.size()) {
+    if (prompt_template.compare(i, q.size(), q) == 0) {
+      out += question;
+      i += q.size();
+    } else if (prompt_template.compare(i, a.size(), a) == 0) {
+      out += answer;
+      i += a.size();
+    } else {
+      out += prompt_template[i++];
+    }
+  }
+  return out;
+}
+
+judge_verdict parse_judge_verdict(const std::string& reply) {
+  judge_verdict v;
+  size_t begin = 0, end = reply.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(reply[begin])) != 0) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(reply[end - 1])) != 0) --end;
+  std::string text = reply.substr(begin, end - begin);
+  // Digits, at most one '.', at least one digit: no sign, exponent, percent or words.
+  size_t digits = 0, dots = 0;
+  bool only_number_chars = !text.empty();
+  for (char ch : text) {
+    if (std::isdigit(static_cast<unsigned char>(ch)) != 0)
+      ++digits;
+    else if (ch == '.')
+      ++dots;
+    else
+      only_number_chars = false;
+  }
+  if (!only_number_chars || digits == 0 || dots > 1 || text.size() > 32) {
+    std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+    v.problem = "the judge's reply is not a number between 0 and 1: \"" + shown + "\"";
+    return v;
+  }
+  double x = std::strtod(text.c_str(), nullptr);
+  if (!(x >= 0 && x <= 1)) {
+    v.problem = "the judge's grade " + text + " is outside 0..1";
+    return v;
+  }
+  v.parsed = true;
+  v.score = x;
+  return v;
 }
 
 cascade::cascade(std::vector<std::string> tiers, const cascade_route_settings& settings)

@@ -7,7 +7,9 @@
 // - logprob_scorer: exp(mean token log-probability), when the provider returned them;
 // - format_scorer: 0 for empty output, unparseable JSON when JSON was asked, or a
 //   reply cut by max_tokens; 1 otherwise;
-// - judge_scorer: any function, e.g. a call to a local judge model;
+// - judge_scorer: any function (synchronous); the model service's judge is a local
+//   model asked asynchronously (choose_scoring, fill_judge_prompt,
+//   parse_judge_verdict below; the call itself lives in router/model_service.cpp);
 // - default_scorer: logprobs when present, else format checks.
 //
 // calibrate_thresholds() fits per-route thresholds on labelled outcomes (one record
@@ -72,6 +74,31 @@ class default_scorer final : public confidence_scorer {
   double score(const cascade_answer& answer) const override;
 };
 
+/// How a cascade stage's answer gets its confidence.
+enum class scoring_method { format, logprobs, judge };
+std::string to_string(scoring_method x);
+
+/// Format checks decide alone when they fail (a broken answer scores 0 and is not
+/// worth a judge call); logprobs when the provider returned them; the route's judge
+/// when it has one and the stage is not the last (the last answer is final anyway);
+/// format checks otherwise.
+scoring_method choose_scoring(const cascade_answer& answer, bool route_has_judge, bool last_stage);
+
+/// The judge's prompt: `prompt_template` with {question} and {answer} replaced (in one
+/// pass, so an answer that contains "{question}" is not expanded).
+std::string fill_judge_prompt(const std::string& prompt_template, const std::string& question,
+                              const std::string& answer);
+
+/// The judge's reply read strictly: one number in [0, 1] ("0.8", "1", ".5"), nothing
+/// else around it but whitespace. Anything else (words, "8/10", "85%", 1.5) is not a
+/// grade: `parsed` false and `problem` says why; callers treat it as low confidence.
+struct judge_verdict {
+  bool parsed = false;
+  double score = 0;
+  std::string problem;
+};
+judge_verdict parse_judge_verdict(const std::string& reply);
+
 /// The cascade of one call. Not thread-safe.
 class cascade {
  public:
@@ -83,6 +110,9 @@ class cascade {
   const std::string* next_tier() const;
   /// Reports the confidence of the answer of next_tier(). True: accepted.
   bool report(double confidence);
+  /// True when next_tier() is the cascade's last: its answer is accepted whatever it
+  /// scores.
+  bool at_last_tier() const { return pos_ + 1 >= tiers_.size(); }
   /// Index of the accepted tier (valid once next_tier() is null).
   size_t accepted_index() const { return pos_; }
   size_t escalations() const { return escalations_; }

@@ -91,6 +91,14 @@ breaker_admission circuit_breaker::admit(clock_time now) {
   return {true, true, clock_time{0}};
 }
 
+void circuit_breaker::open_now(clock_time now, bool probe) {
+  if (probe) {
+    report(call_outcome::failure, now, true);
+    return;
+  }
+  if (state_ == breaker_state::closed) trip(now);
+}
+
 void circuit_breaker::report(call_outcome outcome, clock_time now, bool probe) {
   bool failed = outcome != call_outcome::success;
   if (probe) {

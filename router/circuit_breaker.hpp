@@ -62,6 +62,10 @@ class circuit_breaker {
   breaker_admission admit(clock_time now);
   /// Records the outcome of an admitted call. `probe` is the admission's flag.
   void report(call_outcome outcome, clock_time now, bool probe);
+  /// A failure that proves the endpoint unusable by itself (its API key was
+  /// rejected): opens at once instead of waiting for the window's failure rate. A
+  /// failed probe doubles the open time as usual; an open breaker stays as it is.
+  void open_now(clock_time now, bool probe);
   /// State at `now` (an open breaker whose time is up reads as half_open).
   breaker_state state(clock_time now) const;
   /// While open: time until it lets a probe through; 0 otherwise.
@@ -116,6 +120,10 @@ class shared_breaker {
   void report(call_outcome o, clock_time now, bool probe) {
     std::lock_guard<std::mutex> lock(mutex_);
     breaker_.report(o, now, probe);
+  }
+  void open_now(clock_time now, bool probe) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    breaker_.open_now(now, probe);
   }
   breaker_state state(clock_time now) const {
     std::lock_guard<std::mutex> lock(mutex_);

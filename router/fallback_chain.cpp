@@ -101,6 +101,7 @@ fallback_chain::fallback_chain(std::vector<fallback_candidate> candidates, int r
 }
 
 shared_breaker* fallback_chain::breaker_of(size_t i) {
+  if (candidates_[i].per_key) return attempt_breaker_;
   if (breakers_ == nullptr) return nullptr;
   if (breaker_cache_[i] == nullptr) breaker_cache_[i] = &breakers_->get(candidates_[i].endpoint);
   return breaker_cache_[i];
@@ -150,7 +151,9 @@ chain_attempt fallback_chain::next_attempt(clock_time now) {
       move_on("context window " + std::to_string(c.context_window) + " too small", false);
       continue;
     }
-    if (shared_breaker* b = breaker_of(pos_)) {
+    attempt_breaker_ = nullptr;
+    in_flight_probe_ = false;
+    if (shared_breaker* b = c.per_key ? nullptr : breaker_of(pos_)) {
       breaker_admission admission = b->admit(now);
       if (!admission.allowed) {
         soonest_admit_ = std::min(soonest_admit_, admission.retry_in);

@@ -42,6 +42,10 @@ struct fallback_candidate {
   std::string tier;
   int tier_rank = 0;  // position in config::tiers; higher is more capable
   uint32_t context_window = 0;
+  /// The provider has several keys, each its own endpoint (`endpoint.key` is then
+  /// empty): the caller picks the key per attempt, admits that key's breaker itself
+  /// and hands it over with use_breaker(); the chain does not admit on its own.
+  bool per_key = false;
 };
 
 struct candidate_plan {
@@ -96,6 +100,12 @@ class fallback_chain {
   /// `retry_in` (> 0) hints when this endpoint is expected back.
   void skip(const std::string& why, clock_time now, bool report_failure, bool heals_with_time,
             clock_time retry_in = clock_time{0});
+  /// For a per_key candidate: the breaker (and probe flag) of the key the in-flight
+  /// attempt went out on, which report() and skip() then feed.
+  void use_breaker(shared_breaker* breaker, bool probe) {
+    attempt_breaker_ = breaker;
+    in_flight_probe_ = probe;
+  }
   bool done() const { return result_.what != chain_result::pending; }
   const chain_result& result() const { return result_; }
   const std::vector<fallback_candidate>& candidates() const { return candidates_; }
@@ -107,6 +117,7 @@ class fallback_chain {
 
   std::vector<fallback_candidate> candidates_;
   std::vector<shared_breaker*> breaker_cache_;
+  shared_breaker* attempt_breaker_ = nullptr;  // per_key candidates: the key's breaker
   int requested_tier_rank_;
   breaker_registry* breakers_;
   retry_state retry_;

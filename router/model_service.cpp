@@ -51,25 +51,66 @@ uint32_t to_ms(clock_time t) {
   return static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, UINT32_MAX));
 }
 
+// The provider's rate-limit keys when they carry secrets of their own (each key is
+// then an endpoint with its own breaker per model), else null.
+const std::vector<key_rate_limits>* own_secret_keys(const config& cfg,
+                                                    const std::string& provider) {
+  auto it = cfg.resilience.rate_limits.find(provider);
+  if (it == cfg.resilience.rate_limits.end() || !keys_have_own_secrets(&it->second)) return nullptr;
+  const provider_config* p = cfg.find_provider(provider);
+  return p != nullptr && p->is_http() ? &it->second : nullptr;
+}
+
 // The breaker's endpoint of a model: model x provider x key, where the key is named by
-// the provider's api_key_env (the secret itself never leaves http_provider).
+// the provider's api_key_env (the secret itself never leaves http_provider). A provider
+// whose keys have their own secrets has one endpoint per key (key_endpoint); this one
+// then names none.
 endpoint_id endpoint_of(const config& cfg, const model_config& m) {
+  if (own_secret_keys(cfg, m.provider) != nullptr) return endpoint_id{m.id, m.provider, ""};
   const provider_config* p = cfg.find_provider(m.provider);
   return endpoint_id{m.id, m.provider, p != nullptr ? p->api_key_env : std::string{}};
 }
 
-// Endpoint health for the policy: open breakers are down. Observed latency per model
-// (exponentially weighted) feeds the latency-class filter and tie-breaks.
+endpoint_id key_endpoint(const model_config& m, const std::string& key_name) {
+  return endpoint_id{m.id, m.provider, key_name};
+}
+
+// Endpoint health for the policy: a model is down when all its endpoints' breakers
+// are open (one endpoint, or one per key). Observed latency per model (exponentially
+// weighted) feeds the latency-class filter and tie-breaks.
 class observed_models final : public model_health {
  public:
-  // Looks every model's breaker up once: the policy asks for each candidate model on
+  // Looks every model's breakers up once: the policy asks for each candidate model on
   // every call, and the registry's references are stable.
   observed_models(const config& cfg, breaker_registry& breakers) {
-    for (const auto& m : cfg.models) breaker_of_.emplace(&m, &breakers.get(endpoint_of(cfg, m)));
+    for (const auto& m : cfg.models) {
+      auto& list = breakers_of_[&m];
+      if (const auto* keys = own_secret_keys(cfg, m.provider)) {
+        for (const auto& k : *keys) list.push_back(&breakers.get(key_endpoint(m, k.key)));
+      } else {
+        list.push_back(&breakers.get(endpoint_of(cfg, m)));
+      }
+    }
   }
   bool healthy(const model_config& m) const override {
-    auto it = breaker_of_.find(&m);
-    return it == breaker_of_.end() || it->second->state(now_ns()) != breaker_state::open;
+    auto it = breakers_of_.find(&m);
+    if (it == breakers_of_.end()) return true;
+    auto now = now_ns();
+    for (const auto* b : it->second)
+      if (b->state(now) != breaker_state::open) return true;
+    return false;
+  }
+  /// Until one of the model's endpoints admits again; 0 when one does now.
+  clock_time open_remaining(const model_config& m, clock_time now) const {
+    auto it = breakers_of_.find(&m);
+    if (it == breakers_of_.end()) return clock_time{0};
+    clock_time soonest = clock_time::max();
+    for (const auto* b : it->second) soonest = std::min(soonest, b->open_remaining(now));
+    return soonest == clock_time::max() ? clock_time{0} : soonest;
+  }
+  /// The breaker of key `index` of a model whose provider has per-key secrets.
+  shared_breaker& key_breaker(const model_config& m, size_t index) {
+    return *breakers_of_.at(&m).at(index);
   }
   double observed_latency_ms(const model_config& m) const override {
     auto it = latency_.find(&m);
@@ -81,7 +122,7 @@ class observed_models final : public model_health {
   }
 
  private:
-  std::unordered_map<const model_config*, shared_breaker*> breaker_of_;
+  std::unordered_map<const model_config*, std::vector<shared_breaker*>> breakers_of_;
   std::unordered_map<const model_config*, double> latency_;
 };
 
@@ -96,6 +137,9 @@ struct service_counters {
   uint64_t failed = 0;
   uint64_t rate_limit_waits = 0;
   uint64_t rate_limited = 0;  // gave up on a provider whose keys stayed saturated
+  uint64_t key_failovers = 0;   // a key answered 401/429 and the call moved to another key
+  uint64_t judge_calls = 0;     // cascade stages graded by the route's judge model
+  uint64_t judge_failures = 0;  // the judge's call failed or its grade was unreadable
   uint64_t stream_switches = 0;
   uint64_t stream_tool_call_aborts = 0;
   uint64_t semantic_failures = 0;
@@ -148,6 +192,10 @@ struct call_state {
   uint64_t reservation = 0;
   rate_limiter* limiter = nullptr;
   rate_grant grant;
+  // Providers with per-key secrets: the attempt's key is an endpoint of its own.
+  bool key_attempt = false;  // the grant's key chose the secret and the breaker
+  bool key_probe = false;    // that key's breaker admitted this attempt as its probe
+  key_mask keys_tried = 0;   // keys that answered 401/429 during this chain attempt
   clock_time rate_waited{0};
   bool waiting_for_rate = false;
   std::unique_ptr<stream_progress> stream;  // null until a stream delta went out
@@ -161,6 +209,7 @@ struct call_state {
   std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
   cache_policy cache_rules;
   std::unique_ptr<cascade> cascade_run;
+  std::unique_ptr<model_response> judged;  // the stage answer the judge is grading
   nlohmann::json cascade_log;  // null until a stage is scored: no allocation per call
   uint32_t paid_input_tokens = 0;
   uint32_t paid_output_tokens = 0;
@@ -269,6 +318,7 @@ candidate_plan plan_for(const model_service_state& st, const model_request& req,
     auto& c = plan.candidates[i];
     const model_config* m = cfg.find_model(c.endpoint.model);
     c.endpoint = endpoint_of(cfg, *m);
+    c.per_key = own_secret_keys(cfg, m->provider) != nullptr;
     if (i > 0) {
       if (st.broken_providers.count(m->provider) > 0) continue;
       bool eligible = false;
@@ -373,6 +423,11 @@ void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
 }
 
 void pump(service_actor* self, uint64_t key);
+enum class attempt_start { started, skipped, ended };
+attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c);
+key_mask unusable_keys(const model_service_state& st, const std::string& provider);
+key_mask open_keys(model_service_state& st, const model_config& model, const rate_limiter& limiter,
+                   clock_time now);
 std::string cached_text_of(const model_response& r);
 bool start_stage(service_actor* self, uint64_t key, call_state& c);
 
@@ -380,8 +435,175 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
   if (c.limiter != nullptr && c.grant.granted) c.limiter->settle(c.grant, actual_tokens, now_ns());
   c.grant = {};
   c.limiter = nullptr;
+  c.key_attempt = false;
   if (c.reserved) st.ledger->release(c.reservation);
   c.reserved = false;
+}
+
+// The call's answer (the chain's success, and in a cascade the accepted stage): adds
+// what earlier cascade stages and judges cost, fills the usage, caches, delivers.
+void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
+                     model_response reply) {
+  auto& st = self->state;
+  const chain_result& r = c.chain->result();
+  if (c.cascade_run) {
+    reply.usage.input_tokens += c.paid_input_tokens;
+    reply.usage.output_tokens += c.paid_output_tokens;
+    reply.usage.cost_usd += c.paid_usd;
+  }
+  reply.usage.model_id = model.id;
+  reply.usage.tier = model.tier;
+  reply.usage.downgraded = r.downgraded;
+  if (r.downgraded) ++st.counters.downgraded;
+  if (c.candidate > 0) ++st.counters.fallbacks;
+  if (c.stream && !c.stream->prefill.empty()) reply.text = c.stream->prefill + reply.text;
+  reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+  if (st.cache && c.cache_key &&
+      !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
+    spdlog::warn("model service: response cache store failed: {}", st.cache->error());
+  deliver(self, key, std::move(reply));
+}
+
+// A scored cascade stage: accept its answer, or escalate to the next tier (this
+// answer was paid: its cost joins the final usage). `judge` is the judge's account
+// for the trace, null when no judge was asked.
+void decide_stage(service_actor* self, uint64_t key, call_state& c, const model_config& model,
+                  model_response reply, double confidence, scoring_method method,
+                  nlohmann::json judge) {
+  bool accepted = c.cascade_run->report(confidence);
+  nlohmann::json entry{{"tier", model.tier},       {"model", model.id},
+                       {"confidence", confidence}, {"scored_by", to_string(method)},
+                       {"accepted", accepted},     {"cost_usd", reply.usage.cost_usd}};
+  if (!judge.is_null()) entry["judge"] = std::move(judge);
+  c.cascade_log.push_back(std::move(entry));
+  if (accepted) {
+    finish_answered(self, key, c, model, std::move(reply));
+    return;
+  }
+  c.paid_input_tokens += reply.usage.input_tokens;
+  c.paid_output_tokens += reply.usage.output_tokens;
+  c.paid_usd += reply.usage.cost_usd;
+  if (!start_stage(self, key, c)) return;
+  pump(self, key);
+}
+
+// The judge answered (or its call failed): its grade is the stage's confidence; an
+// unreadable grade or a failed call counts as low confidence (0) and the trace says
+// why. The judge call was an ordinary call, settled on the same thread's ledger; its
+// cost joins the final usage like an escalated stage's.
+void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response verdict) {
+  auto& st = self->state;
+  auto it = st.calls.find(key);
+  if (it == st.calls.end() || it->second.seq != seq || !it->second.judged) return;
+  auto& c = it->second;
+  std::unique_ptr<model_response> stage = std::move(c.judged);
+  const model_config& model = *c.models[c.candidate];
+  c.paid_input_tokens += verdict.usage.input_tokens;
+  c.paid_output_tokens += verdict.usage.output_tokens;
+  c.paid_usd += verdict.usage.cost_usd;
+  const auto& judge_cfg = st.cfg->resilience.cascade.at(c.route).judge;
+  nlohmann::json account{{"model", judge_cfg.model}};
+  double confidence = 0;
+  if (!verdict.ok()) {
+    ++st.counters.judge_failures;
+    account["error"] =
+        verdict.error.kind +
+        (verdict.error.message.empty() ? std::string{} : ": " + verdict.error.message);
+    c.events.push_back(
+        fmt::format("judge {} failed ({}): stage scored 0", judge_cfg.model, verdict.error.kind));
+  } else {
+    judge_verdict v = parse_judge_verdict(verdict.text);
+    if (v.parsed) {
+      confidence = v.score;
+      account["grade"] = v.score;
+    } else {
+      ++st.counters.judge_failures;
+      account["unparseable"] = v.problem;
+      c.events.push_back(fmt::format("judge {}: {}; stage scored 0", judge_cfg.model, v.problem));
+    }
+  }
+  account["cost_usd"] = verdict.usage.cost_usd;
+  decide_stage(self, key, c, model, std::move(*stage), confidence, scoring_method::judge,
+               std::move(account));
+}
+
+// Scores a cascade stage's answer: logprobs or format checks at once; the route's
+// judge through the model service itself, as an ordinary asynchronous call (pinned to
+// the judge model, so it never cascades), answered in judge_done().
+void score_stage(service_actor* self, uint64_t key, call_state& c, const model_config& model,
+                 model_response reply) {
+  auto& st = self->state;
+  const auto& settings = st.cfg->resilience.cascade.at(c.route);
+  cascade_answer answer{reply.text, reply.finish_reason, {}, c.req.json_mode};
+  for (const auto& lp : reply.logprobs) answer.token_logprobs.push_back(lp.logprob);
+  scoring_method method =
+      choose_scoring(answer, !settings.judge.model.empty(), c.cascade_run->at_last_tier());
+  if (method != scoring_method::judge) {
+    double confidence = default_scorer{}.score(answer);
+    decide_stage(self, key, c, model, std::move(reply), confidence, method, nullptr);
+    return;
+  }
+  ++st.counters.judge_calls;
+  model_request ask;
+  ask.ctx = c.req.ctx;  // the judge is paid from the same thread's budget
+  ask.call_id = fmt::format("{}/judge{}", c.req.call_id, c.cascade_log.size());
+  ask.model = settings.judge.model;
+  ask.max_tokens = settings.judge.max_tokens;
+  ask.temperature = 0;
+  ask.latency_class = c.req.latency_class;
+  ask.data_class = c.req.data_class;
+  if (auto tenant = c.req.metadata.find("tenant"); tenant != c.req.metadata.end())
+    ask.metadata.emplace("tenant", tenant->second);
+  ask.messages = {
+      {"user", fill_judge_prompt(settings.judge.prompt,
+                                 std::string(latest_user_text(c.req.messages)), reply.text)}};
+  c.judged = std::make_unique<model_response>(std::move(reply));
+  auto seq = c.seq;
+  // No timeout of its own: the judge call ends by itself (its retry budget,
+  // resilience.retry.max_total_ms).
+  self->request(caf::actor_cast<caf::actor>(self), caf::infinite, std::move(ask))
+      .then([self, key,
+             seq](model_response& verdict) { judge_done(self, key, seq, std::move(verdict)); },
+            [self, key, seq](caf::error& e) {
+              model_response failed;
+              failed.error = make_error("internal", self->system().render(e));
+              judge_done(self, key, seq, std::move(failed));
+            });
+}
+
+// A key of a per-key provider answered 401 (its secret was rejected: its breaker opens
+// at once) or 429 (the limiter holds it back until Retry-After). When another key of
+// the provider can take the call, the same chain attempt goes out again on it, at
+// once, and true is returned; otherwise false, and the chain judges the error as usual.
+bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
+                          const model_config& model, const model_error& error) {
+  auto& st = self->state;
+  auto now = now_ns();
+  size_t index = c.grant.key_index;
+  rate_limiter& limiter = *c.limiter;
+  shared_breaker& breaker = st.models->key_breaker(model, index);
+  if (error.kind == "auth") {
+    breaker.open_now(now, c.key_probe);
+  } else {
+    uint32_t back_ms = error.retry_after_ms > 0 ? error.retry_after_ms : 1000;
+    limiter.throttle(index, now + std::chrono::milliseconds{back_ms});
+    // A 429 says nothing about health, and answers a probe: the key is reachable.
+    if (c.key_probe) breaker.report(call_outcome::success, now, true);
+  }
+  c.chain->use_breaker(&breaker, false);  // already judged: the chain must not re-report
+  c.keys_tried |= key_bit(index);
+  c.events.push_back(
+      fmt::format("{}: {} on key '{}'", model.id, error.kind, limiter.key_name(index)));
+  key_mask out =
+      c.keys_tried | unusable_keys(st, model.provider) | open_keys(st, model, limiter, now);
+  key_mask all = limiter.key_count() >= 64 ? ~key_mask{0} : key_bit(limiter.key_count()) - 1;
+  if ((out & all) == all) return false;
+  ++st.counters.key_failovers;
+  release_attempt(st, c, 0);
+  c.last_error = error;
+  ++c.seq;  // nothing of the finished attempt may resume the call
+  if (start_attempt(self, key, c) == attempt_start::skipped) pump(self, key);
+  return true;
 }
 
 // The outcome of the current attempt.
@@ -405,44 +627,17 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     double attempt_ms =
         std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
     st.models->record_latency(model, attempt_ms);
-    const chain_result& r = c.chain->result();
     if (c.cascade_run) {
-      // Score the stage's answer; below the tier's threshold, escalate (this answer
-      // was paid: its cost joins the final usage).
-      cascade_answer answer{reply.text, reply.finish_reason, {}, c.req.json_mode};
-      for (const auto& lp : reply.logprobs) answer.token_logprobs.push_back(lp.logprob);
-      double confidence = default_scorer{}.score(answer);
-      bool accepted = c.cascade_run->report(confidence);
-      c.cascade_log.push_back({{"tier", model.tier},
-                               {"model", model.id},
-                               {"confidence", confidence},
-                               {"scored_by", answer.token_logprobs.empty() ? "format" : "logprobs"},
-                               {"accepted", accepted}});
-      if (!accepted) {
-        c.paid_input_tokens += reply.usage.input_tokens;
-        c.paid_output_tokens += reply.usage.output_tokens;
-        c.paid_usd += reply.usage.cost_usd;
-        if (!start_stage(self, key, c)) return;
-        pump(self, key);
-        return;
-      }
-      reply.usage.input_tokens += c.paid_input_tokens;
-      reply.usage.output_tokens += c.paid_output_tokens;
-      reply.usage.cost_usd += c.paid_usd;
+      score_stage(self, key, c, model, std::move(reply));
+      return;
     }
-    reply.usage.model_id = model.id;
-    reply.usage.tier = model.tier;
-    reply.usage.downgraded = r.downgraded;
-    if (r.downgraded) ++st.counters.downgraded;
-    if (c.candidate > 0) ++st.counters.fallbacks;
-    if (c.stream && !c.stream->prefill.empty()) reply.text = c.stream->prefill + reply.text;
-    reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
-    if (st.cache && c.cache_key &&
-        !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
-      spdlog::warn("model service: response cache store failed: {}", st.cache->error());
-    deliver(self, key, std::move(reply));
+    finish_answered(self, key, c, model, std::move(reply));
     return;
   }
+  if (c.key_attempt && !(c.stream && c.stream->attempt_streamed) &&
+      (reply.error.kind == "auth" || reply.error.kind == "rate_limited") &&
+      retry_on_another_key(self, key, c, model, reply.error))
+    return;
   release_attempt(st, c, 0);
   model_error error = reply.error;
   if (error.ok()) {
@@ -487,7 +682,24 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
   pump(self, key);
 }
 
-enum class attempt_start { started, skipped, ended };
+// Keys of a per-key provider whose secret variable is unset: never granted.
+key_mask unusable_keys(const model_service_state& st, const std::string& provider) {
+  key_mask out = 0;
+  auto hp = st.http_providers.find(provider);
+  if (hp == st.http_providers.end()) return out;
+  for (size_t i = 0; i < hp->second.keys.size(); ++i)
+    if (!hp->second.keys[i].unusable.empty()) out |= key_bit(i);
+  return out;
+}
+
+// Keys whose breaker for `model` is open (half-open ones are left to admit()).
+key_mask open_keys(model_service_state& st, const model_config& model, const rate_limiter& limiter,
+                   clock_time now) {
+  key_mask out = 0;
+  for (size_t i = 0; i < limiter.key_count(); ++i)
+    if (st.models->key_breaker(model, i).state(now) == breaker_state::open) out |= key_bit(i);
+  return out;
+}
 
 // Sends the call to the chain's current candidate, or skips it (outage, rate limits).
 attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
@@ -511,8 +723,46 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
   auto estimate = c.prompt_tokens + c.req.max_tokens;
-  if (auto lim = st.limiters.find(model.provider); lim != st.limiters.end() && !c.grant.granted) {
-    rate_grant grant = lim->second->acquire(estimate, now);
+  auto lim = st.limiters.find(model.provider);
+  // A per-key provider none of whose keys has a secret is not limited: the call fails
+  // below with `auth`, naming the variables, like a provider whose one key is unset.
+  bool no_usable_key = false;
+  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
+    no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
+  if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
+    bool per_key = c.chain->candidates()[c.candidate].per_key;
+    key_mask excluded = 0;
+    key_mask never = 0;  // keys that no wait brings back (their variable is unset)
+    if (per_key) {
+      never = unusable_keys(st, model.provider);
+      excluded = never | c.keys_tried | open_keys(st, model, *lim->second, now);
+    }
+    rate_grant grant = lim->second->acquire(estimate, now, excluded);
+    // A per-key provider: the granted key's breaker must admit too (a half-open one
+    // lets one probe through); otherwise give the slot back and ask for another key.
+    while (per_key && grant.granted) {
+      shared_breaker& b = st.models->key_breaker(model, grant.key_index);
+      breaker_admission admission = b.admit(now);
+      if (admission.allowed) {
+        c.chain->use_breaker(&b, admission.probe);
+        c.key_attempt = true;
+        c.key_probe = admission.probe;
+        break;
+      }
+      lim->second->cancel(grant, now);
+      excluded |= key_bit(grant.key_index);
+      grant = lim->second->acquire(estimate, now, excluded);
+    }
+    if (!grant.granted && grant.all_excluded) {
+      // Every key is out: breakers open, rejected or throttled during this call, or
+      // without a secret. Time heals all but the last.
+      clock_time back = st.models->open_remaining(model, now);
+      c.events.push_back(
+          fmt::format("{}: no key of provider '{}' is available", model.id, model.provider));
+      c.chain->skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
+                    false, (excluded & ~never) != 0, back);
+      return attempt_start::skipped;
+    }
     if (!grant.granted) {
       if (grant.impossible) {
         c.events.push_back(
@@ -586,7 +836,10 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       attempt_done(self, key, error_response(c.req, "auth", provider.unusable));
       return attempt_start::ended;
     }
-    auto built = build_provider_request(c.req, model, provider.cfg, provider.api_key);
+    // The secret of the key the limiter granted (per-key providers), else the one.
+    const std::string& secret =
+        c.key_attempt ? provider.secret_for(c.grant.key_index) : provider.api_key;
+    auto built = build_provider_request(c.req, model, provider.cfg, secret);
     if (!built.ok()) {
       attempt_done(self, key, error_response(c.req, built.error.kind, built.error.message));
       return attempt_start::ended;
@@ -595,7 +848,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     auto seq = c.seq;
     std::shared_ptr<stream_decoder> decoder;
     if (c.req.stream && provider_streams(provider.cfg))
-      decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, provider.api_key);
+      decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, secret);
     http_chunk_handler on_chunk;
     if (decoder) {
       // Deltas go through the service, which knows what went out (for failover).
@@ -610,19 +863,18 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     if (st.observer) st.observer(model, c.req);
     st.http->send(
         provider.endpoint, std::move(built.request), provider.timeouts,
-        [me, key, seq, &provider, &model, call_id, decoder](http_result result) {
+        [me, key, seq, &provider, &model, &secret, call_id, decoder](http_result result) {
           model_response reply;
           if (!result.ok()) {
             auto message =
                 fmt::format("provider '{}': {}", provider.cfg.name, result.failure.message);
-            redact_secret(message, provider.api_key);
+            redact_secret(message, secret);
             reply.error = make_error(result.failure.kind, std::move(message));
           } else if (decoder && result.status >= 200 && result.status < 300) {
             reply = decoder->finish();
           } else {
             reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
-                                            result.headers, result.body, model, call_id,
-                                            provider.api_key);
+                                            result.headers, result.body, model, call_id, secret);
           }
           caf::anon_send(me, http_done_atom::value, key, seq, std::move(reply));
         },
@@ -708,6 +960,8 @@ void pump(service_actor* self, uint64_t key) {
     c.rate_waited = clock_time{0};
     c.grant = {};
     c.limiter = nullptr;
+    c.key_attempt = false;
+    c.keys_tried = 0;
     if (c.stream) {
       c.stream->attempt_text.clear();
       c.stream->attempt_streamed = false;
@@ -821,7 +1075,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
       for (const auto& note : decision.trace.candidates) {
         if (note.filtered_by != candidate_filter::health) continue;
         if (resp.error.provider.empty()) resp.error.provider = note.model->provider;
-        auto left = st.breakers->get(endpoint_of(*st.cfg, *note.model)).open_remaining(now_ns());
+        auto left = st.models->open_remaining(*note.model, now_ns());
         soonest = std::min(soonest, left);
       }
       if (soonest != clock_time::max()) resp.error.retry_after_ms = to_ms(soonest);
@@ -996,8 +1250,12 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
     if (!p.is_http()) continue;
     std::string error;
-    if (auto hp = make_http_provider(p, error)) {
+    auto keys = st.cfg->resilience.rate_limits.find(p.name);
+    if (auto hp = make_http_provider(
+            p, error, keys == st.cfg->resilience.rate_limits.end() ? nullptr : &keys->second)) {
       if (!hp->unusable.empty()) spdlog::error("model service: {}", hp->unusable);
+      for (const auto& k : hp->keys)
+        if (!k.unusable.empty()) spdlog::error("model service: {}", k.unusable);
       st.http_providers.emplace(p.name, std::move(*hp));
     } else {
       spdlog::error("model service: {}", error);
@@ -1098,8 +1356,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         for (const auto& m : st.cfg->models) {
           if (m.provider != provider) continue;
           longest = std::max(longest, outage_remaining_ms(m, elapsed));
-          longest = std::max(longest,
-                             to_ms(st.breakers->get(endpoint_of(*st.cfg, m)).open_remaining(now)));
+          longest = std::max(longest, to_ms(st.models->open_remaining(m, now)));
         }
         return longest;
       },
@@ -1117,6 +1374,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         j["failed"] = k.failed;
         j["rate_limit_waits"] = k.rate_limit_waits;
         j["rate_limited"] = k.rate_limited;
+        j["key_failovers"] = k.key_failovers;
+        j["judge"] = {{"calls", k.judge_calls}, {"failures", k.judge_failures}};
         j["stream_switches"] = k.stream_switches;
         j["stream_tool_call_aborts"] = k.stream_tool_call_aborts;
         j["semantic_failures"] = k.semantic_failures;

@@ -76,6 +76,7 @@ void token_bucket::give_back(double amount) {
 
 rate_limiter::rate_limiter(std::vector<key_limits> keys, clock_time now) {
   if (keys.empty()) throw std::invalid_argument("rate_limiter: needs at least one key");
+  if (keys.size() > 64) throw std::invalid_argument("rate_limiter: at most 64 keys");
   keys_.reserve(keys.size());
   for (auto& k : keys) {
     if (k.requests_per_minute == 0 || k.tokens_per_minute == 0) {
@@ -87,19 +88,26 @@ rate_limiter::rate_limiter(std::vector<key_limits> keys, clock_time now) {
   }
 }
 
-rate_grant rate_limiter::acquire(uint32_t estimated_tokens, clock_time now) {
+rate_grant rate_limiter::acquire(uint32_t estimated_tokens, clock_time now, key_mask excluded) {
   std::lock_guard<std::mutex> lock(mutex_);
   const double need = estimated_tokens;
   size_t best = keys_.size();
   double best_headroom = -1;
   clock_time soonest = clock_time::max();
   bool fits_some_key = false;
+  bool any_eligible = false;
   for (size_t i = 0; i < keys_.size(); ++i) {
     key_state& k = keys_[i];
     k.requests.refill(now);
     k.tokens.refill(now);
     if (need > k.tokens.capacity()) continue;
     fits_some_key = true;
+    if ((excluded & key_bit(i)) != 0) continue;
+    any_eligible = true;
+    if (k.throttled_until > now) {
+      soonest = std::min(soonest, k.throttled_until - now);
+      continue;
+    }
     if (k.requests.level() >= 1 && k.tokens.level() >= need) {
       double headroom = std::min((k.requests.level() - 1) / k.requests.capacity(),
                                  (k.tokens.level() - need) / k.tokens.capacity());
@@ -121,8 +129,25 @@ rate_grant rate_limiter::acquire(uint32_t estimated_tokens, clock_time now) {
     return grant;
   }
   grant.impossible = !fits_some_key;
-  grant.wait = fits_some_key ? soonest : clock_time{0};
+  grant.all_excluded = fits_some_key && !any_eligible;
+  grant.wait = fits_some_key && any_eligible ? soonest : clock_time{0};
   return grant;
+}
+
+void rate_limiter::cancel(const rate_grant& grant, clock_time now) {
+  if (!grant.granted || grant.key_index >= keys_.size()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  key_state& k = keys_[grant.key_index];
+  k.requests.refill(now);
+  k.tokens.refill(now);
+  k.requests.give_back(1);
+  k.tokens.give_back(grant.reserved_tokens);
+}
+
+void rate_limiter::throttle(size_t index, clock_time until) {
+  if (index >= keys_.size()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  keys_[index].throttled_until = std::max(keys_[index].throttled_until, until);
 }
 
 void rate_limiter::settle(const rate_grant& grant, uint32_t actual_tokens, clock_time now) {

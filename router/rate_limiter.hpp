@@ -70,19 +70,36 @@ struct rate_grant {
   bool granted = false;
   /// The call can never fit: it needs more tokens than a key's whole per-minute limit.
   bool impossible = false;
+  /// Every key that could hold the call is in the `excluded` mask: waiting won't help.
+  bool all_excluded = false;
   size_t key_index = 0;  // which key, when granted
   uint32_t reserved_tokens = 0;
   clock_time wait{0};  // when not granted: until a key can take it
 };
 
+/// A set of key indexes (bit i: key i). Providers have at most 64 keys (the config
+/// loader enforces it).
+using key_mask = uint64_t;
+inline key_mask key_bit(size_t index) {
+  return key_mask{1} << index;
+}
+
 class rate_limiter {
  public:
-  /// Every key must have requests_per_minute > 0 and tokens_per_minute > 0.
+  /// Every key must have requests_per_minute > 0 and tokens_per_minute > 0; at most 64.
   rate_limiter(std::vector<key_limits> keys, clock_time now);
 
-  rate_grant acquire(uint32_t estimated_tokens, clock_time now);
+  /// Takes a slot from the key with the most headroom among those not in `excluded`
+  /// (keys whose breaker is open, keys that already failed this call). When every
+  /// key is excluded the grant is neither granted nor impossible and `wait` is 0.
+  rate_grant acquire(uint32_t estimated_tokens, clock_time now, key_mask excluded = 0);
   /// Corrects the granted key's token bucket from the call's actual usage.
   void settle(const rate_grant& grant, uint32_t actual_tokens, clock_time now);
+  /// Gives a grant back whole (its request and its tokens): the call was not sent.
+  void cancel(const rate_grant& grant, clock_time now);
+  /// The provider answered 429 on this key: it grants nothing until `until` (the
+  /// Retry-After), while the other keys go on.
+  void throttle(size_t index, clock_time until);
   const std::string& key_name(size_t index) const { return keys_[index].key; }
   size_t key_count() const { return keys_.size(); }
 
@@ -91,6 +108,7 @@ class rate_limiter {
     std::string key;
     token_bucket requests;
     token_bucket tokens;
+    clock_time throttled_until{0};
   };
   std::mutex mutex_;
   std::vector<key_state> keys_;

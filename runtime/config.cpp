@@ -942,14 +942,17 @@ router_settings parse_router(validator& v, const json& r, const std::string& pat
 
 const std::vector<std::string> resilience_keys = {
     "breaker", "retry", "latency_deadlines_ms", "cascade", "cache", "rate_limits", "fallback"};
-const std::vector<std::string> key_limit_keys = {"key", "requests_per_minute",
-                                                 "tokens_per_minute"};
+const std::vector<std::string> key_limit_keys = {"key", "requests_per_minute", "tokens_per_minute",
+                                                 "api_key_env"};
+// A key mask is one 64-bit word (router/rate_limiter.hpp).
+constexpr size_t max_keys_per_provider = 64;
 const std::vector<std::string> breaker_keys = {"window_ms", "min_calls",   "failure_rate",
                                                "open_ms",   "max_open_ms", "probe_timeout_ms"};
 const std::vector<std::string> retry_keys = {"base_delay_ms", "max_delay_ms", "jitter",
                                              "max_attempts", "max_total_ms"};
 const std::vector<std::string> deadline_keys = {"realtime", "interactive", "batch"};
-const std::vector<std::string> cascade_route_keys = {"thresholds"};
+const std::vector<std::string> cascade_route_keys = {"thresholds", "judge"};
+const std::vector<std::string> cascade_judge_keys = {"model", "prompt", "max_tokens"};
 const std::vector<std::string> cache_keys = {"ttl_ms", "semantic_threshold", "path",
                                              "temperature_routes"};
 
@@ -1024,6 +1027,26 @@ latency_deadlines parse_deadlines(validator& v, const json& d, const std::string
   return out;
 }
 
+// {model, prompt, max_tokens}: the local model that grades answers without logprobs.
+cascade_judge_settings parse_cascade_judge(validator& v, const json& j, const std::string& path,
+                                           const catalog& known) {
+  cascade_judge_settings out;
+  if (!v.object(j, path, cascade_judge_keys)) return out;
+  if (v.non_empty_string(j, "model", path, presence::required, out.model) && known.models_known &&
+      std::find(known.model_ids.begin(), known.model_ids.end(), out.model) ==
+          known.model_ids.end()) {
+    v.fail(member_path(path, "model"), "must be the id of an entry of models", j["model"]);
+  }
+  out.prompt = judge_default_prompt;
+  if (v.non_empty_string(j, "prompt", path, presence::optional, out.prompt) &&
+      out.prompt.find("{answer}") == std::string::npos) {
+    v.fail(member_path(path, "prompt"),
+           "must contain {answer} (where the stage's answer goes; {question} is optional)");
+  }
+  v.integer(j, "max_tokens", path, presence::optional, 1, 4096, out.max_tokens);
+  return out;
+}
+
 std::map<std::string, cascade_route_settings> parse_cascade(validator& v, const json& c,
                                                             const std::string& path,
                                                             const catalog& known) {
@@ -1055,6 +1078,9 @@ std::map<std::string, cascade_route_settings> parse_cascade(validator& v, const 
             settings.thresholds[item.key()] = x;
           }
         }
+      }
+      if (const json* j = v.member(route.value(), "judge", route_path, presence::optional)) {
+        settings.judge = parse_cascade_judge(v, *j, member_path(route_path, "judge"), known);
       }
     }
     out[route.key()] = std::move(settings);
@@ -1098,6 +1124,11 @@ std::map<std::string, std::vector<key_rate_limits>> parse_rate_limits(validator&
       v.fail(at, "must be a non-empty array of key limits", item.value());
       continue;
     }
+    if (item.value().size() > max_keys_per_provider) {
+      v.fail(at, "must list at most " + std::to_string(max_keys_per_provider) + " keys, got " +
+                     std::to_string(item.value().size()));
+      continue;
+    }
     std::vector<key_rate_limits> keys;
     for (size_t i = 0; i < item.value().size(); ++i) {
       const json& k = item.value()[i];
@@ -1109,6 +1140,16 @@ std::map<std::string, std::vector<key_rate_limits>> parse_rate_limits(validator&
       v.integer(k, "requests_per_minute", kp, presence::required, 1, 100000000,
                 limits.requests_per_minute);
       v.integer(k, "tokens_per_minute", kp, presence::required, 1, limits.tokens_per_minute);
+      if (v.string(k, "api_key_env", kp, presence::optional, limits.api_key_env)) {
+        auto kind = known.provider_kinds.find(item.key());
+        if (!is_env_var_name(limits.api_key_env)) {
+          // Do not echo the value: someone may have pasted the key itself here.
+          v.fail(member_path(kp, "api_key_env"),
+                 "must be the NAME of an environment variable (letters, digits, _), not a key");
+        } else if (kind != known.provider_kinds.end() && kind->second == "sim") {
+          v.fail(member_path(kp, "api_key_env"), "is only used by HTTP providers, not sim ones");
+        }
+      }
       for (const auto& other : keys)
         if (other.key == limits.key)
           v.fail(member_path(kp, "key"), "is a duplicate", json(limits.key));

@@ -49,8 +49,26 @@ struct latency_deadlines {
 
 /// Cascade thresholds of one route: tier name -> minimum confidence to accept that
 /// tier's answer. The top tier of the cascade needs none (its answer is final).
+struct cascade_judge_settings {
+  /// Model id of the judge (a catalog model, typically a local one). Empty: no judge.
+  std::string model;
+  /// The question put to the judge; {question} and {answer} are replaced by the
+  /// request's last user message and the stage's answer. Default: judge_default_prompt.
+  std::string prompt;
+  /// Output tokens the judge may use (its reply is one number). Default: 8.
+  uint32_t max_tokens = 8;
+};
+
+/// The judge's prompt when the config gives none.
+inline constexpr const char* judge_default_prompt =
+    "Grade how well the answer below answers the question. Reply with one number "
+    "between 0 and 1 (1: fully correct and complete, 0: wrong or useless) and "
+    "nothing else.\n\nQuestion:\n{question}\n\nAnswer:\n{answer}";
+
 struct cascade_route_settings {
   std::map<std::string, double> thresholds;
+  /// Scores answers that come without token log-probabilities (router/cascade.hpp).
+  cascade_judge_settings judge;
 };
 
 struct response_cache_settings {
@@ -69,6 +87,10 @@ struct response_cache_settings {
 /// Client-side limits of one API key of a provider (router/rate_limiter.hpp).
 struct key_rate_limits {
   std::string key;  // a name for the key in metrics and traces, never the secret
+  /// The environment variable holding this key's secret; empty: the provider's
+  /// api_key_env. When any key of a provider names one, its keys are separate
+  /// endpoints: own secret, own circuit breaker per model (docs/config.md).
+  std::string api_key_env;
   uint32_t requests_per_minute = 0;
   uint64_t tokens_per_minute = 0;
 };

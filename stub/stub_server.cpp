@@ -69,7 +69,30 @@ bool read_uint(const json& obj, const char* key, const std::string& path, uint32
 
 std::optional<stub_script> parse_stub_script(const json& doc, std::string& error) {
   stub_script script;
-  if (!check_keys(doc, "script", {"models"}, error)) return std::nullopt;
+  if (!check_keys(doc, "script", {"models", "keys"}, error)) return std::nullopt;
+  if (doc.contains("keys")) {
+    if (!doc["keys"].is_object()) {
+      error = "script.keys: must be an object keyed by API key";
+      return std::nullopt;
+    }
+    for (const auto& [secret, s] : doc["keys"].items()) {
+      // The path names the key by position: the script holds test secrets, but a
+      // message should not echo one.
+      std::string spath = fmt::format("keys[{}]", script.keys.size());
+      stub_step step;
+      if (!check_keys(s, spath, {"behaviour", "retry_after_s"}, error)) return std::nullopt;
+      if (!s.contains("behaviour") || !s["behaviour"].is_string() ||
+          std::find(behaviours.begin(), behaviours.end(), s["behaviour"].get<std::string>()) ==
+              behaviours.end()) {
+        error = fmt::format("{}.behaviour: must be one of {}, got {}", spath, join(behaviours),
+                            s.contains("behaviour") ? s["behaviour"].dump() : "nothing");
+        return std::nullopt;
+      }
+      step.behaviour = s["behaviour"].get<std::string>();
+      if (!read_uint(s, "retry_after_s", spath, step.retry_after_s, error)) return std::nullopt;
+      script.keys[secret] = step;
+    }
+  }
   if (!doc.contains("models")) return script;
   if (!doc["models"].is_object()) {
     error = fmt::format("script.models: must be an object keyed by model id, got {}",
@@ -135,6 +158,19 @@ std::string stub_request::header(const std::string& name) const {
     if (beast::iequals(k, name)) return v;
   return {};
 }
+
+namespace {
+
+// The secret a request carries, in whichever header its wire format uses.
+std::string api_key_of(const stub_request& r) {
+  std::string auth = r.header("authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return auth.substr(7);
+  if (auto k = r.header("x-api-key"); !k.empty()) return k;
+  if (auto k = r.header("api-key"); !k.empty()) return k;
+  return r.header("x-goog-api-key");
+}
+
+}  // namespace
 
 // -- wire formats -------------------------------------------------------------------
 
@@ -761,6 +797,9 @@ struct stub_server::impl {
           }
           index -= s.times;
         }
+        if (auto by_key = script.keys.find(api_key_of(received.back()));
+            by_key != script.keys.end())
+          step = by_key->second;
       }
     }
 

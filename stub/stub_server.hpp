@@ -47,6 +47,11 @@ struct stub_model_script {
 
 struct stub_script {
   std::map<std::string, stub_model_script> models;  // key "*": any model not listed
+  /// API key (the secret a call carries in Authorization: Bearer, x-api-key or
+  /// x-goog-api-key) -> how every call with that key behaves, whatever its model's
+  /// sequence says. Lets tests tell a provider's keys apart (a revoked key, a key at
+  /// its quota).
+  std::map<std::string, stub_step> keys;
 };
 
 /// Parses a script; on error returns nullopt and sets `error` naming the JSON path

@@ -136,3 +136,23 @@ TEST_CASE("breaker registry keeps one breaker per endpoint across threads", "[br
   CHECK(snap[0].second == breaker_state::open);
   CHECK(snap[1].second == breaker_state::open);
 }
+
+TEST_CASE("breaker open_now opens at once and a failed probe still doubles the open time",
+          "[breaker][keys]") {
+  breaker_settings s;
+  s.min_calls = 10;
+  s.open_ms = 1000;
+  s.max_open_ms = 8000;
+  circuit_breaker b{s};
+  b.open_now(0s, false);  // one rejected key is enough, whatever min_calls says
+  CHECK(b.state(0s) == breaker_state::open);
+  CHECK(b.open_remaining(0s) == 1s);
+  b.open_now(500ms, false);  // already open: unchanged
+  CHECK(b.open_remaining(500ms) == 500ms);
+  auto probe = b.admit(1s);
+  REQUIRE(probe.allowed);
+  REQUIRE(probe.probe);
+  b.open_now(1s, true);  // the probe's key is still rejected
+  CHECK(b.state(1s) == breaker_state::open);
+  CHECK(b.open_remaining(1s) == 2s);
+}

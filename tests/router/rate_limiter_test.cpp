@@ -164,3 +164,48 @@ TEST_CASE("rate limiter grants exactly the burst capacity to 1000 threads at one
   CHECK(granted_per_key[1].load() == 80);
   CHECK(refused.load() == 800);
 }
+
+TEST_CASE("rate limiter skips excluded keys and says when every key is excluded",
+          "[ratelimit][keys]") {
+  rate_limiter limiter({{"a", 100, 100000}, {"b", 10, 100000}}, 0s);
+  // "a" has more headroom, but is excluded (its breaker is open, say): "b" takes it.
+  auto g = limiter.acquire(10, 0s, key_bit(0));
+  REQUIRE(g.granted);
+  CHECK(g.key_index == 1);
+  auto none = limiter.acquire(10, 0s, key_bit(0) | key_bit(1));
+  CHECK_FALSE(none.granted);
+  CHECK(none.all_excluded);
+  CHECK_FALSE(none.impossible);
+  CHECK(none.wait == 0s);
+  // Too large for any key stays `impossible`, excluded or not.
+  auto huge = limiter.acquire(200000, 0s, key_bit(0));
+  CHECK(huge.impossible);
+  CHECK_FALSE(huge.all_excluded);
+}
+
+TEST_CASE("rate limiter cancel gives a grant back whole", "[ratelimit][keys]") {
+  rate_limiter limiter({{"a", 1, 1000}}, 0s);
+  auto g = limiter.acquire(900, 0s);
+  REQUIRE(g.granted);
+  CHECK_FALSE(limiter.acquire(10, 0s).granted);  // its one request is taken
+  limiter.cancel(g, 0s);
+  auto again = limiter.acquire(900, 0s);  // request and tokens are back
+  CHECK(again.granted);
+}
+
+TEST_CASE("rate limiter throttle holds one key until its Retry-After, the others go on",
+          "[ratelimit][keys]") {
+  rate_limiter limiter({{"a", 1000, 1000000}, {"b", 1000, 1000000}}, 0s);
+  limiter.throttle(0, 5s);
+  for (int i = 0; i < 20; ++i) {
+    auto g = limiter.acquire(10, 1s);
+    REQUIRE(g.granted);
+    CHECK(g.key_index == 1);
+  }
+  // With "b" excluded, the wait is until "a"'s Retry-After ends.
+  auto waiting = limiter.acquire(10, 1s, key_bit(1));
+  CHECK_FALSE(waiting.granted);
+  CHECK_FALSE(waiting.all_excluded);
+  CHECK(waiting.wait == 4s);
+  CHECK(limiter.acquire(10, 5s, key_bit(1)).granted);
+}

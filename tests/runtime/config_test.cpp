@@ -844,3 +844,71 @@ TEST_CASE(
   CHECK(c.find_model("ollama-llama3.2-3b")->wire_name() == "llama3.2:3b");
   CHECK(c.find_model("gpt-4o-mini")->wire_name() == "gpt-4o-mini");
 }
+
+TEST_CASE("config: rate-limit keys name their own secret variables, validated like a provider's",
+          "[config][keys]") {
+  json doc = minimal_doc();
+  doc["providers"].push_back({{"name", "oa"}, {"kind", "openai"}, {"api_key_env", "OA_KEY"}});
+  doc["resilience"]["rate_limits"]["oa"] =
+      json::array({{{"key", "a"},
+                    {"requests_per_minute", 10},
+                    {"tokens_per_minute", 1000},
+                    {"api_key_env", "OA_KEY_A"}},
+                   {{"key", "b"}, {"requests_per_minute", 10}, {"tokens_per_minute", 1000}}});
+  auto loaded = parse_config_text(doc.dump(), "t");
+  INFO(loaded.message());
+  REQUIRE(loaded.ok());
+  const auto& keys = loaded.value->resilience.rate_limits.at("oa");
+  CHECK(keys[0].api_key_env == "OA_KEY_A");
+  CHECK(keys[1].api_key_env.empty());  // uses the provider's OA_KEY
+
+  doc["resilience"]["rate_limits"]["oa"][1]["api_key_env"] = "sk-live-999secret";
+  std::string sim = doc["providers"][0]["name"];
+  doc["resilience"]["rate_limits"][sim] = json::array(
+      {{{"requests_per_minute", 10}, {"tokens_per_minute", 1000}, {"api_key_env", "SIM_KEY"}}});
+  auto errs = errors_of(doc);
+  CHECK(errs == errors{"resilience.rate_limits.oa[1].api_key_env: must be the NAME of an "
+                       "environment variable (letters, digits, _), not a key",
+                       "resilience.rate_limits." + sim +
+                           "[0].api_key_env: is only used by HTTP providers, not sim ones"});
+  for (const auto& e : errs) CHECK(e.find("999secret") == std::string::npos);
+
+  json many = json::array();
+  for (int i = 0; i < 65; ++i)
+    many.push_back(
+        {{"key", "k" + std::to_string(i)}, {"requests_per_minute", 1}, {"tokens_per_minute", 1}});
+  json doc2 = minimal_doc();
+  doc2["providers"].push_back({{"name", "oa"}, {"kind", "openai"}});
+  doc2["resilience"]["rate_limits"]["oa"] = many;
+  CHECK(errors_of(doc2) == errors{"resilience.rate_limits.oa: must list at most 64 keys, got 65"});
+}
+
+TEST_CASE("config: a cascade judge names a catalog model and a prompt with {answer}",
+          "[config][cascade]") {
+  json doc = minimal_doc();
+  std::string model_id = doc["models"][0]["id"];
+  std::string tier = doc["tiers"][0];
+  doc["resilience"]["cascade"]["support"] = {
+      {"thresholds", {{tier, 0.5}}},
+      {"judge", {{"model", model_id}, {"prompt", "Q: {question} A: {answer} Score?"}}}};
+  auto loaded = parse_config_text(doc.dump(), "t");
+  INFO(loaded.message());
+  REQUIRE(loaded.ok());
+  const auto& judge = loaded.value->resilience.cascade.at("support").judge;
+  CHECK(judge.model == model_id);
+  CHECK(judge.prompt == "Q: {question} A: {answer} Score?");
+  CHECK(judge.max_tokens == 8);
+
+  doc["resilience"]["cascade"]["support"]["judge"] = {
+      {"prompt", "no slot"}, {"max_tokens", 0}, {"temperature", 1}};
+  CHECK(errors_of(doc) ==
+        errors{"resilience.cascade.support.judge.temperature: unknown key",
+               "resilience.cascade.support.judge.model: is required",
+               "resilience.cascade.support.judge.prompt: must contain {answer} (where the "
+               "stage's answer goes; {question} is optional)",
+               "resilience.cascade.support.judge.max_tokens: must be an integer from 1 to "
+               "4096, got 0"});
+  doc["resilience"]["cascade"]["support"]["judge"] = {{"model", "nope"}};
+  CHECK(errors_of(doc) == errors{"resilience.cascade.support.judge.model: must be the id of an "
+                                 "entry of models, got \"nope\""});
+}

@@ -32,10 +32,12 @@ struct stub_fixture {
   }
 
   // Returns the result; streamed bytes (for 2xx when `stream`) go to `streamed`.
-  http_result post(const std::string& target, const json& body, std::string* streamed = nullptr) {
+  http_result post(const std::string& target, const json& body, std::string* streamed = nullptr,
+                   std::vector<std::pair<std::string, std::string>> extra_headers = {}) {
     http_request req;
     req.target = target;
     req.headers = {{"content-type", "application/json"}};
+    for (auto& h : extra_headers) req.headers.push_back(std::move(h));
     req.body = body.dump();
     std::promise<http_result> done;
     auto fut = done.get_future();
@@ -89,7 +91,7 @@ json anthropic_request(bool stream, bool tools = false) {
 TEST_CASE("stub scripts are validated with the JSON path of the problem", "[stub]") {
   std::string error;
   CHECK_FALSE(parse_stub_script(json::parse(R"({"modles": {}})"), error));
-  CHECK(error == "script.modles: unknown key (allowed: models)");
+  CHECK(error == "script.modles: unknown key (allowed: models, keys)");
   CHECK_FALSE(parse_stub_script(
       json::parse(R"({"models": {"m": {"sequence": [{"behaviour": "explode"}]}}})"), error));
   CHECK(error.rfind("models.m.sequence[0].behaviour: must be one of ok, rate_limited", 0) == 0);
@@ -219,6 +221,42 @@ TEST_CASE("stub exposes what it received over HTTP for out-of-process tests", "[
   CHECK(stats["requests"] == 1);
   CHECK(stats["connections"] == 1);
   CHECK(f.post("/nope", body).status == 404);
+}
+
+}  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("stub scripts per API key override the model's script, whatever the header",
+          "[stub][keys]") {
+  std::string error;
+  CHECK_FALSE(parse_stub_script(
+      json::parse(R"({"keys": {"sk-secret-1": {"behaviour": "explode"}}})"), error));
+  CHECK(error.rfind("keys[0].behaviour: must be one of ok", 0) == 0);
+  CHECK(error.find("sk-secret-1") == std::string::npos);  // the secret is not echoed
+  CHECK_FALSE(parse_stub_script(
+      json::parse(R"({"keys": {"sk-secret-1": {"behaviour": "ok", "times": 2}}})"), error));
+  CHECK(error == "keys[0].times: unknown key (allowed: behaviour, retry_after_s)");
+
+  stub_fixture f{R"({"keys": {"sk-revoked": {"behaviour": "unauthorized"},
+                              "sk-busy": {"behaviour": "rate_limited", "retry_after_s": 7}}})"};
+  json chat = {{"model", "gpt-x"},
+               {"max_tokens", 10},
+               {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
+  CHECK(f.post("/v1/chat/completions", chat, nullptr, {{"Authorization", "Bearer sk-revoked"}})
+            .status == 401);
+  auto busy = f.post("/v1/chat/completions", chat, nullptr, {{"Authorization", "Bearer sk-busy"}});
+  CHECK(busy.status == 429);
+  std::string retry_after;
+  for (const auto& [k, v] : busy.headers)
+    if (k == "Retry-After" || k == "retry-after") retry_after = v;
+  CHECK(retry_after == "7");
+  CHECK(
+      f.post("/v1/chat/completions", chat, nullptr, {{"Authorization", "Bearer sk-fine"}}).status ==
+      200);
+  CHECK(f.post("/v1/messages", anthropic_request(false), nullptr, {{"x-api-key", "sk-revoked"}})
+            .status == 401);
+  CHECK(f.post("/v1/messages", anthropic_request(false)).status == 200);  // no key at all
 }
 
 }  // namespace switchyard
