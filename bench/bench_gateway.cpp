@@ -111,9 +111,9 @@ struct load_result {
   double p50_us = 0, p99_us = 0;
   size_t errors = 0;
   // Per request, over this whole process (load threads and gateway; the stub is a
-  // child process, not counted): CPU time, and context switches, nearly all of them
-  // a thread going to sleep to be woken later: the hand-offs, counted. Unlike the
-  // latencies, both hardly depend on how busy the machine is.
+  // child process, not counted): CPU time, and voluntary context switches: a thread
+  // going to sleep to be woken later, i.e. the hand-offs, counted (preemptions, which
+  // depend on how busy the machine is, are not). Both hardly depend on the load.
   double cpu_us_per_request = 0;
   double switches_per_request = 0;
 };
@@ -127,7 +127,7 @@ usage_mark usage_now() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
-  return {us(u.ru_utime) + us(u.ru_stime), static_cast<double>(u.ru_nvcsw + u.ru_nivcsw)};
+  return {us(u.ru_utime) + us(u.ru_stime), static_cast<double>(u.ru_nvcsw)};
 }
 
 // `rate` requests/s spread over `conns` connections, each on its own thread sending on
@@ -447,7 +447,7 @@ int main(int argc, char** argv) {
       breakdown["provider_client_hops_p50_us"].get<double>(),
       breakdown["provider_client_hops_p99_us"].get<double>());
   fmt::print(
-      "per request in this process (CPU us / context switches): healthz {:.1f} / {:.2f}, sim "
+      "per request in this process (CPU us / voluntary context switches): healthz {:.1f} / {:.2f}, sim "
       "model {:.1f} / {:.2f}, direct stub {:.1f} / {:.2f}, gateway stub {:.1f} / {:.2f} -> the "
       "gateway adds {:.1f} us CPU and {:.2f} switches\n",
       healthz.cpu_us_per_request, healthz.switches_per_request, sim.cpu_us_per_request,
