@@ -5,7 +5,11 @@
 //      requests go out on schedule whatever the replies do, so queueing shows in the
 //      latency instead of being hidden), keep-alive connections. Per rate: achieved
 //      throughput, p50/p99 of each path, the added p50/p99 and the throughput ratio.
-//   2. RSS of this process (the gateway; the stub runs in a child process, since it
+//   2. where the added time goes, at the top rate: GET /healthz (the gateway's HTTP
+//      server alone), a model call to an in-process sim model (I/O thread -> model
+//      service -> back, no provider HTTP), the stub direct and through the gateway;
+//      by subtraction the in-process hops and the provider HTTP client's hops.
+//   3. RSS of this process (the gateway; the stub runs in a child process, since it
 //      records every request it gets) before and after N requests through the gateway
 //      (closed loop, as fast as it goes): it must stay flat.
 // Usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] [--rss-requests 1000000]
@@ -16,6 +20,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "caf/all.hpp"
 #include "gateway/gateway_service.hpp"
 #include "gateway/http_server.hpp"
 #include "runtime/actor_runtime.hpp"
@@ -79,12 +85,13 @@ struct connection {
   beast::flat_buffer buf;
   http::request<http::string_body> req;
 
+  // An empty body makes it a GET.
   connection(uint16_t port, const std::string& target, const std::string& body) {
     sock.connect({net::ip::make_address("127.0.0.1"), port});
     sock.set_option(tcp::no_delay(true));
-    req = {http::verb::post, target, 11};
+    req = {body.empty() ? http::verb::get : http::verb::post, target, 11};
     req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
@@ -103,7 +110,25 @@ struct load_result {
   double rps = 0;
   double p50_us = 0, p99_us = 0;
   size_t errors = 0;
+  // Per request, over this whole process (load threads and gateway; the stub is a
+  // child process, not counted): CPU time, and voluntary context switches: a thread
+  // going to sleep to be woken later, i.e. the hand-offs, counted (preemptions, which
+  // depend on how busy the machine is, are not). Both hardly depend on the load.
+  double cpu_us_per_request = 0;
+  double switches_per_request = 0;
 };
+
+struct usage_mark {
+  double cpu_us = 0;
+  double switches = 0;
+};
+
+usage_mark usage_now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return {us(u.ru_utime) + us(u.ru_stime), static_cast<double>(u.ru_nvcsw)};
+}
 
 // `rate` requests/s spread over `conns` connections, each on its own thread sending on
 // schedule; latency counts from the scheduled send time.
@@ -114,6 +139,7 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
   auto start = steady::now() + std::chrono::milliseconds(50);
   auto total = static_cast<size_t>(rate * seconds);
   std::vector<std::thread> threads;
+  auto before = usage_now();
   for (int c = 0; c < conns; ++c) {
     threads.emplace_back([&, c] {
       connection conn{port, target, body};
@@ -127,6 +153,7 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
     });
   }
   for (auto& t : threads) t.join();
+  auto after = usage_now();
   double elapsed = std::chrono::duration<double>(steady::now() - start).count();
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
@@ -135,7 +162,73 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
   r.p50_us = percentile(all, 0.5);
   r.p99_us = percentile(all, 0.99);
   r.errors = errors;
+  if (!all.empty()) {
+    r.cpu_us_per_request = (after.cpu_us - before.cpu_us) / static_cast<double>(all.size());
+    r.switches_per_request = (after.switches - before.switches) / static_cast<double>(all.size());
+  }
   return r;
+}
+
+load_result fixed_rate_get(uint16_t port, const std::string& target, double rate, double seconds,
+                           int conns) {
+  return fixed_rate(port, target, "", rate, seconds, conns);
+}
+
+// The cost of one hand-off to a sleeping thread, as the gateway's hops pay it: `rate`
+// times a second (spaced, so the receiver has gone idle in between) a timestamp goes
+// from this thread to (a) a thread blocked in io_context::run (epoll + eventfd: the
+// I/O threads, the HTTP client thread) and (b) a CAF actor (the scheduler's workers,
+// asleep on a condition variable). The receiver records now - sent.
+struct handoff_result {
+  double asio_p50_us = 0, asio_p99_us = 0, caf_p50_us = 0, caf_p99_us = 0;
+};
+
+handoff_result handoff_latency(caf::actor_system& sys, double rate, double seconds) {
+  handoff_result out;
+  auto total = static_cast<size_t>(rate * seconds);
+  auto interval = std::chrono::duration<double>(1.0 / rate);
+  {
+    net::io_context ioc;
+    auto guard = net::make_work_guard(ioc);
+    std::thread runner{[&] { ioc.run(); }};
+    std::vector<double> lat;
+    lat.reserve(total);
+    auto start = steady::now() + std::chrono::milliseconds(20);
+    for (size_t i = 0; i < total; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<steady::duration>(interval * i));
+      auto sent = steady::now();
+      net::post(ioc, [&lat, sent] {
+        lat.push_back(std::chrono::duration<double, std::micro>(steady::now() - sent).count());
+      });
+    }
+    guard.reset();
+    runner.join();
+    out.asio_p50_us = percentile(lat, 0.5);
+    out.asio_p99_us = percentile(lat, 0.99);
+  }
+  {
+    auto lat = std::make_shared<std::vector<double>>();
+    lat->reserve(total);
+    auto receiver = sys.spawn([lat](caf::event_based_actor* self) -> caf::behavior {
+      return {[lat](int64_t sent_ns) {
+                auto now = steady::now().time_since_epoch().count();
+                lat->push_back(static_cast<double>(now - sent_ns) / 1000.0);
+              },
+              [self](caf::ok_atom) { self->quit(); }};
+    });
+    auto start = steady::now() + std::chrono::milliseconds(20);
+    for (size_t i = 0; i < total; ++i) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<steady::duration>(interval * i));
+      caf::anon_send(receiver, static_cast<int64_t>(steady::now().time_since_epoch().count()));
+    }
+    // Behind the last timestamps in the mailbox: the actor quits once it had them all.
+    caf::anon_send(receiver, caf::ok_atom::value);
+    caf::scoped_actor self{sys};
+    self->wait_for(receiver);
+    out.caf_p50_us = percentile(*lat, 0.5);
+    out.caf_p99_us = percentile(*lat, 0.99);
+  }
+  return out;
 }
 
 // As fast as it goes, `n` requests over `conns` connections.
@@ -219,8 +312,11 @@ int main(int argc, char** argv) {
     "runtime": {{"scheduler": "sharing", "workers": 2, "log_level": "warn"}},
     "tiers": ["local"],
     "providers": [{{"name": "stub", "kind": "openai", "base_url": "{}/v1",
-                    "max_connections": 16}}],
+                    "max_connections": 16}},
+                  {{"name": "sim", "kind": "sim"}}],
     "models": [{{"id": "bench", "provider": "stub", "tier": "local", "price_in_per_mtok": 1,
+                 "price_out_per_mtok": 2, "context_window": 32000, "residency": "local"}},
+               {{"id": "bench-sim", "provider": "sim", "tier": "local", "price_in_per_mtok": 1,
                  "price_out_per_mtok": 2, "context_window": 32000, "residency": "local"}}],
     "gateway": {{"auth": "none", "max_connections": 4096}}
   }})",
@@ -295,6 +391,75 @@ int main(int argc, char** argv) {
     added_p50_at_top = via.p50_us - direct.p50_us;
   }
 
+  // Where the added time goes, at the top rate, by subtraction of paths that share
+  // parts: the gateway's HTTP server alone (GET /healthz, answered on the I/O thread),
+  // a model call answered in process by a sim model (I/O thread -> model service ->
+  // back, routing included, no provider HTTP), and the stub model through the gateway.
+  //   gateway HTTP server = healthz (the direct path pays a server too)
+  //   in-process hops     = sim - healthz
+  //   provider HTTP client hops = (gateway - sim) - (direct - healthz)
+  double top = rates.back();
+  auto healthz = fixed_rate_get(server->port(), "/healthz", top, seconds, conns);
+  auto sim = fixed_rate(server->port(), target, body_for("bench-sim"), top, seconds, conns);
+  auto direct = fixed_rate(stub->port(), target, body, top, seconds, conns);
+  auto via = fixed_rate(server->port(), target, body, top, seconds, conns);
+  auto hop = handoff_latency(runtime.system(), top, seconds);
+  auto part = [](double a, double b) { return a - b; };
+  json breakdown = {
+      {"rate", top},
+      {"healthz_p50_us", healthz.p50_us},
+      {"healthz_p99_us", healthz.p99_us},
+      {"sim_model_p50_us", sim.p50_us},
+      {"sim_model_p99_us", sim.p99_us},
+      {"direct_p50_us", direct.p50_us},
+      {"direct_p99_us", direct.p99_us},
+      {"gateway_p50_us", via.p50_us},
+      {"gateway_p99_us", via.p99_us},
+      {"in_process_hops_p50_us", part(sim.p50_us, healthz.p50_us)},
+      {"in_process_hops_p99_us", part(sim.p99_us, healthz.p99_us)},
+      {"provider_client_hops_p50_us",
+       part(via.p50_us, sim.p50_us) - part(direct.p50_us, healthz.p50_us)},
+      {"provider_client_hops_p99_us",
+       part(via.p99_us, sim.p99_us) - part(direct.p99_us, healthz.p99_us)},
+      {"healthz_cpu_us_per_request", healthz.cpu_us_per_request},
+      {"sim_model_cpu_us_per_request", sim.cpu_us_per_request},
+      {"direct_cpu_us_per_request", direct.cpu_us_per_request},
+      {"gateway_cpu_us_per_request", via.cpu_us_per_request},
+      {"healthz_switches_per_request", healthz.switches_per_request},
+      {"sim_model_switches_per_request", sim.switches_per_request},
+      {"direct_switches_per_request", direct.switches_per_request},
+      {"gateway_switches_per_request", via.switches_per_request},
+      {"added_switches_per_request", via.switches_per_request - direct.switches_per_request},
+      {"added_cpu_us_per_request", via.cpu_us_per_request - direct.cpu_us_per_request},
+      {"handoff_asio_p50_us", hop.asio_p50_us},
+      {"handoff_asio_p99_us", hop.asio_p99_us},
+      {"handoff_caf_p50_us", hop.caf_p50_us},
+      {"handoff_caf_p99_us", hop.caf_p99_us},
+      {"errors", healthz.errors + sim.errors + direct.errors + via.errors}};
+  fmt::print(
+      "breakdown at {:.0f} rps (p50 / p99 us): healthz {:.0f} / {:.0f}, sim model {:.0f} / {:.0f}, "
+      "direct stub {:.0f} / {:.0f}, gateway stub {:.0f} / {:.0f} -> in-process hops (sim - "
+      "healthz) {:.0f} / {:.0f}, provider client hops ((gateway - sim) - (direct - healthz)) "
+      "{:.0f} / {:.0f}\n",
+      top, healthz.p50_us, healthz.p99_us, sim.p50_us, sim.p99_us, direct.p50_us, direct.p99_us,
+      via.p50_us, via.p99_us, breakdown["in_process_hops_p50_us"].get<double>(),
+      breakdown["in_process_hops_p99_us"].get<double>(),
+      breakdown["provider_client_hops_p50_us"].get<double>(),
+      breakdown["provider_client_hops_p99_us"].get<double>());
+  fmt::print(
+      "per request in this process (CPU us / voluntary context switches): healthz {:.1f} / {:.2f}, sim "
+      "model {:.1f} / {:.2f}, direct stub {:.1f} / {:.2f}, gateway stub {:.1f} / {:.2f} -> the "
+      "gateway adds {:.1f} us CPU and {:.2f} switches\n",
+      healthz.cpu_us_per_request, healthz.switches_per_request, sim.cpu_us_per_request,
+      sim.switches_per_request, direct.cpu_us_per_request, direct.switches_per_request,
+      via.cpu_us_per_request, via.switches_per_request,
+      via.cpu_us_per_request - direct.cpu_us_per_request,
+      via.switches_per_request - direct.switches_per_request);
+  fmt::print(
+      "one hand-off to a sleeping thread at {:.0f}/s (p50 / p99 us): asio post {:.0f} / {:.0f}, "
+      "CAF actor {:.0f} / {:.0f}\n",
+      top, hop.asio_p50_us, hop.asio_p99_us, hop.caf_p50_us, hop.caf_p99_us);
+
   malloc_trim(0);
   auto rss_before = rss_bytes();
   std::atomic<size_t> rss_errors{0};
@@ -323,6 +488,7 @@ int main(int argc, char** argv) {
               {"connections", conns},
               {"seconds_per_rate", seconds},
               {"rates", per_rate},
+              {"breakdown", breakdown},
               {"rss_requests", rss_requests},
               {"rss_before_mb", rss_before / 1e6},
               {"rss_after_mb", rss_after / 1e6},

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdint>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include "gateway/api_error.hpp"
 #include "gateway/chat_request.hpp"
 #include "gateway/chat_response.hpp"
+#include "gateway/model_caller.hpp"
 #include "router/model_service.hpp"
 #include "runtime/checkpoint_store.hpp"
 #include "runtime/run_result_json.hpp"
@@ -95,6 +98,7 @@ struct gateway_service::core : std::enable_shared_from_this<gateway_service::cor
   gateway_settings settings;
   caf::actor_system* sys = nullptr;
   caf::actor models;
+  std::unique_ptr<model_caller> caller;
   std::atomic<bool> ready{false};
   std::string id_prefix;
   std::atomic<uint64_t> next_id{1};
@@ -245,6 +249,8 @@ struct gateway_service::core : std::enable_shared_from_this<gateway_service::cor
     parts.audit->write(rec);
   }
 
+  void admin_keys(const incoming_request& req, response_channel& ch, clock_type::time_point start,
+                  const std::string& path);
   void chat_completions(const incoming_request& req, std::shared_ptr<response_channel> ch,
                         clock_type::time_point start, const key_record& key);
   void start_run(const incoming_request& req, std::shared_ptr<response_channel> ch,
@@ -265,9 +271,9 @@ header_list switchyard_headers(const model_usage& u, const std::string& request_
           {"x-switchyard-cost-usd", fixed_usd(u.cost_usd)}};
 }
 
-// The state of one chat completion while its bridge actor waits. Touched only by
-// that actor once spawned.
-struct call_state {
+// The state of one chat completion while the model service works on it. Once sent,
+// touched only by the model_caller's handler calls, which come one at a time.
+struct call_state final : model_call_handler {
   std::shared_ptr<gateway_service::core> core;
   std::shared_ptr<response_channel> channel;
   model_request call;  // what was sent (kept for the audit record)
@@ -280,6 +286,13 @@ struct call_state {
   std::optional<chunk_stream> chunks;
   bool stream_started = false;
   bool own_thread = false;  // the budget thread exists for this call alone
+  bool routed_known = false;
+  stream_routed route;  // the latest streamed attempt's model, tier and route
+
+  void routed(const stream_routed& r) override;
+  void delta(stream_delta& d) override;
+  void switched(const stream_switch& sw) override;
+  void done(model_response& r) override;
 };
 
 void start_stream_if_needed(call_state& s, const model_usage* usage) {
@@ -288,6 +301,12 @@ void start_stream_if_needed(call_state& s, const model_usage* usage) {
   header_list headers = {{"x-request-id", s.call.call_id}};
   if (usage) {
     headers = switchyard_headers(*usage, s.call.call_id);
+  } else if (s.routed_known) {
+    // Whether the reply ends up downgraded (a fallback after this) is only known at
+    // the end: it is in the final chunk's x_switchyard, not in a header.
+    headers.emplace_back("x-switchyard-model", s.route.model_id);
+    headers.emplace_back("x-switchyard-tier", s.route.tier);
+    headers.emplace_back("x-switchyard-route", s.route.route);
   } else if (!s.call.model.empty()) {
     headers.emplace_back("x-switchyard-model", s.call.model);
   }
@@ -352,6 +371,20 @@ void on_response(call_state& s, model_response& r) {
                     switchyard_headers(r.usage, s.call.call_id));
 }
 
+void call_state::routed(const stream_routed& r) {
+  route = r;
+  routed_known = true;
+}
+void call_state::delta(stream_delta& d) {
+  on_delta(*this, d);
+}
+void call_state::switched(const stream_switch& sw) {
+  on_switch(*this, sw);
+}
+void call_state::done(model_response& r) {
+  on_response(*this, r);
+}
+
 }  // namespace
 
 void gateway_service::core::chat_completions(const incoming_request& req,
@@ -389,29 +422,116 @@ void gateway_service::core::chat_completions(const incoming_request& req,
   if (s->stream)
     s->chunks.emplace(call.call_id, s->created,
                       call.model.empty() ? parsed.requested_model : call.model);
-  auto timeout = std::chrono::milliseconds(settings.request_timeout_ms);
-  auto service = models;
-  sys->spawn([s, service, timeout](caf::event_based_actor* self) -> caf::behavior {
-    self->request(service, timeout, s->call)
-        .then(
-            [s, self](model_response& r) {
-              on_response(*s, r);
-              self->quit();
-            },
-            [s, self](caf::error& err) {
-              model_response r;
-              r.call_id = s->call.call_id;
-              bool timed_out = err == caf::sec::request_timeout;
-              r.error.kind = timed_out ? "timeout" : "server_error";
-              r.error.message = timed_out ? "the model call took longer than the gateway's "
-                                            "request_timeout_ms"
-                                          : "model service: " + to_string(err);
-              on_response(*s, r);
-              self->quit();
-            });
-    return {[s](stream_delta& d) { on_delta(*s, d); },
-            [s](stream_switch& sw) { on_switch(*s, sw); }};
-  });
+  // The audit record needs the prompt after the call: send a copy only then.
+  model_request request;
+  if (parts.audit) {
+    request = s->call;
+  } else {
+    request = std::move(s->call);
+    s->call.call_id = request.call_id;
+    s->call.ctx = request.ctx;
+    s->call.model = request.model;
+  }
+  caller->call(std::move(request), std::move(s));
+}
+
+// -- admin: keys while the server holds the key database -----------------------------
+
+namespace {
+
+// Compares without stopping at the first difference, so timing tells nothing.
+bool same_secret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+json key_json(const key_record& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"revoked", k.revoked},
+          {"created_ms", k.created_ms},
+          {"budget_usd", k.budget_usd},
+          {"rpm", k.rpm},
+          {"spent_usd", k.spent_usd},
+          {"tokens", k.tokens},
+          {"requests", k.requests}};
+}
+
+}  // namespace
+
+void gateway_service::core::admin_keys(const incoming_request& req, response_channel& ch,
+                                       clock_type::time_point start, const std::string& path) {
+  const std::string endpoint = "/admin/keys";
+  if (!parts.keys || parts.admin_token.empty())
+    return respond_error(ch, "other", start,
+                         not_found(fmt::format("no endpoint {} {}", req.method, path)));
+  auto auth = req.header("authorization");
+  if (auth.size() <= 7 || auth.compare(0, 7, "Bearer ") != 0 ||
+      !same_secret(auth.substr(7), parts.admin_token)) {
+    parts.metrics->record_rejection("auth");
+    return respond_error(ch, endpoint, start,
+                         unauthorized("/admin/keys needs the admin token of this server "
+                                      "(`switchyard keys` finds it next to the key database)"));
+  }
+  const std::string prefix = "/admin/keys/", revoke_suffix = "/revoke";
+  if (path == "/admin/keys" && req.method == "GET") {
+    json data = json::array();
+    for (const auto& k : parts.keys->list()) data.push_back(key_json(k));
+    return respond_json(ch, endpoint, start, 200, {{"object", "list"}, {"data", data}});
+  }
+  if (path == "/admin/keys" && req.method == "POST") {
+    auto doc = json::parse(req.body, nullptr, false);
+    auto bad = [&](const std::string& param, const std::string& message) {
+      parts.metrics->record_rejection("invalid_request");
+      respond_error(ch, endpoint, start, invalid_request(param, param + ": " + message));
+    };
+    if (doc.is_discarded() || !doc.is_object()) return bad("body", "must be a JSON object");
+    std::string name;
+    double budget = 0;
+    uint32_t rpm = 0;
+    for (const auto& item : doc.items()) {
+      const auto& k = item.key();
+      const auto& v = item.value();
+      if (k == "name") {
+        if (!v.is_string() || v.get<std::string>().empty())
+          return bad("name", "must be a non-empty string");
+        name = v.get<std::string>();
+      } else if (k == "budget_usd") {
+        if (!v.is_number() || v.get<double>() < 0 || !std::isfinite(v.get<double>()))
+          return bad("budget_usd", "must be a number >= 0");
+        budget = v.get<double>();
+      } else if (k == "rpm") {
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+          return bad("rpm", "must be an integer from 0 to 4294967295");
+        rpm = static_cast<uint32_t>(v.get<uint64_t>());
+      } else {
+        return bad(k, "unknown field (allowed: name, budget_usd, rpm)");
+      }
+    }
+    if (name.empty()) return bad("name", "is required");
+    auto made = parts.keys->create(name, budget, rpm);
+    if (!made.error.empty()) return bad("name", made.error);
+    spdlog::info("gateway: key {} ('{}') created through /admin/keys", made.record.id, name);
+    auto body = key_json(made.record);
+    body["key"] = made.key;
+    return respond_json(ch, endpoint, start, 201, body);
+  }
+  if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() + revoke_suffix.size() &&
+      path.compare(path.size() - revoke_suffix.size(), revoke_suffix.size(), revoke_suffix) ==
+          0 &&
+      req.method == "POST") {
+    auto id = path.substr(prefix.size(), path.size() - prefix.size() - revoke_suffix.size());
+    if (auto error = parts.keys->revoke(id); !error.empty())
+      return respond_error(ch, endpoint, start, not_found(error, "key_not_found"));
+    spdlog::info("gateway: key {} revoked through /admin/keys", id);
+    return respond_json(ch, endpoint, start, 200, {{"id", id}, {"revoked", true}});
+  }
+  respond_error(ch, endpoint, start,
+                not_found(fmt::format("no endpoint {} {} (use GET or POST /admin/keys, POST "
+                                      "/admin/keys/ID/revoke)",
+                                      req.method, path)));
 }
 
 // -- workflows ---------------------------------------------------------------------------
@@ -611,11 +731,16 @@ gateway_service::gateway_service(gateway_parts parts) : core_(std::make_shared<c
   core_->settings = core_->parts.cfg->gateway;
   core_->sys = &core_->parts.eng->system();
   core_->models = core_->parts.eng->model_service();
+  core_->caller = std::make_unique<model_caller>(
+      *core_->sys, core_->models, std::chrono::milliseconds(core_->settings.request_timeout_ms));
   std::random_device rd;
   core_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
 }
 
-gateway_service::~gateway_service() = default;
+gateway_service::~gateway_service() {
+  // Calls in flight hold the core: drop them so it goes.
+  core_->caller->shutdown();
+}
 
 void gateway_service::set_ready(bool ready) {
   core_->ready = ready;
@@ -670,6 +795,8 @@ void gateway_service::handle(incoming_request req, std::shared_ptr<response_chan
     });
     return;
   }
+  if (path == "/admin/keys" || path.rfind("/admin/keys/", 0) == 0)
+    return c.admin_keys(req, *ch, start, path);
   if (path.rfind("/v1/", 0) != 0) {
     return c.respond_error(*ch, "other", start,
                            not_found(fmt::format("no endpoint {} {}", req.method, path)));

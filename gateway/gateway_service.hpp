@@ -39,6 +39,9 @@ struct gateway_parts {
   engine* eng = nullptr;               // must outlive the gateway_service
   std::vector<std::string> workflows;  // names that POST /v1/workflows/{name}/runs accepts
   std::shared_ptr<key_store> keys;     // null: no authentication (gateway.auth "none")
+  /// Bearer token of the /admin/keys endpoints (create, list, revoke keys while the
+  /// server holds the key database); empty: no admin endpoints (404).
+  std::string admin_token;
   std::shared_ptr<audit_log> audit;    // null: no audit log
   std::shared_ptr<metrics_registry> metrics;
   /// Called with the run id when a run started here returns its result (e.g. to drop

@@ -76,6 +76,12 @@ std::string sha256_hex(std::string_view text) {
   return hex(digest, len);
 }
 
+std::string keys_admin_file(const std::string& keys_db) {
+  auto path = keys_db;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path + ".admin.json";
+}
+
 key_store::open_result key_store::open(const std::string& path) {
   open_result result;
   rocksdb::Options options;
@@ -85,7 +91,8 @@ key_store::open_result key_store::open(const std::string& path) {
   auto st = rocksdb::DB::Open(options, path, &raw);
   if (!st.ok()) {
     auto text = st.ToString();
-    result.error = text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos
+    result.locked = text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos;
+    result.error = result.locked
                        ? fmt::format(
                              "key database '{}' is locked by another process (a running "
                              "`switchyard serve`? stop it to manage keys): {}",

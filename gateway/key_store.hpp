@@ -5,9 +5,10 @@
 // Each key may carry a budget (USD, 0 = unlimited) and a rate limit (requests per
 // minute, 0 = unlimited); its spend is kept with it.
 //
-// The database is locked by the process that opens it read-write: `switchyard keys`
-// manages keys while the gateway is stopped (or against another directory). All
-// methods are thread-safe (one mutex); authenticate() is a hash plus a map lookup.
+// The database is locked by the process that opens it read-write: while `switchyard
+// serve` has it, `switchyard keys` goes through the server's /admin/keys endpoint
+// (server/cli_keys.cpp). All methods are thread-safe (one mutex); authenticate() is a
+// hash plus a map lookup.
 
 #include <cstdint>
 #include <map>
@@ -37,6 +38,12 @@ struct key_record {
   uint64_t requests = 0;
 };
 
+/// Where a running `switchyard serve` announces its /admin/keys endpoint for the key
+/// database at `keys_db`: "<keys_db>.admin.json" (mode 0600, removed at a clean stop),
+/// holding {"url": "http://127.0.0.1:PORT", "token": "...", "pid": N}. Reading it takes
+/// the same file access as opening the database, so it grants nothing more.
+std::string keys_admin_file(const std::string& keys_db);
+
 /// Lower-case hex SHA-256 of `text`.
 std::string sha256_hex(std::string_view text);
 
@@ -45,6 +52,7 @@ class key_store {
   struct open_result {
     std::unique_ptr<key_store> store;
     std::string error;
+    bool locked = false;  // another process (a running `switchyard serve`) has it open
     bool ok() const { return store != nullptr; }
   };
   /// Opens (creating when missing) the key database at `path`.

@@ -849,6 +849,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     std::shared_ptr<stream_decoder> decoder;
     if (c.req.stream && provider_streams(provider.cfg))
       decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, secret);
+    if (decoder && c.requester)  // a streamed attempt starts: say where it goes first
+      self->send(c.requester, stream_routed{c.req.call_id, model.id, model.tier, c.route});
     http_chunk_handler on_chunk;
     if (decoder) {
       // Deltas go through the service, which knows what went out (for failover).

@@ -38,6 +38,7 @@ actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<run_status>("run_status");
   add_message_type<run_result>("run_result");
   add_message_type<prepared_write>("prepared_write");
+  add_message_type<stream_routed>("stream_routed");
   load<caf::io::middleman>();
   set("scheduler.policy", caf::atom_from_string(settings.scheduler));
   auto workers =

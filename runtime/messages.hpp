@@ -381,4 +381,23 @@ typename Inspector::result_type inspect(Inspector& f, run_result& x) {
            x.latency_ms, x.steps, x.has_handoff, x.handoff);
 }
 
+// -- streamed model calls: the route -------------------------------------------------
+
+/// Sent to a streaming requester (model_request.stream) when an attempt that streams
+/// starts, before its first stream_delta: the model, tier and route the reply is coming
+/// from, so a gateway can send them as response headers. After a fallback another one
+/// comes for the new attempt. Whether the reply ends up downgraded is only known with
+/// the final model_response.
+struct stream_routed {
+  std::string call_id;
+  std::string model_id;
+  std::string tier;
+  std::string route;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_routed& x) {
+  return f(caf::meta::type_name("stream_routed"), x.call_id, x.model_id, x.tier, x.route);
+}
+
 }  // namespace switchyard

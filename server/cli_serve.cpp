@@ -1,11 +1,18 @@
 #include "server/cli_serve.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/rand.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "agents/support_shared.hpp"
 #include "examples/builtin_workflows.hpp"
@@ -28,6 +35,29 @@ std::string keys_db_path(const std::string& flag, const std::string& configured,
 }
 
 namespace {
+
+// 32 random bytes, hex.
+std::string random_token() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+  std::string out;
+  for (auto b : bytes) out += fmt::format("{:02x}", b);
+  return out;
+}
+
+// Writes the announcement readable by the owner only; false (with `error`) on failure.
+bool write_private_file(const std::string& path, const std::string& text, std::string& error) {
+  ::unlink(path.c_str());  // a file left by a crashed server may have other permissions
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return false;
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) error = fmt::format("cannot write {}: short write", path);
+  return ok;
+}
 
 // "host:port" -> parts; false when malformed.
 bool split_listen(const std::string& listen, std::string& host, uint16_t& port) {
@@ -85,8 +115,10 @@ int serve_command(const serve_options& opts) {
 
   auto metrics = std::make_shared<gateway::metrics_registry>();
   std::shared_ptr<gateway::key_store> keys;
+  std::string keys_path;
   if (gw.auth == "keys") {
     auto path = keys_db_path(opts.keys_db, gw.keys_path, store_dir);
+    keys_path = path;
     auto opened = gateway::key_store::open(path);
     if (!opened.ok()) {
       std::cerr << "serve: " << opened.error << '\n';
@@ -125,6 +157,8 @@ int serve_command(const serve_options& opts) {
     parts.eng = &eng;
     parts.workflows = registry.names();
     parts.keys = keys;
+    if (keys) parts.admin_token = random_token();
+    const std::string admin_token = parts.admin_token;
     parts.audit = audit;
     parts.metrics = metrics;
     parts.on_run_end = [support](const std::string& run_id) { support->end_run(run_id); };
@@ -153,6 +187,24 @@ int serve_command(const serve_options& opts) {
       std::cerr << error << '\n';
       return 2;
     }
+    // `switchyard keys` cannot open the key database while we hold it: tell it where
+    // to ask instead.
+    std::string admin_file;
+    if (keys) {
+      auto local = host == "0.0.0.0" ? std::string("127.0.0.1")
+                   : host == "::"    ? std::string("[::1]")
+                   : host.find(':') != std::string::npos ? "[" + host + "]"
+                                                         : host;
+      nlohmann::json announce = {{"url", fmt::format("http://{}:{}", local, server->port())},
+                                 {"token", admin_token},
+                                 {"pid", static_cast<int64_t>(::getpid())}};
+      std::string write_error;
+      if (write_private_file(gateway::keys_admin_file(keys_path), announce.dump() + "\n", write_error))
+        admin_file = gateway::keys_admin_file(keys_path);
+      else
+        std::cerr << "serve: warning: " << write_error
+                  << "; `switchyard keys` cannot reach this server\n";
+    }
     service.set_ready(true);
     std::cout << "switchyard serve: listening on http://" << host << ":" << server->port()
               << std::endl;
@@ -167,6 +219,7 @@ int serve_command(const serve_options& opts) {
       sigwait(&stop_signals, &sig);
     }
     service.set_ready(false);
+    if (!admin_file.empty()) ::unlink(admin_file.c_str());
     server->stop();
     std::cout << "switchyard serve: stopped after "
               << static_cast<uint64_t>(metrics->total("switchyard_http_requests_total"))

@@ -137,6 +137,23 @@ await check('a streamed completion (stub, real SSE deltas) ends with usage and [
   assert.ok(usage && usage.completion_tokens > 0, 'no usage chunk');
 });
 
+await check('a streamed completion\'s headers name the model, tier and route (raw fetch)', async () => {
+  const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${created.key}`, 'content-type': 'application/json',
+               'x-switchyard-route': 'track_order' },
+    body: JSON.stringify({ model: 'stub-chat', stream: true, messages: ask('where is it?') }) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  // Sent with the status line, before the first delta: from the model service's
+  // routed message. Downgraded is only known at the end (final chunk's x_switchyard).
+  assert.equal(res.headers.get('x-switchyard-model'), 'stub-chat');
+  assert.equal(res.headers.get('x-switchyard-tier'), 'frontier');
+  assert.equal(res.headers.get('x-switchyard-route'), 'track_order');
+  const body = await res.text();
+  assert.ok(body.includes('data: [DONE]'), 'stream did not end');
+});
+
 await check('a streamed completion from a provider that answers whole (sim)', async () => {
   const stream = await client.chat.completions.create({
     model: 'auto', messages: ask('hello'), stream: true });
@@ -234,6 +251,23 @@ await check('/metrics has the gateway counters and the model service breakers', 
   assert.match(text, /switchyard_model_calls_total\{[^}]*\} [1-9]/);
   assert.match(text, /switchyard_resilience_calls_total [1-9]/);
   assert.match(text, /switchyard_breaker_state\{endpoint="[^"]+",state="closed"\} 1/);
+});
+
+// After the audit check: its calls are by another key.
+await check('switchyard keys create/list/revoke work while serve holds the key database', async () => {
+  const run = (args) => execFileSync(switchyard, ['keys', ...args, '--db', keysDb, '--json'],
+                                     { encoding: 'utf8' });
+  const live = JSON.parse(run(['create', '--name', 'live', '--rpm', '100']));
+  assert.match(live.key, /^sy-[0-9a-f]{12}-[0-9a-f]{64}$/);
+  const liveClient = new OpenAI({ apiKey: live.key, baseURL: `${gatewayUrl}/v1`, maxRetries: 0 });
+  const reply = await liveClient.chat.completions.create({ model: 'local', messages: ask('hi') });
+  assert.equal(reply.object, 'chat.completion');
+  const listed = run(['list']).trim().split('\n').map(JSON.parse);
+  assert.ok(listed.some((k) => k.id === live.id && !k.revoked), 'new key not listed');
+  assert.ok(!JSON.stringify(listed).includes(live.key), 'key in the list');
+  execFileSync(switchyard, ['keys', 'revoke', live.id, '--db', keysDb], { encoding: 'utf8' });
+  await assert.rejects(liveClient.chat.completions.create({ model: 'local', messages: ask('hi') }),
+    (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
 });
 
 // Both servers must stop on SIGTERM, promptly: a hang at shutdown is a failure.

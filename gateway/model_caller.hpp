@@ -1,0 +1,66 @@
+#pragma once
+// Model calls from the gateway without an actor per call. The gateway's I/O thread puts
+// the model_request straight into the model service's mailbox as a request whose sender
+// is one long-lived caf::actor_companion; the companion has no mailbox of its own: CAF
+// hands it each message on the thread that sends it (the model service's worker), and
+// it calls the call's handler right there. So a call costs one scheduler hand-off on the
+// way in and none on the way back, where the per-call bridge actor it replaces cost a
+// spawn, a hand-off to the bridge, one from the bridge to the service and one back.
+//
+// Nothing ever blocks: no scoped_actor, no function_view. Deadlines (the gateway's
+// request_timeout_ms) are kept by a sweep thread that wakes every timeout/10 (at most
+// 100 ms): calls share one timeout, so the oldest call in flight is always the next to
+// expire. A call ends exactly once: its answer, an error from CAF (service gone), or its
+// deadline, whichever comes first; what arrives later is dropped.
+//
+// Handlers run on CAF worker threads (answers, stream events) or the sweep thread
+// (deadlines), one at a time per call, and must not block.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "caf/fwd.hpp"
+#include "runtime/messages.hpp"
+
+namespace switchyard::gateway {
+
+class model_call_handler {
+ public:
+  virtual ~model_call_handler() = default;
+  /// A streamed call: the model service picked the model of an attempt (before its
+  /// first delta; again after a fallback).
+  virtual void routed(const stream_routed&) {}
+  virtual void delta(stream_delta&) {}
+  virtual void switched(const stream_switch&) {}
+  /// Called exactly once: the answer, or an error response (kind "timeout" after the
+  /// deadline, "server_error" when CAF reports the service gone).
+  virtual void done(model_response& response) = 0;
+};
+
+class model_caller {
+ public:
+  model_caller(caf::actor_system& sys, caf::actor model_service,
+               std::chrono::milliseconds timeout);
+  /// shutdown()
+  ~model_caller();
+  model_caller(const model_caller&) = delete;
+  model_caller& operator=(const model_caller&) = delete;
+
+  /// Sends the call; never blocks. `request.call_id` must be unique among calls in flight
+  /// (stream events are matched by it).
+  void call(model_request request, std::shared_ptr<model_call_handler> handler);
+
+  size_t in_flight() const;
+
+  /// Stops taking answers and the sweep thread; calls still in flight are dropped
+  /// without an answer (their handlers are released). Idempotent.
+  void shutdown();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace switchyard::gateway
