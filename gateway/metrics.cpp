@@ -250,6 +250,8 @@ std::string resilience_metrics_text(const std::string& stats_json) {
                         field{"failed", "Calls that ended with a non-retriable error."},
                         field{"rate_limit_waits", "Calls that waited for a rate limit."},
                         field{"rate_limited", "Calls refused after waiting for a rate limit."},
+                        field{"key_failovers",
+                              "Attempts moved to another key of the provider after a 401 or 429."},
                         field{"stream_switches", "Streams continued on another model."},
                         field{"stream_tool_call_aborts",
                               "Streams ended because a tool call had already gone out."},
@@ -263,6 +265,26 @@ std::string resilience_metrics_text(const std::string& stats_json) {
       counter("switchyard_cache_hits_total", "Response cache hits.", *hits);
     if (auto misses = cache->find("misses"); misses != cache->end())
       counter("switchyard_cache_misses_total", "Response cache misses.", *misses);
+  }
+  // Nested counter groups: {"judge": {"calls": n, ...}} -> switchyard_judge_calls_total.
+  struct group_field {
+    const char* group;
+    const char* key;
+    const char* help;
+  };
+  for (const auto& f :
+       {group_field{"judge", "calls", "Cascade stages graded by a judge model."},
+        group_field{"judge", "failures",
+                    "Judge grades that failed or did not parse (the stage escalated)."},
+        group_field{"embeddings", "asked", "Routing embeddings asked of the embeddings service."},
+        group_field{"embeddings", "failed",
+                    "Routing embeddings that failed (the call was routed with TF-IDF)."},
+        group_field{"embeddings", "skipped",
+                    "Routing embeddings not asked: the service failed within its cooldown."}}) {
+    auto group = doc.find(f.group);
+    if (group == doc.end() || !group->is_object()) continue;
+    if (auto it = group->find(f.key); it != group->end())
+      counter(std::string("switchyard_") + f.group + "_" + f.key + "_total", f.help, *it);
   }
   if (auto in_flight = doc.find("in_flight"); in_flight != doc.end() && in_flight->is_number()) {
     out += "# HELP switchyard_model_calls_in_flight Calls the model service is working on.\n"

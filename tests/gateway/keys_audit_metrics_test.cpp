@@ -188,6 +188,8 @@ TEST_CASE("gateway metrics: the model service's resilience stats become counters
   auto text = resilience_metrics_text(
       R"({"calls": 12, "answered": 9, "retries": 3, "fallbacks": 2, "downgraded": 1,
           "blocked": 1, "cache": {"hits": 4, "misses": 8}, "in_flight": 2,
+          "key_failovers": 5, "judge": {"calls": 6, "failures": 1},
+          "embeddings": {"asked": 7, "failed": 2, "skipped": 3},
           "breakers": [{"endpoint": "gpt|oa|", "state": "open"},
                        {"endpoint": "claude|an|", "state": "closed"}]})");
   CHECK(text.find("# TYPE switchyard_resilience_retries_total counter\n"
@@ -197,6 +199,12 @@ TEST_CASE("gateway metrics: the model service's resilience stats become counters
   CHECK(text.find("switchyard_cache_hits_total 4") != std::string::npos);
   CHECK(text.find("switchyard_cache_misses_total 8") != std::string::npos);
   CHECK(text.find("switchyard_model_calls_in_flight 2") != std::string::npos);
+  CHECK(text.find("switchyard_resilience_key_failovers_total 5") != std::string::npos);
+  CHECK(text.find("switchyard_judge_calls_total 6") != std::string::npos);
+  CHECK(text.find("switchyard_judge_failures_total 1") != std::string::npos);
+  CHECK(text.find("switchyard_embeddings_asked_total 7") != std::string::npos);
+  CHECK(text.find("switchyard_embeddings_failed_total 2") != std::string::npos);
+  CHECK(text.find("switchyard_embeddings_skipped_total 3") != std::string::npos);
   CHECK(text.find("switchyard_breaker_state{endpoint=\"gpt|oa|\",state=\"open\"} 1") !=
         std::string::npos);
   CHECK(text.find("switchyard_breaker_state{endpoint=\"gpt|oa|\",state=\"closed\"} 0") !=
