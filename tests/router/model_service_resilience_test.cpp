@@ -561,7 +561,10 @@ TEST_CASE("resilience: Retry-After is honoured, and context_length moves to a la
     REQUIRE(r.ok());
     CHECK(r.usage.model_id == "gpt-a");  // the same endpoint, after the wait
     CHECK(took >= 1000ms);               // never before the server's Retry-After
-    CHECK(took < 1600ms);                // the floor plus at most 25 % jitter, plus the call
+    // The exact bound (the floor plus at most 25 % jitter) is checked on a fake clock in
+    // retry_policy_test and fallback_chain_test; on the wall clock a loaded CI machine
+    // adds scheduling delay, so this only catches a wait far past the floor.
+    CHECK(took < 3000ms);
   }
   {
     stream_fixture f{R"({"models": {"gpt-a": {"sequence": [{"behaviour": "context_length"}]}}})",
