@@ -12,6 +12,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 
 namespace switchyard {
 
@@ -117,28 +118,13 @@ struct judge_fixture {
     req.route = "support";
     req.max_tokens = 200;
     req.messages = {{"user", text}};
-    caf::scoped_actor self{runtime.system()};
-    model_response out;
-    self->request(service, 20s, req)
-        .receive([&](model_response& r) { out = std::move(r); },
-                 [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
-    return out;
+    return test::call_model_service(runtime.system(), service, req, 20s);
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 5s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats error: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 };
 
-json resilience_of(const model_response& r) {
-  auto trace = json::parse(r.usage.decision);
-  return trace.contains("resilience") ? trace["resilience"] : json::object();
-}
+using test::resilience_of;
 
 }  // namespace
 

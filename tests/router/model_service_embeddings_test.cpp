@@ -17,6 +17,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 
 namespace switchyard {
 
@@ -90,22 +91,10 @@ struct service_fixture {
     req.call_id = "call-" + text;
     req.max_tokens = 50;
     req.messages = {{"system", "be brief"}, {"user", text}};
-    caf::scoped_actor self{runtime.system()};
-    model_response out;
-    self->request(service, 10s, req)
-        .receive([&](model_response& r) { out = std::move(r); },
-                 [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
-    return out;
+    return test::call_model_service(runtime.system(), service, req, 10s);
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 5s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats error: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 
   size_t requests_to(const std::string& target) const {
     size_t n = 0;

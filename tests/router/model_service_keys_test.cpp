@@ -15,6 +15,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 
 namespace switchyard {
 
@@ -93,22 +94,10 @@ struct keys_fixture {
     req.tier = "mid";
     req.max_tokens = 40;
     req.messages = {{"user", text}};
-    caf::scoped_actor self{runtime.system()};
-    model_response out;
-    self->request(service, 20s, req)
-        .receive([&](model_response& r) { out = std::move(r); },
-                 [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
-    return out;
+    return test::call_model_service(runtime.system(), service, req, 20s);
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 5s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats error: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 
   std::string breaker(const std::string& endpoint) {
     json all = stats();
@@ -245,11 +234,7 @@ TEST_CASE("keys: with no key's variable set, calls fail with auth naming the var
   req.model = "gpt-a";  // pinned: no fallback to gpt-b
   req.max_tokens = 40;
   req.messages = {{"user", "hello"}};
-  caf::scoped_actor self{f.runtime.system()};
-  model_response r;
-  self->request(f.service, 20s, req)
-      .receive([&](model_response& x) { r = std::move(x); },
-               [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
+  model_response r = test::call_model_service(f.runtime.system(), f.service, req, 20s);
   CHECK(r.error.kind == "auth");
   INFO(r.error.message);
   // Key "a" first, then key "b": the config's order.

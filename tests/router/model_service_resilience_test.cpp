@@ -15,6 +15,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace switchyard {
@@ -101,14 +102,7 @@ struct service_fixture {
 
   model_response call(const model_request& req) { return ask(req).response; }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 5s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats error: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 
   std::string breaker_state(const std::string& model_id) {
     json all = stats();  // kept alive: a range-for over a temporary's member dangles
@@ -118,10 +112,7 @@ struct service_fixture {
   }
 };
 
-json resilience_of(const model_response& r) {
-  auto trace = json::parse(r.usage.decision);
-  return trace.contains("resilience") ? trace["resilience"] : json::object();
-}
+using test::resilience_of;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "router/providers/sim_provider.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
+#include "tests/support/model_service_calls.hpp"
 
 namespace switchyard {
 
@@ -60,13 +61,10 @@ TEST_CASE("model service: a sim answer with latency arrives after it, whole and 
   ledger.open_thread("t1", {1000000, 100.0});
   actor_runtime runtime{runtime_settings{"sharing", 2, "off"}};
   auto service = spawn_model_service(runtime.system(), cfg, ledger);
-  caf::scoped_actor self{runtime.system()};
 
   auto started = std::chrono::steady_clock::now();
-  model_response got;
-  self->request(service, 10s, request("c-1", "Where is my order?", "slow"))
-      .receive([&](model_response& r) { got = std::move(r); },
-               [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
+  model_response got = test::call_model_service(runtime.system(), service,
+                                                request("c-1", "Where is my order?", "slow"), 10s);
   auto waited = std::chrono::steady_clock::now() - started;
 
   // The same call made on the provider directly: what the caller must get, byte for byte.
@@ -103,8 +101,8 @@ TEST_CASE("model service: many sim calls waiting at once each get their own answ
 
   constexpr int calls = 200;
   for (int i = 0; i < calls; ++i)
-    self->send(service, request("c-" + std::to_string(i), "question number " + std::to_string(i),
-                                "slow"));
+    self->send(service,
+               request("c-" + std::to_string(i), "question number " + std::to_string(i), "slow"));
   int answered = 0;
   for (int i = 0; i < calls; ++i)
     self->receive(
@@ -114,8 +112,8 @@ TEST_CASE("model service: many sim calls waiting at once each get their own answ
           auto n = r.call_id.substr(2);
           // The sim derives its reply from the prompt: each answer is its own call's.
           sim_provider direct{1};
-          auto expected = direct.call(*cfg->find_model("slow"),
-                                      {{"user", "question number " + n}}, 40, 0ms);
+          auto expected =
+              direct.call(*cfg->find_model("slow"), {{"user", "question number " + n}}, 40, 0ms);
           CHECK(r.text == expected.text);
           ++answered;
         },
@@ -131,14 +129,11 @@ TEST_CASE("model service: a sim fault with latency still fails over to the next 
   ledger.open_thread("t1", {1000000, 100.0});
   actor_runtime runtime{runtime_settings{"sharing", 2, "off"}};
   auto service = spawn_model_service(runtime.system(), cfg, ledger);
-  caf::scoped_actor self{runtime.system()};
 
   // Cheapest first in the tier: the flaky model is routed to, fails after its latency,
   // and the call moves on to the slow one, which answers.
-  model_response got;
-  self->request(service, 10s, request("c-f", "Where is my order?"))
-      .receive([&](model_response& r) { got = std::move(r); },
-               [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
+  model_response got = test::call_model_service(runtime.system(), service,
+                                                request("c-f", "Where is my order?"), 10s);
   INFO(got.error.kind << ": " << got.error.message << " " << got.usage.decision);
   REQUIRE(got.ok());
   CHECK(got.usage.model_id == "slow");
