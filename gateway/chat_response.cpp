@@ -1,5 +1,9 @@
 #include "gateway/chat_response.hpp"
 
+#include <cmath>
+
+#include "runtime/json_text.hpp"
+
 namespace switchyard::gateway {
 
 namespace {
@@ -25,7 +29,132 @@ const char* finish_or_stop(const model_response& r) {
   return r.finish_reason.empty() ? "stop" : r.finish_reason.c_str();
 }
 
+// Numbers as nlohmann::json dumps them: integers plain, doubles shortest round-trip
+// with ".0" when integral, NaN and infinities as null.
+void append_number(std::string& out, uint64_t v) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  out.append(p, static_cast<size_t>(end - p));
+}
+
+void append_number(std::string& out, int64_t v) {
+  if (v < 0) {
+    out += '-';
+    append_number(out, static_cast<uint64_t>(0) - static_cast<uint64_t>(v));
+  } else {
+    append_number(out, static_cast<uint64_t>(v));
+  }
+}
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[64];
+  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+void append_key(std::string& out, const char* key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void append_string_field(std::string& out, const char* key, const std::string& value) {
+  append_key(out, key);
+  append_json_string(out, value);
+}
+
 }  // namespace
+
+std::string completion_text(const model_response& r, const std::string& id, int64_t created,
+                            bool with_trace) {
+  // Keys in sorted order at every level: nlohmann::json objects are std::maps, and this
+  // writes what completion_json(...).dump() wrote.
+  const auto& u = r.usage;
+  std::string out;
+  out.reserve(320 + r.text.size() + id.size() + 2 * u.model_id.size() + u.tier.size() +
+              u.route.size() + (with_trace ? u.decision.size() + 64 : 0));
+  out += "{\"choices\":[{\"finish_reason\":";
+  append_json_string(out, finish_or_stop(r));
+  out += ",\"index\":0,\"logprobs\":";
+  if (r.logprobs.empty()) {
+    out += "null";
+  } else {
+    out += "{\"content\":[";
+    for (size_t i = 0; i < r.logprobs.size(); ++i) {
+      if (i > 0) out += ',';
+      out += "{\"logprob\":";
+      append_number(out, static_cast<double>(r.logprobs[i].logprob));
+      out += ',';
+      append_string_field(out, "token", r.logprobs[i].token);
+      out += ",\"top_logprobs\":[]}";
+    }
+    out += "]}";
+  }
+  out += ",\"message\":{\"content\":";
+  if (r.text.empty() && !r.tool_calls.empty())
+    out += "null";
+  else
+    append_json_string(out, r.text);
+  out += ",\"role\":\"assistant\"";
+  if (!r.tool_calls.empty()) {
+    out += ",\"tool_calls\":[";
+    for (size_t i = 0; i < r.tool_calls.size(); ++i) {
+      const auto& c = r.tool_calls[i];
+      if (i > 0) out += ',';
+      out += "{\"function\":{";
+      append_string_field(out, "arguments", c.arguments_json);
+      out += ',';
+      append_string_field(out, "name", c.name);
+      out += "},";
+      append_string_field(out, "id", c.id);
+      out += ",\"type\":\"function\"}";
+    }
+    out += ']';
+  }
+  out += "}}],\"created\":";
+  append_number(out, created);
+  out += ',';
+  append_string_field(out, "id", id);
+  out += ',';
+  append_string_field(out, "model", u.model_id);
+  out += ",\"object\":\"chat.completion\",\"usage\":{\"completion_tokens\":";
+  append_number(out, uint64_t{u.output_tokens});
+  out += ",\"prompt_tokens\":";
+  append_number(out, uint64_t{u.input_tokens});
+  out += ",\"total_tokens\":";
+  // As usage_json computes it (uint32_t arithmetic).
+  append_number(out, uint64_t{static_cast<uint32_t>(u.input_tokens + u.output_tokens)});
+  out += "},\"x_switchyard\":{\"cost_usd\":";
+  append_number(out, u.cost_usd);
+  if (with_trace) {
+    // Rare (asked for per request): the trace goes through the tree, as before.
+    out += ",\"decision\":";
+    auto trace = json::parse(u.decision, nullptr, false);
+    out += trace.is_discarded() ? json(u.decision).dump(-1, ' ', false, json::error_handler_t::replace)
+                                : trace.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  out += ",\"downgraded\":";
+  out += u.downgraded ? "true" : "false";
+  out += ",\"latency_ms\":";
+  append_number(out, u.latency_ms);
+  out += ',';
+  append_string_field(out, "model", u.model_id);
+  out += ',';
+  append_string_field(out, "route", u.route);
+  out += ',';
+  append_string_field(out, "tier", u.tier);
+  out += "}}";
+  return out;
+}
 
 std::string sse_event(const json& payload) {
   return "data: " + payload.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";

@@ -24,6 +24,13 @@ nlohmann::json switchyard_info(const model_usage& usage, bool with_trace);
 nlohmann::json completion_json(const model_response& response, const std::string& id,
                                int64_t created, bool with_trace);
 
+/// The same object as completion_json(...).dump(), written straight into a string
+/// (the same bytes for valid UTF-8 text: keys in the same order, numbers formatted the
+/// same way). A tree built and then dumped cost ~55,000 instructions a call, this
+/// ~3,000; it is what the gateway sends on every non-streamed completion.
+std::string completion_text(const model_response& response, const std::string& id,
+                            int64_t created, bool with_trace);
+
 /// Builds the `data: {...}\n\n` events of one streamed completion, in order.
 class chunk_stream {
  public:

@@ -366,9 +366,9 @@ void on_response(call_state& s, model_response& r) {
     core.parts.metrics->record_request(endpoint, 200, latency_s);
     return;
   }
-  auto body = completion_json(r, s.call.call_id, s.created, s.want_trace);
-  core.respond_json(*s.channel, endpoint, s.start, 200, body,
-                    switchyard_headers(r.usage, s.call.call_id));
+  core.respond(*s.channel, endpoint, s.start,
+               {200, "application/json", switchyard_headers(r.usage, s.call.call_id),
+                completion_text(r, s.call.call_id, s.created, s.want_trace)});
 }
 
 void call_state::routed(const stream_routed& r) {

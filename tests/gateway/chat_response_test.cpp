@@ -112,3 +112,36 @@ TEST_CASE("gateway stream: a model switch is an SSE comment on one line", "[gate
         ": switchyard: continued on claude-b after 42 characters from gpt-a (connection: closed "
         "mid-body)\n\n");
 }
+
+TEST_CASE("gateway response: the completion written as text is the tree's dump, byte for byte",
+          "[gateway]") {
+  auto same = [](const model_response& r, bool trace) {
+    auto tree = completion_json(r, "chatcmpl-7", 1700000000, trace)
+                    .dump(-1, ' ', false, json::error_handler_t::replace);
+    auto text = completion_text(r, "chatcmpl-7", 1700000000, trace);
+    CHECK(text == tree);
+    CHECK(json::parse(text) == json::parse(tree));
+  };
+  auto r = answered();
+  same(r, false);
+  same(r, true);
+  r.text = "quotes \" backslash \\ newline \n tab \t unicode \xC3\xA9\xE2\x82\xAC emoji \xF0\x9F\x98\x80";
+  r.usage.cost_usd = 1.0;  // integral double: "1.0"
+  r.usage.latency_ms = 12.345678;
+  same(r, false);
+  r.usage.cost_usd = 4.8e-05;
+  r.usage.downgraded = true;
+  r.usage.decision = "not json";  // a trace that does not parse goes out as a string
+  same(r, true);
+  r.text.clear();
+  r.finish_reason = "tool_calls";
+  r.tool_calls.push_back({"call_1", "get_weather", R"({"city":"Oslo"})"});
+  r.tool_calls.push_back({"call_2", "get_time", "{}"});
+  same(r, false);
+  auto lp = answered();
+  lp.logprobs.push_back({"Hello", -0.25});
+  lp.logprobs.push_back({" there", -1.5e-07});
+  same(lp, false);
+  auto empty = model_response{};
+  same(empty, false);
+}
