@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace switchyard::gateway {
 
@@ -83,10 +84,19 @@ void metrics_registry::add(const std::string& name, const std::string& labels, d
   families_[name].values[labels] += value;
 }
 
-void metrics_registry::observe(const std::string& name, const std::string& labels, double s) {
+double* metrics_registry::counter(const std::string& name, const std::string& labels) {
+  return &families_[name].values[labels];
+}
+
+metrics_registry::histogram* metrics_registry::latency_histogram(const std::string& name,
+                                                                 const std::string& labels) {
   auto& h = histograms_[name][labels];
+  if (h.buckets.empty()) h.buckets.assign(latency_buckets().size(), 0);
+  return &h;
+}
+
+void metrics_registry::observe_into(histogram& h, double s) {
   const auto& bounds = latency_buckets();
-  if (h.buckets.empty()) h.buckets.assign(bounds.size(), 0);
   for (size_t i = 0; i < bounds.size(); ++i)
     if (s <= bounds[i]) {
       ++h.buckets[i];
@@ -96,39 +106,77 @@ void metrics_registry::observe(const std::string& name, const std::string& label
   h.sum += s;
 }
 
+void metrics_registry::observe(const std::string& name, const std::string& labels, double s) {
+  observe_into(*latency_histogram(name, labels), s);
+}
+
 void metrics_registry::record_request(const std::string& endpoint, unsigned status,
                                       double seconds) {
   std::lock_guard<std::mutex> lock{mu_};
-  add("switchyard_http_requests_total",
-      label_set({{"endpoint", endpoint}, {"status", std::to_string(status)}}), 1);
-  observe("switchyard_http_request_duration_seconds", label_set({{"endpoint", endpoint}}), seconds);
+  cache_key_.assign(endpoint);
+  cache_key_ += '\0';
+  cache_key_ += std::to_string(status);
+  auto it = request_cache_.find(cache_key_);
+  if (it == request_cache_.end()) {
+    request_slots slots;
+    slots.count = counter("switchyard_http_requests_total",
+                          label_set({{"endpoint", endpoint}, {"status", std::to_string(status)}}));
+    slots.latency = latency_histogram("switchyard_http_request_duration_seconds",
+                                      label_set({{"endpoint", endpoint}}));
+    it = request_cache_.emplace(cache_key_, slots).first;
+  }
+  *it->second.count += 1;
+  observe_into(*it->second.latency, seconds);
 }
 
 void metrics_registry::record_model_call(const model_response& r, double latency_s) {
   const auto& u = r.usage;
-  auto tier = or_none(u.tier), model = or_none(u.model_id), route = or_none(u.route);
+  const std::string& outcome_kind = r.error.kind;
   std::lock_guard<std::mutex> lock{mu_};
-  add("switchyard_model_calls_total",
-      label_set({{"tier", tier},
-                 {"model", model},
-                 {"route", route},
-                 {"outcome", r.ok() ? "ok" : r.error.kind}}),
-      1);
-  if (r.ok()) {
-    add("switchyard_tokens_total",
-        label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "input"}}),
-        u.input_tokens);
-    add("switchyard_tokens_total",
-        label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "output"}}),
-        u.output_tokens);
-    add("switchyard_cost_usd_total",
-        label_set({{"tier", tier}, {"model", model}, {"route", route}}), u.cost_usd);
-  } else {
-    add("switchyard_errors_total", label_set({{"kind", r.error.kind}}), 1);
+  cache_key_.assign(u.tier);
+  cache_key_ += '\0';
+  cache_key_ += u.model_id;
+  cache_key_ += '\0';
+  cache_key_ += u.route;
+  cache_key_ += '\0';
+  cache_key_ += r.ok() ? std::string_view{"\x01ok"} : std::string_view{outcome_kind};
+  cache_key_ += u.downgraded ? "\0d" : "\0-";
+  auto it = model_call_cache_.find(cache_key_);
+  if (it == model_call_cache_.end()) {
+    auto tier = or_none(u.tier), model = or_none(u.model_id), route = or_none(u.route);
+    model_call_slots slots;
+    slots.calls = counter("switchyard_model_calls_total",
+                          label_set({{"tier", tier},
+                                     {"model", model},
+                                     {"route", route},
+                                     {"outcome", r.ok() ? "ok" : r.error.kind}}));
+    if (r.ok()) {
+      slots.input_tokens = counter(
+          "switchyard_tokens_total",
+          label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "input"}}));
+      slots.output_tokens = counter(
+          "switchyard_tokens_total",
+          label_set({{"tier", tier}, {"model", model}, {"route", route}, {"direction", "output"}}));
+      slots.cost = counter("switchyard_cost_usd_total",
+                           label_set({{"tier", tier}, {"model", model}, {"route", route}}));
+    } else {
+      slots.errors = counter("switchyard_errors_total", label_set({{"kind", r.error.kind}}));
+    }
+    if (u.downgraded)
+      slots.downgrades =
+          counter("switchyard_downgrades_total", label_set({{"tier", tier}, {"route", route}}));
+    slots.latency = latency_histogram("switchyard_model_call_duration_seconds",
+                                      label_set({{"route", route}}));
+    it = model_call_cache_.emplace(cache_key_, slots).first;
   }
-  if (u.downgraded)
-    add("switchyard_downgrades_total", label_set({{"tier", tier}, {"route", route}}), 1);
-  observe("switchyard_model_call_duration_seconds", label_set({{"route", route}}), latency_s);
+  const auto& slots = it->second;
+  *slots.calls += 1;
+  if (slots.input_tokens) *slots.input_tokens += u.input_tokens;
+  if (slots.output_tokens) *slots.output_tokens += u.output_tokens;
+  if (slots.cost) *slots.cost += u.cost_usd;
+  if (slots.errors) *slots.errors += 1;
+  if (slots.downgrades) *slots.downgrades += 1;
+  observe_into(*slots.latency, latency_s);
 }
 
 void metrics_registry::record_step(const step_record& s) {

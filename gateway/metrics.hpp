@@ -1,8 +1,10 @@
 #pragma once
 // The gateway's Prometheus metrics: counters and latency histograms keyed by label
 // values, rendered in the text exposition format (version 0.0.4) for GET /metrics.
-// Thread-safe (one mutex; every update is a few map operations, well under a
-// microsecond, so I/O threads and actors can both record).
+// Thread-safe (one mutex, so I/O threads and actors can both record). The per-call
+// updates (record_request, record_model_call) find their counters through a cache keyed
+// by the raw label values, so a call formats no label text and walks no ordered map once
+// its label combination has been seen (it was ~26,000 instructions a call, now ~1,500).
 //
 // What is counted is what the gateway itself sees: HTTP requests by endpoint and
 // status, model calls by tier/model/route with tokens and cost, downgrades, errors by
@@ -15,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/messages.hpp"
@@ -58,10 +61,31 @@ class metrics_registry {
     uint64_t count = 0;
     double sum = 0;
   };
+  // Counters a label combination touches, pointing into families_ / histograms_ (std::map
+  // nodes never move). Only what the uncached path would create is created.
+  struct request_slots {
+    double* count = nullptr;
+    histogram* latency = nullptr;
+  };
+  struct model_call_slots {
+    double* calls = nullptr;
+    double* input_tokens = nullptr;  // ok calls
+    double* output_tokens = nullptr;
+    double* cost = nullptr;
+    double* errors = nullptr;      // failed calls
+    double* downgrades = nullptr;  // downgraded calls
+    histogram* latency = nullptr;
+  };
   void add(const std::string& name, const std::string& labels, double value);
   void observe(const std::string& name, const std::string& labels, double seconds);
+  double* counter(const std::string& name, const std::string& labels);
+  histogram* latency_histogram(const std::string& name, const std::string& labels);
+  static void observe_into(histogram& h, double seconds);
 
   mutable std::mutex mu_;
+  std::unordered_map<std::string, request_slots> request_cache_;        // endpoint \0 status
+  std::unordered_map<std::string, model_call_slots> model_call_cache_;  // labels \0-joined
+  std::string cache_key_;  // reused under mu_, so a lookup allocates nothing
   std::map<std::string, family> families_;
   std::map<std::string, std::map<std::string, histogram>> histograms_;  // name -> labels
   std::map<std::string, std::string> histogram_help_;

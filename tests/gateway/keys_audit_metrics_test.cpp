@@ -216,3 +216,49 @@ TEST_CASE("gateway metrics: the model service's resilience stats become counters
   CHECK(resilience_metrics_text("not json").rfind("# model service resilience stats unavailable",
                                                    0) == 0);
 }
+
+TEST_CASE("gateway metrics: repeated calls add up on the same series as the first", "[gateway]") {
+  // The per-call path finds its counters through a cache: the second and later calls of
+  // a label combination must land where the first did, and no extra series appear.
+  metrics_registry m;
+  model_response ok;
+  ok.usage.model_id = "small";
+  ok.usage.tier = "local";
+  ok.usage.route = "billing";
+  ok.usage.input_tokens = 10;
+  ok.usage.output_tokens = 4;
+  ok.usage.cost_usd = 0.25;
+  model_response failed = ok;
+  failed.error.kind = "timeout";
+  for (int i = 0; i < 3; ++i) m.record_model_call(ok, 0.003);
+  m.record_model_call(failed, 0.2);
+  m.record_model_call(failed, 0.2);
+  auto downgraded = ok;
+  downgraded.usage.downgraded = true;
+  m.record_model_call(downgraded, 0.003);
+  for (int i = 0; i < 4; ++i) m.record_request("/v1/chat/completions", 200, 0.004);
+  m.record_request("/v1/chat/completions", 504, 0.2);
+  auto text = m.render();
+  CHECK(text.find("switchyard_model_calls_total{tier=\"local\",model=\"small\",route=\"billing\","
+                  "outcome=\"ok\"} 4") != std::string::npos);
+  CHECK(text.find("switchyard_model_calls_total{tier=\"local\",model=\"small\",route=\"billing\","
+                  "outcome=\"timeout\"} 2") != std::string::npos);
+  CHECK(text.find("switchyard_tokens_total{tier=\"local\",model=\"small\",route=\"billing\","
+                  "direction=\"input\"} 40") != std::string::npos);
+  CHECK(text.find("switchyard_cost_usd_total{tier=\"local\",model=\"small\",route=\"billing\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("switchyard_errors_total{kind=\"timeout\"} 2") != std::string::npos);
+  CHECK(text.find("switchyard_downgrades_total{tier=\"local\",route=\"billing\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("switchyard_model_call_duration_seconds_count{route=\"billing\"} 6") !=
+        std::string::npos);
+  CHECK(text.find("switchyard_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}"
+                  " 4") != std::string::npos);
+  CHECK(text.find("switchyard_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"504\"}"
+                  " 1") != std::string::npos);
+  CHECK(text.find("switchyard_http_request_duration_seconds_count{endpoint=\"/v1/chat/"
+                  "completions\"} 5") != std::string::npos);
+  // Failed calls add no token or cost series of their own.
+  CHECK(m.total("switchyard_tokens_total") == 4 * 14);
+  CHECK(m.total("switchyard_model_calls_total") == 6);
+}
