@@ -4,7 +4,10 @@
 // All I/O runs on the client's own io_context thread(s); `send` only queues work and
 // returns at once, so a CAF scheduler thread calling it never blocks on the network.
 // Results come back through callbacks, invoked on a client thread: keep them short
-// (the model service turns them into actor messages).
+// (the model service turns them into actor messages). One exception to "all I/O on the
+// client's threads": when a pooled plain-TCP connection is idle, `send` writes the
+// request on it right away (non-blocking) and the io thread takes over from there, so
+// the provider does not wait for the io thread to wake before it gets the request.
 //
 // Connections are kept alive and pooled per endpoint (scheme, host, port), at most
 // the endpoint's max_connections of them open at once; calls beyond the cap queue in
@@ -53,6 +56,12 @@ http_endpoint endpoint_of(const http_url& url);
 /// Parses "http(s)://host[:port][/path]" (rules of runtime/http_url.hpp). On failure
 /// returns nullopt and sets `error` to what is wrong.
 std::optional<http_endpoint> parse_endpoint(const std::string& url, std::string& error);
+
+/// The bytes the client writes for `request` to `endpoint`: request line (base_path +
+/// target), Host, User-Agent, the request's headers in order (CR/LF in them become
+/// spaces), `Connection: close` without keep-alive, Content-Length, body.
+std::string request_bytes(const http_endpoint& endpoint, const http_request& request,
+                          bool keep_alive);
 
 /// Limits for one call, in milliseconds; 0 means no limit for that phase.
 /// connect: DNS, TCP and TLS handshake of a new connection.
@@ -120,6 +129,7 @@ struct http_client_stats {
   uint64_t connections_reused = 0;
   uint64_t stale_retries = 0;
   uint64_t waited_for_connection = 0;  // calls that queued behind max_connections
+  uint64_t sent_from_caller = 0;       // requests written by send() on a pooled connection
 };
 
 class http_client {

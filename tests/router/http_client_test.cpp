@@ -2,7 +2,10 @@
 
 #include "router/providers/http_client.hpp"
 
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -246,6 +249,56 @@ TEST_CASE("shutdown ends a call in flight with a connection failure", "[http]") 
   http_result late;
   client->send(endpoint_of(*stub), chat("m1", "x"), {}, [&late](http_result r) { late = r; });
   CHECK(late.failure.kind == "connection");
+}
+
+TEST_CASE("request_bytes writes what Beast's serializer writes for the same request", "[http]") {
+  http_endpoint ep{"http", "127.0.0.1", 8123, "/v1", 0};
+  auto req = chat("m1", "hello");
+  for (bool keep_alive : {true, false}) {
+    boost::beast::http::request<boost::beast::http::string_body> b;
+    b.method(boost::beast::http::verb::post);
+    b.target("/v1/chat/completions");
+    b.version(11);
+    b.set(boost::beast::http::field::host, "127.0.0.1:8123");
+    b.set(boost::beast::http::field::user_agent, "switchyard");
+    for (auto& [name, value] : req.headers) b.insert(name, value);
+    if (!keep_alive) b.keep_alive(false);
+    b.body() = req.body;
+    b.prepare_payload();
+    std::ostringstream expected;
+    expected << b;
+    CHECK(request_bytes(ep, req, keep_alive) == expected.str());
+  }
+  http_endpoint tls{"https", "api.example.com", 443, "", 0};
+  http_request get;
+  get.method = "GET";
+  get.target = "/models";
+  get.headers = {{"x-evil", "a
+Injected: yes"}};
+  CHECK(request_bytes(tls, get, true) ==
+        "GET /models HTTP/1.1
+Host: api.example.com
+User-Agent: switchyard
+"
+        "x-evil: a  Injected: yes
+
+");
+}
+
+TEST_CASE("calls on a pooled connection are written from the caller's thread", "[http]") {
+  auto stub = start_stub();
+  auto ep = endpoint_of(*stub);
+  http_client client;
+  for (int i = 0; i < 3; ++i) {
+    auto out = call(client, ep, chat("m1", "call " + std::to_string(i)));
+    INFO(out.result.failure.message);
+    REQUIRE(out.result.ok());
+    CHECK(out.result.status == 200);
+  }
+  auto stats = client.stats();
+  CHECK(stats.connections_opened == 1);
+  CHECK(stats.sent_from_caller == 2);  // the first call had no pooled connection yet
+  CHECK(stub->requests().size() == 3);
 }
 
 TEST_CASE("a pooled connection the server closed is retried once on a new one", "[http]") {
