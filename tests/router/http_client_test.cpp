@@ -273,16 +273,10 @@ TEST_CASE("request_bytes writes what Beast's serializer writes for the same requ
   http_request get;
   get.method = "GET";
   get.target = "/models";
-  get.headers = {{"x-evil", "a
-Injected: yes"}};
+  get.headers = {{"x-evil", "a\r\nInjected: yes"}};
   CHECK(request_bytes(tls, get, true) ==
-        "GET /models HTTP/1.1
-Host: api.example.com
-User-Agent: switchyard
-"
-        "x-evil: a  Injected: yes
-
-");
+        "GET /models HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: switchyard\r\n"
+        "x-evil: a  Injected: yes\r\n\r\n");
 }
 
 TEST_CASE("calls on a pooled connection are written from the caller's thread", "[http]") {
