@@ -140,7 +140,8 @@ void metrics_registry::record_model_call(const model_response& r, double latency
   cache_key_ += u.route;
   cache_key_ += '\0';
   cache_key_ += r.ok() ? std::string_view{"\x01ok"} : std::string_view{outcome_kind};
-  cache_key_ += u.downgraded ? "\0d" : "\0-";
+  cache_key_ += '\0';
+  cache_key_ += u.downgraded ? 'd' : '-';
   auto it = model_call_cache_.find(cache_key_);
   if (it == model_call_cache_.end()) {
     auto tier = or_none(u.tier), model = or_none(u.model_id), route = or_none(u.route);
