@@ -176,7 +176,10 @@ struct stream_progress {
 struct call_state {
   caf::response_promise promise;
   caf::actor requester;  // stream deltas and switch events go here
-  model_request req;
+  // The request, off-line: ten thousand calls may wait at once and most need it no more
+  // once a sim answer is pending (see start_attempt); then null, its id in `call_id`.
+  std::unique_ptr<model_request> req;
+  std::string call_id;  // only once `req` is dropped
   clock_type::time_point received;
   uint32_t prompt_tokens = 0;
   std::string route;
@@ -377,7 +380,7 @@ void deliver(service_actor* self, uint64_t key, model_response resp) {
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
-  resp.call_id = c.req.call_id;
+  resp.call_id = c.req ? c.req->call_id : c.call_id;
   if (resp.usage.route.empty()) resp.usage.route = c.route;
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
@@ -534,7 +537,7 @@ void score_stage(service_actor* self, uint64_t key, call_state& c, const model_c
                  model_response reply) {
   auto& st = self->state;
   const auto& settings = st.cfg->resilience.cascade.at(c.route);
-  cascade_answer answer{reply.text, reply.finish_reason, {}, c.req.json_mode};
+  cascade_answer answer{reply.text, reply.finish_reason, {}, c.req->json_mode};
   for (const auto& lp : reply.logprobs) answer.token_logprobs.push_back(lp.logprob);
   scoring_method method =
       choose_scoring(answer, !settings.judge.model.empty(), c.cascade_run->at_last_tier());
@@ -545,18 +548,18 @@ void score_stage(service_actor* self, uint64_t key, call_state& c, const model_c
   }
   ++st.counters.judge_calls;
   model_request ask;
-  ask.ctx = c.req.ctx;  // the judge is paid from the same thread's budget
-  ask.call_id = fmt::format("{}/judge{}", c.req.call_id, c.cascade_log.size());
+  ask.ctx = c.req->ctx;  // the judge is paid from the same thread's budget
+  ask.call_id = fmt::format("{}/judge{}", c.req->call_id, c.cascade_log.size());
   ask.model = settings.judge.model;
   ask.max_tokens = settings.judge.max_tokens;
   ask.temperature = 0;
-  ask.latency_class = c.req.latency_class;
-  ask.data_class = c.req.data_class;
-  if (auto tenant = c.req.metadata.find("tenant"); tenant != c.req.metadata.end())
+  ask.latency_class = c.req->latency_class;
+  ask.data_class = c.req->data_class;
+  if (auto tenant = c.req->metadata.find("tenant"); tenant != c.req->metadata.end())
     ask.metadata.emplace("tenant", tenant->second);
   ask.messages = {
       {"user", fill_judge_prompt(settings.judge.prompt,
-                                 std::string(latest_user_text(c.req.messages)), reply.text)}};
+                                 std::string(latest_user_text(c.req->messages)), reply.text)}};
   c.judged = std::make_unique<model_response>(std::move(reply));
   auto seq = c.seq;
   // No timeout of its own: the judge call ends by itself (its retry budget,
@@ -614,7 +617,8 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
   auto& c = it->second;
   const model_config& model = *c.models[c.candidate];
   auto now = now_ns();
-  std::string semantic = semantic_problem(c.req, reply);
+  // No request: it was dropped when this very answer was found fine (start_attempt).
+  std::string semantic = c.req ? semantic_problem(*c.req, reply) : std::string{};
   if (reply.ok() && semantic.empty()) {
     // The answer. Settle the ledger and the token bucket from the actual usage.
     c.chain->report(model_error{}, now);
@@ -722,7 +726,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
-  auto estimate = c.prompt_tokens + c.req.max_tokens;
+  auto estimate = c.prompt_tokens + c.req->max_tokens;
   auto lim = st.limiters.find(model.provider);
   // A per-key provider none of whose keys has a secret is not limited: the call fails
   // below with `auth`, naming the variables, like a provider whose one key is unset.
@@ -793,11 +797,11 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
 
   // Worst case on the thread's ledger: the whole prompt plus every token allowed.
-  auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req.max_tokens);
-  auto grant = st.ledger->reserve(c.req.ctx.thread_id, uint64_t{estimate}, worst_usd);
+  auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req->max_tokens);
+  auto grant = st.ledger->reserve(c.req->ctx.thread_id, uint64_t{estimate}, worst_usd);
   if (!grant.granted) {
     release_attempt(st, c, 0);
-    auto resp = error_response(c.req, reason_budget_exhausted, grant.reason);
+    auto resp = error_response(*c.req, reason_budget_exhausted, grant.reason);
     resp.usage.model_id = model.id;
     resp.usage.tier = model.tier;
     resp.usage.decision = trace_with_resilience(c, nullptr, {});
@@ -813,17 +817,17 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     auto& sp = *c.stream;
     if (!sp.prefill.empty()) {
       if (!sp.prefill_in_messages) {
-        c.req.messages.emplace_back("assistant", sp.prefill);
+        c.req->messages.emplace_back("assistant", sp.prefill);
         sp.prefill_in_messages = true;
       } else {
-        c.req.messages.back().content = sp.prefill;
+        c.req->messages.back().content = sp.prefill;
       }
     }
     if (sp.switch_pending && c.requester) {
       ++st.counters.stream_switches;
       c.events.push_back(fmt::format("stream switched from {} to {} after {} chars",
                                      sp.switch_from, model.id, sp.prefill.size()));
-      self->send(c.requester, stream_switch{c.req.call_id, sp.switch_from, model.id,
+      self->send(c.requester, stream_switch{c.req->call_id, sp.switch_from, model.id,
                                             sp.switch_reason,
                                             static_cast<uint32_t>(sp.prefill.size())});
     }
@@ -833,24 +837,24 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
     const http_provider& provider = hp->second;
     if (!provider.unusable.empty()) {
-      attempt_done(self, key, error_response(c.req, "auth", provider.unusable));
+      attempt_done(self, key, error_response(*c.req, "auth", provider.unusable));
       return attempt_start::ended;
     }
     // The secret of the key the limiter granted (per-key providers), else the one.
     const std::string& secret =
         c.key_attempt ? provider.secret_for(c.grant.key_index) : provider.api_key;
-    auto built = build_provider_request(c.req, model, provider.cfg, secret);
+    auto built = build_provider_request(*c.req, model, provider.cfg, secret);
     if (!built.ok()) {
-      attempt_done(self, key, error_response(c.req, built.error.kind, built.error.message));
+      attempt_done(self, key, error_response(*c.req, built.error.kind, built.error.message));
       return attempt_start::ended;
     }
     auto me = caf::actor_cast<caf::actor>(self);
     auto seq = c.seq;
     std::shared_ptr<stream_decoder> decoder;
-    if (c.req.stream && provider_streams(provider.cfg))
-      decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, secret);
+    if (c.req->stream && provider_streams(provider.cfg))
+      decoder = make_stream_decoder(provider.cfg, c.req->call_id, model, secret);
     if (decoder && c.requester)  // a streamed attempt starts: say where it goes first
-      self->send(c.requester, stream_routed{c.req.call_id, model.id, model.tier, c.route});
+      self->send(c.requester, stream_routed{c.req->call_id, model.id, model.tier, c.route});
     http_chunk_handler on_chunk;
     if (decoder) {
       // Deltas go through the service, which knows what went out (for failover).
@@ -861,8 +865,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     }
     // `provider` and `model` live in the state and the config, which outlive the
     // client's calls (the state's destructor shuts the client down first).
-    auto call_id = c.req.call_id;
-    if (st.observer) st.observer(model, c.req);
+    auto call_id = c.req->call_id;
+    if (st.observer) st.observer(model, *c.req);
     st.http->send(
         provider.endpoint, std::move(built.request), provider.timeouts,
         [me, key, seq, &provider, &model, &secret, call_id, decoder](http_result result) {
@@ -884,22 +888,22 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::started;
   }
   if (auto broken = st.broken_providers.find(model.provider); broken != st.broken_providers.end()) {
-    attempt_done(self, key, error_response(c.req, "no_model", broken->second));
+    attempt_done(self, key, error_response(*c.req, "no_model", broken->second));
     return attempt_start::ended;
   }
   auto sim = st.sims.find(model.provider);
   if (sim == st.sims.end()) {
     attempt_done(self, key,
-                 error_response(c.req, "no_model",
+                 error_response(*c.req, "no_model",
                                 fmt::format("model '{}' is served by provider '{}', which is "
                                             "not available",
                                             model.id, model.provider)));
     return attempt_start::ended;
   }
-  if (st.observer) st.observer(model, c.req);
+  if (st.observer) st.observer(model, *c.req);
   sim_outcome outcome = sim->second.call(
-      model, c.req.messages, c.req.max_tokens, elapsed,
-      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
+      model, c.req->messages, c.req->max_tokens, elapsed,
+      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req->messages)
                                                 : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
@@ -918,10 +922,12 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::started;
   }
   // An answer that will be the call's (no cascade stage to score, no prefill, nothing
-  // semantically wrong) needs the prompt no more: no retry or later stage resends it.
-  // Ten thousand calls may be waiting out their latency at once.
-  if (!c.cascade_run && !c.stream && semantic_problem(c.req, reply).empty())
-    std::vector<chat_message>{}.swap(c.req.messages);
+  // semantically wrong) needs its request no more, only the id: no retry or later stage
+  // resends it. Ten thousand calls may be waiting out their latency at once.
+  if (!c.cascade_run && !c.stream && semantic_problem(*c.req, reply).empty()) {
+    c.call_id = std::move(c.req->call_id);
+    c.req.reset();
+  }
   c.sim_pending = std::make_unique<sim_answer>(sim_answer{std::move(reply.text),
                                                           std::move(reply.finish_reason),
                                                           reply.usage.input_tokens,
@@ -947,7 +953,7 @@ void pump(service_actor* self, uint64_t key) {
     if (a.what == chain_attempt::done) {
       if (!c.chain->done()) {
         // Cannot happen: an attempt would still be in flight. Never hang the caller.
-        deliver(self, key, error_response(c.req, "no_model", "internal: fallback chain stalled"));
+        deliver(self, key, error_response(*c.req, "no_model", "internal: fallback chain stalled"));
         return;
       }
       continue;
@@ -1013,11 +1019,11 @@ std::string cached_text_of(const model_response& r) {
 // Answers the call from the cache when it can. True when it did (the call has ended).
 bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
-  if (!st.cache || c.req.stream) return false;
+  if (!st.cache || c.req->stream) return false;
   const auto& routes = st.cfg->resilience.cache.temperature_routes;
   c.cache_rules.allow_nonzero_temperature =
       std::find(routes.begin(), routes.end(), c.route) != routes.end();
-  auto request = std::make_unique<cache_request>(cache_request_of(c.req, c.route));
+  auto request = std::make_unique<cache_request>(cache_request_of(*c.req, c.route));
   request->embedding = c.prompt_embedding;  // empty unless an embeddings service gave it
   cache_lookup found = st.cache->lookup(*request, c.cache_rules);
   if (found.what == cache_lookup::not_cacheable) return false;
@@ -1063,12 +1069,12 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
 // fallback chain. False when the call has ended: answered with the policy's refusal.
 bool route_call(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
-  routing_input input{c.req, latest_user_text(c.req.messages), c.prompt_tokens,
-                      budget_left(st.ledger->usage(c.req.ctx.thread_id)), c.guess.get()};
+  routing_input input{*c.req, latest_user_text(c.req->messages), c.prompt_tokens,
+                      budget_left(st.ledger->usage(c.req->ctx.thread_id)), c.guess.get()};
   auto decision = st.policy->decide(input, *st.models);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
-    auto resp = error_response(c.req, kinds[static_cast<int>(decision.outcome)],
+    auto resp = error_response(*c.req, kinds[static_cast<int>(decision.outcome)],
                                std::move(decision.message));
     if (decision.outcome == routing_outcome::blocked) {
       ++st.counters.blocked;
@@ -1090,11 +1096,11 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
     deliver(self, key, std::move(resp));
     return false;
   }
-  candidate_plan plan = plan_for(st, c.req, decision);
+  candidate_plan plan = plan_for(st, *c.req, decision);
   if (!plan.error.empty() || plan.candidates.empty()) {
-    deliver(
-        self, key,
-        error_response(c.req, "no_model", plan.error.empty() ? "no candidate models" : plan.error));
+    deliver(self, key,
+            error_response(*c.req, "no_model",
+                           plan.error.empty() ? "no candidate models" : plan.error));
     return false;
   }
   c.route = std::move(decision.route);
@@ -1104,7 +1110,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
   for (const auto& cand : plan.candidates)
     c.models.push_back(st.cfg->find_model(cand.endpoint.model));
   // The call id seeds the jitter: reproducible per call, different across calls.
-  uint64_t seed = std::hash<std::string>{}(c.req.call_id) ^ (key * 0x9E3779B97F4A7C15ull);
+  uint64_t seed = std::hash<std::string>{}(c.req->call_id) ^ (key * 0x9E3779B97F4A7C15ull);
   c.chain =
       std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
                                        st.breakers.get(), st.cfg->resilience.retry, now_ns(), seed);
@@ -1119,7 +1125,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
 std::vector<std::string> cascade_tiers(const config& cfg, const call_state& c) {
   auto settings = cfg.resilience.cascade.find(c.route);
   if (settings == cfg.resilience.cascade.end()) return {};
-  if (!c.req.model.empty() || !c.req.tier.empty() || c.req.stream) return {};
+  if (!c.req->model.empty() || !c.req->tier.empty() || c.req->stream) return {};
   std::vector<std::string> tiers;
   for (const auto& tier : cfg.tiers) {
     tiers.push_back(tier);
@@ -1132,9 +1138,9 @@ std::vector<std::string> cascade_tiers(const config& cfg, const call_state& c) {
 bool start_stage(service_actor* self, uint64_t key, call_state& c) {
   const std::string* tier = c.cascade_run->next_tier();
   if (tier == nullptr) return true;  // cannot happen: a stage was rejected, so one is left
-  c.req.tier = *tier;
+  c.req->tier = *tier;
   std::string route = c.route;
-  c.req.route = route;  // keep the stage on the cascading route
+  c.req->route = route;  // keep the stage on the cascading route
   return route_call(self, key, c);
 }
 
@@ -1158,12 +1164,12 @@ void proceed(service_actor* self, uint64_t key, call_state& call) {
 bool request_embedding(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
   if (!st.embedded || !st.http) return false;
-  const std::string_view text = latest_user_text(c.req.messages);
+  const std::string_view text = latest_user_text(c.req->messages);
   if (text.empty()) return false;
-  routing_input input{c.req, text, c.prompt_tokens, budget_note{}};
+  routing_input input{*c.req, text, c.prompt_tokens, budget_note{}};
   const bool classify = st.policy->consults_classifier(input);
   const bool for_cache =
-      st.cache && !c.req.stream && c.req.temperature <= 0 && c.req.messages.back().role == "user";
+      st.cache && !c.req->stream && c.req->temperature <= 0 && c.req->messages.back().role == "user";
   if (!classify && !for_cache) return false;
   const auto now = clock_type::now();
   if (now < st.embeddings_down_until) {
@@ -1203,7 +1209,7 @@ void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& ve
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
-  const std::string_view text = latest_user_text(c.req.messages);
+  const std::string_view text = latest_user_text(c.req->messages);
   if (error.empty()) {
     c.guess = std::make_unique<route_guess>(st.embedded->classify_embedding(vector));
     c.prompt_embedding = std::move(vector);
@@ -1295,7 +1301,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.received = received;
         c.prompt_tokens = estimate_prompt_tokens(req.messages);
         c.cls = cls;
-        c.req = std::move(req);
+        c.req = std::make_unique<model_request>(std::move(req));
         auto promise = c.promise;
         auto& call = st.calls.emplace(key, std::move(c)).first->second;
         if (!request_embedding(self, key, call)) proceed(self, key, call);
