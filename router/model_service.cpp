@@ -108,6 +108,8 @@ class observed_models final : public model_health {
     for (const auto* b : it->second) soonest = std::min(soonest, b->open_remaining(now));
     return soonest == clock_time::max() ? clock_time{0} : soonest;
   }
+  /// The one breaker of a model whose provider has no per-key secrets.
+  shared_breaker& only_breaker(const model_config& m) { return *breakers_of_.at(&m).front(); }
   /// The breaker of key `index` of a model whose provider has per-key secrets.
   shared_breaker& key_breaker(const model_config& m, size_t index) {
     return *breakers_of_.at(&m).at(index);
@@ -185,7 +187,13 @@ struct call_state {
   std::string route;
   std::string decision;                     // the policy's trace as JSON text
   std::vector<const model_config*> models;  // per chain candidate
+  // Null until an attempt fails or is skipped: most calls answer on their first attempt,
+  // which goes out without a chain (first_attempt_without_chain); chain_of() builds it.
   std::unique_ptr<fallback_chain> chain;
+  clock_time chain_start{0};  // when the call was routed: the retry budget starts there
+  int requested_tier_rank = 0;
+  shared_breaker* first_breaker = nullptr;  // set while the chainless first attempt is out
+  bool first_probe = false;                 // ... and its breaker admission's probe flag
   latency_class cls = latency_class::interactive;
   // The current attempt. `seq` tags every message that may resume the call; a message
   // with an older tag (a call that was given up on) is dropped.
@@ -425,6 +433,60 @@ void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
   deliver(self, key, std::move(resp));
 }
 
+// What a chain reports for a call answered by its first attempt (candidate 0, routed
+// tier or better) when that attempt went out without a chain.
+const chain_result first_attempt_answered = [] {
+  chain_result r;
+  r.what = chain_result::success;
+  r.attempts = 1;
+  return r;
+}();
+
+// The call's fallback chain, built from its candidates on first need. A first attempt
+// already out without it (first_attempt_without_chain) is handed over to it.
+fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
+  if (c.chain) return *c.chain;
+  const config& cfg = *st.cfg;
+  std::vector<fallback_candidate> candidates;
+  candidates.reserve(c.models.size());
+  for (const model_config* m : c.models)
+    candidates.push_back(fallback_candidate{endpoint_of(cfg, *m), m->tier, cfg.tier_rank(m->tier),
+                                            m->context_window,
+                                            own_secret_keys(cfg, m->provider) != nullptr});
+  // The call id seeds the jitter: reproducible per call, different across calls.
+  const std::string& call_id = c.req ? c.req->call_id : c.call_id;
+  uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
+  c.chain = std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank,
+                                             st.breakers.get(), cfg.resilience.retry,
+                                             c.chain_start, seed);
+  if (c.first_breaker != nullptr) c.chain->adopt_first_attempt(c.first_probe);
+  c.first_breaker = nullptr;
+  return *c.chain;
+}
+
+// The chain's first attempt without building the chain (most calls need no more): when
+// its first candidate has one endpoint, is of the requested tier or better and its
+// breaker admits, `a` is that attempt and true is returned. Otherwise the chain decides.
+bool first_attempt_without_chain(model_service_state& st, call_state& c, chain_attempt& a) {
+  if (c.chain || c.first_breaker != nullptr || c.models.empty()) return false;
+  const config& cfg = *st.cfg;
+  const model_config& m = *c.models.front();
+  if (own_secret_keys(cfg, m.provider) != nullptr) return false;
+  if (cfg.tier_rank(m.tier) < c.requested_tier_rank) return false;  // a downgrade: explained
+  auto now = now_ns();
+  if (now - c.chain_start > std::chrono::milliseconds(cfg.resilience.retry.max_total_ms))
+    return false;
+  shared_breaker& breaker = st.models->only_breaker(m);
+  breaker_admission admission = breaker.admit(now);
+  if (!admission.allowed) return false;  // a refusal changes nothing: the chain asks again
+  c.first_breaker = &breaker;
+  c.first_probe = admission.probe;
+  a.what = chain_attempt::call;
+  a.candidate = 0;
+  a.probe = admission.probe;
+  return true;
+}
+
 void pump(service_actor* self, uint64_t key);
 enum class attempt_start { started, skipped, ended };
 attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c);
@@ -448,7 +510,7 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
 void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
                      model_response reply) {
   auto& st = self->state;
-  const chain_result& r = c.chain->result();
+  const chain_result& r = c.chain ? c.chain->result() : first_attempt_answered;
   if (c.cascade_run) {
     reply.usage.input_tokens += c.paid_input_tokens;
     reply.usage.output_tokens += c.paid_output_tokens;
@@ -593,7 +655,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
     // A 429 says nothing about health, and answers a probe: the key is reachable.
     if (c.key_probe) breaker.report(call_outcome::success, now, true);
   }
-  c.chain->use_breaker(&breaker, false);  // already judged: the chain must not re-report
+  chain_of(st, key, c).use_breaker(&breaker, false);  // already judged: must not re-report
   c.keys_tried |= key_bit(index);
   c.events.push_back(
       fmt::format("{}: {} on key '{}'", model.id, error.kind, limiter.key_name(index)));
@@ -621,7 +683,10 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
   std::string semantic = c.req ? semantic_problem(*c.req, reply) : std::string{};
   if (reply.ok() && semantic.empty()) {
     // The answer. Settle the ledger and the token bucket from the actual usage.
-    c.chain->report(model_error{}, now);
+    if (c.chain)
+      c.chain->report(model_error{}, now);
+    else
+      c.first_breaker->report(call_outcome::success, now, c.first_probe);
     reply.usage.cost_usd =
         call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
     auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
@@ -655,7 +720,7 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     auto& sp = *c.stream;
     if (sp.tool_call_out) {
       // A tool call went out: continuing elsewhere could run it twice.
-      c.chain->report(error, now, !semantic.empty());
+      chain_of(st, key, c).report(error, now, !semantic.empty());
       ++st.counters.stream_tool_call_aborts;
       ++st.counters.failed;
       model_response resp;
@@ -675,13 +740,13 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     sp.switch_pending = true;
     sp.switch_from = model.id;
     sp.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
-    c.chain->skip(
+    chain_of(st, key, c).skip(
         fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind), now,
         true, true);
     sp.attempt_text.clear();
     sp.attempt_streamed = false;
   } else {
-    c.chain->report(error, now, !semantic.empty());
+    chain_of(st, key, c).report(error, now, !semantic.empty());
   }
   pump(self, key);
 }
@@ -719,7 +784,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
     // the endpoint out for open_ms after the provider is back.
-    c.chain->skip(
+    chain_of(st, key, c).skip(
         fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for), now,
         false, true, std::chrono::milliseconds{down_for});
     return attempt_start::skipped;
@@ -734,7 +799,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
     no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
   if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
-    bool per_key = c.chain->candidates()[c.candidate].per_key;
+    bool per_key = c.chain && c.chain->candidates()[c.candidate].per_key;  // see pump()
     key_mask excluded = 0;
     key_mask never = 0;  // keys that no wait brings back (their variable is unset)
     if (per_key) {
@@ -748,7 +813,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       shared_breaker& b = st.models->key_breaker(model, grant.key_index);
       breaker_admission admission = b.admit(now);
       if (admission.allowed) {
-        c.chain->use_breaker(&b, admission.probe);
+        chain_of(st, key, c).use_breaker(&b, admission.probe);
         c.key_attempt = true;
         c.key_probe = admission.probe;
         break;
@@ -763,7 +828,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       clock_time back = st.models->open_remaining(model, now);
       c.events.push_back(
           fmt::format("{}: no key of provider '{}' is available", model.id, model.provider));
-      c.chain->skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
+      chain_of(st, key, c).skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
                     false, (excluded & ~never) != 0, back);
       return attempt_start::skipped;
     }
@@ -771,7 +836,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       if (grant.impossible) {
         c.events.push_back(
             fmt::format("{}: {} tokens exceed every key's tokens_per_minute", model.id, estimate));
-        c.chain->skip("request larger than the provider's tokens_per_minute", now, false, false);
+        chain_of(st, key, c).skip("request larger than the provider's tokens_per_minute", now, false, false);
         return attempt_start::skipped;
       }
       if (wait_allowed(c.cls, c.rate_waited, grant.wait, cfg.resilience.deadlines)) {
@@ -787,7 +852,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       c.last_error = make_error(
           "rate_limited", fmt::format("every key of provider '{}' is saturated", model.provider),
           to_ms(grant.wait));
-      c.chain->skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
+      chain_of(st, key, c).skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
                                 model.provider, to_string(c.cls)),
                     now, false, true, grant.wait);
       return attempt_start::skipped;
@@ -945,11 +1010,15 @@ void pump(service_actor* self, uint64_t key) {
     if (it == st.calls.end()) return;
     auto& c = it->second;
     ++c.seq;  // whatever was pending for this call is stale from here on
-    if (c.chain->done()) {
+    chain_attempt a;
+    if (first_attempt_without_chain(st, c, a)) {
+      // the chain's first attempt, made without it
+    } else if (fallback_chain& chain = chain_of(st, key, c); chain.done()) {
       finish_unanswered(self, key, c);
       return;
+    } else {
+      a = chain.next_attempt(now_ns());
     }
-    chain_attempt a = c.chain->next_attempt(now_ns());
     if (a.what == chain_attempt::done) {
       if (!c.chain->done()) {
         // Cannot happen: an attempt would still be in flight. Never hang the caller.
@@ -1109,11 +1178,10 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
   c.models.clear();
   for (const auto& cand : plan.candidates)
     c.models.push_back(st.cfg->find_model(cand.endpoint.model));
-  // The call id seeds the jitter: reproducible per call, different across calls.
-  uint64_t seed = std::hash<std::string>{}(c.req->call_id) ^ (key * 0x9E3779B97F4A7C15ull);
-  c.chain =
-      std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
-                                       st.breakers.get(), st.cfg->resilience.retry, now_ns(), seed);
+  c.chain.reset();  // built when needed (chain_of), from `models`
+  c.chain_start = now_ns();
+  c.requested_tier_rank = plan.requested_tier_rank;
+  c.first_breaker = nullptr;
   return true;
 }
 
