@@ -7,7 +7,9 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <unordered_map>
+#include <vector>
 
 #include "caf/all.hpp"
 #include "router/cascade.hpp"
@@ -233,6 +235,19 @@ struct call_state {
   std::unique_ptr<sim_answer> sim_pending;
 };
 
+// A sim answer's due time (see sim_ready_atom): earliest first, then in call order.
+struct sim_wake {
+  clock_type::time_point due;
+  uint64_t key = 0;
+  uint64_t seq = 0;
+};
+
+struct due_later {
+  bool operator()(const sim_wake& a, const sim_wake& b) const {
+    return a.due != b.due ? a.due > b.due : a.key > b.key;
+  }
+};
+
 struct model_service_state {
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
@@ -260,6 +275,11 @@ struct model_service_state {
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
   uint64_t next_call = 0;
+  // Sim answers waiting out their latency, behind one delayed sim_ready message for the
+  // soonest (armed for `sim_armed`; max() when none is): a delayed message per call would
+  // cost a mailbox element and a clock entry (about 240 B) while ten thousand wait.
+  std::priority_queue<sim_wake, std::vector<sim_wake>, due_later> sim_wakes;
+  clock_type::time_point sim_armed = clock_type::time_point::max();
   service_counters counters;
 
   static inline const char* name = "model_service";
@@ -490,6 +510,7 @@ bool first_attempt_without_chain(model_service_state& st, call_state& c, chain_a
 void pump(service_actor* self, uint64_t key);
 enum class attempt_start { started, skipped, ended };
 attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c);
+void arm_sim_timer(service_actor* self);
 key_mask unusable_keys(const model_service_state& st, const std::string& provider);
 key_mask open_keys(model_service_state& st, const model_config& model, const rate_limiter& limiter,
                    clock_time now);
@@ -997,8 +1018,45 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
                                                           std::move(reply.finish_reason),
                                                           reply.usage.input_tokens,
                                                           reply.usage.output_tokens});
-  self->delayed_send(self, outcome.latency, sim_ready_atom::value, key, c.seq);
+  st.sim_wakes.push(sim_wake{clock_type::now() + outcome.latency, key, c.seq});
+  arm_sim_timer(self);
   return attempt_start::started;
+}
+
+// Makes sure a sim_ready message comes when the soonest waiting sim answer is due.
+void arm_sim_timer(service_actor* self) {
+  auto& st = self->state;
+  if (st.sim_wakes.empty()) return;
+  auto due = st.sim_wakes.top().due;
+  if (due >= st.sim_armed) return;  // an armed message comes soon enough
+  st.sim_armed = due;
+  auto delay = std::chrono::duration_cast<std::chrono::microseconds>(due - clock_type::now());
+  if (delay.count() < 0) delay = std::chrono::microseconds{0};
+  self->delayed_send(self, delay, sim_ready_atom::value,
+                     static_cast<int64_t>(due.time_since_epoch().count()));
+}
+
+// The sim_ready message armed for `armed_for`: hands every answer that is due to its call
+// (one whose call moved on or ended is dropped) and arms the next message.
+void sim_answers_due(service_actor* self, int64_t armed_for) {
+  auto& st = self->state;
+  if (st.sim_armed.time_since_epoch().count() == armed_for)
+    st.sim_armed = clock_type::time_point::max();
+  auto now = clock_type::now();
+  while (!st.sim_wakes.empty() && st.sim_wakes.top().due <= now) {
+    sim_wake wake = st.sim_wakes.top();
+    st.sim_wakes.pop();
+    auto it = st.calls.find(wake.key);
+    if (it == st.calls.end() || it->second.seq != wake.seq || !it->second.sim_pending) continue;
+    auto answer = std::move(it->second.sim_pending);
+    model_response reply;
+    reply.text = std::move(answer->text);
+    reply.finish_reason = std::move(answer->finish_reason);
+    reply.usage.input_tokens = answer->input_tokens;
+    reply.usage.output_tokens = answer->output_tokens;
+    attempt_done(self, wake.key, std::move(reply));
+  }
+  arm_sim_timer(self);
 }
 
 // Asks the chain what to do next and does it, until an attempt is under way or the
@@ -1401,18 +1459,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
-      [=](sim_ready_atom, uint64_t key, uint64_t seq) {
-        auto& st = self->state;
-        auto it = st.calls.find(key);
-        if (it == st.calls.end() || it->second.seq != seq || !it->second.sim_pending) return;
-        auto answer = std::move(it->second.sim_pending);
-        model_response reply;
-        reply.text = std::move(answer->text);
-        reply.finish_reason = std::move(answer->finish_reason);
-        reply.usage.input_tokens = answer->input_tokens;
-        reply.usage.output_tokens = answer->output_tokens;
-        attempt_done(self, key, std::move(reply));
-      },
+      [=](sim_ready_atom, int64_t armed_for) { sim_answers_due(self, armed_for); },
       [=](wake_atom, uint64_t key, uint64_t seq) {
         auto& st = self->state;
         auto it = st.calls.find(key);
