@@ -176,6 +176,19 @@ struct stream_progress {
   std::string switch_reason;
 };
 
+// The parts of a call that most calls never set, kept apart: ten thousand calls may be
+// in flight. Cascade stages' answers were paid (their reservations settled) and are
+// added to the final usage, so the usage matches the ledger.
+struct call_extra {
+  std::vector<float> prompt_embedding;  // from an embeddings service, for the cache
+  nlohmann::json cascade_log;           // per scored cascade stage
+  uint32_t paid_input_tokens = 0;
+  uint32_t paid_output_tokens = 0;
+  double paid_usd = 0;
+  std::vector<std::string> events;  // for the trace: what resilience did
+  model_error last_error;           // of the last failed attempt
+};
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
@@ -212,25 +225,26 @@ struct call_state {
   clock_time rate_waited{0};
   bool waiting_for_rate = false;
   std::unique_ptr<stream_progress> stream;  // null until a stream delta went out
-  // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
-  // Earlier stages' answers were paid (their reservations settled) and are added to the
-  // final usage, so the usage matches the ledger.
   // Routing on an embeddings service: the classifier's answer on the prompt's vector
-  // (or the TF-IDF fallback's, with the reason), and the vector itself for the cache.
+  // (or the TF-IDF fallback's, with the reason); the vector is kept in `extra`.
   std::unique_ptr<route_guess> guess;
-  std::vector<float> prompt_embedding;
   std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
   cache_policy cache_rules;
+  // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
   std::unique_ptr<cascade> cascade_run;
   std::unique_ptr<model_response> judged;  // the stage answer the judge is grading
-  nlohmann::json cascade_log;  // null until a stage is scored: no allocation per call
-  uint32_t paid_input_tokens = 0;
-  uint32_t paid_output_tokens = 0;
-  double paid_usd = 0;
   // For the trace.
   uint32_t retries = 0;
-  std::vector<std::string> events;
-  model_error last_error;
+  // What few calls need (call_extra): made on the first write (more()); seen() reads.
+  std::unique_ptr<call_extra> extra;
+  call_extra& more() {
+    if (!extra) extra = std::make_unique<call_extra>();
+    return *extra;
+  }
+  const call_extra& seen() const {
+    static const call_extra none;
+    return extra ? *extra : none;
+  }
   // A sim attempt's answer until its latency has passed (see sim_ready_atom).
   std::unique_ptr<sim_answer> sim_pending;
 };
@@ -371,8 +385,8 @@ candidate_plan plan_for(const model_service_state& st, const model_request& req,
 // the first attempt answered: most calls, and traces are kept per step.
 std::string trace_with_resilience(const call_state& c, const chain_result* result,
                                   const std::string& answered_by) {
-  if (c.events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
-      c.cascade_log.empty())
+  if (c.seen().events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
+      c.seen().cascade_log.empty())
     return c.decision;
   nlohmann::json r;
   if (result != nullptr) {
@@ -383,8 +397,8 @@ std::string trace_with_resilience(const call_state& c, const chain_result* resul
   if (c.retries > 0) r["retries"] = c.retries;
   if (!answered_by.empty()) r["answered_by"] = answered_by;
   if (result != nullptr && result->downgraded) r["downgraded"] = true;
-  if (!c.events.empty()) r["events"] = c.events;
-  if (!c.cascade_log.empty()) r["cascade"] = c.cascade_log;
+  if (!c.seen().events.empty()) r["events"] = c.seen().events;
+  if (!c.seen().cascade_log.empty()) r["cascade"] = c.seen().cascade_log;
   std::string text = c.decision;
   std::string extra =
       "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -427,28 +441,28 @@ void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
   resp.usage.tier = routed.tier;
   resp.usage.decision = trace_with_resilience(c, &r, {});
   // Earlier cascade stages answered and were paid: the usage says so, like the ledger.
-  resp.usage.input_tokens = c.paid_input_tokens;
-  resp.usage.output_tokens = c.paid_output_tokens;
-  resp.usage.cost_usd = c.paid_usd;
+  resp.usage.input_tokens = c.seen().paid_input_tokens;
+  resp.usage.output_tokens = c.seen().paid_output_tokens;
+  resp.usage.cost_usd = c.seen().paid_usd;
   // The chain's account names each candidate's verdict; the last provider error says
   // what the provider actually answered (it may name a key variable, a limit, ...).
   std::string last;
-  if (!c.last_error.ok())
-    last = " (last error: " + c.last_error.kind +
-           (c.last_error.message.empty() ? "" : ": " + c.last_error.message) + ")";
+  if (!c.seen().last_error.ok())
+    last = " (last error: " + c.seen().last_error.kind +
+           (c.seen().last_error.message.empty() ? "" : ": " + c.seen().last_error.message) + ")";
   if (r.what == chain_result::blocked) {
     ++st.counters.blocked;
     resp.error.kind = "blocked";
     resp.error.provider = routed.provider;
     // When a breaker admits again, or when the provider said to come back.
-    resp.error.retry_after_ms = std::max(to_ms(r.retry_in), c.last_error.retry_after_ms);
+    resp.error.retry_after_ms = std::max(to_ms(r.retry_in), c.seen().last_error.retry_after_ms);
     resp.error.message = r.reason + last;
   } else {
     ++st.counters.failed;
     resp.error.kind = r.error_kind.empty() ? "no_model" : r.error_kind;
     resp.error.message = r.reason + last;
-    if (c.last_error.kind == resp.error.kind)
-      resp.error.retry_after_ms = c.last_error.retry_after_ms;
+    if (c.seen().last_error.kind == resp.error.kind)
+      resp.error.retry_after_ms = c.seen().last_error.retry_after_ms;
   }
   deliver(self, key, std::move(resp));
 }
@@ -477,8 +491,8 @@ fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
   const std::string& call_id = c.req ? c.req->call_id : c.call_id;
   uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
   c.chain = std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank,
-                                             st.breakers.get(), cfg.resilience.retry,
-                                             c.chain_start, seed);
+                                             st.breakers.get(), cfg.resilience.retry, c.chain_start,
+                                             seed);
   if (c.first_breaker != nullptr) c.chain->adopt_first_attempt(c.first_probe);
   c.first_breaker = nullptr;
   return *c.chain;
@@ -533,9 +547,9 @@ void finish_answered(service_actor* self, uint64_t key, call_state& c, const mod
   auto& st = self->state;
   const chain_result& r = c.chain ? c.chain->result() : first_attempt_answered;
   if (c.cascade_run) {
-    reply.usage.input_tokens += c.paid_input_tokens;
-    reply.usage.output_tokens += c.paid_output_tokens;
-    reply.usage.cost_usd += c.paid_usd;
+    reply.usage.input_tokens += c.seen().paid_input_tokens;
+    reply.usage.output_tokens += c.seen().paid_output_tokens;
+    reply.usage.cost_usd += c.seen().paid_usd;
   }
   reply.usage.model_id = model.id;
   reply.usage.tier = model.tier;
@@ -561,14 +575,14 @@ void decide_stage(service_actor* self, uint64_t key, call_state& c, const model_
                        {"confidence", confidence}, {"scored_by", to_string(method)},
                        {"accepted", accepted},     {"cost_usd", reply.usage.cost_usd}};
   if (!judge.is_null()) entry["judge"] = std::move(judge);
-  c.cascade_log.push_back(std::move(entry));
+  c.more().cascade_log.push_back(std::move(entry));
   if (accepted) {
     finish_answered(self, key, c, model, std::move(reply));
     return;
   }
-  c.paid_input_tokens += reply.usage.input_tokens;
-  c.paid_output_tokens += reply.usage.output_tokens;
-  c.paid_usd += reply.usage.cost_usd;
+  c.more().paid_input_tokens += reply.usage.input_tokens;
+  c.more().paid_output_tokens += reply.usage.output_tokens;
+  c.more().paid_usd += reply.usage.cost_usd;
   if (!start_stage(self, key, c)) return;
   pump(self, key);
 }
@@ -584,9 +598,9 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
   auto& c = it->second;
   std::unique_ptr<model_response> stage = std::move(c.judged);
   const model_config& model = *c.models[c.candidate];
-  c.paid_input_tokens += verdict.usage.input_tokens;
-  c.paid_output_tokens += verdict.usage.output_tokens;
-  c.paid_usd += verdict.usage.cost_usd;
+  c.more().paid_input_tokens += verdict.usage.input_tokens;
+  c.more().paid_output_tokens += verdict.usage.output_tokens;
+  c.more().paid_usd += verdict.usage.cost_usd;
   const auto& judge_cfg = st.cfg->resilience.cascade.at(c.route).judge;
   nlohmann::json account{{"model", judge_cfg.model}};
   double confidence = 0;
@@ -595,7 +609,7 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
     account["error"] =
         verdict.error.kind +
         (verdict.error.message.empty() ? std::string{} : ": " + verdict.error.message);
-    c.events.push_back(
+    c.more().events.push_back(
         fmt::format("judge {} failed ({}): stage scored 0", judge_cfg.model, verdict.error.kind));
   } else {
     judge_verdict v = parse_judge_verdict(verdict.text);
@@ -605,7 +619,8 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
     } else {
       ++st.counters.judge_failures;
       account["unparseable"] = v.problem;
-      c.events.push_back(fmt::format("judge {}: {}; stage scored 0", judge_cfg.model, v.problem));
+      c.more().events.push_back(
+          fmt::format("judge {}: {}; stage scored 0", judge_cfg.model, v.problem));
     }
   }
   account["cost_usd"] = verdict.usage.cost_usd;
@@ -632,7 +647,7 @@ void score_stage(service_actor* self, uint64_t key, call_state& c, const model_c
   ++st.counters.judge_calls;
   model_request ask;
   ask.ctx = c.req->ctx;  // the judge is paid from the same thread's budget
-  ask.call_id = fmt::format("{}/judge{}", c.req->call_id, c.cascade_log.size());
+  ask.call_id = fmt::format("{}/judge{}", c.req->call_id, c.seen().cascade_log.size());
   ask.model = settings.judge.model;
   ask.max_tokens = settings.judge.max_tokens;
   ask.temperature = 0;
@@ -678,7 +693,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
   }
   chain_of(st, key, c).use_breaker(&breaker, false);  // already judged: must not re-report
   c.keys_tried |= key_bit(index);
-  c.events.push_back(
+  c.more().events.push_back(
       fmt::format("{}: {} on key '{}'", model.id, error.kind, limiter.key_name(index)));
   key_mask out =
       c.keys_tried | unusable_keys(st, model.provider) | open_keys(st, model, limiter, now);
@@ -686,7 +701,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
   if ((out & all) == all) return false;
   ++st.counters.key_failovers;
   release_attempt(st, c, 0);
-  c.last_error = error;
+  c.more().last_error = error;
   ++c.seq;  // nothing of the finished attempt may resume the call
   if (start_attempt(self, key, c) == attempt_start::skipped) pump(self, key);
   return true;
@@ -735,8 +750,8 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     error.kind = "bad_response";
     error.message = fmt::format("model '{}': {}", model.id, semantic);
   }
-  c.last_error = error;
-  c.events.push_back(fmt::format("{}: {}", model.id, error.kind));
+  c.more().last_error = error;
+  c.more().events.push_back(fmt::format("{}: {}", model.id, error.kind));
   if (c.stream && c.stream->attempt_streamed) {
     auto& sp = *c.stream;
     if (sp.tool_call_out) {
@@ -761,9 +776,9 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     sp.switch_pending = true;
     sp.switch_from = model.id;
     sp.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
-    chain_of(st, key, c).skip(
-        fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind), now,
-        true, true);
+    chain_of(st, key, c)
+        .skip(fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind),
+              now, true, true);
     sp.attempt_text.clear();
     sp.attempt_streamed = false;
   } else {
@@ -802,12 +817,12 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   // A sim outage window: the endpoint fails at once; no point retrying inside it.
   auto elapsed = since_start(st);
   if (auto down_for = outage_remaining_ms(model, elapsed); down_for > 0) {
-    c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
+    c.more().events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
     // the endpoint out for open_ms after the provider is back.
-    chain_of(st, key, c).skip(
-        fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for), now,
-        false, true, std::chrono::milliseconds{down_for});
+    chain_of(st, key, c)
+        .skip(fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for),
+              now, false, true, std::chrono::milliseconds{down_for});
     return attempt_start::skipped;
   }
 
@@ -847,17 +862,19 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       // Every key is out: breakers open, rejected or throttled during this call, or
       // without a secret. Time heals all but the last.
       clock_time back = st.models->open_remaining(model, now);
-      c.events.push_back(
+      c.more().events.push_back(
           fmt::format("{}: no key of provider '{}' is available", model.id, model.provider));
-      chain_of(st, key, c).skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
-                    false, (excluded & ~never) != 0, back);
+      chain_of(st, key, c)
+          .skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
+                false, (excluded & ~never) != 0, back);
       return attempt_start::skipped;
     }
     if (!grant.granted) {
       if (grant.impossible) {
-        c.events.push_back(
+        c.more().events.push_back(
             fmt::format("{}: {} tokens exceed every key's tokens_per_minute", model.id, estimate));
-        chain_of(st, key, c).skip("request larger than the provider's tokens_per_minute", now, false, false);
+        chain_of(st, key, c)
+            .skip("request larger than the provider's tokens_per_minute", now, false, false);
         return attempt_start::skipped;
       }
       if (wait_allowed(c.cls, c.rate_waited, grant.wait, cfg.resilience.deadlines)) {
@@ -868,14 +885,15 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         return attempt_start::started;
       }
       ++st.counters.rate_limited;
-      c.events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)", model.id,
-                                     to_ms(grant.wait)));
-      c.last_error = make_error(
+      c.more().events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)",
+                                            model.id, to_ms(grant.wait)));
+      c.more().last_error = make_error(
           "rate_limited", fmt::format("every key of provider '{}' is saturated", model.provider),
           to_ms(grant.wait));
-      chain_of(st, key, c).skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
-                                model.provider, to_string(c.cls)),
-                    now, false, true, grant.wait);
+      chain_of(st, key, c)
+          .skip(fmt::format("rate limits of '{}' saturated past the {} deadline", model.provider,
+                            to_string(c.cls)),
+                now, false, true, grant.wait);
       return attempt_start::skipped;
     }
     c.limiter = lim->second.get();
@@ -911,11 +929,11 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     }
     if (sp.switch_pending && c.requester) {
       ++st.counters.stream_switches;
-      c.events.push_back(fmt::format("stream switched from {} to {} after {} chars",
-                                     sp.switch_from, model.id, sp.prefill.size()));
-      self->send(c.requester, stream_switch{c.req->call_id, sp.switch_from, model.id,
-                                            sp.switch_reason,
-                                            static_cast<uint32_t>(sp.prefill.size())});
+      c.more().events.push_back(fmt::format("stream switched from {} to {} after {} chars",
+                                            sp.switch_from, model.id, sp.prefill.size()));
+      self->send(c.requester,
+                 stream_switch{c.req->call_id, sp.switch_from, model.id, sp.switch_reason,
+                               static_cast<uint32_t>(sp.prefill.size())});
     }
     sp.switch_pending = false;
   }
@@ -987,10 +1005,10 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::ended;
   }
   if (st.observer) st.observer(model, *c.req);
-  sim_outcome outcome = sim->second.call(
-      model, c.req->messages, c.req->max_tokens, elapsed,
-      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req->messages)
-                                                : c.prompt_tokens);
+  sim_outcome outcome = sim->second.call(model, c.req->messages, c.req->max_tokens, elapsed,
+                                         c.stream && c.stream->prefill_in_messages
+                                             ? estimate_prompt_tokens(c.req->messages)
+                                             : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -1151,7 +1169,7 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
   c.cache_rules.allow_nonzero_temperature =
       std::find(routes.begin(), routes.end(), c.route) != routes.end();
   auto request = std::make_unique<cache_request>(cache_request_of(*c.req, c.route));
-  request->embedding = c.prompt_embedding;  // empty unless an embeddings service gave it
+  request->embedding = c.seen().prompt_embedding;  // empty unless an embeddings service gave it
   cache_lookup found = st.cache->lookup(*request, c.cache_rules);
   if (found.what == cache_lookup::not_cacheable) return false;
   if (found.what == cache_lookup::miss) {
@@ -1177,7 +1195,7 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
         resp.tool_calls.push_back(
             {t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>()});
   // A hit costs nothing and is marked: usage.cost_usd 0, no tokens, and the trace.
-  c.events.push_back(
+  c.more().events.push_back(
       found.what == cache_lookup::exact
           ? std::string("cache hit (exact)")
           : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
@@ -1294,8 +1312,8 @@ bool request_embedding(service_actor* self, uint64_t key, call_state& c) {
   if (text.empty()) return false;
   routing_input input{*c.req, text, c.prompt_tokens, budget_note{}};
   const bool classify = st.policy->consults_classifier(input);
-  const bool for_cache =
-      st.cache && !c.req->stream && c.req->temperature <= 0 && c.req->messages.back().role == "user";
+  const bool for_cache = st.cache && !c.req->stream && c.req->temperature <= 0 &&
+                         c.req->messages.back().role == "user";
   if (!classify && !for_cache) return false;
   const auto now = clock_type::now();
   if (now < st.embeddings_down_until) {
@@ -1338,7 +1356,7 @@ void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& ve
   const std::string_view text = latest_user_text(c.req->messages);
   if (error.empty()) {
     c.guess = std::make_unique<route_guess>(st.embedded->classify_embedding(vector));
-    c.prompt_embedding = std::move(vector);
+    c.more().prompt_embedding = std::move(vector);
   } else {
     ++st.counters.embeddings_failed;
     const auto& s = st.cfg->router.embeddings;
@@ -1346,7 +1364,7 @@ void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& ve
     st.embeddings_down_why = error;
     spdlog::warn("model service: routing with TF-IDF for {} ms: {}", s.cooldown_ms, error);
     c.guess = std::make_unique<route_guess>(st.embedded->classify_fallback(text, error));
-    c.events.push_back("routing embeddings failed, TF-IDF fallback: " + error);
+    c.more().events.push_back("routing embeddings failed, TF-IDF fallback: " + error);
   }
   proceed(self, key, c);
 }

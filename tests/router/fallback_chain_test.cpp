@@ -262,8 +262,7 @@ TEST_CASE("fallback chain built after its first attempt went out judges it like 
   CHECK(adopted.result().attempts == 4);
 }
 
-TEST_CASE("fallback chain that adopted a half-open probe reports it on the breaker",
-          "[fallback]") {
+TEST_CASE("fallback chain that adopted a half-open probe reports it on the breaker", "[fallback]") {
   auto cfg = catalog();
   manual_clock clock;
   breaker_registry breakers;
