@@ -32,8 +32,8 @@
 // Checked by instrumentation too: under callgrind, 3,500 runs made 63,000 calls to
 // caf::scheduled_actor::enqueue (18.0 per run: 9 requests, 9 replies through
 // response_promise::deliver_impl), the same as the baseline's pattern.
-// Not counted: with latency_ms > 0 the model service also sends itself one delayed
-// sim_done per call (the memory phase); the run actor's request to an agent carries a
+// Not counted: with latency_ms > 0 the model service also sends itself delayed
+// sim_ready messages, one at a time for the soonest waiting answer (the memory phase); the run actor's request to an agent carries a
 // step timeout (step_timeout_ms, default 60 s), which CAF 0.17.6 implements as events
 // for its clock thread, not mailbox messages: one set_request_timeout per step (a reply
 // does not cancel it) and one cancel_timeouts when the run actor exits.

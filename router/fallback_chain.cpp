@@ -174,6 +174,14 @@ chain_attempt fallback_chain::next_attempt(clock_time now) {
   return {};
 }
 
+void fallback_chain::adopt_first_attempt(bool probe) {
+  if (done() || in_flight_ || pos_ != 0 || result_.attempts != 0) return;
+  attempt_breaker_ = nullptr;
+  in_flight_probe_ = probe;
+  in_flight_ = true;
+  ++result_.attempts;
+}
+
 void fallback_chain::skip(const std::string& why, clock_time now, bool report_failure,
                           bool heals_with_time, clock_time retry_in) {
   if (!in_flight_ || done()) return;

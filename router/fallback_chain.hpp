@@ -106,6 +106,11 @@ class fallback_chain {
     attempt_breaker_ = breaker;
     in_flight_probe_ = probe;
   }
+  /// The caller made the first attempt, on candidate 0, before this chain existed,
+  /// having admitted it on that candidate's breaker itself (`probe`: the admission's
+  /// flag). The chain takes it over as if next_attempt() had handed it out: report()
+  /// and skip() then judge it. A call whose first attempt answers needs no chain.
+  void adopt_first_attempt(bool probe);
   bool done() const { return result_.what != chain_result::pending; }
   const chain_result& result() const { return result_; }
   const std::vector<fallback_candidate>& candidates() const { return candidates_; }

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <queue>
 #include <unordered_map>
+#include <vector>
 
 #include "caf/all.hpp"
 #include "router/cascade.hpp"
@@ -108,6 +110,8 @@ class observed_models final : public model_health {
     for (const auto* b : it->second) soonest = std::min(soonest, b->open_remaining(now));
     return soonest == clock_time::max() ? clock_time{0} : soonest;
   }
+  /// The one breaker of a model whose provider has no per-key secrets.
+  shared_breaker& only_breaker(const model_config& m) { return *breakers_of_.at(&m).front(); }
   /// The breaker of key `index` of a model whose provider has per-key secrets.
   shared_breaker& key_breaker(const model_config& m, size_t index) {
     return *breakers_of_.at(&m).at(index);
@@ -172,17 +176,39 @@ struct stream_progress {
   std::string switch_reason;
 };
 
+// The parts of a call that most calls never set, kept apart: ten thousand calls may be
+// in flight. Cascade stages' answers were paid (their reservations settled) and are
+// added to the final usage, so the usage matches the ledger.
+struct call_extra {
+  std::vector<float> prompt_embedding;  // from an embeddings service, for the cache
+  nlohmann::json cascade_log;           // per scored cascade stage
+  uint32_t paid_input_tokens = 0;
+  uint32_t paid_output_tokens = 0;
+  double paid_usd = 0;
+  std::vector<std::string> events;  // for the trace: what resilience did
+  model_error last_error;           // of the last failed attempt
+};
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
   caf::actor requester;  // stream deltas and switch events go here
-  model_request req;
+  // The request, off-line: ten thousand calls may wait at once and most need it no more
+  // once a sim answer is pending (see start_attempt); then null, its id in `call_id`.
+  std::unique_ptr<model_request> req;
+  std::string call_id;  // only once `req` is dropped
   clock_type::time_point received;
   uint32_t prompt_tokens = 0;
   std::string route;
   std::string decision;                     // the policy's trace as JSON text
   std::vector<const model_config*> models;  // per chain candidate
+  // Null until an attempt fails or is skipped: most calls answer on their first attempt,
+  // which goes out without a chain (first_attempt_without_chain); chain_of() builds it.
   std::unique_ptr<fallback_chain> chain;
+  clock_time chain_start{0};  // when the call was routed: the retry budget starts there
+  int requested_tier_rank = 0;
+  shared_breaker* first_breaker = nullptr;  // set while the chainless first attempt is out
+  bool first_probe = false;                 // ... and its breaker admission's probe flag
   latency_class cls = latency_class::interactive;
   // The current attempt. `seq` tags every message that may resume the call; a message
   // with an older tag (a call that was given up on) is dropped.
@@ -199,27 +225,41 @@ struct call_state {
   clock_time rate_waited{0};
   bool waiting_for_rate = false;
   std::unique_ptr<stream_progress> stream;  // null until a stream delta went out
-  // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
-  // Earlier stages' answers were paid (their reservations settled) and are added to the
-  // final usage, so the usage matches the ledger.
   // Routing on an embeddings service: the classifier's answer on the prompt's vector
-  // (or the TF-IDF fallback's, with the reason), and the vector itself for the cache.
+  // (or the TF-IDF fallback's, with the reason); the vector is kept in `extra`.
   std::unique_ptr<route_guess> guess;
-  std::vector<float> prompt_embedding;
   std::unique_ptr<cache_request> cache_key;  // set when the answer may be stored
   cache_policy cache_rules;
+  // Cascade mode (route in resilience.cascade): one stage per tier, cheapest first.
   std::unique_ptr<cascade> cascade_run;
   std::unique_ptr<model_response> judged;  // the stage answer the judge is grading
-  nlohmann::json cascade_log;  // null until a stage is scored: no allocation per call
-  uint32_t paid_input_tokens = 0;
-  uint32_t paid_output_tokens = 0;
-  double paid_usd = 0;
   // For the trace.
   uint32_t retries = 0;
-  std::vector<std::string> events;
-  model_error last_error;
+  // What few calls need (call_extra): made on the first write (more()); seen() reads.
+  std::unique_ptr<call_extra> extra;
+  call_extra& more() {
+    if (!extra) extra = std::make_unique<call_extra>();
+    return *extra;
+  }
+  const call_extra& seen() const {
+    static const call_extra none;
+    return extra ? *extra : none;
+  }
   // A sim attempt's answer until its latency has passed (see sim_ready_atom).
   std::unique_ptr<sim_answer> sim_pending;
+};
+
+// A sim answer's due time (see sim_ready_atom): earliest first, then in call order.
+struct sim_wake {
+  clock_type::time_point due;
+  uint64_t key = 0;
+  uint64_t seq = 0;
+};
+
+struct due_later {
+  bool operator()(const sim_wake& a, const sim_wake& b) const {
+    return a.due != b.due ? a.due > b.due : a.key > b.key;
+  }
 };
 
 struct model_service_state {
@@ -249,6 +289,11 @@ struct model_service_state {
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
   uint64_t next_call = 0;
+  // Sim answers waiting out their latency, behind one delayed sim_ready message for the
+  // soonest (armed for `sim_armed`; max() when none is): a delayed message per call would
+  // cost a mailbox element and a clock entry (about 240 B) while ten thousand wait.
+  std::priority_queue<sim_wake, std::vector<sim_wake>, due_later> sim_wakes;
+  clock_type::time_point sim_armed = clock_type::time_point::max();
   service_counters counters;
 
   static inline const char* name = "model_service";
@@ -340,8 +385,8 @@ candidate_plan plan_for(const model_service_state& st, const model_request& req,
 // the first attempt answered: most calls, and traces are kept per step.
 std::string trace_with_resilience(const call_state& c, const chain_result* result,
                                   const std::string& answered_by) {
-  if (c.events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
-      c.cascade_log.empty())
+  if (c.seen().events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
+      c.seen().cascade_log.empty())
     return c.decision;
   nlohmann::json r;
   if (result != nullptr) {
@@ -352,8 +397,8 @@ std::string trace_with_resilience(const call_state& c, const chain_result* resul
   if (c.retries > 0) r["retries"] = c.retries;
   if (!answered_by.empty()) r["answered_by"] = answered_by;
   if (result != nullptr && result->downgraded) r["downgraded"] = true;
-  if (!c.events.empty()) r["events"] = c.events;
-  if (!c.cascade_log.empty()) r["cascade"] = c.cascade_log;
+  if (!c.seen().events.empty()) r["events"] = c.seen().events;
+  if (!c.seen().cascade_log.empty()) r["cascade"] = c.seen().cascade_log;
   std::string text = c.decision;
   std::string extra =
       "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -377,7 +422,7 @@ void deliver(service_actor* self, uint64_t key, model_response resp) {
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
-  resp.call_id = c.req.call_id;
+  resp.call_id = c.req ? c.req->call_id : c.call_id;
   if (resp.usage.route.empty()) resp.usage.route = c.route;
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
@@ -396,35 +441,90 @@ void finish_unanswered(service_actor* self, uint64_t key, call_state& c) {
   resp.usage.tier = routed.tier;
   resp.usage.decision = trace_with_resilience(c, &r, {});
   // Earlier cascade stages answered and were paid: the usage says so, like the ledger.
-  resp.usage.input_tokens = c.paid_input_tokens;
-  resp.usage.output_tokens = c.paid_output_tokens;
-  resp.usage.cost_usd = c.paid_usd;
+  resp.usage.input_tokens = c.seen().paid_input_tokens;
+  resp.usage.output_tokens = c.seen().paid_output_tokens;
+  resp.usage.cost_usd = c.seen().paid_usd;
   // The chain's account names each candidate's verdict; the last provider error says
   // what the provider actually answered (it may name a key variable, a limit, ...).
   std::string last;
-  if (!c.last_error.ok())
-    last = " (last error: " + c.last_error.kind +
-           (c.last_error.message.empty() ? "" : ": " + c.last_error.message) + ")";
+  if (!c.seen().last_error.ok())
+    last = " (last error: " + c.seen().last_error.kind +
+           (c.seen().last_error.message.empty() ? "" : ": " + c.seen().last_error.message) + ")";
   if (r.what == chain_result::blocked) {
     ++st.counters.blocked;
     resp.error.kind = "blocked";
     resp.error.provider = routed.provider;
     // When a breaker admits again, or when the provider said to come back.
-    resp.error.retry_after_ms = std::max(to_ms(r.retry_in), c.last_error.retry_after_ms);
+    resp.error.retry_after_ms = std::max(to_ms(r.retry_in), c.seen().last_error.retry_after_ms);
     resp.error.message = r.reason + last;
   } else {
     ++st.counters.failed;
     resp.error.kind = r.error_kind.empty() ? "no_model" : r.error_kind;
     resp.error.message = r.reason + last;
-    if (c.last_error.kind == resp.error.kind)
-      resp.error.retry_after_ms = c.last_error.retry_after_ms;
+    if (c.seen().last_error.kind == resp.error.kind)
+      resp.error.retry_after_ms = c.seen().last_error.retry_after_ms;
   }
   deliver(self, key, std::move(resp));
+}
+
+// What a chain reports for a call answered by its first attempt (candidate 0, routed
+// tier or better) when that attempt went out without a chain.
+const chain_result first_attempt_answered = [] {
+  chain_result r;
+  r.what = chain_result::success;
+  r.attempts = 1;
+  return r;
+}();
+
+// The call's fallback chain, built from its candidates on first need. A first attempt
+// already out without it (first_attempt_without_chain) is handed over to it.
+fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
+  if (c.chain) return *c.chain;
+  const config& cfg = *st.cfg;
+  std::vector<fallback_candidate> candidates;
+  candidates.reserve(c.models.size());
+  for (const model_config* m : c.models)
+    candidates.push_back(fallback_candidate{endpoint_of(cfg, *m), m->tier, cfg.tier_rank(m->tier),
+                                            m->context_window,
+                                            own_secret_keys(cfg, m->provider) != nullptr});
+  // The call id seeds the jitter: reproducible per call, different across calls.
+  const std::string& call_id = c.req ? c.req->call_id : c.call_id;
+  uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
+  c.chain = std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank,
+                                             st.breakers.get(), cfg.resilience.retry, c.chain_start,
+                                             seed);
+  if (c.first_breaker != nullptr) c.chain->adopt_first_attempt(c.first_probe);
+  c.first_breaker = nullptr;
+  return *c.chain;
+}
+
+// The chain's first attempt without building the chain (most calls need no more): when
+// its first candidate has one endpoint, is of the requested tier or better and its
+// breaker admits, `a` is that attempt and true is returned. Otherwise the chain decides.
+bool first_attempt_without_chain(model_service_state& st, call_state& c, chain_attempt& a) {
+  if (c.chain || c.first_breaker != nullptr || c.models.empty()) return false;
+  const config& cfg = *st.cfg;
+  const model_config& m = *c.models.front();
+  if (own_secret_keys(cfg, m.provider) != nullptr) return false;
+  if (cfg.tier_rank(m.tier) < c.requested_tier_rank) return false;  // a downgrade: explained
+  auto now = now_ns();
+  if (now - c.chain_start > std::chrono::milliseconds(cfg.resilience.retry.max_total_ms))
+    return false;
+  shared_breaker& breaker = st.models->only_breaker(m);
+  breaker_admission admission = breaker.admit(now);
+  if (!admission.allowed) return false;  // a refusal changes nothing: the chain asks again
+  c.first_breaker = &breaker;
+  c.first_probe = admission.probe;
+  a.what = chain_attempt::call;
+  a.candidate = 0;
+  a.probe = admission.probe;
+  return true;
 }
 
 void pump(service_actor* self, uint64_t key);
 enum class attempt_start { started, skipped, ended };
 attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c);
+void arm_sim_timer(service_actor* self);
 key_mask unusable_keys(const model_service_state& st, const std::string& provider);
 key_mask open_keys(model_service_state& st, const model_config& model, const rate_limiter& limiter,
                    clock_time now);
@@ -445,11 +545,11 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
 void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
                      model_response reply) {
   auto& st = self->state;
-  const chain_result& r = c.chain->result();
+  const chain_result& r = c.chain ? c.chain->result() : first_attempt_answered;
   if (c.cascade_run) {
-    reply.usage.input_tokens += c.paid_input_tokens;
-    reply.usage.output_tokens += c.paid_output_tokens;
-    reply.usage.cost_usd += c.paid_usd;
+    reply.usage.input_tokens += c.seen().paid_input_tokens;
+    reply.usage.output_tokens += c.seen().paid_output_tokens;
+    reply.usage.cost_usd += c.seen().paid_usd;
   }
   reply.usage.model_id = model.id;
   reply.usage.tier = model.tier;
@@ -475,14 +575,14 @@ void decide_stage(service_actor* self, uint64_t key, call_state& c, const model_
                        {"confidence", confidence}, {"scored_by", to_string(method)},
                        {"accepted", accepted},     {"cost_usd", reply.usage.cost_usd}};
   if (!judge.is_null()) entry["judge"] = std::move(judge);
-  c.cascade_log.push_back(std::move(entry));
+  c.more().cascade_log.push_back(std::move(entry));
   if (accepted) {
     finish_answered(self, key, c, model, std::move(reply));
     return;
   }
-  c.paid_input_tokens += reply.usage.input_tokens;
-  c.paid_output_tokens += reply.usage.output_tokens;
-  c.paid_usd += reply.usage.cost_usd;
+  c.more().paid_input_tokens += reply.usage.input_tokens;
+  c.more().paid_output_tokens += reply.usage.output_tokens;
+  c.more().paid_usd += reply.usage.cost_usd;
   if (!start_stage(self, key, c)) return;
   pump(self, key);
 }
@@ -498,9 +598,9 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
   auto& c = it->second;
   std::unique_ptr<model_response> stage = std::move(c.judged);
   const model_config& model = *c.models[c.candidate];
-  c.paid_input_tokens += verdict.usage.input_tokens;
-  c.paid_output_tokens += verdict.usage.output_tokens;
-  c.paid_usd += verdict.usage.cost_usd;
+  c.more().paid_input_tokens += verdict.usage.input_tokens;
+  c.more().paid_output_tokens += verdict.usage.output_tokens;
+  c.more().paid_usd += verdict.usage.cost_usd;
   const auto& judge_cfg = st.cfg->resilience.cascade.at(c.route).judge;
   nlohmann::json account{{"model", judge_cfg.model}};
   double confidence = 0;
@@ -509,7 +609,7 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
     account["error"] =
         verdict.error.kind +
         (verdict.error.message.empty() ? std::string{} : ": " + verdict.error.message);
-    c.events.push_back(
+    c.more().events.push_back(
         fmt::format("judge {} failed ({}): stage scored 0", judge_cfg.model, verdict.error.kind));
   } else {
     judge_verdict v = parse_judge_verdict(verdict.text);
@@ -519,7 +619,8 @@ void judge_done(service_actor* self, uint64_t key, uint64_t seq, model_response 
     } else {
       ++st.counters.judge_failures;
       account["unparseable"] = v.problem;
-      c.events.push_back(fmt::format("judge {}: {}; stage scored 0", judge_cfg.model, v.problem));
+      c.more().events.push_back(
+          fmt::format("judge {}: {}; stage scored 0", judge_cfg.model, v.problem));
     }
   }
   account["cost_usd"] = verdict.usage.cost_usd;
@@ -534,7 +635,7 @@ void score_stage(service_actor* self, uint64_t key, call_state& c, const model_c
                  model_response reply) {
   auto& st = self->state;
   const auto& settings = st.cfg->resilience.cascade.at(c.route);
-  cascade_answer answer{reply.text, reply.finish_reason, {}, c.req.json_mode};
+  cascade_answer answer{reply.text, reply.finish_reason, {}, c.req->json_mode};
   for (const auto& lp : reply.logprobs) answer.token_logprobs.push_back(lp.logprob);
   scoring_method method =
       choose_scoring(answer, !settings.judge.model.empty(), c.cascade_run->at_last_tier());
@@ -545,18 +646,18 @@ void score_stage(service_actor* self, uint64_t key, call_state& c, const model_c
   }
   ++st.counters.judge_calls;
   model_request ask;
-  ask.ctx = c.req.ctx;  // the judge is paid from the same thread's budget
-  ask.call_id = fmt::format("{}/judge{}", c.req.call_id, c.cascade_log.size());
+  ask.ctx = c.req->ctx;  // the judge is paid from the same thread's budget
+  ask.call_id = fmt::format("{}/judge{}", c.req->call_id, c.seen().cascade_log.size());
   ask.model = settings.judge.model;
   ask.max_tokens = settings.judge.max_tokens;
   ask.temperature = 0;
-  ask.latency_class = c.req.latency_class;
-  ask.data_class = c.req.data_class;
-  if (auto tenant = c.req.metadata.find("tenant"); tenant != c.req.metadata.end())
+  ask.latency_class = c.req->latency_class;
+  ask.data_class = c.req->data_class;
+  if (auto tenant = c.req->metadata.find("tenant"); tenant != c.req->metadata.end())
     ask.metadata.emplace("tenant", tenant->second);
   ask.messages = {
       {"user", fill_judge_prompt(settings.judge.prompt,
-                                 std::string(latest_user_text(c.req.messages)), reply.text)}};
+                                 std::string(latest_user_text(c.req->messages)), reply.text)}};
   c.judged = std::make_unique<model_response>(std::move(reply));
   auto seq = c.seq;
   // No timeout of its own: the judge call ends by itself (its retry budget,
@@ -590,9 +691,9 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
     // A 429 says nothing about health, and answers a probe: the key is reachable.
     if (c.key_probe) breaker.report(call_outcome::success, now, true);
   }
-  c.chain->use_breaker(&breaker, false);  // already judged: the chain must not re-report
+  chain_of(st, key, c).use_breaker(&breaker, false);  // already judged: must not re-report
   c.keys_tried |= key_bit(index);
-  c.events.push_back(
+  c.more().events.push_back(
       fmt::format("{}: {} on key '{}'", model.id, error.kind, limiter.key_name(index)));
   key_mask out =
       c.keys_tried | unusable_keys(st, model.provider) | open_keys(st, model, limiter, now);
@@ -600,7 +701,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
   if ((out & all) == all) return false;
   ++st.counters.key_failovers;
   release_attempt(st, c, 0);
-  c.last_error = error;
+  c.more().last_error = error;
   ++c.seq;  // nothing of the finished attempt may resume the call
   if (start_attempt(self, key, c) == attempt_start::skipped) pump(self, key);
   return true;
@@ -614,10 +715,14 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
   auto& c = it->second;
   const model_config& model = *c.models[c.candidate];
   auto now = now_ns();
-  std::string semantic = semantic_problem(c.req, reply);
+  // No request: it was dropped when this very answer was found fine (start_attempt).
+  std::string semantic = c.req ? semantic_problem(*c.req, reply) : std::string{};
   if (reply.ok() && semantic.empty()) {
     // The answer. Settle the ledger and the token bucket from the actual usage.
-    c.chain->report(model_error{}, now);
+    if (c.chain)
+      c.chain->report(model_error{}, now);
+    else
+      c.first_breaker->report(call_outcome::success, now, c.first_probe);
     reply.usage.cost_usd =
         call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
     auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
@@ -645,13 +750,13 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     error.kind = "bad_response";
     error.message = fmt::format("model '{}': {}", model.id, semantic);
   }
-  c.last_error = error;
-  c.events.push_back(fmt::format("{}: {}", model.id, error.kind));
+  c.more().last_error = error;
+  c.more().events.push_back(fmt::format("{}: {}", model.id, error.kind));
   if (c.stream && c.stream->attempt_streamed) {
     auto& sp = *c.stream;
     if (sp.tool_call_out) {
       // A tool call went out: continuing elsewhere could run it twice.
-      c.chain->report(error, now, !semantic.empty());
+      chain_of(st, key, c).report(error, now, !semantic.empty());
       ++st.counters.stream_tool_call_aborts;
       ++st.counters.failed;
       model_response resp;
@@ -671,13 +776,13 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     sp.switch_pending = true;
     sp.switch_from = model.id;
     sp.switch_reason = error.kind + (error.message.empty() ? "" : ": " + error.message);
-    c.chain->skip(
-        fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind), now,
-        true, true);
+    chain_of(st, key, c)
+        .skip(fmt::format("stream broke after {} chars ({})", sp.attempt_text.size(), error.kind),
+              now, true, true);
     sp.attempt_text.clear();
     sp.attempt_streamed = false;
   } else {
-    c.chain->report(error, now, !semantic.empty());
+    chain_of(st, key, c).report(error, now, !semantic.empty());
   }
   pump(self, key);
 }
@@ -712,17 +817,17 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   // A sim outage window: the endpoint fails at once; no point retrying inside it.
   auto elapsed = since_start(st);
   if (auto down_for = outage_remaining_ms(model, elapsed); down_for > 0) {
-    c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
+    c.more().events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
     // the endpoint out for open_ms after the provider is back.
-    c.chain->skip(
-        fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for), now,
-        false, true, std::chrono::milliseconds{down_for});
+    chain_of(st, key, c)
+        .skip(fmt::format("provider '{}' down (sim outage, {} ms left)", model.provider, down_for),
+              now, false, true, std::chrono::milliseconds{down_for});
     return attempt_start::skipped;
   }
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
-  auto estimate = c.prompt_tokens + c.req.max_tokens;
+  auto estimate = c.prompt_tokens + c.req->max_tokens;
   auto lim = st.limiters.find(model.provider);
   // A per-key provider none of whose keys has a secret is not limited: the call fails
   // below with `auth`, naming the variables, like a provider whose one key is unset.
@@ -730,7 +835,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
     no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
   if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
-    bool per_key = c.chain->candidates()[c.candidate].per_key;
+    bool per_key = c.chain && c.chain->candidates()[c.candidate].per_key;  // see pump()
     key_mask excluded = 0;
     key_mask never = 0;  // keys that no wait brings back (their variable is unset)
     if (per_key) {
@@ -744,7 +849,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       shared_breaker& b = st.models->key_breaker(model, grant.key_index);
       breaker_admission admission = b.admit(now);
       if (admission.allowed) {
-        c.chain->use_breaker(&b, admission.probe);
+        chain_of(st, key, c).use_breaker(&b, admission.probe);
         c.key_attempt = true;
         c.key_probe = admission.probe;
         break;
@@ -757,17 +862,19 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
       // Every key is out: breakers open, rejected or throttled during this call, or
       // without a secret. Time heals all but the last.
       clock_time back = st.models->open_remaining(model, now);
-      c.events.push_back(
+      c.more().events.push_back(
           fmt::format("{}: no key of provider '{}' is available", model.id, model.provider));
-      c.chain->skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
-                    false, (excluded & ~never) != 0, back);
+      chain_of(st, key, c)
+          .skip(fmt::format("every key of provider '{}' is unavailable", model.provider), now,
+                false, (excluded & ~never) != 0, back);
       return attempt_start::skipped;
     }
     if (!grant.granted) {
       if (grant.impossible) {
-        c.events.push_back(
+        c.more().events.push_back(
             fmt::format("{}: {} tokens exceed every key's tokens_per_minute", model.id, estimate));
-        c.chain->skip("request larger than the provider's tokens_per_minute", now, false, false);
+        chain_of(st, key, c)
+            .skip("request larger than the provider's tokens_per_minute", now, false, false);
         return attempt_start::skipped;
       }
       if (wait_allowed(c.cls, c.rate_waited, grant.wait, cfg.resilience.deadlines)) {
@@ -778,14 +885,15 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         return attempt_start::started;
       }
       ++st.counters.rate_limited;
-      c.events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)", model.id,
-                                     to_ms(grant.wait)));
-      c.last_error = make_error(
+      c.more().events.push_back(fmt::format("{}: rate limits saturated (next slot in {} ms)",
+                                            model.id, to_ms(grant.wait)));
+      c.more().last_error = make_error(
           "rate_limited", fmt::format("every key of provider '{}' is saturated", model.provider),
           to_ms(grant.wait));
-      c.chain->skip(fmt::format("rate limits of '{}' saturated past the {} deadline",
-                                model.provider, to_string(c.cls)),
-                    now, false, true, grant.wait);
+      chain_of(st, key, c)
+          .skip(fmt::format("rate limits of '{}' saturated past the {} deadline", model.provider,
+                            to_string(c.cls)),
+                now, false, true, grant.wait);
       return attempt_start::skipped;
     }
     c.limiter = lim->second.get();
@@ -793,11 +901,11 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
 
   // Worst case on the thread's ledger: the whole prompt plus every token allowed.
-  auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req.max_tokens);
-  auto grant = st.ledger->reserve(c.req.ctx.thread_id, uint64_t{estimate}, worst_usd);
+  auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req->max_tokens);
+  auto grant = st.ledger->reserve(c.req->ctx.thread_id, uint64_t{estimate}, worst_usd);
   if (!grant.granted) {
     release_attempt(st, c, 0);
-    auto resp = error_response(c.req, reason_budget_exhausted, grant.reason);
+    auto resp = error_response(*c.req, reason_budget_exhausted, grant.reason);
     resp.usage.model_id = model.id;
     resp.usage.tier = model.tier;
     resp.usage.decision = trace_with_resilience(c, nullptr, {});
@@ -813,19 +921,19 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     auto& sp = *c.stream;
     if (!sp.prefill.empty()) {
       if (!sp.prefill_in_messages) {
-        c.req.messages.emplace_back("assistant", sp.prefill);
+        c.req->messages.emplace_back("assistant", sp.prefill);
         sp.prefill_in_messages = true;
       } else {
-        c.req.messages.back().content = sp.prefill;
+        c.req->messages.back().content = sp.prefill;
       }
     }
     if (sp.switch_pending && c.requester) {
       ++st.counters.stream_switches;
-      c.events.push_back(fmt::format("stream switched from {} to {} after {} chars",
-                                     sp.switch_from, model.id, sp.prefill.size()));
-      self->send(c.requester, stream_switch{c.req.call_id, sp.switch_from, model.id,
-                                            sp.switch_reason,
-                                            static_cast<uint32_t>(sp.prefill.size())});
+      c.more().events.push_back(fmt::format("stream switched from {} to {} after {} chars",
+                                            sp.switch_from, model.id, sp.prefill.size()));
+      self->send(c.requester,
+                 stream_switch{c.req->call_id, sp.switch_from, model.id, sp.switch_reason,
+                               static_cast<uint32_t>(sp.prefill.size())});
     }
     sp.switch_pending = false;
   }
@@ -833,24 +941,24 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
     const http_provider& provider = hp->second;
     if (!provider.unusable.empty()) {
-      attempt_done(self, key, error_response(c.req, "auth", provider.unusable));
+      attempt_done(self, key, error_response(*c.req, "auth", provider.unusable));
       return attempt_start::ended;
     }
     // The secret of the key the limiter granted (per-key providers), else the one.
     const std::string& secret =
         c.key_attempt ? provider.secret_for(c.grant.key_index) : provider.api_key;
-    auto built = build_provider_request(c.req, model, provider.cfg, secret);
+    auto built = build_provider_request(*c.req, model, provider.cfg, secret);
     if (!built.ok()) {
-      attempt_done(self, key, error_response(c.req, built.error.kind, built.error.message));
+      attempt_done(self, key, error_response(*c.req, built.error.kind, built.error.message));
       return attempt_start::ended;
     }
     auto me = caf::actor_cast<caf::actor>(self);
     auto seq = c.seq;
     std::shared_ptr<stream_decoder> decoder;
-    if (c.req.stream && provider_streams(provider.cfg))
-      decoder = make_stream_decoder(provider.cfg, c.req.call_id, model, secret);
+    if (c.req->stream && provider_streams(provider.cfg))
+      decoder = make_stream_decoder(provider.cfg, c.req->call_id, model, secret);
     if (decoder && c.requester)  // a streamed attempt starts: say where it goes first
-      self->send(c.requester, stream_routed{c.req.call_id, model.id, model.tier, c.route});
+      self->send(c.requester, stream_routed{c.req->call_id, model.id, model.tier, c.route});
     http_chunk_handler on_chunk;
     if (decoder) {
       // Deltas go through the service, which knows what went out (for failover).
@@ -861,8 +969,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     }
     // `provider` and `model` live in the state and the config, which outlive the
     // client's calls (the state's destructor shuts the client down first).
-    auto call_id = c.req.call_id;
-    if (st.observer) st.observer(model, c.req);
+    auto call_id = c.req->call_id;
+    if (st.observer) st.observer(model, *c.req);
     st.http->send(
         provider.endpoint, std::move(built.request), provider.timeouts,
         [me, key, seq, &provider, &model, &secret, call_id, decoder](http_result result) {
@@ -884,23 +992,23 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::started;
   }
   if (auto broken = st.broken_providers.find(model.provider); broken != st.broken_providers.end()) {
-    attempt_done(self, key, error_response(c.req, "no_model", broken->second));
+    attempt_done(self, key, error_response(*c.req, "no_model", broken->second));
     return attempt_start::ended;
   }
   auto sim = st.sims.find(model.provider);
   if (sim == st.sims.end()) {
     attempt_done(self, key,
-                 error_response(c.req, "no_model",
+                 error_response(*c.req, "no_model",
                                 fmt::format("model '{}' is served by provider '{}', which is "
                                             "not available",
                                             model.id, model.provider)));
     return attempt_start::ended;
   }
-  if (st.observer) st.observer(model, c.req);
-  sim_outcome outcome = sim->second.call(
-      model, c.req.messages, c.req.max_tokens, elapsed,
-      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
-                                                : c.prompt_tokens);
+  if (st.observer) st.observer(model, *c.req);
+  sim_outcome outcome = sim->second.call(model, c.req->messages, c.req->max_tokens, elapsed,
+                                         c.stream && c.stream->prefill_in_messages
+                                             ? estimate_prompt_tokens(c.req->messages)
+                                             : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -918,16 +1026,55 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::started;
   }
   // An answer that will be the call's (no cascade stage to score, no prefill, nothing
-  // semantically wrong) needs the prompt no more: no retry or later stage resends it.
-  // Ten thousand calls may be waiting out their latency at once.
-  if (!c.cascade_run && !c.stream && semantic_problem(c.req, reply).empty())
-    std::vector<chat_message>{}.swap(c.req.messages);
+  // semantically wrong) needs its request no more, only the id: no retry or later stage
+  // resends it. Ten thousand calls may be waiting out their latency at once.
+  if (!c.cascade_run && !c.stream && semantic_problem(*c.req, reply).empty()) {
+    c.call_id = std::move(c.req->call_id);
+    c.req.reset();
+  }
   c.sim_pending = std::make_unique<sim_answer>(sim_answer{std::move(reply.text),
                                                           std::move(reply.finish_reason),
                                                           reply.usage.input_tokens,
                                                           reply.usage.output_tokens});
-  self->delayed_send(self, outcome.latency, sim_ready_atom::value, key, c.seq);
+  st.sim_wakes.push(sim_wake{clock_type::now() + outcome.latency, key, c.seq});
+  arm_sim_timer(self);
   return attempt_start::started;
+}
+
+// Makes sure a sim_ready message comes when the soonest waiting sim answer is due.
+void arm_sim_timer(service_actor* self) {
+  auto& st = self->state;
+  if (st.sim_wakes.empty()) return;
+  auto due = st.sim_wakes.top().due;
+  if (due >= st.sim_armed) return;  // an armed message comes soon enough
+  st.sim_armed = due;
+  auto delay = std::chrono::duration_cast<std::chrono::microseconds>(due - clock_type::now());
+  if (delay.count() < 0) delay = std::chrono::microseconds{0};
+  self->delayed_send(self, delay, sim_ready_atom::value,
+                     static_cast<int64_t>(due.time_since_epoch().count()));
+}
+
+// The sim_ready message armed for `armed_for`: hands every answer that is due to its call
+// (one whose call moved on or ended is dropped) and arms the next message.
+void sim_answers_due(service_actor* self, int64_t armed_for) {
+  auto& st = self->state;
+  if (st.sim_armed.time_since_epoch().count() == armed_for)
+    st.sim_armed = clock_type::time_point::max();
+  auto now = clock_type::now();
+  while (!st.sim_wakes.empty() && st.sim_wakes.top().due <= now) {
+    sim_wake wake = st.sim_wakes.top();
+    st.sim_wakes.pop();
+    auto it = st.calls.find(wake.key);
+    if (it == st.calls.end() || it->second.seq != wake.seq || !it->second.sim_pending) continue;
+    auto answer = std::move(it->second.sim_pending);
+    model_response reply;
+    reply.text = std::move(answer->text);
+    reply.finish_reason = std::move(answer->finish_reason);
+    reply.usage.input_tokens = answer->input_tokens;
+    reply.usage.output_tokens = answer->output_tokens;
+    attempt_done(self, wake.key, std::move(reply));
+  }
+  arm_sim_timer(self);
 }
 
 // Asks the chain what to do next and does it, until an attempt is under way or the
@@ -939,15 +1086,19 @@ void pump(service_actor* self, uint64_t key) {
     if (it == st.calls.end()) return;
     auto& c = it->second;
     ++c.seq;  // whatever was pending for this call is stale from here on
-    if (c.chain->done()) {
+    chain_attempt a;
+    if (first_attempt_without_chain(st, c, a)) {
+      // the chain's first attempt, made without it
+    } else if (fallback_chain& chain = chain_of(st, key, c); chain.done()) {
       finish_unanswered(self, key, c);
       return;
+    } else {
+      a = chain.next_attempt(now_ns());
     }
-    chain_attempt a = c.chain->next_attempt(now_ns());
     if (a.what == chain_attempt::done) {
       if (!c.chain->done()) {
         // Cannot happen: an attempt would still be in flight. Never hang the caller.
-        deliver(self, key, error_response(c.req, "no_model", "internal: fallback chain stalled"));
+        deliver(self, key, error_response(*c.req, "no_model", "internal: fallback chain stalled"));
         return;
       }
       continue;
@@ -1013,12 +1164,12 @@ std::string cached_text_of(const model_response& r) {
 // Answers the call from the cache when it can. True when it did (the call has ended).
 bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
-  if (!st.cache || c.req.stream) return false;
+  if (!st.cache || c.req->stream) return false;
   const auto& routes = st.cfg->resilience.cache.temperature_routes;
   c.cache_rules.allow_nonzero_temperature =
       std::find(routes.begin(), routes.end(), c.route) != routes.end();
-  auto request = std::make_unique<cache_request>(cache_request_of(c.req, c.route));
-  request->embedding = c.prompt_embedding;  // empty unless an embeddings service gave it
+  auto request = std::make_unique<cache_request>(cache_request_of(*c.req, c.route));
+  request->embedding = c.seen().prompt_embedding;  // empty unless an embeddings service gave it
   cache_lookup found = st.cache->lookup(*request, c.cache_rules);
   if (found.what == cache_lookup::not_cacheable) return false;
   if (found.what == cache_lookup::miss) {
@@ -1044,7 +1195,7 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
         resp.tool_calls.push_back(
             {t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>()});
   // A hit costs nothing and is marked: usage.cost_usd 0, no tokens, and the trace.
-  c.events.push_back(
+  c.more().events.push_back(
       found.what == cache_lookup::exact
           ? std::string("cache hit (exact)")
           : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
@@ -1063,12 +1214,12 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
 // fallback chain. False when the call has ended: answered with the policy's refusal.
 bool route_call(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
-  routing_input input{c.req, latest_user_text(c.req.messages), c.prompt_tokens,
-                      budget_left(st.ledger->usage(c.req.ctx.thread_id)), c.guess.get()};
+  routing_input input{*c.req, latest_user_text(c.req->messages), c.prompt_tokens,
+                      budget_left(st.ledger->usage(c.req->ctx.thread_id)), c.guess.get()};
   auto decision = st.policy->decide(input, *st.models);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
-    auto resp = error_response(c.req, kinds[static_cast<int>(decision.outcome)],
+    auto resp = error_response(*c.req, kinds[static_cast<int>(decision.outcome)],
                                std::move(decision.message));
     if (decision.outcome == routing_outcome::blocked) {
       ++st.counters.blocked;
@@ -1090,11 +1241,11 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
     deliver(self, key, std::move(resp));
     return false;
   }
-  candidate_plan plan = plan_for(st, c.req, decision);
+  candidate_plan plan = plan_for(st, *c.req, decision);
   if (!plan.error.empty() || plan.candidates.empty()) {
-    deliver(
-        self, key,
-        error_response(c.req, "no_model", plan.error.empty() ? "no candidate models" : plan.error));
+    deliver(self, key,
+            error_response(*c.req, "no_model",
+                           plan.error.empty() ? "no candidate models" : plan.error));
     return false;
   }
   c.route = std::move(decision.route);
@@ -1103,11 +1254,10 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
   c.models.clear();
   for (const auto& cand : plan.candidates)
     c.models.push_back(st.cfg->find_model(cand.endpoint.model));
-  // The call id seeds the jitter: reproducible per call, different across calls.
-  uint64_t seed = std::hash<std::string>{}(c.req.call_id) ^ (key * 0x9E3779B97F4A7C15ull);
-  c.chain =
-      std::make_unique<fallback_chain>(std::move(plan.candidates), plan.requested_tier_rank,
-                                       st.breakers.get(), st.cfg->resilience.retry, now_ns(), seed);
+  c.chain.reset();  // built when needed (chain_of), from `models`
+  c.chain_start = now_ns();
+  c.requested_tier_rank = plan.requested_tier_rank;
+  c.first_breaker = nullptr;
   return true;
 }
 
@@ -1119,7 +1269,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
 std::vector<std::string> cascade_tiers(const config& cfg, const call_state& c) {
   auto settings = cfg.resilience.cascade.find(c.route);
   if (settings == cfg.resilience.cascade.end()) return {};
-  if (!c.req.model.empty() || !c.req.tier.empty() || c.req.stream) return {};
+  if (!c.req->model.empty() || !c.req->tier.empty() || c.req->stream) return {};
   std::vector<std::string> tiers;
   for (const auto& tier : cfg.tiers) {
     tiers.push_back(tier);
@@ -1132,9 +1282,9 @@ std::vector<std::string> cascade_tiers(const config& cfg, const call_state& c) {
 bool start_stage(service_actor* self, uint64_t key, call_state& c) {
   const std::string* tier = c.cascade_run->next_tier();
   if (tier == nullptr) return true;  // cannot happen: a stage was rejected, so one is left
-  c.req.tier = *tier;
+  c.req->tier = *tier;
   std::string route = c.route;
-  c.req.route = route;  // keep the stage on the cascading route
+  c.req->route = route;  // keep the stage on the cascading route
   return route_call(self, key, c);
 }
 
@@ -1158,12 +1308,12 @@ void proceed(service_actor* self, uint64_t key, call_state& call) {
 bool request_embedding(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
   if (!st.embedded || !st.http) return false;
-  const std::string_view text = latest_user_text(c.req.messages);
+  const std::string_view text = latest_user_text(c.req->messages);
   if (text.empty()) return false;
-  routing_input input{c.req, text, c.prompt_tokens, budget_note{}};
+  routing_input input{*c.req, text, c.prompt_tokens, budget_note{}};
   const bool classify = st.policy->consults_classifier(input);
-  const bool for_cache =
-      st.cache && !c.req.stream && c.req.temperature <= 0 && c.req.messages.back().role == "user";
+  const bool for_cache = st.cache && !c.req->stream && c.req->temperature <= 0 &&
+                         c.req->messages.back().role == "user";
   if (!classify && !for_cache) return false;
   const auto now = clock_type::now();
   if (now < st.embeddings_down_until) {
@@ -1203,10 +1353,10 @@ void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& ve
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
-  const std::string_view text = latest_user_text(c.req.messages);
+  const std::string_view text = latest_user_text(c.req->messages);
   if (error.empty()) {
     c.guess = std::make_unique<route_guess>(st.embedded->classify_embedding(vector));
-    c.prompt_embedding = std::move(vector);
+    c.more().prompt_embedding = std::move(vector);
   } else {
     ++st.counters.embeddings_failed;
     const auto& s = st.cfg->router.embeddings;
@@ -1214,7 +1364,7 @@ void embedding_arrived(service_actor* self, uint64_t key, std::vector<float>& ve
     st.embeddings_down_why = error;
     spdlog::warn("model service: routing with TF-IDF for {} ms: {}", s.cooldown_ms, error);
     c.guess = std::make_unique<route_guess>(st.embedded->classify_fallback(text, error));
-    c.events.push_back("routing embeddings failed, TF-IDF fallback: " + error);
+    c.more().events.push_back("routing embeddings failed, TF-IDF fallback: " + error);
   }
   proceed(self, key, c);
 }
@@ -1295,7 +1445,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.received = received;
         c.prompt_tokens = estimate_prompt_tokens(req.messages);
         c.cls = cls;
-        c.req = std::move(req);
+        c.req = std::make_unique<model_request>(std::move(req));
         auto promise = c.promise;
         auto& call = st.calls.emplace(key, std::move(c)).first->second;
         if (!request_embedding(self, key, call)) proceed(self, key, call);
@@ -1327,18 +1477,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
-      [=](sim_ready_atom, uint64_t key, uint64_t seq) {
-        auto& st = self->state;
-        auto it = st.calls.find(key);
-        if (it == st.calls.end() || it->second.seq != seq || !it->second.sim_pending) return;
-        auto answer = std::move(it->second.sim_pending);
-        model_response reply;
-        reply.text = std::move(answer->text);
-        reply.finish_reason = std::move(answer->finish_reason);
-        reply.usage.input_tokens = answer->input_tokens;
-        reply.usage.output_tokens = answer->output_tokens;
-        attempt_done(self, key, std::move(reply));
-      },
+      [=](sim_ready_atom, int64_t armed_for) { sim_answers_due(self, armed_for); },
       [=](wake_atom, uint64_t key, uint64_t seq) {
         auto& st = self->state;
         auto it = st.calls.find(key);

@@ -228,3 +228,63 @@ TEST_CASE("fallback with every breaker open makes no call and says when to come 
   CHECK(chain.result().attempts == 0);
   CHECK(chain.result().retry_in == 20s);  // the first breaker opened at 0 s for 30 s
 }
+
+TEST_CASE("fallback chain built after its first attempt went out judges it like its own",
+          "[fallback]") {
+  // The model service makes a call's first attempt without a chain and builds one only
+  // when that attempt fails: the chain's calls, retries and outcome must be the same.
+  auto cfg = catalog();
+  auto plan = plan_from_catalog(*cfg, "mid-p1");
+  auto answer = [](const std::string& model) {
+    return model == "mid-p1" ? err("server_error") : model_error{};
+  };
+  manual_clock own_clock;
+  fallback_chain own(plan.candidates, plan.requested_tier_rank, nullptr, retry_settings{},
+                     own_clock.now(), 7);
+  auto own_called = drive(own, own_clock, answer);
+
+  manual_clock clock;
+  fallback_chain adopted(plan.candidates, plan.requested_tier_rank, nullptr, retry_settings{},
+                         clock.now(), 7);
+  adopted.adopt_first_attempt(false);
+  adopted.report(answer("mid-p1"), clock.now());
+  auto called = drive(adopted, clock, answer);
+  called.insert(called.begin(), "mid-p1");
+
+  CHECK(called == own_called);
+  CHECK(called == std::vector<std::string>{"mid-p1", "mid-p1", "mid-p1", "mid-p2"});
+  CHECK(adopted.result().what == own.result().what);
+  CHECK(adopted.result().attempts == own.result().attempts);
+  CHECK(adopted.result().candidate == own.result().candidate);
+  CHECK(clock.now() == own_clock.now());  // the same retry delays, from the same seed
+  // Adopting is only for the first attempt: a chain that already made one ignores it.
+  adopted.adopt_first_attempt(false);
+  CHECK(adopted.result().attempts == 4);
+}
+
+TEST_CASE("fallback chain that adopted a half-open probe reports it on the breaker", "[fallback]") {
+  auto cfg = catalog();
+  manual_clock clock;
+  breaker_registry breakers;
+  auto plan = plan_from_catalog(*cfg, "mid-p1");
+  auto& b = breakers.get(plan.candidates[0].endpoint);
+  for (int n = 0; n < 10; ++n) b.report(call_outcome::failure, clock.now(), false);
+  REQUIRE(b.state(clock.now()) == breaker_state::open);
+  clock.advance(31s);
+  auto admission = b.admit(clock.now());  // what the model service does itself
+  REQUIRE(admission.allowed);
+  REQUIRE(admission.probe);
+  fallback_chain chain(plan.candidates, plan.requested_tier_rank, &breakers, retry_settings{},
+                       clock.now(), 8);
+  chain.adopt_first_attempt(admission.probe);
+  chain.report(err("connection"), clock.now());
+  CHECK(b.state(clock.now()) == breaker_state::open);  // the failed probe opened it again
+  auto next = chain.next_attempt(clock.now());
+  if (next.what == chain_attempt::wait) {  // a retry delay first: connection is retriable
+    clock.advance(next.delay);
+    next = chain.next_attempt(clock.now());
+  }
+  // The breaker is open again, so the retry goes to the next candidate.
+  REQUIRE(next.what == chain_attempt::call);
+  CHECK(chain.candidates()[next.candidate].endpoint.model == "mid-p2");
+}

@@ -144,4 +144,50 @@ TEST_CASE("model service: a sim fault with latency still fails over to the next 
   caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("model service: sim answers of different latencies each wait out their own",
+          "[model_service][sim]") {
+  // The service keeps one timer for all waiting sim answers: a later call with a
+  // shorter latency must not wait for an earlier, longer one, nor the other way round.
+  auto loaded = parse_config_text(R"({"runtime": {"workers": 2, "log_level": "off"},
+    "tiers": ["local"],
+    "providers": [{"name": "s1", "kind": "sim", "seed": 1}],
+    "models": [
+      {"id": "slow", "provider": "s1", "tier": "local", "price_in_per_mtok": 1.0,
+       "price_out_per_mtok": 1.0, "context_window": 8192, "residency": "local",
+       "sim": {"latency_ms": 400}},
+      {"id": "quick", "provider": "s1", "tier": "local", "price_in_per_mtok": 1.0,
+       "price_out_per_mtok": 1.0, "context_window": 8192, "residency": "local",
+       "sim": {"latency_ms": 30}}
+    ]})",
+                                  "sim-latency-order-test");
+  INFO(loaded.message());
+  REQUIRE(loaded.ok());
+  auto cfg = std::make_shared<const config>(std::move(*loaded.value));
+  budget_ledger ledger;
+  ledger.open_thread("t1", {1000000, 100.0});
+  actor_runtime runtime{runtime_settings{"sharing", 2, "off"}};
+  auto service = spawn_model_service(runtime.system(), cfg, ledger);
+  caf::scoped_actor self{runtime.system()};
+
+  auto started = std::chrono::steady_clock::now();
+  self->send(service, request("c-slow", "first, slow", "slow"));
+  self->send(service, request("c-quick-1", "second, quick", "quick"));
+  self->send(service, request("c-quick-2", "third, quick", "quick"));
+  std::vector<std::string> order;
+  std::vector<std::chrono::steady_clock::duration> waited;
+  for (int i = 0; i < 3; ++i)
+    self->receive(
+        [&](model_response& r) {
+          INFO(r.call_id << ": " << r.error.kind << ": " << r.error.message);
+          CHECK(r.ok());
+          order.push_back(r.call_id);
+          waited.push_back(std::chrono::steady_clock::now() - started);
+        },
+        caf::after(10s) >> [&] { FAIL("no answer within 10 s"); });
+  CHECK(order == std::vector<std::string>{"c-quick-1", "c-quick-2", "c-slow"});
+  CHECK(waited[0] >= 30ms);
+  CHECK(waited[2] >= 400ms);
+  caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+}
+
 }  // namespace switchyard
