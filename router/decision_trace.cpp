@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -34,14 +37,31 @@ void put_raw(std::string& out, std::string_view text) { out.append(text); }
 
 void put_string(std::string& out, std::string_view text) { append_json_string(out, text); }
 
-void put_key(std::string& out, std::string_view key) {
-  out.push_back(',');
-  put_string(out, key);
-  out.push_back(':');
+// Keys are literals of plain ASCII letters and underscores: nothing to escape, so they
+// are appended as they are (the escaping writer costs more than the rest of a key).
+template <size_t N>
+void put_key(std::string& out, const char (&key)[N]) {
+  char buf[N + 3];
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, key, N - 1);
+  buf[N + 1] = '"';
+  buf[N + 2] = ':';
+  out.append(buf, N + 3);
 }
 
 void put_number(std::string& out, double x) {
+  if (x == 0 && !std::signbit(x)) {
+    out.push_back('0');  // what {:.6g} writes for 0, without the formatter
+    return;
+  }
   fmt::format_to(std::back_inserter(out), "{:.6g}", x);
+}
+
+void put_integer(std::string& out, uint64_t x) {
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
 void put_bool(std::string& out, bool x) {
@@ -130,11 +150,18 @@ std::string to_json_text(const decision_trace& t) {
   }
   // Complexity: the prompt size, and only the signals that held.
   const auto& x = t.complexity;
-  fmt::format_to(std::back_inserter(out), ",\"complexity\":{{\"prompt_tokens\":{}", x.prompt_tokens);
+  put_raw(out, ",\"complexity\":{\"prompt_tokens\":");
+  put_integer(out, x.prompt_tokens);
   if (x.long_prompt) put_raw(out, ",\"long_prompt\":true");
   if (x.has_code) put_raw(out, ",\"has_code\":true");
-  if (x.multi_part) fmt::format_to(std::back_inserter(out), ",\"parts\":{}", x.parts);
-  if (x.tier_steps > 0) fmt::format_to(std::back_inserter(out), ",\"tier_steps\":{}", x.tier_steps);
+  if (x.multi_part) {
+    put_raw(out, ",\"parts\":");
+    put_integer(out, x.parts);
+  }
+  if (x.tier_steps > 0) {
+    put_raw(out, ",\"tier_steps\":");
+    put_integer(out, x.tier_steps);
+  }
   out.push_back('}');
   put_key(out, "candidates");
   out.push_back('[');
@@ -164,12 +191,15 @@ std::string to_json_text(const decision_trace& t) {
   size_t others = 0;
   for (const auto& c : t.candidates)
     if (c.model->id != t.chosen_model && c.filtered_by == candidate_filter::none) ++others;
-  fmt::format_to(std::back_inserter(out), ",\"also_eligible\":{}", others);
+  put_raw(out, ",\"also_eligible\":");
+  put_integer(out, others);
   if (t.budget.tokens_limited || t.budget.usd_limited) {
     put_key(out, "budget");
     out.push_back('{');
-    if (t.budget.tokens_limited)
-      fmt::format_to(std::back_inserter(out), "\"tokens_left\":{}", t.budget.tokens_left);
+    if (t.budget.tokens_limited) {
+      put_raw(out, "\"tokens_left\":");
+      put_integer(out, t.budget.tokens_left);
+    }
     if (t.budget.tokens_limited && t.budget.usd_limited) out.push_back(',');
     if (t.budget.usd_limited) {
       put_raw(out, "\"usd_left\":");
