@@ -372,7 +372,7 @@ void schedule_wake(service_actor* self, uint64_t key, call_state& c, clock_time 
 }
 
 // Ends the call: answers the requester and forgets it.
-void deliver(service_actor* self, uint64_t key, model_response resp) {
+void deliver(service_actor* self, uint64_t key, model_response&& resp) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
@@ -443,7 +443,7 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
 // The call's answer (the chain's success, and in a cascade the accepted stage): adds
 // what earlier cascade stages and judges cost, fills the usage, caches, delivers.
 void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
-                     model_response reply) {
+                     model_response&& reply) {
   auto& st = self->state;
   const chain_result& r = c.chain->result();
   if (c.cascade_run) {
@@ -607,7 +607,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
 }
 
 // The outcome of the current attempt.
-void attempt_done(service_actor* self, uint64_t key, model_response reply) {
+void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
@@ -1289,7 +1289,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
                                             req.latency_class));
         ++st.counters.calls;
         auto key = st.next_call++;
-        call_state c;
+        // Built in place: a call_state is large, and moving it in cost more than filling it.
+        auto& c = st.calls.try_emplace(key).first->second;
         c.requester = caf::actor_cast<caf::actor>(self->current_sender());
         c.promise = self->make_response_promise();
         c.received = received;
@@ -1297,7 +1298,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.cls = cls;
         c.req = std::move(req);
         auto promise = c.promise;
-        auto& call = st.calls.emplace(key, std::move(c)).first->second;
+        auto& call = c;
         if (!request_embedding(self, key, call)) proceed(self, key, call);
         return promise;
       },
