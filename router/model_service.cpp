@@ -338,11 +338,15 @@ candidate_plan plan_for(const model_service_state& st, const model_request& req,
 
 // The decision trace with what resilience did, under key "resilience". Left out when
 // the first attempt answered: most calls, and traces are kept per step.
+// Whether resilience did anything the trace must tell (see trace_with_resilience).
+bool resilience_to_trace(const call_state& c, const chain_result* result) {
+  return !c.events.empty() || c.retries > 0 || (result != nullptr && result->downgraded) ||
+         !c.cascade_log.empty();
+}
+
 std::string trace_with_resilience(const call_state& c, const chain_result* result,
                                   const std::string& answered_by) {
-  if (c.events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
-      c.cascade_log.empty())
-    return c.decision;
+  if (!resilience_to_trace(c, result)) return c.decision;
   nlohmann::json r;
   if (result != nullptr) {
     r["outcome"] = to_string(result->what);
@@ -457,7 +461,11 @@ void finish_answered(service_actor* self, uint64_t key, call_state& c, const mod
   if (r.downgraded) ++st.counters.downgraded;
   if (c.candidate > 0) ++st.counters.fallbacks;
   if (c.stream && !c.stream->prefill.empty()) reply.text = c.stream->prefill + reply.text;
-  reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+  // The call ends here: its trace moves into the answer when resilience adds nothing.
+  if (resilience_to_trace(c, &r))
+    reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+  else
+    reply.usage.decision = std::move(c.decision);
   if (st.cache && c.cache_key &&
       !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
     spdlog::warn("model service: response cache store failed: {}", st.cache->error());
@@ -625,7 +633,9 @@ void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
     if (c.reserved) st.ledger->settle(c.reservation, uint64_t{tokens}, reply.usage.cost_usd);
     c.reserved = false;
     double attempt_ms =
-        std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
+        std::chrono::duration<double, std::milli>(
+            now - std::chrono::duration_cast<clock_time>(c.received.time_since_epoch()))
+            .count();
     st.models->record_latency(model, attempt_ms);
     if (c.cascade_run) {
       score_stage(self, key, c, model, std::move(reply));
@@ -710,7 +720,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   c.waiting_for_rate = false;
 
   // A sim outage window: the endpoint fails at once; no point retrying inside it.
-  auto elapsed = since_start(st);
+  // (Since the start, from the reading above: one clock read per attempt, not two.)
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - std::chrono::duration_cast<clock_time>(st.started.time_since_epoch()));
   if (auto down_for = outage_remaining_ms(model, elapsed); down_for > 0) {
     c.events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
