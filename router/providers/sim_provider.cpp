@@ -99,7 +99,8 @@ const std::array<uint64_t, filler_sentences.size()>& filler_code_points() {
 }
 
 bool is_ascii_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  // ' ', or one of '\t' '\n' '\v' '\f' '\r' (9 to 13): two compares, not six.
+  return c == ' ' || static_cast<unsigned char>(c - '\t') <= '\r' - '\t';
 }
 
 // The message the reply answers: the last one from the user, else the last one.
