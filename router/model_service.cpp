@@ -233,6 +233,15 @@ struct model_service_state {
   std::unordered_map<std::string, sim_provider> sims;                       // by provider name
   std::unordered_map<std::string, http_provider> http_providers;            // by provider name
   std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
+  // What serves each catalog model (index: its position in cfg->models), from the
+  // maps above, looked up once: an attempt does no string-keyed lookup.
+  struct provider_binding {
+    rate_limiter* limiter = nullptr;
+    http_provider* http = nullptr;
+    const std::string* broken = nullptr;
+    sim_provider* sim = nullptr;
+  };
+  std::vector<provider_binding> served_by;
   // The classifier when it routes on an embeddings service (router.embeddings): the
   // prompt's embedding is awaited as a message before the call is routed.
   std::shared_ptr<const embedding_route_classifier> embedded;
@@ -260,6 +269,26 @@ struct model_service_state {
 };
 
 using service_actor = caf::stateful_actor<model_service_state>;
+
+model_service_state::provider_binding binding_for(model_service_state& st,
+                                                  const std::string& provider) {
+  model_service_state::provider_binding b;
+  if (auto it = st.limiters.find(provider); it != st.limiters.end()) b.limiter = it->second.get();
+  if (auto it = st.http_providers.find(provider); it != st.http_providers.end())
+    b.http = &it->second;
+  if (auto it = st.broken_providers.find(provider); it != st.broken_providers.end())
+    b.broken = &it->second;
+  if (auto it = st.sims.find(provider); it != st.sims.end()) b.sim = &it->second;
+  return b;
+}
+
+// The binding of a catalog model (every model a call holds comes from st.cfg).
+model_service_state::provider_binding binding_of(model_service_state& st, const model_config& m) {
+  const auto& models = st.cfg->models;
+  auto index = static_cast<size_t>(std::distance(models.data(), &m));
+  if (index < st.served_by.size() && &models[index] == &m) return st.served_by[index];
+  return binding_for(st, m.provider);
+}
 
 model_response error_response(const model_request& req, std::string kind, std::string message) {
   model_response resp;
@@ -735,21 +764,22 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
   auto estimate = c.prompt_tokens + c.req.max_tokens;
-  auto lim = st.limiters.find(model.provider);
+  const auto served = binding_of(st, model);
+  rate_limiter* const limiter = served.limiter;
   // A per-key provider none of whose keys has a secret is not limited: the call fails
   // below with `auth`, naming the variables, like a provider whose one key is unset.
   bool no_usable_key = false;
-  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
-    no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
-  if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
+  if (served.http != nullptr)
+    no_usable_key = served.http->per_key() && !served.http->unusable.empty();
+  if (limiter != nullptr && !c.grant.granted && !no_usable_key) {
     bool per_key = c.chain->candidates()[c.candidate].per_key;
     key_mask excluded = 0;
     key_mask never = 0;  // keys that no wait brings back (their variable is unset)
     if (per_key) {
       never = unusable_keys(st, model.provider);
-      excluded = never | c.keys_tried | open_keys(st, model, *lim->second, now);
+      excluded = never | c.keys_tried | open_keys(st, model, *limiter, now);
     }
-    rate_grant grant = lim->second->acquire(estimate, now, excluded);
+    rate_grant grant = limiter->acquire(estimate, now, excluded);
     // A per-key provider: the granted key's breaker must admit too (a half-open one
     // lets one probe through); otherwise give the slot back and ask for another key.
     while (per_key && grant.granted) {
@@ -761,9 +791,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         c.key_probe = admission.probe;
         break;
       }
-      lim->second->cancel(grant, now);
+      limiter->cancel(grant, now);
       excluded |= key_bit(grant.key_index);
-      grant = lim->second->acquire(estimate, now, excluded);
+      grant = limiter->acquire(estimate, now, excluded);
     }
     if (!grant.granted && grant.all_excluded) {
       // Every key is out: breakers open, rejected or throttled during this call, or
@@ -800,7 +830,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
                     now, false, true, grant.wait);
       return attempt_start::skipped;
     }
-    c.limiter = lim->second.get();
+    c.limiter = limiter;
     c.grant = grant;
   }
 
@@ -842,8 +872,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     sp.switch_pending = false;
   }
 
-  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
-    const http_provider& provider = hp->second;
+  if (served.http != nullptr) {
+    const http_provider& provider = *served.http;
     if (!provider.unusable.empty()) {
       attempt_done(self, key, error_response(c.req, "auth", provider.unusable));
       return attempt_start::ended;
@@ -895,12 +925,11 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         std::move(on_chunk));
     return attempt_start::started;
   }
-  if (auto broken = st.broken_providers.find(model.provider); broken != st.broken_providers.end()) {
-    attempt_done(self, key, error_response(c.req, "no_model", broken->second));
+  if (served.broken != nullptr) {
+    attempt_done(self, key, error_response(c.req, "no_model", *served.broken));
     return attempt_start::ended;
   }
-  auto sim = st.sims.find(model.provider);
-  if (sim == st.sims.end()) {
+  if (served.sim == nullptr) {
     attempt_done(self, key,
                  error_response(c.req, "no_model",
                                 fmt::format("model '{}' is served by provider '{}', which is "
@@ -909,10 +938,10 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::ended;
   }
   if (st.observer) st.observer(model, c.req);
-  sim_outcome outcome = sim->second.call(
-      model, c.req.messages, c.req.max_tokens, elapsed,
-      c.stream && c.stream->prefill_in_messages ? estimate_prompt_tokens(c.req.messages)
-                                                : c.prompt_tokens);
+  sim_outcome outcome = served.sim->call(model, c.req.messages, c.req.max_tokens, elapsed,
+                                         c.stream && c.stream->prefill_in_messages
+                                             ? estimate_prompt_tokens(c.req.messages)
+                                             : c.prompt_tokens);
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -1276,6 +1305,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       st.broken_providers.emplace(p.name, error);
     }
   }
+  for (const auto& m : st.cfg->models) st.served_by.push_back(binding_for(st, m.provider));
   st.embedded =
       std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
   if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();
