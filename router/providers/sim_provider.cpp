@@ -20,10 +20,16 @@ constexpr uint64_t fnv_prime = 1099511628211ull;
 // differs between standard libraries, and sim outcomes must be the same everywhere.
 // Passing a previous result as `hash` hashes the concatenation.
 uint64_t fnv1a(std::string_view bytes, uint64_t hash = fnv_offset_basis) {
-  for (char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= fnv_prime;
+  // Four bytes per turn of the loop (the same hash): it runs over every prompt.
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t n = bytes.size();
+  for (; n >= 4; n -= 4, p += 4) {
+    hash = (hash ^ p[0]) * fnv_prime;
+    hash = (hash ^ p[1]) * fnv_prime;
+    hash = (hash ^ p[2]) * fnv_prime;
+    hash = (hash ^ p[3]) * fnv_prime;
   }
+  for (; n > 0; --n, ++p) hash = (hash ^ *p) * fnv_prime;
   return hash;
 }
 
