@@ -52,9 +52,10 @@ model_response transport_failure(const caf::error& err);
 /// Sends `req` to the model service and runs `done(model_response&)` with the
 /// response. Transport errors arrive as a model_response with error kind "timeout"
 /// or "connection", so `done` handles one type. A template, not std::function:
-/// this is on every model call's path and must not allocate for the callback.
+/// this is on every model call's path and must not allocate for the callback. `req`
+/// is taken by rvalue reference: it is moved once, into the message.
 template <class Done>
-void call_model(caf::event_based_actor* self, const caf::actor& models, model_request req,
+void call_model(caf::event_based_actor* self, const caf::actor& models, model_request&& req,
                 Done done) {
   // The error handler does not capture the call id: CAF copies handlers more than
   // once, and a string capture would cost an allocation per copy on every call.

@@ -26,14 +26,18 @@ agent_factory model_agent(model_agent_spec spec) {
   return [spec = std::move(spec)](caf::actor_system& sys, const agent_env& env) {
     auto effective = apply_settings(spec, env.settings);
     return sys.spawn([effective, env](caf::event_based_actor* self) -> caf::behavior {
-      return {[=](const step_request& req) {
+      // The request by non-const reference: the run actor's message is not shared, so
+      // the step's input moves into the prompt instead of being copied.
+      return {[=](step_request& req) {
         auto promise = self->make_response_promise<step_reply>();
         model_request call;
         call.ctx = req.ctx;
         call.call_id = make_call_id(req.ctx, 0);
+        call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
         if (!effective.system_prompt.empty())
           call.messages.push_back({"system", effective.system_prompt});
-        call.messages.push_back({"user", effective.prompt ? effective.prompt(req) : req.input});
+        call.messages.push_back(
+            {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
         call.max_tokens = effective.max_tokens;
         call.model = effective.model;
         call.tier = effective.tier;

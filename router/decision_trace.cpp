@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -32,16 +35,67 @@ namespace {
 
 void put_raw(std::string& out, std::string_view text) { out.append(text); }
 
-void put_string(std::string& out, std::string_view text) { append_json_string(out, text); }
+// True when a word of eight bytes holds a byte JSON must escape or check: a control
+// character, '"', '\\', or a byte of a multi-byte UTF-8 sequence (>= 0x80). Exact,
+// by the usual "has a zero byte" tricks.
+bool needs_escape(uint64_t x) {
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  return ((x & highs) | ((x - ones * 0x20) & ~x & highs) | has_zero(x ^ (ones * '"')) |
+          has_zero(x ^ (ones * '\\'))) != 0;
+}
 
-void put_key(std::string& out, std::string_view key) {
-  out.push_back(',');
-  put_string(out, key);
-  out.push_back(':');
+void put_string(std::string& out, std::string_view text) {
+  // Short plain ASCII (model ids, tiers, sources: nearly every value of a trace) goes
+  // out with its quotes in one append, checked eight bytes at a time; anything else
+  // through the escaping writer.
+  constexpr size_t max_short = 62;
+  if (text.size() <= max_short) {
+    char buf[max_short + 2 + 8];
+    buf[0] = '"';
+    std::memcpy(buf + 1, text.data(), text.size());
+    std::memset(buf + 1 + text.size(), ' ', 8);  // padding that needs no escaping
+    bool plain = true;
+    for (size_t i = 0; i < text.size() && plain; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, buf + 1 + i, sizeof word);
+      plain = !needs_escape(word);
+    }
+    if (plain) {
+      buf[text.size() + 1] = '"';
+      out.append(buf, text.size() + 2);
+      return;
+    }
+  }
+  append_json_string(out, text);
+}
+
+// Keys are literals of plain ASCII letters and underscores: nothing to escape, so they
+// are appended as they are (the escaping writer costs more than the rest of a key).
+template <size_t N>
+void put_key(std::string& out, const char (&key)[N]) {
+  char buf[N + 3];
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, key, N - 1);
+  buf[N + 1] = '"';
+  buf[N + 2] = ':';
+  out.append(buf, N + 3);
 }
 
 void put_number(std::string& out, double x) {
+  if (x == 0 && !std::signbit(x)) {
+    out.push_back('0');  // what {:.6g} writes for 0, without the formatter
+    return;
+  }
   fmt::format_to(std::back_inserter(out), "{:.6g}", x);
+}
+
+void put_integer(std::string& out, uint64_t x) {
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
+  out.append(buf, static_cast<size_t>(end - buf));
 }
 
 void put_bool(std::string& out, bool x) {
@@ -130,11 +184,18 @@ std::string to_json_text(const decision_trace& t) {
   }
   // Complexity: the prompt size, and only the signals that held.
   const auto& x = t.complexity;
-  fmt::format_to(std::back_inserter(out), ",\"complexity\":{{\"prompt_tokens\":{}", x.prompt_tokens);
+  put_raw(out, ",\"complexity\":{\"prompt_tokens\":");
+  put_integer(out, x.prompt_tokens);
   if (x.long_prompt) put_raw(out, ",\"long_prompt\":true");
   if (x.has_code) put_raw(out, ",\"has_code\":true");
-  if (x.multi_part) fmt::format_to(std::back_inserter(out), ",\"parts\":{}", x.parts);
-  if (x.tier_steps > 0) fmt::format_to(std::back_inserter(out), ",\"tier_steps\":{}", x.tier_steps);
+  if (x.multi_part) {
+    put_raw(out, ",\"parts\":");
+    put_integer(out, x.parts);
+  }
+  if (x.tier_steps > 0) {
+    put_raw(out, ",\"tier_steps\":");
+    put_integer(out, x.tier_steps);
+  }
   out.push_back('}');
   put_key(out, "candidates");
   out.push_back('[');
@@ -164,12 +225,15 @@ std::string to_json_text(const decision_trace& t) {
   size_t others = 0;
   for (const auto& c : t.candidates)
     if (c.model->id != t.chosen_model && c.filtered_by == candidate_filter::none) ++others;
-  fmt::format_to(std::back_inserter(out), ",\"also_eligible\":{}", others);
+  put_raw(out, ",\"also_eligible\":");
+  put_integer(out, others);
   if (t.budget.tokens_limited || t.budget.usd_limited) {
     put_key(out, "budget");
     out.push_back('{');
-    if (t.budget.tokens_limited)
-      fmt::format_to(std::back_inserter(out), "\"tokens_left\":{}", t.budget.tokens_left);
+    if (t.budget.tokens_limited) {
+      put_raw(out, "\"tokens_left\":");
+      put_integer(out, t.budget.tokens_left);
+    }
     if (t.budget.tokens_limited && t.budget.usd_limited) out.push_back(',');
     if (t.budget.usd_limited) {
       put_raw(out, "\"usd_left\":");

@@ -273,6 +273,15 @@ struct model_service_state {
   std::unordered_map<std::string, sim_provider> sims;                       // by provider name
   std::unordered_map<std::string, http_provider> http_providers;            // by provider name
   std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
+  // What serves each catalog model (index: its position in cfg->models), from the
+  // maps above, looked up once: an attempt does no string-keyed lookup.
+  struct provider_binding {
+    rate_limiter* limiter = nullptr;
+    http_provider* http = nullptr;
+    const std::string* broken = nullptr;
+    sim_provider* sim = nullptr;
+  };
+  std::vector<provider_binding> served_by;
   // The classifier when it routes on an embeddings service (router.embeddings): the
   // prompt's embedding is awaited as a message before the call is routed.
   std::shared_ptr<const embedding_route_classifier> embedded;
@@ -305,6 +314,26 @@ struct model_service_state {
 };
 
 using service_actor = caf::stateful_actor<model_service_state>;
+
+model_service_state::provider_binding binding_for(model_service_state& st,
+                                                  const std::string& provider) {
+  model_service_state::provider_binding b;
+  if (auto it = st.limiters.find(provider); it != st.limiters.end()) b.limiter = it->second.get();
+  if (auto it = st.http_providers.find(provider); it != st.http_providers.end())
+    b.http = &it->second;
+  if (auto it = st.broken_providers.find(provider); it != st.broken_providers.end())
+    b.broken = &it->second;
+  if (auto it = st.sims.find(provider); it != st.sims.end()) b.sim = &it->second;
+  return b;
+}
+
+// The binding of a catalog model (every model a call holds comes from st.cfg).
+model_service_state::provider_binding binding_of(model_service_state& st, const model_config& m) {
+  const auto& models = st.cfg->models;
+  auto index = static_cast<size_t>(std::distance(models.data(), &m));
+  if (index < st.served_by.size() && &models[index] == &m) return st.served_by[index];
+  return binding_for(st, m.provider);
+}
 
 model_response error_response(const model_request& req, std::string kind, std::string message) {
   model_response resp;
@@ -383,11 +412,15 @@ candidate_plan plan_for(const model_service_state& st, const model_request& req,
 
 // The decision trace with what resilience did, under key "resilience". Left out when
 // the first attempt answered: most calls, and traces are kept per step.
+// Whether resilience did anything the trace must tell (see trace_with_resilience).
+bool resilience_to_trace(const call_state& c, const chain_result* result) {
+  return !c.seen().events.empty() || c.retries > 0 ||
+         (result != nullptr && result->downgraded) || !c.seen().cascade_log.empty();
+}
+
 std::string trace_with_resilience(const call_state& c, const chain_result* result,
                                   const std::string& answered_by) {
-  if (c.seen().events.empty() && c.retries == 0 && (result == nullptr || !result->downgraded) &&
-      c.seen().cascade_log.empty())
-    return c.decision;
+  if (!resilience_to_trace(c, result)) return c.decision;
   nlohmann::json r;
   if (result != nullptr) {
     r["outcome"] = to_string(result->what);
@@ -417,7 +450,7 @@ void schedule_wake(service_actor* self, uint64_t key, call_state& c, clock_time 
 }
 
 // Ends the call: answers the requester and forgets it.
-void deliver(service_actor* self, uint64_t key, model_response resp) {
+void deliver(service_actor* self, uint64_t key, model_response&& resp) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
@@ -543,7 +576,7 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
 // The call's answer (the chain's success, and in a cascade the accepted stage): adds
 // what earlier cascade stages and judges cost, fills the usage, caches, delivers.
 void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
-                     model_response reply) {
+                     model_response&& reply) {
   auto& st = self->state;
   const chain_result& r = c.chain ? c.chain->result() : first_attempt_answered;
   if (c.cascade_run) {
@@ -557,7 +590,11 @@ void finish_answered(service_actor* self, uint64_t key, call_state& c, const mod
   if (r.downgraded) ++st.counters.downgraded;
   if (c.candidate > 0) ++st.counters.fallbacks;
   if (c.stream && !c.stream->prefill.empty()) reply.text = c.stream->prefill + reply.text;
-  reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+  // The call ends here: its trace moves into the answer when resilience adds nothing.
+  if (resilience_to_trace(c, &r))
+    reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
+  else
+    reply.usage.decision = std::move(c.decision);
   if (st.cache && c.cache_key &&
       !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
     spdlog::warn("model service: response cache store failed: {}", st.cache->error());
@@ -708,7 +745,7 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
 }
 
 // The outcome of the current attempt.
-void attempt_done(service_actor* self, uint64_t key, model_response reply) {
+void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
@@ -730,7 +767,9 @@ void attempt_done(service_actor* self, uint64_t key, model_response reply) {
     if (c.reserved) st.ledger->settle(c.reservation, uint64_t{tokens}, reply.usage.cost_usd);
     c.reserved = false;
     double attempt_ms =
-        std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
+        std::chrono::duration<double, std::milli>(
+            now - std::chrono::duration_cast<clock_time>(c.received.time_since_epoch()))
+            .count();
     st.models->record_latency(model, attempt_ms);
     if (c.cascade_run) {
       score_stage(self, key, c, model, std::move(reply));
@@ -815,7 +854,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   c.waiting_for_rate = false;
 
   // A sim outage window: the endpoint fails at once; no point retrying inside it.
-  auto elapsed = since_start(st);
+  // (Since the start, from the reading above: one clock read per attempt, not two.)
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - std::chrono::duration_cast<clock_time>(st.started.time_since_epoch()));
   if (auto down_for = outage_remaining_ms(model, elapsed); down_for > 0) {
     c.more().events.push_back(fmt::format("{}: sim outage for {} ms more", model.id, down_for));
     // Not fed to the breaker: the window's end is known, and an open breaker would keep
@@ -828,21 +869,22 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
 
   // Rate limits of the provider: estimate now, correct when the answer comes.
   auto estimate = c.prompt_tokens + c.req->max_tokens;
-  auto lim = st.limiters.find(model.provider);
+  const auto served = binding_of(st, model);
+  rate_limiter* const limiter = served.limiter;
   // A per-key provider none of whose keys has a secret is not limited: the call fails
   // below with `auth`, naming the variables, like a provider whose one key is unset.
   bool no_usable_key = false;
-  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end())
-    no_usable_key = hp->second.per_key() && !hp->second.unusable.empty();
-  if (lim != st.limiters.end() && !c.grant.granted && !no_usable_key) {
+  if (served.http != nullptr)
+    no_usable_key = served.http->per_key() && !served.http->unusable.empty();
+  if (limiter != nullptr && !c.grant.granted && !no_usable_key) {
     bool per_key = c.chain && c.chain->candidates()[c.candidate].per_key;  // see pump()
     key_mask excluded = 0;
     key_mask never = 0;  // keys that no wait brings back (their variable is unset)
     if (per_key) {
       never = unusable_keys(st, model.provider);
-      excluded = never | c.keys_tried | open_keys(st, model, *lim->second, now);
+      excluded = never | c.keys_tried | open_keys(st, model, *limiter, now);
     }
-    rate_grant grant = lim->second->acquire(estimate, now, excluded);
+    rate_grant grant = limiter->acquire(estimate, now, excluded);
     // A per-key provider: the granted key's breaker must admit too (a half-open one
     // lets one probe through); otherwise give the slot back and ask for another key.
     while (per_key && grant.granted) {
@@ -854,9 +896,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         c.key_probe = admission.probe;
         break;
       }
-      lim->second->cancel(grant, now);
+      limiter->cancel(grant, now);
       excluded |= key_bit(grant.key_index);
-      grant = lim->second->acquire(estimate, now, excluded);
+      grant = limiter->acquire(estimate, now, excluded);
     }
     if (!grant.granted && grant.all_excluded) {
       // Every key is out: breakers open, rejected or throttled during this call, or
@@ -896,7 +938,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
                 now, false, true, grant.wait);
       return attempt_start::skipped;
     }
-    c.limiter = lim->second.get();
+    c.limiter = limiter;
     c.grant = grant;
   }
 
@@ -938,8 +980,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     sp.switch_pending = false;
   }
 
-  if (auto hp = st.http_providers.find(model.provider); hp != st.http_providers.end()) {
-    const http_provider& provider = hp->second;
+  if (served.http != nullptr) {
+    const http_provider& provider = *served.http;
     if (!provider.unusable.empty()) {
       attempt_done(self, key, error_response(*c.req, "auth", provider.unusable));
       return attempt_start::ended;
@@ -991,12 +1033,11 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
         std::move(on_chunk));
     return attempt_start::started;
   }
-  if (auto broken = st.broken_providers.find(model.provider); broken != st.broken_providers.end()) {
-    attempt_done(self, key, error_response(*c.req, "no_model", broken->second));
+  if (served.broken != nullptr) {
+    attempt_done(self, key, error_response(*c.req, "no_model", *served.broken));
     return attempt_start::ended;
   }
-  auto sim = st.sims.find(model.provider);
-  if (sim == st.sims.end()) {
+  if (served.sim == nullptr) {
     attempt_done(self, key,
                  error_response(*c.req, "no_model",
                                 fmt::format("model '{}' is served by provider '{}', which is "
@@ -1005,7 +1046,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::ended;
   }
   if (st.observer) st.observer(model, *c.req);
-  sim_outcome outcome = sim->second.call(model, c.req->messages, c.req->max_tokens, elapsed,
+  sim_outcome outcome = served.sim->call(model, c.req->messages, c.req->max_tokens, elapsed,
                                          c.stream && c.stream->prefill_in_messages
                                              ? estimate_prompt_tokens(c.req->messages)
                                              : c.prompt_tokens);
@@ -1414,6 +1455,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       st.broken_providers.emplace(p.name, error);
     }
   }
+  for (const auto& m : st.cfg->models) st.served_by.push_back(binding_for(st, m.provider));
   st.embedded =
       std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
   if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();
@@ -1439,7 +1481,8 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
                                             req.latency_class));
         ++st.counters.calls;
         auto key = st.next_call++;
-        call_state c;
+        // Built in place: a call_state is large, and moving it in cost more than filling it.
+        auto& c = st.calls.try_emplace(key).first->second;
         c.requester = caf::actor_cast<caf::actor>(self->current_sender());
         c.promise = self->make_response_promise();
         c.received = received;
@@ -1447,7 +1490,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.cls = cls;
         c.req = std::make_unique<model_request>(std::move(req));
         auto promise = c.promise;
-        auto& call = st.calls.emplace(key, std::move(c)).first->second;
+        auto& call = c;
         if (!request_embedding(self, key, call)) proceed(self, key, call);
         return promise;
       },

@@ -142,9 +142,17 @@ bool routing_policy::consults_classifier(const routing_input& in) const {
 
 routing_decision routing_policy::decide(const routing_input& in,
                                         const model_health& health) const {
+  // One named result for every way out: returned without moving the trace (a dozen
+  // strings and two vectors) on every call.
+  routing_decision out;
+  decide_into(in, health, out);
+  return out;
+}
+
+void routing_policy::decide_into(const routing_input& in, const model_health& health,
+                                 routing_decision& out) const {
   const config& cfg = *cfg_;
   const model_request& req = in.request;
-  routing_decision out;
   decision_trace& t = out.trace;
   t.budget = in.budget;
   t.latency_class = req.latency_class;
@@ -154,7 +162,6 @@ routing_decision routing_policy::decide(const routing_input& in,
     out.message = std::move(message);
     t.outcome = to_string(outcome);
     t.note = out.message;
-    return std::move(out);
   };
 
   // Route: the caller's, a rule's, the classifier's when confident, or the default.
@@ -307,7 +314,6 @@ routing_decision routing_policy::decide(const routing_input& in,
     t.note = fmt::format("raised from {}: {}", t.target_tier,
                          tier_rejections(t.candidates, t.target_tier));
   }
-  return out;
 }
 
 }  // namespace switchyard

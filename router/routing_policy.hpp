@@ -123,6 +123,9 @@ class routing_policy {
   const std::shared_ptr<const route_classifier>& classifier() const { return classifier_; }
 
  private:
+  void decide_into(const routing_input& in, const model_health& health,
+                   routing_decision& out) const;
+
   std::shared_ptr<const config> cfg_;
   std::shared_ptr<const route_classifier> classifier_;
   routing_rules rules_;

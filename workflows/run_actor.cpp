@@ -186,7 +186,13 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   }
   for (auto& c : reply.calls) {
     if (c.decision.empty()) continue;
-    if (!e.routing) e.routing = std::make_unique<step_routing>();
+    if (!e.routing) {
+      e.routing = std::make_unique<step_routing>();
+      // Brackets and commas included: one allocation for the array, not two or three.
+      size_t size = 1;
+      for (const auto& d : reply.calls) size += d.decision.size() + 1;
+      e.routing->decisions.reserve(size);
+    }
     auto& r = *e.routing;
     r.route = c.route;
     r.downgraded = r.downgraded || c.downgraded;

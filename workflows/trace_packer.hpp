@@ -2,9 +2,11 @@
 // Keeps decision traces small while a run holds them. A run keeps one JSON trace per
 // model call (about 600 B each) until it ends, and ten thousand runs may be in
 // flight. Traces of one engine share most of their text (keys, the catalog's models,
-// filter verdicts), so each is LZ4-compressed against a reference trace: the first
-// one this packer saw. A trace like the reference packs to a few dozen bytes; one
-// unlike it still packs about as well as plain LZ4 would.
+// filter verdicts), so each is packed against a reference trace: the first one this
+// packer saw. One that differs from it in a few bytes in one place (another token
+// count) is kept as that difference, found with a memcmp; others are LZ4-compressed
+// with the reference as dictionary. A trace like the reference packs to a few dozen
+// bytes; one unlike it still packs about as well as plain LZ4 would.
 //
 //   trace_packer packer;
 //   std::string packed = packer.pack(trace_json);       // any thread

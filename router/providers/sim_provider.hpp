@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "runtime/config.hpp"
@@ -55,6 +56,19 @@ class sim_provider {
  private:
   uint64_t seed_;
   std::unordered_map<std::string, uint64_t> calls_;
+  // The entry of the model called last (most calls go to the model of the call before):
+  // a string compare instead of hashing the id. Entries of the map never move; a copy
+  // or a moved-to provider starts without one.
+  struct entry_cache {
+    std::pair<const std::string, uint64_t>* entry = nullptr;
+    entry_cache() = default;
+    entry_cache(const entry_cache&) {}
+    entry_cache& operator=(const entry_cache&) {
+      entry = nullptr;
+      return *this;
+    }
+  };
+  entry_cache last_;
 };
 
 }  // namespace switchyard

@@ -329,6 +329,33 @@ TEST_CASE("policy: trace text escapes what users typed", "[policy][trace]") {
   CHECK(j["rules_fired"][0] == "r\"1");
 }
 
+TEST_CASE("trace json: strings of every length escape what JSON needs, wherever it sits",
+          "[policy]") {
+  // The writer checks short strings eight bytes at a time: put each special byte at
+  // every position of strings around those boundaries, and past the short-string limit.
+  const std::vector<std::string> specials = {
+      "\"", "\\", "\n", std::string(1, '\x01'), "\x1f", "\xc3\xa9", "\xff", "~", " "};
+  for (size_t len : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 61u, 62u, 63u, 64u, 70u}) {
+    for (const auto& special : specials) {
+      for (size_t at = 0; at + special.size() <= len; at += (len > 20 ? 7 : 1)) {
+        std::string value(len, 'a');
+        value.replace(at, special.size(), special);
+        decision_trace t;
+        t.outcome = "routed";
+        t.route = value;
+        auto text = to_json_text(t);
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        INFO("len " << len << " at " << at << ": " << text);
+        REQUIRE_FALSE(j.is_discarded());
+        if (special == "\xff")  // invalid UTF-8: one U+FFFD
+          CHECK(j["route"] == std::string(value).replace(at, 1, "\xef\xbf\xbd"));
+        else
+          CHECK(j["route"] == value);
+      }
+    }
+  }
+}
+
 TEST_CASE("complexity: code and parts detection", "[complexity]") {
   CHECK(looks_like_code("```python\nprint(1)\n```"));
   CHECK(looks_like_code("x = compute();\nreturn x;"));

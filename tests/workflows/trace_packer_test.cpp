@@ -47,12 +47,37 @@ TEST_CASE("trace packer: a trace like the reference packs to a small fraction", 
   CHECK(packer.unpack(packed) == similar);
 }
 
+TEST_CASE("trace packer: a trace that differs from the reference in one number packs to a delta",
+          "[trace_packer]") {
+  trace_packer packer;
+  auto first = a_trace(1, "billing");
+  (void)packer.pack(first);
+  for (const char* tokens : {"42", "7", "1234"}) {
+    auto similar = first;
+    similar.replace(similar.find("\"prompt_tokens\":41") + 16, 2, tokens);
+    auto packed = packer.pack(similar);
+    INFO("packed " << packed.size() << " of " << similar.size() << " bytes");
+    CHECK(packed.size() < 24);
+    CHECK(packer.unpack(packed) == similar);
+  }
+  // The reference itself, and one that only grows or shrinks at an end.
+  CHECK(packer.unpack(packer.pack(first)) == first);
+  auto longer = first + "  ";
+  CHECK(packer.unpack(packer.pack(longer)) == longer);
+  auto shorter = first.substr(0, first.size() - 3);
+  CHECK(packer.unpack(packer.pack(shorter)) == shorter);
+}
+
 TEST_CASE("trace packer: bytes it did not make unpack to nothing", "[trace_packer]") {
   trace_packer packer;
   (void)packer.pack(a_trace(1, "billing"));
   CHECK(packer.unpack("").empty());
   CHECK(packer.unpack(std::string("\x01\x40\x00\x00\x00garbage", 12)).empty());
   CHECK(packer.unpack(std::string("\x07\x01\x00\x00\x00x", 6)).empty());
+  // A delta whose lengths do not fit the reference or the size.
+  CHECK(packer.unpack(std::string("\x02\x10\x00\x00\x00\xff\x7f\x00", 8)).empty());
+  CHECK(packer.unpack(std::string("\x02\x10\x00\x00\x00\x01\x01zz", 9)).empty());
+  CHECK(packer.unpack(std::string("\x02\x10\x00\x00\x00\x81", 6)).empty());
 }
 
 TEST_CASE("trace packer: threads pack and unpack at once", "[trace_packer]") {
