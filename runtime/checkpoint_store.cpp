@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -67,34 +68,55 @@ std::string encode_ledger(const ledger_entry& e);
 // tree for them cost more than the RocksDB write itself. These append straight into
 // one string (runtime/json_text.hpp escapes strings).
 
-void append_key(std::string& out, const char* key) {
-  if (out.back() != '{') out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
+// `,"key":` (no comma after the opening brace) in one append: the keys are literals,
+// so their length is known here and no strlen or per-piece append is needed.
+template <size_t N>
+void append_key(std::string& out, const char (&key)[N]) {
+  char buf[N + 3];
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, key, N - 1);
+  buf[N + 1] = '"';
+  buf[N + 2] = ':';
+  if (out.back() == '{')
+    out.append(buf + 1, N + 2);
+  else
+    out.append(buf, N + 3);
 }
 
-void field(std::string& out, const char* key, std::string_view value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], std::string_view value) {
   append_key(out, key);
   append_json_string(out, value);
 }
 
-void field(std::string& out, const char* key, bool value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], const std::string& value) {
+  field(out, key, std::string_view{value});
+}
+
+template <size_t N>
+void field(std::string& out, const char (&key)[N], const char* value) {
+  field(out, key, std::string_view{value});
+}
+
+template <size_t N>
+void field(std::string& out, const char (&key)[N], bool value) {
   append_key(out, key);
   out += value ? "true" : "false";
 }
 
-template <class Int>
-std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
-                                                                              const char* key,
-                                                                              Int value) {
+template <size_t N, class Int>
+std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(
+    std::string& out, const char (&key)[N], Int value) {
   append_key(out, key);
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, r.ptr);
 }
 
-void field(std::string& out, const char* key, double value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], double value) {
   append_key(out, key);
   if (!std::isfinite(value)) value = 0;  // JSON has no NaN or infinity
   char buf[32];
