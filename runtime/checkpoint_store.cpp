@@ -1,5 +1,4 @@
 #include "runtime/checkpoint_store.hpp"
-#include "runtime/json_text.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -20,6 +19,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "runtime/json_text.hpp"
 #include "runtime/run_result_json.hpp"
 
 namespace switchyard {
@@ -106,8 +106,9 @@ void field(std::string& out, const char (&key)[N], bool value) {
 }
 
 template <size_t N, class Int>
-std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(
-    std::string& out, const char (&key)[N], Int value) {
+std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
+                                                                              const char (&key)[N],
+                                                                              Int value) {
   append_key(out, key);
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, value);
@@ -483,10 +484,10 @@ write_outcome checkpoint_store::write_step(const run_checkpoint& state,
 }
 
 prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
-                                             const std::vector<step_record>& steps,
-                                             const std::vector<ledger_entry>& calls,
-                                             std::optional<uint32_t> drop_steps_from,
-                                             bool calls_may_repeat) {
+                                              const std::vector<step_record>& steps,
+                                              const std::vector<ledger_entry>& calls,
+                                              std::optional<uint32_t> drop_steps_from,
+                                              bool calls_may_repeat) {
   prepared_write w;
   w.run_id = state.run_id;
   w.state = encode_checkpoint(state);
@@ -539,9 +540,8 @@ std::vector<write_outcome> checkpoint_store::write_group(
       const auto& id = w.call_ids[k];
       // As in write_step: a call already counted, on disk or earlier in this group,
       // is never counted twice.
-      if (w.calls_may_repeat &&
-          (has_call(id) ||
-           std::any_of(counted.begin(), counted.end(), [&](auto* c) { return *c == id; })))
+      if (w.calls_may_repeat && (has_call(id) || std::any_of(counted.begin(), counted.end(),
+                                                             [&](auto* c) { return *c == id; })))
         continue;
       counted.push_back(&id);
       batch.Put(impl_->ledger, id, w.call_values[k]);
