@@ -1,8 +1,8 @@
 #include "runtime/checkpoint_store.hpp"
-#include "runtime/json_text.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -11,12 +11,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <type_traits>
 
+#include "runtime/json_text.hpp"
 #include "runtime/run_result_json.hpp"
 
 namespace switchyard {
@@ -64,26 +67,47 @@ std::string encode_ledger(const ledger_entry& e);
 // tree for them cost more than the RocksDB write itself. These append straight into
 // one string (runtime/json_text.hpp escapes strings).
 
-void append_key(std::string& out, const char* key) {
-  if (out.back() != '{') out += ',';
-  out += '"';
-  out += key;
-  out += "\":";
+// `,"key":` (no comma after the opening brace) in one append: the keys are literals,
+// so their length is known here and no strlen or per-piece append is needed.
+template <size_t N>
+void append_key(std::string& out, const char (&key)[N]) {
+  char buf[N + 3];
+  buf[0] = ',';
+  buf[1] = '"';
+  std::memcpy(buf + 2, key, N - 1);
+  buf[N + 1] = '"';
+  buf[N + 2] = ':';
+  if (out.back() == '{')
+    out.append(buf + 1, N + 2);
+  else
+    out.append(buf, N + 3);
 }
 
-void field(std::string& out, const char* key, std::string_view value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], std::string_view value) {
   append_key(out, key);
   append_json_string(out, value);
 }
 
-void field(std::string& out, const char* key, bool value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], const std::string& value) {
+  field(out, key, std::string_view{value});
+}
+
+template <size_t N>
+void field(std::string& out, const char (&key)[N], const char* value) {
+  field(out, key, std::string_view{value});
+}
+
+template <size_t N>
+void field(std::string& out, const char (&key)[N], bool value) {
   append_key(out, key);
   out += value ? "true" : "false";
 }
 
-template <class Int>
+template <size_t N, class Int>
 std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
-                                                                              const char* key,
+                                                                              const char (&key)[N],
                                                                               Int value) {
   append_key(out, key);
   char buf[24];
@@ -91,7 +115,8 @@ std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(st
   out.append(buf, r.ptr);
 }
 
-void field(std::string& out, const char* key, double value) {
+template <size_t N>
+void field(std::string& out, const char (&key)[N], double value) {
   append_key(out, key);
   if (!std::isfinite(value)) value = 0;  // JSON has no NaN or infinity
   char buf[32];
@@ -112,6 +137,15 @@ std::string encode_ledger(const ledger_entry& e) {
   field(out, "nano_usd", e.nano_usd);
   out += '}';
   return out;
+}
+
+// RocksDB counts every key comparison in a thread-local perf context by default (one
+// TLS lookup per comparison: a tenth of a memtable insert). Nothing reads the counts.
+void without_perf_counters() {
+  thread_local bool off = false;
+  if (off) return;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  off = true;
 }
 
 }  // namespace
@@ -321,6 +355,7 @@ struct checkpoint_store::impl {
       out.error = "checkpoint store '" + path + "': write failed: " + problem;
       return out;
     }
+    without_perf_counters();
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     batches.fetch_add(1, std::memory_order_relaxed);
@@ -365,8 +400,23 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   db_opts.create_missing_column_families = true;
   db_opts.keep_log_file_num = 4;
   db_opts.max_total_wal_size = 64 << 20;
+  // Every step's batch goes through one writer thread (group commit): RocksDB's
+  // concurrent memtable inserts buy nothing.
+  db_opts.allow_concurrent_memtable_write = false;
+  // Obsolete files are deleted by a background job, not by the writer thread that
+  // installs a flush: a step's write never waits on unlink().
+  db_opts.avoid_unnecessary_blocking_io = true;
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.write_buffer_size = 16 << 20;  // small rows; 4 families share the RAM
+  // L0 and L1 hold what was written in the last minutes, are rewritten by compaction
+  // soon, and are read by recovery: compressing them cost the flush about a third of
+  // its CPU. Older levels keep the default compression.
+  cf_opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
+                                   cf_opts.compression};
+  // No memtable insert hints (memtable_insert_with_hint_prefix_extractor): they cut
+  // the skip list's cost by a third, but this RocksDB build (7.8.3, assertions on)
+  // aborted in InlineSkipList::Insert (recompute_height <= max_height) when a run's
+  // records were deleted (gc); see docs/durability.md.
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
       {cf_runs, cf_opts},
@@ -434,10 +484,10 @@ write_outcome checkpoint_store::write_step(const run_checkpoint& state,
 }
 
 prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
-                                             const std::vector<step_record>& steps,
-                                             const std::vector<ledger_entry>& calls,
-                                             std::optional<uint32_t> drop_steps_from,
-                                             bool calls_may_repeat) {
+                                              const std::vector<step_record>& steps,
+                                              const std::vector<ledger_entry>& calls,
+                                              std::optional<uint32_t> drop_steps_from,
+                                              bool calls_may_repeat) {
   prepared_write w;
   w.run_id = state.run_id;
   w.state = encode_checkpoint(state);
@@ -467,6 +517,7 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
 
 std::vector<write_outcome> checkpoint_store::write_group(
     const std::vector<prepared_write>& writes) {
+  without_perf_counters();
   std::vector<write_outcome> out(writes.size());
   rocksdb::WriteBatch batch;
   std::vector<size_t> in_batch;
@@ -489,9 +540,8 @@ std::vector<write_outcome> checkpoint_store::write_group(
       const auto& id = w.call_ids[k];
       // As in write_step: a call already counted, on disk or earlier in this group,
       // is never counted twice.
-      if (w.calls_may_repeat &&
-          (has_call(id) ||
-           std::any_of(counted.begin(), counted.end(), [&](auto* c) { return *c == id; })))
+      if (w.calls_may_repeat && (has_call(id) || std::any_of(counted.begin(), counted.end(),
+                                                             [&](auto* c) { return *c == id; })))
         continue;
       counted.push_back(&id);
       batch.Put(impl_->ledger, id, w.call_values[k]);

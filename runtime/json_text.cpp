@@ -1,20 +1,55 @@
 #include "runtime/json_text.hpp"
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace switchyard {
 
+namespace {
+
+constexpr uint64_t ones = 0x0101010101010101ull;
+constexpr uint64_t highs = 0x8080808080808080ull;
+
+// True when one of the 8 bytes of `v` is a control byte, non-ASCII, '"' or '\\': the
+// bytes a JSON string cannot take as they are. The zero-byte test on 8 bytes at once
+// (x - 0x01..) & ~x & 0x80.. is exact for "is there such a byte"; a text is mostly
+// plain, so this scans it a word at a time instead of a byte at a time.
+bool needs_escape(uint64_t v) {
+  uint64_t below_space = (v - ones * 0x20) & ~v;
+  uint64_t quote = v ^ (ones * '"');
+  uint64_t backslash = v ^ (ones * '\\');
+  uint64_t is_quote = (quote - ones) & ~quote;
+  uint64_t is_backslash = (backslash - ones) & ~backslash;
+  return ((below_space | is_quote | is_backslash) & highs) != 0 || (v & highs) != 0;
+}
+
+// Length of the prefix of `text` from `from` that needs no escaping.
+size_t plain_end(std::string_view text, size_t from) {
+  size_t i = from;
+  while (i + 8 <= text.size()) {
+    uint64_t v;
+    std::memcpy(&v, text.data() + i, 8);
+    if (needs_escape(v)) break;
+    i += 8;
+  }
+  while (i < text.size()) {
+    auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
+  out.reserve(out.size() + text.size() + 2);
   out += '"';
   size_t i = 0;
   while (i < text.size()) {
     // Runs of bytes that need no escaping (most of any text) are appended in one go.
-    size_t plain = i;
-    while (plain < text.size()) {
-      auto b = static_cast<unsigned char>(text[plain]);
-      if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
-      ++plain;
-    }
+    size_t plain = plain_end(text, i);
     if (plain > i) {
       out.append(text.data() + i, plain - i);
       i = plain;
