@@ -35,41 +35,9 @@ namespace {
 
 void put_raw(std::string& out, std::string_view text) { out.append(text); }
 
-// True when a word of eight bytes holds a byte JSON must escape or check: a control
-// character, '"', '\\', or a byte of a multi-byte UTF-8 sequence (>= 0x80). Exact,
-// by the usual "has a zero byte" tricks.
-bool needs_escape(uint64_t x) {
-  constexpr uint64_t ones = 0x0101010101010101ULL;
-  constexpr uint64_t highs = 0x8080808080808080ULL;
-  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
-  return ((x & highs) | ((x - ones * 0x20) & ~x & highs) | has_zero(x ^ (ones * '"')) |
-          has_zero(x ^ (ones * '\\'))) != 0;
-}
-
-void put_string(std::string& out, std::string_view text) {
-  // Short plain ASCII (model ids, tiers, sources: nearly every value of a trace) goes
-  // out with its quotes in one append, checked eight bytes at a time; anything else
-  // through the escaping writer.
-  constexpr size_t max_short = 62;
-  if (text.size() <= max_short) {
-    char buf[max_short + 2 + 8];
-    buf[0] = '"';
-    std::memcpy(buf + 1, text.data(), text.size());
-    std::memset(buf + 1 + text.size(), ' ', 8);  // padding that needs no escaping
-    bool plain = true;
-    for (size_t i = 0; i < text.size() && plain; i += 8) {
-      uint64_t word;
-      std::memcpy(&word, buf + 1 + i, sizeof word);
-      plain = !needs_escape(word);
-    }
-    if (plain) {
-      buf[text.size() + 1] = '"';
-      out.append(buf, text.size() + 2);
-      return;
-    }
-  }
-  append_json_string(out, text);
-}
+// Values go through the shared escaping writer, which skips plain runs eight bytes at
+// a time (runtime/json_text).
+void put_string(std::string& out, std::string_view text) { append_json_string(out, text); }
 
 // Keys are literals of plain ASCII letters and underscores: nothing to escape, so they
 // are appended as they are (the escaping writer costs more than the rest of a key).
