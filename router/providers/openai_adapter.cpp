@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "router/providers/error_mapping.hpp"
@@ -55,6 +56,220 @@ json tool_choice_value(const std::string& choice) {
   return {{"type", "function"}, {"function", {{"name", choice}}}};
 }
 
+
+// Appends `text` as nlohmann's dump writes a string (ensure_ascii off). False, with
+// nothing promised about `out`, when `text` is not valid UTF-8.
+bool append_wire_string(std::string& out, std::string_view text) {
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    size_t plain = i;
+    while (plain < n && p[plain] >= 0x20 && p[plain] < 0x80 && p[plain] != '"' &&
+           p[plain] != '\\')
+      ++plain;
+    out.append(text.data() + i, plain - i);
+    i = plain;
+    if (i == n) break;
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: {
+          static const char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+        }
+      }
+      ++i;
+      continue;
+    }
+    // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, up to U+10FFFF).
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (size_t k = 2; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+    out.append(text.data() + i, len);
+    i += len;
+  }
+  out += '"';
+  return true;
+}
+
+// nlohmann's text of a double (shortest round-trip form; "null" when not finite).
+void append_wire_number(std::string& out, double x) { out += json(x).dump(); }
+
+// The request body written straight into a string, byte for byte what request_body_dom
+// dumps: nlohmann objects keep their keys sorted, so every object here writes its keys
+// in that order. Throws what request_body_dom throws; false when some text is not valid
+// UTF-8 (the caller then uses request_body_dom).
+bool write_request_body(const model_request& req, const model_config& model, std::string& out) {
+  bool valid = true;
+  auto text = [&](std::string_view s) { valid = append_wire_string(out, s) && valid; };
+  bool first = true;
+  auto field = [&](const char* name) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += name;
+    out += "\":";
+  };
+  out.reserve(256);
+  out += '{';
+  if (req.logprobs) {
+    field("logprobs");
+    out += "true";
+  }
+  field("max_tokens");
+  out += std::to_string(req.max_tokens);
+  field("messages");
+  out += '[';
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    const chat_message& m = req.messages[i];
+    if (i > 0) out += ',';
+    if (m.role == "system" || m.role == "user" ||
+        (m.role == "assistant" && m.tool_calls.empty())) {
+      out += "{\"content\":";
+      text(m.content);
+      out += ",\"role\":";
+      text(m.role);
+      out += '}';
+    } else if (m.role == "assistant") {
+      out += "{\"content\":";
+      // With tool calls and no text, OpenAI expects content null rather than "".
+      if (m.content.empty()) {
+        out += "null";
+      } else {
+        text(m.content);
+      }
+      out += ",\"role\":\"assistant\",\"tool_calls\":[";
+      for (size_t k = 0; k < m.tool_calls.size(); ++k) {
+        const tool_call& call = m.tool_calls[k];
+        std::string arguments = "{}";
+        if (!call.arguments_json.empty()) {
+          std::string what = "messages[" + std::to_string(i) + "].tool_calls[" +
+                             std::to_string(k) + "].arguments_json";
+          arguments = request_object(call.arguments_json, what).dump();
+        }
+        if (k > 0) out += ',';
+        out += "{\"function\":{\"arguments\":";
+        text(arguments);
+        out += ",\"name\":";
+        text(call.name);
+        out += "},\"id\":";
+        text(call.id);
+        out += ",\"type\":\"function\"}";
+      }
+      out += "]}";
+    } else if (m.role == "tool" && !m.tool_call_id.empty()) {
+      out += "{\"content\":";
+      text(m.content);
+      out += ",\"role\":\"tool\",\"tool_call_id\":";
+      text(m.tool_call_id);
+      out += '}';
+    } else {
+      wire_message(m, i);  // throws the reason this message cannot be sent
+    }
+  }
+  out += ']';
+  field("model");
+  text(model.wire_name());
+  if (req.json_mode) {
+    field("response_format");
+    out += "{\"type\":\"json_object\"}";
+  }
+  if (!req.stop.empty()) {
+    field("stop");
+    out += '[';
+    for (size_t i = 0; i < req.stop.size(); ++i) {
+      if (i > 0) out += ',';
+      text(req.stop[i]);
+    }
+    out += ']';
+  }
+  if (req.stream) {
+    field("stream");
+    out += "true";
+    field("stream_options");
+    out += "{\"include_usage\":true}";
+  }
+  if (req.temperature >= 0) {
+    field("temperature");
+    append_wire_number(out, req.temperature);
+  }
+  if (!req.tool_choice.empty()) {
+    field("tool_choice");
+    const std::string& choice = req.tool_choice;
+    if (choice == "auto" || choice == "none" || choice == "required") {
+      text(choice);
+    } else {
+      out += "{\"function\":{\"name\":";
+      text(choice);
+      out += "},\"type\":\"function\"}";
+    }
+  }
+  if (!req.tools.empty()) {
+    field("tools");
+    out += '[';
+    for (size_t i = 0; i < req.tools.size(); ++i) {
+      const tool_definition& tool = req.tools[i];
+      if (tool.name.empty()) {
+        throw std::invalid_argument("tools[" + std::to_string(i) + "].name must not be empty");
+      }
+      if (i > 0) out += ',';
+      out += "{\"function\":{";
+      if (!tool.description.empty()) {
+        out += "\"description\":";
+        text(tool.description);
+        out += ',';
+      }
+      out += "\"name\":";
+      text(tool.name);
+      out += ",\"parameters\":";
+      if (tool.parameters_json.empty()) {
+        out += "{\"properties\":{},\"type\":\"object\"}";
+      } else {
+        out += request_object(tool.parameters_json,
+                              "tools[" + std::to_string(i) + "].parameters_json")
+                   .dump(-1, ' ', false, json::error_handler_t::replace);
+      }
+      out += "},\"type\":\"function\"}";
+    }
+    out += ']';
+  }
+  if (req.logprobs && req.top_logprobs > 0) {
+    field("top_logprobs");
+    out += std::to_string(req.top_logprobs);
+  }
+  if (req.top_p >= 0) {
+    field("top_p");
+    append_wire_number(out, req.top_p);
+  }
+  out += '}';
+  return valid;
+}
 }  // namespace
 
 std::string normalise_finish_reason(const std::string& reason) {
@@ -64,8 +279,7 @@ std::string normalise_finish_reason(const std::string& reason) {
   return out;
 }
 
-http_request build_request(const model_request& req, const model_config& model,
-                           const provider_config& provider, const std::string& api_key) {
+nlohmann::json request_body_dom(const model_request& req, const model_config& model) {
   json body = {{"model", model.wire_name()}, {"max_tokens", req.max_tokens}};
   json messages = json::array();
   for (size_t i = 0; i < req.messages.size(); ++i)
@@ -101,14 +315,23 @@ http_request build_request(const model_request& req, const model_config& model,
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
   }
+  return body;
+}
 
-  return openai_post("/chat/completions", req.stream ? "text/event-stream" : "application/json",
-                     provider, api_key, body);
+http_request build_request(const model_request& req, const model_config& model,
+                           const provider_config& provider, const std::string& api_key) {
+  const char* accept = req.stream ? "text/event-stream" : "application/json";
+  std::string body;
+  if (write_request_body(req, model, body)) {
+    return openai_post("/chat/completions", accept, provider, api_key, std::move(body));
+  }
+  // Text that is not valid UTF-8: nlohmann's dump replaces the bad bytes, its way.
+  return openai_post("/chat/completions", accept, provider, api_key, request_body_dom(req, model));
 }
 
 http_request openai_post(const std::string& path, const char* accept,
                          const provider_config& provider, const std::string& api_key,
-                         const json& body) {
+                         std::string body) {
   http_request out;
   out.method = "POST";
   out.target = path;
@@ -124,8 +347,15 @@ http_request openai_post(const std::string& path, const char* accept,
     }
   }
   for (const auto& header : provider.headers) out.headers.push_back(header);
-  out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.body = std::move(body);
   return out;
+}
+
+http_request openai_post(const std::string& path, const char* accept,
+                         const provider_config& provider, const std::string& api_key,
+                         const json& body) {
+  return openai_post(path, accept, provider, api_key,
+                     body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 namespace {

@@ -275,3 +275,60 @@ TEST_CASE("openai adapter: fields of the wrong type read as absent and a repeate
   CHECK(openai_adapter::parse_response(200, {}, nested_error, priced_model()).error.kind ==
         "server_error");
 }
+
+TEST_CASE("openai adapter: the request text is byte for byte the dump of the request document",
+          "[providers][openai]") {
+  auto same_bytes = [](const model_request& req, const model_config& model) {
+    std::string expected = openai_adapter::request_body_dom(req, model)
+                               .dump(-1, ' ', false, json::error_handler_t::replace);
+    http_request http = openai_adapter::build_request(req, model, http_provider("openai"), "");
+    CHECK(http.body == expected);
+  };
+  model_config model = priced_model("gpt-4o-mini");
+  model_request req = tool_conversation();
+  same_bytes(req, model);
+
+  req.temperature = 0.1 + 0.2;  // 0.30000000000000004: nlohmann's shortest round trip
+  req.top_p = 1;
+  req.stop = {"END", "\"quoted\"\\", ""};
+  req.json_mode = true;
+  req.logprobs = true;
+  req.top_logprobs = 5;
+  req.stream = true;
+  req.tool_choice = "weather";
+  req.tools.push_back({"no_params", "", ""});
+  req.messages.emplace_back("user", std::string("ctl \b\f\n\r\t\x01\x1f\x7f / caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  req.messages.push_back(req.messages.front());
+  req.messages.back().role = "assistant";
+  req.messages.back().content = "";
+  req.messages.back().tool_calls = {{"id\t1", "f", ""}, {"id2", "g", R"({"b": [1, 2.5e3], "a": null})"}};
+  same_bytes(req, model);
+
+  for (double x : {0.0, 1e-7, 2.0, 0.7, 123456789.125}) {
+    req.temperature = x;
+    same_bytes(req, model);
+  }
+  for (const char* choice : {"auto", "none", "required"}) {
+    req.tool_choice = choice;
+    same_bytes(req, model);
+  }
+
+  // Text that is not UTF-8 goes through the document, which replaces the bad bytes.
+  for (const char* bad : {"\xC3", "a\xFF" "b", "\xED\xA0\x80", "\xE0\x80\xAF", "\xF4\x90\x80\x80",
+                          "\xC0\xAF"}) {
+    model_request plain;
+    plain.messages.emplace_back("user", bad);
+    same_bytes(plain, model);
+    http_request http = openai_adapter::build_request(plain, model, http_provider("openai"), "");
+    CHECK(json::accept(http.body));
+  }
+
+  model_request broken;
+  broken.messages.emplace_back("tool", "no id");
+  CHECK_THROWS_WITH(openai_adapter::build_request(broken, model, http_provider("openai"), ""),
+                    "messages[0]: a tool message needs tool_call_id");
+  broken.messages[0] = chat_message("robot", "x");
+  CHECK_THROWS_WITH(
+      openai_adapter::build_request(broken, model, http_provider("openai"), ""),
+      "messages[0].role must be system, user, assistant or tool, got \"robot\"");
+}
