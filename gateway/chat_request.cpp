@@ -219,6 +219,31 @@ void parse_model(const std::string& model, const config& cfg, chat_request& out)
   throw parse_failure{e};
 }
 
+// Checks across fields and the capabilities the request needs, once every field is read.
+void finish_request(chat_request& out) {
+  auto& call = out.call;
+  if (call.top_logprobs > 0 && !call.logprobs) fail("top_logprobs", "needs logprobs: true");
+  if (!call.tool_choice.empty() && call.tool_choice != "none" && call.tool_choice != "auto" &&
+      call.tool_choice != "required") {
+    bool offered = std::any_of(call.tools.begin(), call.tools.end(), [&](const tool_definition& t) {
+      return t.name == call.tool_choice;
+    });
+    if (!offered) fail("tool_choice.function.name", "names a tool that is not in tools");
+  }
+  if (call.tool_choice == "required" && call.tools.empty())
+    fail("tool_choice", "\"required\" needs tools");
+  // The router only picks models that can do what the request needs.
+  auto need = [&](const char* capability) {
+    if (std::find(call.capabilities.begin(), call.capabilities.end(), capability) ==
+        call.capabilities.end())
+      call.capabilities.push_back(capability);
+  };
+  if (!call.tools.empty() && call.tool_choice != "none") need("tools");
+  if (call.json_mode) need("json_mode");
+  if (call.logprobs) need("logprobs");
+  call.stream = out.stream;
+}
+
 void parse_document(const json& doc, const config& cfg, uint32_t default_max_tokens,
                     chat_request& out) {
   if (!doc.is_object()) wrong_type("body", "a JSON object", doc);
@@ -318,26 +343,7 @@ void parse_document(const json& doc, const config& cfg, uint32_t default_max_tok
   }
   if (!has_model) fail("model", "is required");
   if (!has_messages) fail("messages", "is required");
-  if (call.top_logprobs > 0 && !call.logprobs) fail("top_logprobs", "needs logprobs: true");
-  if (!call.tool_choice.empty() && call.tool_choice != "none" && call.tool_choice != "auto" &&
-      call.tool_choice != "required") {
-    bool offered = std::any_of(call.tools.begin(), call.tools.end(), [&](const tool_definition& t) {
-      return t.name == call.tool_choice;
-    });
-    if (!offered) fail("tool_choice.function.name", "names a tool that is not in tools");
-  }
-  if (call.tool_choice == "required" && call.tools.empty())
-    fail("tool_choice", "\"required\" needs tools");
-  // The router only picks models that can do what the request needs.
-  auto need = [&](const char* capability) {
-    if (std::find(call.capabilities.begin(), call.capabilities.end(), capability) ==
-        call.capabilities.end())
-      call.capabilities.push_back(capability);
-  };
-  if (!call.tools.empty() && call.tool_choice != "none") need("tools");
-  if (call.json_mode) need("json_mode");
-  if (call.logprobs) need("logprobs");
-  call.stream = out.stream;
+  finish_request(out);
 }
 
 // Deepest nesting of arrays and objects in `text` (outside strings). Checked before
@@ -368,6 +374,318 @@ size_t nesting_depth(std::string_view text) {
 
 constexpr size_t max_nesting = 64;
 
+// The fast path: one SAX pass straight into the request for the common shape (model,
+// plain messages, sampling options), without building a DOM first. It stops at anything
+// else: tools, content parts, a repeated key, any error. The caller then parses the body
+// again with the DOM path above, which alone decides every error, so messages and their
+// precedence are the same whichever path a body takes.
+class simple_request_reader final : public nlohmann::json_sax<json> {
+ public:
+  simple_request_reader(const config& cfg, chat_request& out) : cfg_(cfg), out_(out) {}
+
+  bool null() override {
+    if (skipping_ > 0) return true;
+    switch (take_value()) {
+      case field::content: return message_field(message_content);
+      case field::max_tokens:
+      case field::temperature:
+      case field::top_p:
+      case field::stop:
+      case field::stream:
+      case field::n:
+      case field::logprobs:
+      case field::top_logprobs:
+      case field::ignored: return true;
+      default: return false;
+    }
+  }
+  bool boolean(bool value) override {
+    if (skipping_ > 0) return true;
+    switch (take_value()) {
+      case field::stream: out_.stream = value; return true;
+      case field::logprobs: out_.call.logprobs = value; return true;
+      case field::ignored: return true;
+      default: return false;
+    }
+  }
+  bool number_integer(number_integer_t value) override {
+    // The lexer gives negative integers only here: no count may be negative.
+    if (skipping_ > 0) return true;
+    return real_number(take_value(), static_cast<double>(value));
+  }
+  bool number_unsigned(number_unsigned_t value) override {
+    if (skipping_ > 0) return true;
+    field f = take_value();
+    switch (f) {
+      case field::max_tokens: return count(value, 1, 10000000, out_.call.max_tokens);
+      case field::top_logprobs: return count(value, 0, 20, out_.call.top_logprobs);
+      case field::n: return value == 1;
+      default: return real_number(f, static_cast<double>(value));
+    }
+  }
+  bool number_float(number_float_t value, const string_t&) override {
+    if (skipping_ > 0) return true;
+    return real_number(take_value(), value);
+  }
+  bool string(string_t& value) override {
+    if (skipping_ > 0) return true;
+    switch (take_value()) {
+      case field::model:
+        try {
+          parse_model(value, cfg_, out_);
+        } catch (const parse_failure&) {
+          return false;
+        }
+        return true;
+      case field::stop:
+        out_.call.stop.push_back(std::move(value));
+        return true;
+      case field::stop_item:
+        if (out_.call.stop.size() == 4) return false;
+        out_.call.stop.push_back(std::move(value));
+        return true;
+      case field::role:
+        if (!message_field(message_role)) return false;
+        message_.role = std::move(value);
+        return true;
+      case field::content:
+        if (!message_field(message_content)) return false;
+        message_.content = std::move(value);
+        return true;
+      case field::name:
+        if (!message_field(message_name)) return false;
+        message_.name = std::move(value);
+        return true;
+      case field::tool_call_id:
+        if (!message_field(message_tool_call_id)) return false;
+        message_.tool_call_id = std::move(value);
+        return true;
+      case field::ignored: return true;
+      default: return false;
+    }
+  }
+  bool binary(binary_t&) override { return false; }
+
+  bool start_object(std::size_t) override {
+    if (skipping_ > 0 || (depth_ > 0 && take_value() == field::ignored)) {
+      ++skipping_;
+      return true;
+    }
+    if (depth_ == 0) {
+      depth_ = 1;
+      return true;
+    }
+    if (depth_ == 2 && in_messages_) {  // a message
+      depth_ = 3;
+      message_ = chat_message{};
+      message_fields_ = 0;
+      return true;
+    }
+    return false;
+  }
+  bool key(string_t& name) override {
+    if (skipping_ > 0) return true;
+    if (depth_ == 1) {
+      next_ = top_level_field(name);
+      if (next_ == field::unsupported) return false;
+      if (next_ == field::ignored) return true;
+      unsigned bit = 1u << static_cast<unsigned>(next_);
+      if (name == "max_completion_tokens") bit = 1u << 31;  // a second way to say max_tokens
+      if (seen_ & bit) return false;                        // a repeated key
+      seen_ |= bit;
+      // max_tokens and max_completion_tokens together: the DOM path decides.
+      if (next_ == field::max_tokens && (seen_ & max_tokens_bits) == max_tokens_bits)
+        return false;
+      return true;
+    }
+    if (depth_ == 3) {
+      if (name == "role") next_ = field::role;
+      else if (name == "content") next_ = field::content;
+      else if (name == "name") next_ = field::name;
+      else if (name == "tool_call_id") next_ = field::tool_call_id;
+      else return false;  // tool_calls, refusal, unknown fields
+      return true;
+    }
+    return false;
+  }
+  bool end_object() override {
+    if (skipping_ > 0) {
+      --skipping_;
+      return true;
+    }
+    if (depth_ == 3) {
+      depth_ = 2;
+      return end_message();
+    }
+    depth_ = 0;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (skipping_ > 0) {
+      ++skipping_;
+      return true;
+    }
+    field f = depth_ == 1 ? take_value() : field::unsupported;
+    if (f == field::ignored) {
+      ++skipping_;
+      return true;
+    }
+    if (f == field::messages) {
+      in_messages_ = true;
+      depth_ = 2;
+      return true;
+    }
+    if (f == field::stop) {
+      in_stop_ = true;
+      depth_ = 2;
+      return true;
+    }
+    return false;
+  }
+  bool end_array() override {
+    if (skipping_ > 0) {
+      --skipping_;
+      return true;
+    }
+    if (in_messages_ && out_.call.messages.empty()) return false;
+    in_messages_ = in_stop_ = false;
+    depth_ = 1;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+  bool has_model() const { return seen_ & (1u << static_cast<unsigned>(field::model)); }
+  bool has_messages() const { return seen_ & (1u << static_cast<unsigned>(field::messages)); }
+
+ private:
+  enum class field : uint8_t {
+    model,
+    messages,
+    max_tokens,
+    temperature,
+    top_p,
+    stop,
+    stream,
+    n,
+    logprobs,
+    top_logprobs,
+    ignored,
+    unsupported,
+    // inside an array or a message
+    stop_item,
+    role,
+    content,
+    name,
+    tool_call_id,
+  };
+  static constexpr unsigned max_tokens_bits =
+      (1u << static_cast<unsigned>(field::max_tokens)) | (1u << 31);
+  enum : unsigned {
+    message_role = 1,
+    message_content = 2,
+    message_name = 4,
+    message_tool_call_id = 8,
+  };
+
+  static field top_level_field(const std::string& name) {
+    if (name == "model") return field::model;
+    if (name == "messages") return field::messages;
+    if (name == "max_tokens" || name == "max_completion_tokens") return field::max_tokens;
+    if (name == "temperature") return field::temperature;
+    if (name == "top_p") return field::top_p;
+    if (name == "stop") return field::stop;
+    if (name == "stream") return field::stream;
+    if (name == "n") return field::n;
+    if (name == "logprobs") return field::logprobs;
+    if (name == "top_logprobs") return field::top_logprobs;
+    // "n" is handled above; the rest are accepted with any value, as in parse_document.
+    if (std::find(std::begin(ignored_fields), std::end(ignored_fields), name) !=
+        std::end(ignored_fields))
+      return field::ignored;
+    return field::unsupported;
+  }
+
+  // Which field the value starting now belongs to.
+  field take_value() {
+    if (depth_ == 2 && in_stop_) return field::stop_item;
+    if (depth_ == 2) return field::unsupported;  // a message that is not an object
+    return next_;
+  }
+
+  // Counts a message's field; a repeated one goes to the DOM path.
+  bool message_field(unsigned bit) {
+    if (depth_ != 3 || (message_fields_ & bit)) return false;
+    message_fields_ |= bit;
+    return true;
+  }
+
+  bool end_message() {
+    std::string& role = message_.role;
+    if (!(message_fields_ & message_role)) return false;
+    if (role == "developer") role = "system";
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool") return false;
+    // Content is required (assistant messages would need tool calls instead).
+    if (!(message_fields_ & message_content)) return false;
+    if ((role == "tool") != static_cast<bool>(message_fields_ & message_tool_call_id))
+      return false;
+    out_.call.messages.push_back(std::move(message_));
+    return true;
+  }
+
+  static bool count(uint64_t value, uint64_t min, uint64_t max, uint32_t& out) {
+    if (value < min || value > max) return false;
+    out = static_cast<uint32_t>(value);
+    return true;
+  }
+
+  bool real_number(field f, double value) {
+    if (!std::isfinite(value)) return false;
+    switch (f) {
+      case field::temperature:
+        if (value < 0 || value > 2) return false;
+        out_.call.temperature = value;
+        return true;
+      case field::top_p:
+        if (value < 0 || value > 1) return false;
+        out_.call.top_p = value;
+        return true;
+      case field::ignored: return true;
+      default: return false;
+    }
+  }
+
+  const config& cfg_;
+  chat_request& out_;
+  int depth_ = 0;        // 1: the body, 2: inside messages or stop, 3: inside a message
+  size_t skipping_ = 0;  // depth inside a value of an ignored field
+  field next_ = field::unsupported;
+  unsigned seen_ = 0;  // top-level fields read so far, one bit each
+  bool in_messages_ = false;
+  bool in_stop_ = false;
+  chat_message message_;
+  unsigned message_fields_ = 0;
+};
+
+api_error parse_with_dom(std::string_view body, const config& cfg, uint32_t default_max_tokens,
+                         chat_request& out);
+
+// The fast path; false when the body needs the DOM path.
+bool parse_simple_request(std::string_view body, const config& cfg, uint32_t default_max_tokens,
+                          chat_request& out) {
+  out.call.max_tokens = default_max_tokens;
+  simple_request_reader reader(cfg, out);
+  if (!json::sax_parse(body.begin(), body.end(), &reader)) return false;
+  if (!reader.has_model() || !reader.has_messages()) return false;
+  try {
+    finish_request(out);
+  } catch (const parse_failure&) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 api_error parse_chat_request(std::string_view body, const config& cfg, uint32_t default_max_tokens,
@@ -376,6 +694,24 @@ api_error parse_chat_request(std::string_view body, const config& cfg, uint32_t 
   if (nesting_depth(body) > max_nesting)
     return invalid_request("body", fmt::format("body: nests deeper than {} levels", max_nesting),
                            "invalid_json");
+  if (parse_simple_request(body, cfg, default_max_tokens, out)) return {};
+  out = chat_request{};
+  return parse_with_dom(body, cfg, default_max_tokens, out);
+}
+
+api_error parse_chat_request_dom(std::string_view body, const config& cfg,
+                                 uint32_t default_max_tokens, chat_request& out) {
+  out = chat_request{};
+  if (nesting_depth(body) > max_nesting)
+    return invalid_request("body", fmt::format("body: nests deeper than {} levels", max_nesting),
+                           "invalid_json");
+  return parse_with_dom(body, cfg, default_max_tokens, out);
+}
+
+namespace {
+
+api_error parse_with_dom(std::string_view body, const config& cfg, uint32_t default_max_tokens,
+                         chat_request& out) {
   auto doc = json::parse(body.begin(), body.end(), nullptr, false);
   if (doc.is_discarded()) return invalid_request("body", "body: is not valid JSON", "invalid_json");
   try {
@@ -388,5 +724,7 @@ api_error parse_chat_request(std::string_view body, const config& cfg, uint32_t 
   }
   return {};
 }
+
+}  // namespace
 
 }  // namespace switchyard::gateway

@@ -29,4 +29,10 @@ struct chat_request {
 api_error parse_chat_request(std::string_view body, const config& cfg, uint32_t default_max_tokens,
                              chat_request& out);
 
+/// The same through a full nlohmann DOM only. parse_chat_request reads the common
+/// shape of body in one SAX pass and hands everything else (and every error) to this;
+/// exposed so tests and the fuzzer can check both paths give the same result.
+api_error parse_chat_request_dom(std::string_view body, const config& cfg,
+                                 uint32_t default_max_tokens, chat_request& out);
+
 }  // namespace switchyard::gateway

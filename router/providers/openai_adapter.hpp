@@ -26,6 +26,11 @@ namespace switchyard::openai_adapter {
 http_request build_request(const model_request& req, const model_config& model,
                            const provider_config& provider, const std::string& api_key);
 
+/// The request body as an nlohmann document, whose dump build_request's body equals
+/// byte for byte (build_request writes the text directly: a DOM costs several times
+/// more). Used for text that is not valid UTF-8, and by tests as the reference.
+nlohmann::json request_body_dom(const model_request& req, const model_config& model);
+
 /// The canonical response for a complete (non-streamed) reply. Never throws: a
 /// non-2xx status, an error object, or a body of unexpected shape becomes
 /// `error` (see error_mapping.hpp). Usage and cost come from the body's usage and
@@ -44,5 +49,10 @@ std::string normalise_finish_reason(const std::string& reason);
 http_request openai_post(const std::string& path, const char* accept,
                          const provider_config& provider, const std::string& api_key,
                          const nlohmann::json& body);
+
+/// The same with the body's text already written.
+http_request openai_post(const std::string& path, const char* accept,
+                         const provider_config& provider, const std::string& api_key,
+                         std::string body);
 
 }  // namespace switchyard::openai_adapter

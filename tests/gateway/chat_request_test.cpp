@@ -248,3 +248,85 @@ TEST_CASE("gateway errors: the body has OpenAI's error shape with null param and
   auto bad = json::parse(error_body(invalid_request("messages[0].role", "x")));
   CHECK(bad["error"]["param"] == "messages[0].role");
 }
+
+namespace {
+
+// Everything a parse decides, as text, to compare the fast path with the DOM path.
+std::string outcome(const api_error& e, const chat_request& r) {
+  if (!e.ok()) return std::to_string(e.status) + " " + error_body(e);
+  json messages = json::array();
+  for (const auto& m : r.call.messages) {
+    json calls = json::array();
+    for (const auto& c : m.tool_calls) calls.push_back({c.id, c.name, c.arguments_json});
+    messages.push_back({m.role, m.content, m.name, m.tool_call_id, calls});
+  }
+  json tools = json::array();
+  for (const auto& t : r.call.tools) tools.push_back({t.name, t.description, t.parameters_json});
+  return json{r.requested_model, r.stream, r.include_usage, r.call.max_tokens, r.call.model,
+              r.call.tier, r.call.tool_choice, r.call.temperature, r.call.top_p, r.call.stop,
+              r.call.json_mode, r.call.logprobs, r.call.top_logprobs, r.call.stream,
+              r.call.capabilities, r.call.metadata, messages, tools}
+      .dump();
+}
+
+}  // namespace
+
+TEST_CASE("gateway request: the SAX fast path and the DOM path give the same answer",
+          "[gateway]") {
+  static const config cfg = test_config();
+  const std::string hi = R"("messages":[{"role":"user","content":"hi"}])";
+  for (const std::string body : std::vector<std::string>{
+           // Read by the fast path.
+           R"({"model":"auto",)" + hi + "}",
+           R"({"model":"mid","max_tokens":9,"temperature":0,"top_p":1,"stop":["a","b"],)"
+           R"("stream":true,"n":1,"logprobs":true,"top_logprobs":3,"seed":{"x":[1]},)"
+           R"("user":null,"messages":[{"role":"developer","content":null,"name":"n"},)"
+           R"({"role":"assistant","content":"x"},{"role":"tool","content":"r","tool_call_id":"c"}]})",
+           R"({"max_completion_tokens":7,"stop":null,"temperature":1.5,"model":"big",)" + hi + "}",
+           // Errors and shapes the fast path leaves to the DOM path.
+           R"({"model":"auto","model":"big",)" + hi + "}",
+           R"({"model":"auto","max_tokens":3,"max_completion_tokens":5,)" + hi + "}",
+           R"({"model":"auto","max_tokens":3.0,)" + hi + "}",
+           R"({"model":"auto","temperature":-0.1,)" + hi + "}",
+           R"({"model":"auto","top_logprobs":2,)" + hi + "}",
+           R"({"model":"auto","stop":["1","2","3","4","5"],)" + hi + "}",
+           R"({"model":"auto","stop":[1],)" + hi + "}",
+           R"({"model":"nope",)" + hi + "}",
+           R"({"model":"auto","messages":[]})",
+           R"({"model":"auto","messages":[{"role":"user","content":"a","role":"tool"}]})",
+           R"({"model":"auto","messages":[{"role":"tool","content":"a"}]})",
+           R"({"model":"auto","messages":[{"role":"user","content":"a","tool_call_id":"c"}]})",
+           R"({"model":"auto","messages":[{"role":"assistant"}]})",
+           R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"a"}]}]})",
+           R"({"model":"auto","messages":[7]})",
+           R"({"model":"auto","n":2,"frobnicate":1,)" + hi + "}",
+           R"({"zeta":1,"model":7,)" + hi + "}",
+           R"({"model":"auto",)" + hi + "} trailing",
+           R"([1,2])",
+           R"({"model":"auto"})",
+           R"({"model":"auto","stream_options":{"include_usage":true},"stream":true,)" + hi + "}",
+       }) {
+    INFO(body);
+    chat_request fast, dom;
+    api_error e1 = parse_chat_request(body, cfg, 512, fast);
+    api_error e2 = parse_chat_request_dom(body, cfg, 512, dom);
+    CHECK(outcome(e1, fast) == outcome(e2, dom));
+  }
+}
+
+TEST_CASE("gateway request: a repeated key counts once, with its last value, as before",
+          "[gateway]") {
+  static const config cfg = test_config();
+  chat_request out;
+  REQUIRE(parse_chat_request(R"({"model":"auto","model":"frontier",)"
+                             R"("messages":[{"role":"user","content":"a","content":"b"}]})",
+                             cfg, 512, out)
+              .ok());
+  CHECK(out.call.tier == "frontier");
+  CHECK(out.call.messages.at(0).content == "b");
+  auto e = parse_chat_request(R"({"model":"auto","max_tokens":1,"max_tokens":0,)"
+                              R"("messages":[{"role":"user","content":"a"}]})",
+                              cfg, 512, out);
+  CHECK(e.param == "max_tokens");
+  CHECK(e.message == "max_tokens: must be an integer from 1 to 10000000, got 0");
+}

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <stdexcept>
+#include <vector>
 
 #include "tests/router/providers/wire_fixtures.hpp"
 
@@ -208,4 +209,126 @@ TEST_CASE("openai adapter: a content-filtered empty reply is a content_filter er
   model_response resp = openai_adapter::parse_response(200, {}, partial, priced_model());
   REQUIRE(resp.ok());
   CHECK(resp.finish_reason == "content_filter");
+}
+
+TEST_CASE("openai adapter: each malformed reply gets its own message naming what is wrong",
+          "[providers][openai]") {
+  struct reject {
+    std::string body;
+    std::string message;
+  };
+  const std::string trailing = R"({"choices":[{"message":{"content":"hi"}}]} x)";
+  for (const reject& r : std::vector<reject>{
+           {"{\"choices\": [", "openai: response is not a JSON object: {\"choices\": ["},
+           {trailing, "openai: response is not a JSON object: " + trailing},
+           {"\"just a string\"", "openai: response is not a JSON object: \"just a string\""},
+           {R"({"choices": {"message": {}}})",
+            R"(openai: response has no choices: {"choices": {"message": {}}})"},
+           {R"({"choices": [null, {"message": {}}]})",
+            R"(openai: response has no choices: {"choices": [null, {"message": {}}]})"},
+           {R"({"choices": [{"message": "hi"}]})",
+            R"(openai: choices[0] has no message object: {"choices": [{"message": "hi"}]})"},
+           {R"({"choices": [{"message": {}, "message": []}]})",
+            R"(openai: choices[0] has no message object: {"choices": [{"message": {}, "message": []}]})"},
+           {R"({"choices":[{"message":{"tool_calls":["f"]}}]})",
+            "openai: a tool call has no function object"},
+           {R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f"},"function":1}]}}]})",
+            "openai: a tool call has no function object"},
+           {R"({"choices":[{"message":{"tool_calls":[{"function":{"name":7}}]}}]})",
+            "openai: a tool call has no function name"},
+           {R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"{broken"}}]}}]})",
+            "openai: arguments of tool call f is not valid JSON: {broken"},
+           {R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"f","arguments":"[1]"}}]}}]})",
+            "openai: arguments of tool call f must be a JSON object, got [1]"}}) {
+    INFO(r.body);
+    model_response resp = openai_adapter::parse_response(200, {}, r.body, priced_model());
+    CHECK(resp.error.kind == "bad_response");
+    CHECK(resp.error.message == r.message);
+    CHECK(resp.text.empty());
+  }
+}
+
+TEST_CASE("openai adapter: fields of the wrong type read as absent and a repeated key counts last",
+          "[providers][openai]") {
+  std::string body = R"({"error": {"message": "x"}, "error": null,
+    "choices": [{"message": {"content": 7}}],
+    "choices": [{"finish_reason": "STOP", "finish_reason": 3,
+                 "message": {"content": "first", "content": "second", "tool_calls": 5,
+                   "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": [1]}}]},
+                 "logprobs": {"content": [{"token": "t", "logprob": "bad"}, 5,
+                                          {"token": 1, "logprob": -1}]}},
+                {"message": {"content": "ignored second choice"}}],
+    "usage": {"prompt_tokens": -4, "completion_tokens": 2.9, "completion_tokens": 12.5}})";
+  model_response resp = openai_adapter::parse_response(200, {}, body, priced_model());
+  REQUIRE(resp.ok());
+  CHECK(resp.text == "second");
+  REQUIRE(resp.tool_calls.size() == 1);
+  CHECK(resp.tool_calls[0].arguments_json == "{}");  // not a string or object: no arguments
+  CHECK(resp.finish_reason == "tool_calls");         // 3 is no finish reason
+  REQUIRE(resp.logprobs.size() == 1);                // items without a numeric logprob skipped
+  CHECK(resp.logprobs[0].token.empty());
+  CHECK(resp.logprobs[0].logprob == -1);
+  CHECK(resp.usage.input_tokens == 0);
+  CHECK(resp.usage.output_tokens == 12);
+
+  std::string nested_error = R"({"choices": [{"message": {"content": "ok"}}], "error": 0})";
+  CHECK(openai_adapter::parse_response(200, {}, nested_error, priced_model()).error.kind ==
+        "server_error");
+}
+
+TEST_CASE("openai adapter: the request text is byte for byte the dump of the request document",
+          "[providers][openai]") {
+  auto same_bytes = [](const model_request& req, const model_config& model) {
+    std::string expected = openai_adapter::request_body_dom(req, model)
+                               .dump(-1, ' ', false, json::error_handler_t::replace);
+    http_request http = openai_adapter::build_request(req, model, http_provider("openai"), "");
+    CHECK(http.body == expected);
+  };
+  model_config model = priced_model("gpt-4o-mini");
+  model_request req = tool_conversation();
+  same_bytes(req, model);
+
+  req.temperature = 0.1 + 0.2;  // 0.30000000000000004: nlohmann's shortest round trip
+  req.top_p = 1;
+  req.stop = {"END", "\"quoted\"\\", ""};
+  req.json_mode = true;
+  req.logprobs = true;
+  req.top_logprobs = 5;
+  req.stream = true;
+  req.tool_choice = "weather";
+  req.tools.push_back({"no_params", "", ""});
+  req.messages.emplace_back("user", std::string("ctl \b\f\n\r\t\x01\x1f\x7f / caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  req.messages.push_back(req.messages.front());
+  req.messages.back().role = "assistant";
+  req.messages.back().content = "";
+  req.messages.back().tool_calls = {{"id\t1", "f", ""}, {"id2", "g", R"({"b": [1, 2.5e3], "a": null})"}};
+  same_bytes(req, model);
+
+  for (double x : {0.0, 1e-7, 2.0, 0.7, 123456789.125}) {
+    req.temperature = x;
+    same_bytes(req, model);
+  }
+  for (const char* choice : {"auto", "none", "required"}) {
+    req.tool_choice = choice;
+    same_bytes(req, model);
+  }
+
+  // Text that is not UTF-8 goes through the document, which replaces the bad bytes.
+  for (const char* bad : {"\xC3", "a\xFF" "b", "\xED\xA0\x80", "\xE0\x80\xAF", "\xF4\x90\x80\x80",
+                          "\xC0\xAF"}) {
+    model_request plain;
+    plain.messages.emplace_back("user", bad);
+    same_bytes(plain, model);
+    http_request http = openai_adapter::build_request(plain, model, http_provider("openai"), "");
+    CHECK(json::accept(http.body));
+  }
+
+  model_request broken;
+  broken.messages.emplace_back("tool", "no id");
+  CHECK_THROWS_WITH(openai_adapter::build_request(broken, model, http_provider("openai"), ""),
+                    "messages[0]: a tool message needs tool_call_id");
+  broken.messages[0] = chat_message("robot", "x");
+  CHECK_THROWS_WITH(
+      openai_adapter::build_request(broken, model, http_provider("openai"), ""),
+      "messages[0].role must be system, user, assistant or tool, got \"robot\"");
 }
