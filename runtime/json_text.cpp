@@ -86,7 +86,10 @@ void append_json_string(std::string& out, std::string_view text) {
       continue;
     }
     // A multi-byte sequence: copied when well-formed, else one U+FFFD per bad byte.
-    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    size_t len = c >= 0xF0 && c <= 0xF4   ? 4
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                                          : 0;
     bool ok = len > 0 && i + len <= text.size();
     for (size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;

@@ -46,3 +46,20 @@ TEST_CASE("json text: invalid UTF-8 becomes U+FFFD at any offset, the rest stays
 }
 
 }  // namespace switchyard
+
+namespace switchyard {
+
+TEST_CASE("json text: bytes that never lead UTF-8 are replaced even before continuation bytes",
+          "[json_text]") {
+  // 0xF5..0xFF start no sequence: with two continuation bytes behind them they once
+  // passed as a three-byte character and left invalid UTF-8 in the JSON.
+  for (int lead = 0xF5; lead <= 0xFF; ++lead) {
+    std::string text = "x";
+    text += static_cast<char>(lead);
+    text += "\x80\x80y";
+    INFO("lead byte " << lead);
+    CHECK(round_trip(text) == "x\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDy");
+  }
+}
+
+}  // namespace switchyard
