@@ -36,11 +36,11 @@ struct step_extra {
 };
 
 // One transcript line while the run is going: node indexes instead of names, the
-// model as its catalog entry. A step_record is three times the size, and ten
-// thousand runs of several steps each may be in flight.
+// model as its place in the catalog. A step_record is three times the size, and ten
+// thousand runs of several steps each may be in flight: 88 bytes, so that four lines
+// and an 8-byte header would still fit jemalloc's 384-byte class.
 struct step_entry {
   std::string output;
-  const model_config* model = nullptr;  // of the step's last model call
   std::unique_ptr<step_extra> extra;      // label, error, unknown model id
   std::unique_ptr<step_routing> routing;  // only for steps whose calls were routed
   clock_type::time_point began;
@@ -48,12 +48,14 @@ struct step_entry {
   float latency_ms = 0;
   uint32_t input_tokens = 0;
   uint32_t output_tokens = 0;
-  uint32_t hops = 0;
+  uint16_t hops = 0;  // at most max_hops_limit (10,000)
   int16_t node = -1;
   int16_t caller = -1;
-  step_kind kind = step_kind::node;
+  uint16_t model = 0;  // of the step's last model call: catalog index + 1, 0 for none
   uint16_t model_calls = 0;
+  step_kind kind = step_kind::node;
 };
+static_assert(sizeof(step_entry) <= 88, "four transcript lines must fit 384 bytes with a header");
 
 // Where a checkpointed run continues after a crash or an outage, and what it has not
 // written yet. The records of closed steps wait in `unsaved` for the next write, which
@@ -121,8 +123,18 @@ void set_error(step_entry& e, std::string error) {
 }
 
 void set_model(run_actor* self, step_entry& e, const std::string& id) {
-  e.model = id.empty() ? nullptr : self->state.shared->cfg->find_model(id);
+  const auto& catalog = self->state.shared->cfg->models;
+  const auto* known = id.empty() ? nullptr : self->state.shared->cfg->find_model(id);
+  auto index = known ? static_cast<size_t>(known - catalog.data()) : catalog.size();
+  e.model = index < std::min<size_t>(catalog.size(), UINT16_MAX) ? static_cast<uint16_t>(index + 1)
+                                                                 : 0;
   if (!e.model && (!id.empty() || e.extra)) extra_of(e).model_id = id;
+}
+
+// The catalog entry of a step's last model call; null when it had none or the catalog
+// does not know it (its id is then in the step's extra).
+const model_config* model_of(run_actor* self, const step_entry& e) {
+  return e.model ? &self->state.shared->cfg->models[e.model - 1u] : nullptr;
 }
 
 using check_steps_atom = caf::atom_constant<caf::atom("chk_steps")>;
@@ -216,9 +228,9 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = e.output;
-  if (e.model) {
-    rec.model = e.model->id;
-    rec.tier = e.model->tier;
+  if (const auto* model = model_of(self, e)) {
+    rec.model = model->id;
+    rec.tier = model->tier;
   }
   if (e.extra) {
     rec.label = e.extra->label;
@@ -248,9 +260,9 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = std::move(e.output);
-  if (e.model) {
-    rec.model = e.model->id;
-    rec.tier = e.model->tier;
+  if (const auto* model = model_of(self, e)) {
+    rec.model = model->id;
+    rec.tier = model->tier;
   }
   if (e.extra) {
     rec.label = std::move(e.extra->label);
