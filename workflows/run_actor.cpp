@@ -98,10 +98,10 @@ class run_promise {
         .deliver(std::forward<T>(x));
   }
 
-  /// What a handler returns once it has taken on the answer.
+  /// What a handler returns once it has taken on the answer (CAF then sends none).
   template <class... Ts>
   operator caf::result<Ts...>() const {
-    return caf::response_promise(self_, source_, {}, id_);
+    return caf::delegated<Ts...>{};
   }
 
  private:
