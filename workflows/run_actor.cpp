@@ -12,6 +12,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/supervisor.hpp"
 #include "workflows/engine.hpp"
+#include "workflows/thin_vector.hpp"
 
 namespace switchyard {
 
@@ -36,11 +37,11 @@ struct step_extra {
 };
 
 // One transcript line while the run is going: node indexes instead of names, the
-// model as its catalog entry. A step_record is three times the size, and ten
-// thousand runs of several steps each may be in flight.
+// model as its place in the catalog. A step_record is three times the size, and ten
+// thousand runs of several steps each may be in flight: 88 bytes, so that four lines
+// and thin_vector's 8-byte header fill jemalloc's 384-byte class and no more.
 struct step_entry {
   std::string output;
-  const model_config* model = nullptr;  // of the step's last model call
   std::unique_ptr<step_extra> extra;      // label, error, unknown model id
   std::unique_ptr<step_routing> routing;  // only for steps whose calls were routed
   clock_type::time_point began;
@@ -48,12 +49,14 @@ struct step_entry {
   float latency_ms = 0;
   uint32_t input_tokens = 0;
   uint32_t output_tokens = 0;
-  uint32_t hops = 0;
+  uint16_t hops = 0;  // at most max_hops_limit (10,000)
   int16_t node = -1;
   int16_t caller = -1;
-  step_kind kind = step_kind::node;
+  uint16_t model = 0;  // of the step's last model call: catalog index + 1, 0 for none
   uint16_t model_calls = 0;
+  step_kind kind = step_kind::node;
 };
+static_assert(sizeof(step_entry) <= 88, "four transcript lines must fit 384 bytes with a header");
 
 // Where a checkpointed run continues after a crash or an outage, and what it has not
 // written yet. The records of closed steps wait in `unsaved` for the next write, which
@@ -76,36 +79,89 @@ struct durable_state {
   std::map<uint32_t, step_record> replay;  // recorded steps from next_step on
 };
 
-// Per-run state. Kept lean: ten thousand runs may be in flight at once. The
-// run_result is only assembled when the run ends.
+// The run's answer to whoever asked for it: a caf::response_promise without its
+// forwarding stack (nobody forwards a run request to a run), 24 bytes instead of 48.
+class run_promise {
+ public:
+  run_promise() = default;
+  run_promise(caf::local_actor* self, const caf::response_promise& made)
+      : self_(caf::actor_cast<caf::strong_actor_ptr>(self)),
+        source_(made.source()),
+        id_(made.id()) {}
+
+  bool pending() const { return source_ != nullptr; }
+
+  template <class T>
+  void deliver(T&& x) {
+    if (!pending()) return;
+    caf::response_promise(std::move(self_), std::move(source_), {}, id_)
+        .deliver(std::forward<T>(x));
+  }
+
+  /// What a handler returns once it has taken on the answer (CAF then sends none).
+  template <class... Ts>
+  operator caf::result<Ts...>() const {
+    return caf::delegated<Ts...>{};
+  }
+
+ private:
+  caf::strong_actor_ptr self_;
+  caf::strong_actor_ptr source_;
+  caf::message_id id_;
+};
+
+// Per-run state. Kept lean: ten thousand runs may be in flight at once, and CAF's
+// actor object with this state inside must stay within jemalloc's 1,280-byte size
+// class (checked below). The run_result is only assembled when the run ends.
 struct run_state {
   std::shared_ptr<engine_shared> shared;
   const workflow_instance* wf = nullptr;
-  caf::response_promise promise;
+  run_promise promise;
   std::string run_id;
   std::string thread_id;
   bool own_thread = false;  // the thread was made up for this run alone
   bool finished = false;
   uint32_t hops = 0;
   clock_type::time_point started;
-  std::vector<step_entry> steps;     // the transcript so far; index == step number
-  std::vector<uint32_t> open_steps;  // in start order: front is the oldest
+  thin_vector<step_entry> steps;     // the transcript so far; index == step number
+  thin_vector<uint32_t> open_steps;  // in start order: front is the oldest
   // Calls forwarded for agents and not yet answered, by step. When the run ends they
   // are answered with an error: CAF 0.17 drops unanswered promises silently, which
   // would leave the calling agents (shared by all runs) waiting forever.
-  std::vector<std::pair<uint32_t, caf::typed_response_promise<step_reply>>> open_calls;
-  step_watchdog::watch watch_entry;
-  step_watchdog::registration watch;  // declared after watch_entry: unregisters first
+  thin_vector<std::pair<uint32_t, caf::typed_response_promise<step_reply>>> open_calls;
+  // In the engine's watchdog table from the run's start until this state goes.
+  struct watch_handle {
+    step_watchdog::watch entry;
+    step_watchdog::watch* operator->() { return &entry; }
+    explicit operator bool() const { return static_cast<bool>(entry.run); }
+  } watch;
   // While an escalation agent works: why the run was escalated (rare, so off-line).
   std::unique_ptr<std::pair<std::string, std::string>> escalation;
   // What a checkpointed run needs besides the above; null without a store, so an
   // in-memory run pays one pointer for durability.
   std::unique_ptr<durable_state> dur;
 
+  run_state() = default;
+  run_state(const run_state&) = delete;
+  run_state& operator=(const run_state&) = delete;
+  ~run_state() {
+    if (watch) shared->watchdog.remove(watch.entry);
+  }
+
+  void start_watch(caf::actor_addr self) {
+    shared->watchdog.insert(watch.entry, std::move(self),
+                            std::chrono::milliseconds{wf->settings.step_timeout_ms});
+  }
+
   static inline const char* name = "run";
 };
 
 using run_actor = caf::stateful_actor<run_state>;
+
+// jemalloc's size classes near here are 1,024, 1,280 and 1,536 bytes: 8 bytes over
+// 1,280 would cost 256 per run. CAF allocates the actor behind its control block.
+static_assert(sizeof(caf::actor_storage<run_actor>) <= 1280,
+              "a run's actor object no longer fits jemalloc's 1,280-byte size class");
 
 step_extra& extra_of(step_entry& e) {
   if (!e.extra) e.extra = std::make_unique<step_extra>();
@@ -121,8 +177,18 @@ void set_error(step_entry& e, std::string error) {
 }
 
 void set_model(run_actor* self, step_entry& e, const std::string& id) {
-  e.model = id.empty() ? nullptr : self->state.shared->cfg->find_model(id);
+  const auto& catalog = self->state.shared->cfg->models;
+  const auto* known = id.empty() ? nullptr : self->state.shared->cfg->find_model(id);
+  auto index = known ? static_cast<size_t>(known - catalog.data()) : catalog.size();
+  e.model =
+      index < std::min<size_t>(catalog.size(), UINT16_MAX) ? static_cast<uint16_t>(index + 1) : 0;
   if (!e.model && (!id.empty() || e.extra)) extra_of(e).model_id = id;
+}
+
+// The catalog entry of a step's last model call; null when it had none or the catalog
+// does not know it (its id is then in the step's extra).
+const model_config* model_of(run_actor* self, const step_entry& e) {
+  return e.model ? &self->state.shared->cfg->models[e.model - 1u] : nullptr;
 }
 
 using check_steps_atom = caf::atom_constant<caf::atom("chk_steps")>;
@@ -222,9 +288,9 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = e.output;
-  if (e.model) {
-    rec.model = e.model->id;
-    rec.tier = e.model->tier;
+  if (const auto* model = model_of(self, e)) {
+    rec.model = model->id;
+    rec.tier = model->tier;
   }
   if (e.extra) {
     rec.label = e.extra->label;
@@ -254,9 +320,9 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
   rec.output = std::move(e.output);
-  if (e.model) {
-    rec.model = e.model->id;
-    rec.tier = e.model->tier;
+  if (const auto* model = model_of(self, e)) {
+    rec.model = model->id;
+    rec.tier = model->tier;
   }
   if (e.extra) {
     rec.label = std::move(e.extra->label);
@@ -965,7 +1031,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   if (!step_errors.empty())
     return unanswered(fail_record(self, run_id, "bad_checkpoint", step_errors.front(), &c));
   st.started = clock_type::now();
-  st.promise = self->make_response_promise();
+  st.promise = run_promise(self, self->make_response_promise());
   st.run_id = c.run_id;
   st.thread_id = c.thread_id;
   st.own_thread = c.own_thread;
@@ -1030,8 +1096,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   }
   if (c.escalating)
     st.escalation = std::make_unique<std::pair<std::string, std::string>>(c.reason, c.detail);
-  st.watch = st.shared->watchdog.add(st.watch_entry, self->address(),
-                                     std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
+  st.start_watch(self->address());
   // The thread's spending so far is in the record; a thread made for this run alone
   // was forgotten when it parked (or died with the process), so it is charged again.
   if (st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget) || st.own_thread)
@@ -1057,7 +1122,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
         if (st.promise.pending() || st.finished)
           return caf::make_error(caf::sec::unexpected_message);
         st.started = clock_type::now();
-        st.promise = self->make_response_promise();
+        st.promise = run_promise(self, self->make_response_promise());
         st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
         st.own_thread = req.thread_id.empty();
         st.thread_id = st.own_thread ? st.shared->new_id("t") : std::move(req.thread_id);
@@ -1069,9 +1134,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
           return promise;
         }
         st.wf = &it->second;
-        st.watch =
-            st.shared->watchdog.add(st.watch_entry, self->address(),
-                                    std::chrono::milliseconds{st.wf->settings.step_timeout_ms});
+        st.start_watch(self->address());
         st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
         const auto& g = *st.wf->definition;
         auto entry = g.index_of(g.entry());

@@ -1,5 +1,8 @@
 #include "workflows/step_watchdog.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace switchyard {
 
 step_watchdog::registration::registration(step_watchdog* owner, watch* w)
@@ -34,14 +37,20 @@ void step_watchdog::registration::reset() {
 
 step_watchdog::registration step_watchdog::add(watch& w, caf::actor_addr run,
                                                std::chrono::nanoseconds timeout) {
-  w.run = std::move(run);
-  w.timeout = timeout;
-  w.clear();
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    watches_.insert(&w);
-  }
+  insert(w, std::move(run), timeout);
   return registration{this, &w};
+}
+
+void step_watchdog::insert(watch& w, caf::actor_addr run, std::chrono::nanoseconds timeout) {
+  using timeout_type = decltype(w.timeout);
+  w.run = std::move(run);
+  // Rounded up, so a timeout is never shorter than asked; at most ~49 days.
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+  w.timeout = timeout_type{
+      static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<uint32_t>::max()))};
+  w.clear();
+  std::lock_guard<std::mutex> guard{mutex_};
+  watches_.insert(&w);
 }
 
 void step_watchdog::remove(watch* w) {
