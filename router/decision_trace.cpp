@@ -1,5 +1,4 @@
 #include "router/decision_trace.hpp"
-#include "runtime/json_text.hpp"
 
 #include <fmt/format.h>
 
@@ -8,6 +7,8 @@
 #include <cstring>
 #include <iterator>
 #include <string_view>
+
+#include "runtime/json_text.hpp"
 
 namespace switchyard {
 
@@ -33,23 +34,14 @@ const char* to_string(candidate_filter x) {
 
 namespace {
 
-void put_raw(std::string& out, std::string_view text) { out.append(text); }
+void put_raw(std::string& out, std::string_view text) {
+  out.append(text);
+}
 
 // Values go through the shared escaping writer, which skips plain runs eight bytes at
 // a time (runtime/json_text).
-void put_string(std::string& out, std::string_view text) { append_json_string(out, text); }
-
-// Keys are literals of plain ASCII letters and underscores: nothing to escape, so they
-// are appended as they are (the escaping writer costs more than the rest of a key).
-template <size_t N>
-void put_key(std::string& out, const char (&key)[N]) {
-  char buf[N + 3];
-  buf[0] = ',';
-  buf[1] = '"';
-  std::memcpy(buf + 2, key, N - 1);
-  buf[N + 1] = '"';
-  buf[N + 2] = ':';
-  out.append(buf, N + 3);
+void put_string(std::string& out, std::string_view text) {
+  append_json_string(out, text);
 }
 
 void put_number(std::string& out, double x) {
@@ -78,29 +70,29 @@ std::string to_json_text(const decision_trace& t) {
   put_raw(out, "{\"outcome\":");
   put_string(out, t.outcome);
   if (!t.route.empty()) {
-    put_key(out, "route");
+    append_json_key(out, "route");
     put_string(out, t.route);
   }
-  put_key(out, "route_source");
+  append_json_key(out, "route_source");
   put_string(out, t.route_source);
-  put_key(out, "target_tier");
+  append_json_key(out, "target_tier");
   put_string(out, t.target_tier);
-  put_key(out, "tier_source");
+  append_json_key(out, "tier_source");
   put_string(out, t.tier_source);
-  put_key(out, "model");
+  append_json_key(out, "model");
   put_string(out, t.chosen_model);
-  put_key(out, "tier");
+  append_json_key(out, "tier");
   put_string(out, t.chosen_tier);
   if (t.downgraded) {
-    put_key(out, "downgraded");
+    append_json_key(out, "downgraded");
     put_bool(out, true);
   }
   if (!t.note.empty()) {
-    put_key(out, "note");
+    append_json_key(out, "note");
     put_string(out, t.note);
   }
   if (!t.rules_fired.empty()) {
-    put_key(out, "rules_fired");
+    append_json_key(out, "rules_fired");
     out.push_back('[');
     for (size_t i = 0; i < t.rules_fired.size(); ++i) {
       if (i > 0) out.push_back(',');
@@ -110,44 +102,44 @@ std::string to_json_text(const decision_trace& t) {
   }
   if (t.classifier.used) {
     const auto& c = t.classifier;
-    put_key(out, "classifier");
+    append_json_key(out, "classifier");
     put_raw(out, "{\"route\":");
     put_string(out, c.route);
-    put_key(out, "confidence");
+    append_json_key(out, "confidence");
     put_number(out, c.confidence);
-    put_key(out, "runner_up");
+    append_json_key(out, "runner_up");
     put_string(out, c.runner_up);
-    put_key(out, "runner_up_confidence");
+    append_json_key(out, "runner_up_confidence");
     put_number(out, c.runner_up_confidence);
-    put_key(out, "threshold");
+    append_json_key(out, "threshold");
     put_number(out, c.threshold);
-    put_key(out, "top");
+    append_json_key(out, "top");
     out.push_back('[');
     for (size_t i = 0; i < c.top.size(); ++i) {
       if (i > 0) out.push_back(',');
       put_raw(out, "{\"route\":");
       put_string(out, c.top[i].first);
-      put_key(out, "p");
+      append_json_key(out, "p");
       put_number(out, c.top[i].second);
       out.push_back('}');
     }
     out.push_back(']');
     if (!c.encoder.empty()) {
-      put_key(out, "encoder");
+      append_json_key(out, "encoder");
       put_string(out, c.encoder);
     }
     out.push_back('}');
   }
   if (!t.data_class.empty()) {
-    put_key(out, "data_class");
+    append_json_key(out, "data_class");
     put_raw(out, "{\"class\":");
     put_string(out, t.data_class);
-    put_key(out, "source");
+    append_json_key(out, "source");
     put_string(out, t.data_class_source);
     out.push_back('}');
   }
   if (!t.latency_class.empty()) {
-    put_key(out, "latency_class");
+    append_json_key(out, "latency_class");
     put_string(out, t.latency_class);
   }
   // Complexity: the prompt size, and only the signals that held.
@@ -165,7 +157,7 @@ std::string to_json_text(const decision_trace& t) {
     put_integer(out, x.tier_steps);
   }
   out.push_back('}');
-  put_key(out, "candidates");
+  append_json_key(out, "candidates");
   out.push_back('[');
   bool first = true;
   for (const auto& c : t.candidates) {
@@ -175,15 +167,15 @@ std::string to_json_text(const decision_trace& t) {
     first = false;
     put_raw(out, "{\"model\":");
     put_string(out, c.model->id);
-    put_key(out, "tier");
+    append_json_key(out, "tier");
     put_string(out, c.model->tier);
-    put_key(out, "verdict");
+    append_json_key(out, "verdict");
     put_string(out, chosen ? "chosen" : to_string(c.filtered_by));
     if (!c.detail.empty()) {
-      put_key(out, "detail");
+      append_json_key(out, "detail");
       put_string(out, c.detail);
     }
-    put_key(out, "estimated_usd");
+    append_json_key(out, "estimated_usd");
     put_number(out, c.estimated_usd);
     out.push_back('}');
   }
@@ -196,7 +188,7 @@ std::string to_json_text(const decision_trace& t) {
   put_raw(out, ",\"also_eligible\":");
   put_integer(out, others);
   if (t.budget.tokens_limited || t.budget.usd_limited) {
-    put_key(out, "budget");
+    append_json_key(out, "budget");
     out.push_back('{');
     if (t.budget.tokens_limited) {
       put_raw(out, "\"tokens_left\":");
@@ -213,6 +205,8 @@ std::string to_json_text(const decision_trace& t) {
   return out;
 }
 
-nlohmann::json to_json(const decision_trace& t) { return nlohmann::json::parse(to_json_text(t)); }
+nlohmann::json to_json(const decision_trace& t) {
+  return nlohmann::json::parse(to_json_text(t));
+}
 
 }  // namespace switchyard

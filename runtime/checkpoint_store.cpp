@@ -67,25 +67,9 @@ std::string encode_ledger(const ledger_entry& e);
 // tree for them cost more than the RocksDB write itself. These append straight into
 // one string (runtime/json_text.hpp escapes strings).
 
-// `,"key":` (no comma after the opening brace) in one append: the keys are literals,
-// so their length is known here and no strlen or per-piece append is needed.
-template <size_t N>
-void append_key(std::string& out, const char (&key)[N]) {
-  char buf[N + 3];
-  buf[0] = ',';
-  buf[1] = '"';
-  std::memcpy(buf + 2, key, N - 1);
-  buf[N + 1] = '"';
-  buf[N + 2] = ':';
-  if (out.back() == '{')
-    out.append(buf + 1, N + 2);
-  else
-    out.append(buf, N + 3);
-}
-
 template <size_t N>
 void field(std::string& out, const char (&key)[N], std::string_view value) {
-  append_key(out, key);
+  append_json_key(out, key);
   append_json_string(out, value);
 }
 
@@ -101,7 +85,7 @@ void field(std::string& out, const char (&key)[N], const char* value) {
 
 template <size_t N>
 void field(std::string& out, const char (&key)[N], bool value) {
-  append_key(out, key);
+  append_json_key(out, key);
   out += value ? "true" : "false";
 }
 
@@ -109,7 +93,7 @@ template <size_t N, class Int>
 std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(std::string& out,
                                                                               const char (&key)[N],
                                                                               Int value) {
-  append_key(out, key);
+  append_json_key(out, key);
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, value);
   out.append(buf, r.ptr);
@@ -117,7 +101,7 @@ std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>> field(st
 
 template <size_t N>
 void field(std::string& out, const char (&key)[N], double value) {
-  append_key(out, key);
+  append_json_key(out, key);
   if (!std::isfinite(value)) value = 0;  // JSON has no NaN or infinity
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, value);
@@ -187,7 +171,7 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   if (!x.detail.empty()) field(out, "detail", x.detail);
   if (!x.waits_for.empty()) field(out, "waits_for", x.waits_for);
   if (!x.output.empty()) field(out, "output", x.output);
-  append_key(out, "next");
+  append_json_key(out, "next");
   out += '{';
   field(out, "node", x.next_node);
   field(out, "kind", to_string(x.next_kind));
@@ -286,7 +270,7 @@ std::string encode_step(const step_record& x) {
   if (x.downgraded) field(out, "downgraded", true);
   if (!x.decisions.empty()) {
     // Already JSON (the router writes it); kept as a value, not as a string of JSON.
-    append_key(out, "decisions");
+    append_json_key(out, "decisions");
     out += x.decisions;
   }
   out += '}';
