@@ -447,18 +447,6 @@ bool same_secret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-json key_json(const key_record& k) {
-  return {{"id", k.id},
-          {"name", k.name},
-          {"revoked", k.revoked},
-          {"created_ms", k.created_ms},
-          {"budget_usd", k.budget_usd},
-          {"rpm", k.rpm},
-          {"spent_usd", k.spent_usd},
-          {"tokens", k.tokens},
-          {"requests", k.requests}};
-}
-
 }  // namespace
 
 void gateway_service::core::admin_keys(const incoming_request& req, response_channel& ch,

@@ -69,6 +69,18 @@ const std::string key_prefix = "key/";
 
 }  // namespace
 
+json key_json(const key_record& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"revoked", k.revoked},
+          {"created_ms", k.created_ms},
+          {"budget_usd", k.budget_usd},
+          {"rpm", k.rpm},
+          {"spent_usd", k.spent_usd},
+          {"tokens", k.tokens},
+          {"requests", k.requests}};
+}
+
 std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,10 @@ struct key_record {
   uint64_t tokens = 0;
   uint64_t requests = 0;
 };
+
+/// What a key listing shows of a key (`keys list --json`, GET /admin/keys): every field
+/// but the hash.
+nlohmann::json key_json(const key_record& k);
 
 /// Where a running `switchyard serve` announces its /admin/keys endpoint for the key
 /// database at `keys_db`: "<keys_db>.admin.json" (mode 0600, removed at a clean stop),

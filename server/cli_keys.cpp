@@ -244,17 +244,7 @@ int keys_list(const keys_options& opts) {
   }
   for (const auto& k : all) {
     if (opts.json) {
-      std::cout << nlohmann::json{{"id", k.id},
-                                  {"name", k.name},
-                                  {"revoked", k.revoked},
-                                  {"created_ms", k.created_ms},
-                                  {"budget_usd", k.budget_usd},
-                                  {"rpm", k.rpm},
-                                  {"spent_usd", k.spent_usd},
-                                  {"tokens", k.tokens},
-                                  {"requests", k.requests}}
-                       .dump()
-                << '\n';
+      std::cout << gateway::key_json(k).dump() << '\n';
     } else {
       std::cout << fmt::format("{}  {:<20} {:<8} spent ${:.6f}{}  {} requests  rpm {}\n", k.id,
                                k.name, k.revoked ? "revoked" : "active", k.spent_usd,
