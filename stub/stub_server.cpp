@@ -65,6 +65,20 @@ bool read_uint(const json& obj, const char* key, const std::string& path, uint32
   return true;
 }
 
+/// `obj.behaviour`: one of `behaviours`.
+bool read_behaviour(const json& obj, const std::string& path, std::string& out,
+                    std::string& error) {
+  if (!obj.contains("behaviour") || !obj["behaviour"].is_string() ||
+      std::find(behaviours.begin(), behaviours.end(), obj["behaviour"].get<std::string>()) ==
+          behaviours.end()) {
+    error = fmt::format("{}.behaviour: must be one of {}, got {}", path, join(behaviours),
+                        obj.contains("behaviour") ? obj["behaviour"].dump() : "nothing");
+    return false;
+  }
+  out = obj["behaviour"].get<std::string>();
+  return true;
+}
+
 }  // namespace
 
 std::optional<stub_script> parse_stub_script(const json& doc, std::string& error) {
@@ -81,14 +95,7 @@ std::optional<stub_script> parse_stub_script(const json& doc, std::string& error
       std::string spath = fmt::format("keys[{}]", script.keys.size());
       stub_step step;
       if (!check_keys(s, spath, {"behaviour", "retry_after_s"}, error)) return std::nullopt;
-      if (!s.contains("behaviour") || !s["behaviour"].is_string() ||
-          std::find(behaviours.begin(), behaviours.end(), s["behaviour"].get<std::string>()) ==
-              behaviours.end()) {
-        error = fmt::format("{}.behaviour: must be one of {}, got {}", spath, join(behaviours),
-                            s.contains("behaviour") ? s["behaviour"].dump() : "nothing");
-        return std::nullopt;
-      }
-      step.behaviour = s["behaviour"].get<std::string>();
+      if (!read_behaviour(s, spath, step.behaviour, error)) return std::nullopt;
       if (!read_uint(s, "retry_after_s", spath, step.retry_after_s, error)) return std::nullopt;
       script.keys[secret] = step;
     }
@@ -134,14 +141,7 @@ std::optional<stub_script> parse_stub_script(const json& doc, std::string& error
         stub_step step;
         if (!check_keys(s, spath, {"behaviour", "times", "retry_after_s"}, error))
           return std::nullopt;
-        if (!s.contains("behaviour") || !s["behaviour"].is_string() ||
-            std::find(behaviours.begin(), behaviours.end(), s["behaviour"].get<std::string>()) ==
-                behaviours.end()) {
-          error = fmt::format("{}.behaviour: must be one of {}, got {}", spath, join(behaviours),
-                              s.contains("behaviour") ? s["behaviour"].dump() : "nothing");
-          return std::nullopt;
-        }
-        step.behaviour = s["behaviour"].get<std::string>();
+        if (!read_behaviour(s, spath, step.behaviour, error)) return std::nullopt;
         if (!read_uint(s, "times", spath, step.times, error) ||
             !read_uint(s, "retry_after_s", spath, step.retry_after_s, error))
           return std::nullopt;
