@@ -27,10 +27,24 @@ bool budget_ledger::open_thread(const std::string& thread_id, const budget_limit
   std::lock_guard<std::mutex> guard{mutex_};
   auto [it, added] = accounts_.try_emplace(thread_id);
   if (added) {
-    it->second.limits = limits;
-    it->second.max_nano_usd = to_nano_nearest(limits.max_cost_usd);
+    it->second = std::make_shared<account>();
+    it->second->limits = limits;
+    it->second->max_nano_usd = to_nano_nearest(limits.max_cost_usd);
+    it->second->thread_id = thread_id;
   }
   return added;
+}
+
+budget_ledger::account* budget_ledger::lookup(const std::string& thread_id,
+                                              account_ref& ref) const {
+  if (ref.acct_ && !ref.acct_->erased) return ref.acct_.get();
+  auto it = accounts_.find(thread_id);
+  if (it == accounts_.end()) {
+    ref.acct_.reset();
+    return nullptr;
+  }
+  ref.acct_ = it->second;
+  return ref.acct_.get();
 }
 
 reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_t tokens,
@@ -38,9 +52,22 @@ reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_
   auto nano = to_nano_ceil(usd);
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = accounts_.find(thread_id);
-  if (it == accounts_.end())
+  return reserve_locked(thread_id, it == accounts_.end() ? nullptr : it->second.get(), tokens,
+                        nano);
+}
+
+reservation_outcome budget_ledger::reserve(const std::string& thread_id, account_ref& ref,
+                                           uint64_t tokens, double usd) {
+  auto nano = to_nano_ceil(usd);
+  std::lock_guard<std::mutex> guard{mutex_};
+  return reserve_locked(thread_id, lookup(thread_id, ref), tokens, nano);
+}
+
+reservation_outcome budget_ledger::reserve_locked(const std::string& thread_id, account* found,
+                                                  uint64_t tokens, int64_t nano) {
+  if (found == nullptr)
     return {false, 0, fmt::format("thread '{}' has no budget account", thread_id)};
-  auto& acct = it->second;
+  auto& acct = *found;
   if (acct.closing) return {false, 0, fmt::format("thread '{}' is closed", thread_id)};
   if (acct.limits.max_tokens > 0) {
     auto committed = acct.spent_tokens + acct.reserved_tokens;
@@ -60,37 +87,53 @@ reservation_outcome budget_ledger::reserve(const std::string& thread_id, uint64_
                           thread_id, to_usd(acct.spent_nano_usd), to_usd(acct.reserved_nano_usd),
                           to_usd(nano), acct.limits.max_cost_usd)};
   }
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (slots_.size() >= (size_t{1} << slot_bits))
+      return {false, 0, "the budget ledger has too many reservations pending"};
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
   acct.reserved_tokens += tokens;
   acct.reserved_nano_usd += nano;
-  auto id = next_id_++;
   acct.pending_count += 1;
-  pending_.emplace(id, pending{&it->first, &acct, tokens, nano});
+  auto id = (next_serial_++ << slot_bits) | slot;
+  slots_[slot] = pending{id, &acct, tokens, nano};
+  ++pending_count_;
   return {true, id, {}};
+}
+
+budget_ledger::pending* budget_ledger::find_pending(uint64_t id) {
+  auto slot = static_cast<size_t>(id & ((uint64_t{1} << slot_bits) - 1));
+  if (id == 0 || slot >= slots_.size() || slots_[slot].id != id) return nullptr;
+  return &slots_[slot];
 }
 
 bool budget_ledger::settle(uint64_t reservation_id, uint64_t actual_tokens, double actual_usd) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto it = pending_.find(reservation_id);
-  if (it == pending_.end()) return false;
-  auto& p = it->second;
-  p.acct->reserved_tokens -= p.tokens;
-  p.acct->reserved_nano_usd -= p.nano_usd;
+  pending* p = find_pending(reservation_id);
+  if (p == nullptr) return false;
+  p->acct->reserved_tokens -= p->tokens;
+  p->acct->reserved_nano_usd -= p->nano_usd;
   // Actual usage is recorded as reported even if it exceeds the reservation (a real
   // provider may bill more than estimated): hiding it would make the books lie.
-  p.acct->spent_tokens += actual_tokens;
-  p.acct->spent_nano_usd += to_nano_nearest(actual_usd);
-  p.acct->settled_calls += 1;
-  retire(it);
+  p->acct->spent_tokens += actual_tokens;
+  p->acct->spent_nano_usd += to_nano_nearest(actual_usd);
+  p->acct->settled_calls += 1;
+  retire(*p);
   return true;
 }
 
 bool budget_ledger::release(uint64_t reservation_id) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto it = pending_.find(reservation_id);
-  if (it == pending_.end()) return false;
-  it->second.acct->reserved_tokens -= it->second.tokens;
-  it->second.acct->reserved_nano_usd -= it->second.nano_usd;
-  retire(it);
+  pending* p = find_pending(reservation_id);
+  if (p == nullptr) return false;
+  p->acct->reserved_tokens -= p->tokens;
+  p->acct->reserved_nano_usd -= p->nano_usd;
+  retire(*p);
   return true;
 }
 
@@ -98,26 +141,37 @@ bool budget_ledger::record_spent(const std::string& thread_id, uint64_t tokens, 
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = accounts_.find(thread_id);
   if (it == accounts_.end()) return false;
-  it->second.spent_tokens += tokens;
-  it->second.spent_nano_usd += to_nano_nearest(usd);
+  it->second->spent_tokens += tokens;
+  it->second->spent_nano_usd += to_nano_nearest(usd);
   return true;
 }
 
-void budget_ledger::retire(std::unordered_map<uint64_t, pending>::iterator it) {
-  auto* acct = it->second.acct;
+void budget_ledger::retire(pending& p) {
+  auto* acct = p.acct;
   acct->pending_count -= 1;
-  if (acct->closing && acct->pending_count == 0) accounts_.erase(*it->second.thread_id);
-  pending_.erase(it);
+  auto slot = static_cast<uint32_t>(&p - slots_.data());
+  p = pending{};
+  free_slots_.push_back(slot);
+  --pending_count_;
+  if (acct->closing && acct->pending_count == 0) erase_account(*acct);
+}
+
+void budget_ledger::erase_account(account& acct) {
+  acct.erased = true;
+  // Found first, then erased: the key lives in the account, which the erase may free.
+  accounts_.erase(accounts_.find(acct.thread_id));
 }
 
 void budget_ledger::close_thread(const std::string& thread_id) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = accounts_.find(thread_id);
   if (it == accounts_.end()) return;
-  if (it->second.pending_count == 0)
+  if (it->second->pending_count == 0) {
+    it->second->erased = true;
     accounts_.erase(it);
-  else
-    it->second.closing = true;
+  } else {
+    it->second->closing = true;
+  }
 }
 
 size_t budget_ledger::open_threads() const {
@@ -127,22 +181,30 @@ size_t budget_ledger::open_threads() const {
 
 thread_usage budget_ledger::usage(const std::string& thread_id) const {
   std::lock_guard<std::mutex> guard{mutex_};
-  thread_usage result;
   auto it = accounts_.find(thread_id);
-  if (it == accounts_.end()) return result;
-  const auto& acct = it->second;
-  result.limits = acct.limits;
-  result.spent_tokens = acct.spent_tokens;
-  result.spent_usd = to_usd(acct.spent_nano_usd);
-  result.reserved_tokens = acct.reserved_tokens;
-  result.reserved_usd = to_usd(acct.reserved_nano_usd);
-  result.settled_calls = acct.settled_calls;
+  return usage_of(it == accounts_.end() ? nullptr : it->second.get());
+}
+
+thread_usage budget_ledger::usage(const std::string& thread_id, account_ref& ref) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return usage_of(lookup(thread_id, ref));
+}
+
+thread_usage budget_ledger::usage_of(const account* acct) {
+  thread_usage result;
+  if (acct == nullptr) return result;
+  result.limits = acct->limits;
+  result.spent_tokens = acct->spent_tokens;
+  result.spent_usd = to_usd(acct->spent_nano_usd);
+  result.reserved_tokens = acct->reserved_tokens;
+  result.reserved_usd = to_usd(acct->reserved_nano_usd);
+  result.settled_calls = acct->settled_calls;
   return result;
 }
 
 size_t budget_ledger::pending_reservations() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  return pending_.size();
+  return pending_count_;
 }
 
 }  // namespace switchyard

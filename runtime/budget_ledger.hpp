@@ -12,9 +12,11 @@
 // directly instead of paying a message round trip per model call.
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "runtime/config.hpp"
 
@@ -36,7 +38,22 @@ struct reservation_outcome {
 };
 
 class budget_ledger {
+  struct account;
+
  public:
+  /// Remembers where a thread's account is, for the several operations of one model
+  /// call (its usage before routing, a reservation per attempt): those given the same
+  /// ref look the thread id up once. The outcome is always the one of a lookup by id:
+  /// an account closed (or opened) since is looked up again. Empty until first used.
+  class account_ref {
+   public:
+    account_ref() = default;
+
+   private:
+    friend class budget_ledger;
+    std::shared_ptr<account> acct_;
+  };
+
   /// Makes `thread_id` known with `limits`. The first opening wins: later runs on the
   /// same thread share the limits it was opened with. Returns false if it existed.
   bool open_thread(const std::string& thread_id, const budget_limits& limits);
@@ -44,6 +61,9 @@ class budget_ledger {
   /// Reserves `tokens` and `usd` on the thread. Refused when the thread is unknown or
   /// when the reservation would let spending pass a limit.
   reservation_outcome reserve(const std::string& thread_id, uint64_t tokens, double usd);
+  /// The same, the account's lookup remembered in `ref` (see account_ref).
+  reservation_outcome reserve(const std::string& thread_id, account_ref& ref, uint64_t tokens,
+                              double usd);
 
   /// Turns a reservation into actual spending. Each reservation settles once: a second
   /// settle or a settle after release returns false and changes nothing.
@@ -66,6 +86,8 @@ class budget_ledger {
 
   /// A snapshot of the thread's account; limits zero and nothing spent when unknown.
   thread_usage usage(const std::string& thread_id) const;
+  /// The same, the account's lookup remembered in `ref` (see account_ref).
+  thread_usage usage(const std::string& thread_id, account_ref& ref) const;
 
   /// Reservations not yet settled or released, over all threads.
   size_t pending_reservations() const;
@@ -81,21 +103,37 @@ class budget_ledger {
     uint64_t settled_calls = 0;
     uint32_t pending_count = 0;
     bool closing = false;
+    bool erased = false;  // no longer in accounts_: refs to it look the thread up again
+    std::string thread_id;
   };
+  // A reservation in its slot. Ids carry the slot in their low bits and a serial above,
+  // so settle/release find it without a lookup, and an old id never matches a reused slot.
   struct pending {
-    const std::string* thread_id;  // the account's key; map nodes never move
-    account* acct;
-    uint64_t tokens;
-    int64_t nano_usd;
+    uint64_t id = 0;  // 0: the slot is free
+    account* acct = nullptr;
+    uint64_t tokens = 0;
+    int64_t nano_usd = 0;
   };
+  static constexpr unsigned slot_bits = 24;  // up to 16.7 M reservations pending at once
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, account> accounts_;  // node-based: account* stays valid
-  std::unordered_map<uint64_t, pending> pending_;
+  std::unordered_map<std::string, std::shared_ptr<account>> accounts_;
+  std::vector<pending> slots_;
+  std::vector<uint32_t> free_slots_;
+  size_t pending_count_ = 0;
 
+  // The account of `thread_id`, from `ref` when it is still open; refreshes `ref`.
+  // Null when the thread is unknown. Call with the mutex held.
+  account* lookup(const std::string& thread_id, account_ref& ref) const;
+  reservation_outcome reserve_locked(const std::string& thread_id, account* acct, uint64_t tokens,
+                                     int64_t nano);
+  static thread_usage usage_of(const account* acct);
+  // The pending reservation `id`, or null. Call with the mutex held.
+  pending* find_pending(uint64_t id);
   // Takes a finished reservation off its account; erases a closing account once idle.
-  void retire(std::unordered_map<uint64_t, pending>::iterator it);
-  uint64_t next_id_ = 1;
+  void retire(pending& p);
+  void erase_account(account& acct);
+  uint64_t next_serial_ = 1;
 };
 
 }  // namespace switchyard

@@ -136,3 +136,56 @@ TEST_CASE("ledger: a closed thread is forgotten once its last reservation settle
   ledger.close_thread("idle");
   CHECK(ledger.open_threads() == 0);
 }
+
+TEST_CASE("ledger: an account ref answers like a lookup by thread id, across closing and reopening",
+          "[ledger]") {
+  budget_ledger ledger;
+  budget_ledger::account_ref ref;
+  // Unknown thread: refused with the same reason, and the ref stays empty.
+  auto unknown = ledger.reserve("t", ref, 10, 0);
+  CHECK_FALSE(unknown.granted);
+  CHECK(unknown.reason == "thread 't' has no budget account");
+  CHECK(ledger.usage("t", ref).limits.max_tokens == 0);
+
+  // Opened since: found, and then reused.
+  ledger.open_thread("t", {100, 0});
+  auto a = ledger.reserve("t", ref, 60, 0);
+  REQUIRE(a.granted);
+  CHECK(ledger.usage("t", ref).reserved_tokens == 60);
+  auto over = ledger.reserve("t", ref, 41, 0);
+  CHECK_FALSE(over.granted);
+  CHECK_THAT(over.reason, Catch::Contains("60 reserved + 41 asked > limit 100"));
+
+  // Closing while a reservation is pending: refused as "closed", like by id.
+  ledger.close_thread("t");
+  auto closed = ledger.reserve("t", ref, 1, 0);
+  CHECK_FALSE(closed.granted);
+  CHECK(closed.reason == ledger.reserve("t", 1, 0).reason);
+  REQUIRE(ledger.settle(a.id, 50, 0));
+  CHECK(ledger.open_threads() == 0);
+
+  // Reopened with other limits: the ref follows the new account, not the forgotten one.
+  ledger.open_thread("t", {10, 0});
+  CHECK(ledger.usage("t", ref).limits.max_tokens == 10);
+  CHECK(ledger.usage("t", ref).spent_tokens == 0);
+  CHECK_FALSE(ledger.reserve("t", ref, 11, 0).granted);
+  CHECK(ledger.reserve("t", ref, 10, 0).granted);
+}
+
+TEST_CASE("ledger: a settled reservation's id stays dead when its slot is reused", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0});
+  auto a = ledger.reserve("t", 10, 0);
+  REQUIRE(ledger.settle(a.id, 10, 0));
+  auto b = ledger.reserve("t", 20, 0);  // takes the slot `a` had
+  REQUIRE(b.granted);
+  CHECK(b.id != a.id);
+  CHECK_FALSE(ledger.settle(a.id, 10, 0));
+  CHECK_FALSE(ledger.release(a.id));
+  CHECK_FALSE(ledger.settle(0, 1, 0));
+  CHECK(ledger.usage("t").reserved_tokens == 20);
+  CHECK(ledger.pending_reservations() == 1);
+  REQUIRE(ledger.release(b.id));
+  CHECK(ledger.pending_reservations() == 0);
+  CHECK(ledger.usage("t").spent_tokens == 10);
+}
