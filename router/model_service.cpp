@@ -83,10 +83,15 @@ endpoint_id key_endpoint(const model_config& m, const std::string& key_name) {
 class observed_models final : public model_health {
  public:
   // Looks every model's breakers up once: the policy asks for each candidate model on
-  // every call, and the registry's references are stable.
-  observed_models(const config& cfg, breaker_registry& breakers) {
-    for (const auto& m : cfg.models) {
-      auto& list = breakers_of_[&m];
+  // every call, and the registry's references are stable. Kept per catalog position:
+  // a model of another config (a policy built from its own copy) has no breakers here.
+  observed_models(const config& cfg, breaker_registry& breakers)
+      : catalog_(cfg.models.data()),
+        breakers_of_(cfg.models.size()),
+        latency_(cfg.models.size(), -1) {
+    for (size_t i = 0; i < cfg.models.size(); ++i) {
+      const model_config& m = cfg.models[i];
+      auto& list = breakers_of_[i];
       if (const auto* keys = own_secret_keys(cfg, m.provider)) {
         for (const auto& k : *keys) list.push_back(&breakers.get(key_endpoint(m, k.key)));
       } else {
@@ -94,40 +99,56 @@ class observed_models final : public model_health {
       }
     }
   }
+  /// The clock healthy() reads: the model service sets it once per routing decision
+  /// instead of reading the clock for every candidate model.
+  void set_now(clock_time now) { now_ = now; }
   bool healthy(const model_config& m) const override {
-    auto it = breakers_of_.find(&m);
-    if (it == breakers_of_.end()) return true;
-    auto now = now_ns();
-    for (const auto* b : it->second)
-      if (b->state(now) != breaker_state::open) return true;
+    size_t i = index_of(m);
+    if (i == npos) return true;
+    for (const auto* b : breakers_of_[i])
+      if (b->state(now_) != breaker_state::open) return true;
     return false;
   }
   /// Until one of the model's endpoints admits again; 0 when one does now.
   clock_time open_remaining(const model_config& m, clock_time now) const {
-    auto it = breakers_of_.find(&m);
-    if (it == breakers_of_.end()) return clock_time{0};
+    size_t i = index_of(m);
+    if (i == npos) return clock_time{0};
     clock_time soonest = clock_time::max();
-    for (const auto* b : it->second) soonest = std::min(soonest, b->open_remaining(now));
+    for (const auto* b : breakers_of_[i]) soonest = std::min(soonest, b->open_remaining(now));
     return soonest == clock_time::max() ? clock_time{0} : soonest;
   }
   /// The one breaker of a model whose provider has no per-key secrets.
-  shared_breaker& only_breaker(const model_config& m) { return *breakers_of_.at(&m).front(); }
+  shared_breaker& only_breaker(const model_config& m) {
+    return *breakers_of_.at(index_of(m)).front();
+  }
   /// The breaker of key `index` of a model whose provider has per-key secrets.
   shared_breaker& key_breaker(const model_config& m, size_t index) {
-    return *breakers_of_.at(&m).at(index);
+    return *breakers_of_.at(index_of(m)).at(index);
   }
   double observed_latency_ms(const model_config& m) const override {
-    auto it = latency_.find(&m);
-    return it == latency_.end() ? -1 : it->second;
+    size_t i = index_of(m);
+    return i == npos ? -1 : latency_[i];  // -1 until a latency was recorded
   }
   void record_latency(const model_config& m, double ms) {
-    auto [it, fresh] = latency_.emplace(&m, ms);
-    if (!fresh) it->second += 0.2 * (ms - it->second);
+    size_t i = index_of(m);
+    if (i == npos) return;
+    if (latency_[i] < 0)
+      latency_[i] = ms;
+    else
+      latency_[i] += 0.2 * (ms - latency_[i]);
   }
 
  private:
-  std::unordered_map<const model_config*, std::vector<shared_breaker*>> breakers_of_;
-  std::unordered_map<const model_config*, double> latency_;
+  static constexpr size_t npos = static_cast<size_t>(-1);
+  size_t index_of(const model_config& m) const {
+    return &m >= catalog_ && &m < catalog_ + breakers_of_.size()
+               ? static_cast<size_t>(&m - catalog_)
+               : npos;
+  }
+  const model_config* catalog_;
+  std::vector<std::vector<shared_breaker*>> breakers_of_;
+  std::vector<double> latency_;
+  clock_time now_{0};
 };
 
 struct service_counters {
@@ -216,6 +237,7 @@ struct call_state {
   size_t candidate = 0;
   bool reserved = false;
   uint64_t reservation = 0;
+  budget_ledger::account_ref account;  // the thread's ledger account, looked up once a call
   rate_limiter* limiter = nullptr;
   rate_grant grant;
   // Providers with per-key secrets: the attempt's key is an endpoint of its own.
@@ -282,6 +304,23 @@ struct model_service_state {
     sim_provider* sim = nullptr;
   };
   std::vector<provider_binding> served_by;
+  // What a call needs to know of each catalog model (same index), resolved once: its
+  // tier's rank, its endpoint, and its fallback candidates along the catalog.
+  struct model_facts {
+    int tier_rank = -1;
+    bool per_key = false;  // the provider's keys have their own secrets (own_secret_keys)
+    bool broken = false;   // the provider could not be set up (broken_providers)
+    endpoint_id endpoint;  // endpoint_of()
+    std::vector<const model_config*> catalog_plan;  // plan_from_catalog(), in its order
+  };
+  std::vector<model_facts> facts;
+  // The models of each `resilience.fallback` route, resolved once; `error` when the
+  // route names a model the catalog lacks (plan_route()'s message).
+  struct route_models {
+    std::vector<const model_config*> models;
+    std::string error;
+  };
+  std::unordered_map<std::string, route_models> fallback_routes;
   // The classifier when it routes on an embeddings service (router.embeddings): the
   // prompt's embedding is awaited as a message before the call is routed.
   std::shared_ptr<const embedding_route_classifier> embedded;
@@ -335,6 +374,20 @@ model_service_state::provider_binding binding_of(model_service_state& st, const 
   return binding_for(st, m.provider);
 }
 
+// The position of a catalog model of st.cfg, or npos for a model of another config (a
+// routing policy may have been built from its own copy).
+size_t catalog_index(const model_service_state& st, const model_config* m) {
+  const auto& models = st.cfg->models;
+  if (m < models.data() || m >= models.data() + models.size()) return std::string::npos;
+  return static_cast<size_t>(m - models.data());
+}
+
+// The facts of a model a call holds: every one of them comes from st.cfg (plan_for).
+const model_service_state::model_facts& facts_of(const model_service_state& st,
+                                                 const model_config& m) {
+  return st.facts[catalog_index(st, &m)];
+}
+
 model_response error_response(const model_request& req, std::string kind, std::string message) {
   model_response resp;
   resp.call_id = req.call_id;
@@ -370,44 +423,46 @@ std::string semantic_problem(const model_request& req, const model_response& rep
 
 // The candidates of a call: the routed model first, then fallbacks the policy judged
 // eligible for this very request (a health verdict is fine: breakers decide at call
-// time). A pinned model has no fallbacks: the caller asked for that model.
-candidate_plan plan_for(const model_service_state& st, const model_request& req,
-                        const routing_decision& decision) {
+// time). A pinned model has no fallbacks: the caller asked for that model. Fills
+// c.models and c.requested_tier_rank from the lists resolved when the config loaded;
+// returns why no plan could be made, or "".
+std::string plan_for(const model_service_state& st, const model_request& req,
+                     const routing_decision& decision, call_state& c) {
   const config& cfg = *st.cfg;
-  const model_config& routed = *decision.model;
-  candidate_plan plan;
-  if (!req.model.empty()) {
-    plan = plan_route(cfg, {routed.id});
-  } else if (auto route = cfg.resilience.fallback.find(decision.route);
-             route != cfg.resilience.fallback.end()) {
-    std::vector<std::string> ids{routed.id};
-    for (const auto& id : route->second)
-      if (id != routed.id) ids.push_back(id);
-    plan = plan_route(cfg, ids);
-  } else {
-    plan = plan_from_catalog(cfg, routed.id);
+  c.models.clear();
+  const model_config* routed = decision.model;
+  if (catalog_index(st, routed) == std::string::npos) routed = cfg.find_model(routed->id);
+  auto route = req.model.empty() ? st.fallback_routes.find(decision.route) : st.fallback_routes.end();
+  if (routed == nullptr)
+    return req.model.empty() && route == st.fallback_routes.end()
+               ? "no model '" + decision.model->id + "' in the catalog"
+               : "route names model '" + decision.model->id + "', which is not in the catalog";
+  const std::vector<const model_config*>* fallbacks = nullptr;
+  if (req.model.empty()) {
+    if (route != st.fallback_routes.end()) {
+      if (!route->second.error.empty()) return route->second.error;
+      fallbacks = &route->second.models;
+    } else {
+      fallbacks = &facts_of(st, *routed).catalog_plan;
+    }
   }
-  std::vector<fallback_candidate> kept;
-  for (size_t i = 0; i < plan.candidates.size(); ++i) {
-    auto& c = plan.candidates[i];
-    const model_config* m = cfg.find_model(c.endpoint.model);
-    c.endpoint = endpoint_of(cfg, *m);
-    c.per_key = own_secret_keys(cfg, m->provider) != nullptr;
-    if (i > 0) {
-      if (st.broken_providers.count(m->provider) > 0) continue;
+  c.models.push_back(routed);
+  if (fallbacks != nullptr) {
+    for (const model_config* m : *fallbacks) {
+      if (m == routed || facts_of(st, *m).broken) continue;
       bool eligible = false;
       for (const auto& note : decision.trace.candidates)
         if (note.model == m && (note.filtered_by == candidate_filter::none ||
                                 note.filtered_by == candidate_filter::health))
           eligible = true;
-      if (!eligible) continue;
+      if (eligible) c.models.push_back(m);
     }
-    kept.push_back(std::move(c));
   }
-  plan.candidates = std::move(kept);
-  int target = cfg.tier_rank(decision.trace.target_tier);
-  plan.requested_tier_rank = target >= 0 ? target : cfg.tier_rank(routed.tier);
-  return plan;
+  // The policy ranked the target tier in its own config; the same one as ours, mostly.
+  int target = &st.policy->catalog() == &cfg ? decision.target_rank
+                                             : cfg.tier_rank(decision.trace.target_tier);
+  c.requested_tier_rank = target >= 0 ? target : facts_of(st, *routed).tier_rank;
+  return {};
 }
 
 // The decision trace with what resilience did, under key "resilience". Left out when
@@ -455,8 +510,9 @@ void deliver(service_actor* self, uint64_t key, model_response&& resp) {
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
-  resp.call_id = c.req ? c.req->call_id : c.call_id;
-  if (resp.usage.route.empty()) resp.usage.route = c.route;
+  // The call ends here: its id and route move into the answer.
+  resp.call_id = std::move(c.req ? c.req->call_id : c.call_id);
+  if (resp.usage.route.empty()) resp.usage.route = std::move(c.route);
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
   if (resp.ok()) ++st.counters.answered;
@@ -516,10 +572,11 @@ fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
   const config& cfg = *st.cfg;
   std::vector<fallback_candidate> candidates;
   candidates.reserve(c.models.size());
-  for (const model_config* m : c.models)
-    candidates.push_back(fallback_candidate{endpoint_of(cfg, *m), m->tier, cfg.tier_rank(m->tier),
-                                            m->context_window,
-                                            own_secret_keys(cfg, m->provider) != nullptr});
+  for (const model_config* m : c.models) {
+    const auto& facts = facts_of(st, *m);
+    candidates.push_back(fallback_candidate{facts.endpoint, m->tier, facts.tier_rank,
+                                            m->context_window, facts.per_key});
+  }
   // The call id seeds the jitter: reproducible per call, different across calls.
   const std::string& call_id = c.req ? c.req->call_id : c.call_id;
   uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
@@ -538,8 +595,9 @@ bool first_attempt_without_chain(model_service_state& st, call_state& c, chain_a
   if (c.chain || c.first_breaker != nullptr || c.models.empty()) return false;
   const config& cfg = *st.cfg;
   const model_config& m = *c.models.front();
-  if (own_secret_keys(cfg, m.provider) != nullptr) return false;
-  if (cfg.tier_rank(m.tier) < c.requested_tier_rank) return false;  // a downgrade: explained
+  const auto& facts = facts_of(st, m);
+  if (facts.per_key) return false;
+  if (facts.tier_rank < c.requested_tier_rank) return false;  // a downgrade: explained
   auto now = now_ns();
   if (now - c.chain_start > std::chrono::milliseconds(cfg.resilience.retry.max_total_ms))
     return false;
@@ -944,7 +1002,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
 
   // Worst case on the thread's ledger: the whole prompt plus every token allowed.
   auto worst_usd = call_cost_usd(model, c.prompt_tokens, c.req->max_tokens);
-  auto grant = st.ledger->reserve(c.req->ctx.thread_id, uint64_t{estimate}, worst_usd);
+  auto grant = st.ledger->reserve(c.req->ctx.thread_id, c.account, uint64_t{estimate}, worst_usd);
   if (!grant.granted) {
     release_attempt(st, c, 0);
     auto resp = error_response(*c.req, reason_budget_exhausted, grant.reason);
@@ -1256,7 +1314,10 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
 bool route_call(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
   routing_input input{*c.req, latest_user_text(c.req->messages), c.prompt_tokens,
-                      budget_left(st.ledger->usage(c.req->ctx.thread_id)), c.guess.get()};
+                      budget_left(st.ledger->usage(c.req->ctx.thread_id, c.account)),
+                      c.guess.get()};
+  const auto now = now_ns();  // the breakers' verdicts and the retry budget's start
+  st.models->set_now(now);
   auto decision = st.policy->decide(input, *st.models);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
@@ -1269,7 +1330,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
       for (const auto& note : decision.trace.candidates) {
         if (note.filtered_by != candidate_filter::health) continue;
         if (resp.error.provider.empty()) resp.error.provider = note.model->provider;
-        auto left = st.models->open_remaining(*note.model, now_ns());
+        auto left = st.models->open_remaining(*note.model, now);
         soonest = std::min(soonest, left);
       }
       if (soonest != clock_time::max()) resp.error.retry_after_ms = to_ms(soonest);
@@ -1282,22 +1343,15 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
     deliver(self, key, std::move(resp));
     return false;
   }
-  candidate_plan plan = plan_for(st, *c.req, decision);
-  if (!plan.error.empty() || plan.candidates.empty()) {
-    deliver(self, key,
-            error_response(*c.req, "no_model",
-                           plan.error.empty() ? "no candidate models" : plan.error));
+  if (std::string error = plan_for(st, *c.req, decision, c); !error.empty()) {
+    deliver(self, key, error_response(*c.req, "no_model", error));
     return false;
   }
   c.route = std::move(decision.route);
   c.decision = to_json_text(decision.trace);
   c.decision.shrink_to_fit();  // held while the call waits; built with room to spare
-  c.models.clear();
-  for (const auto& cand : plan.candidates)
-    c.models.push_back(st.cfg->find_model(cand.endpoint.model));
   c.chain.reset();  // built when needed (chain_of), from `models`
-  c.chain_start = now_ns();
-  c.requested_tier_rank = plan.requested_tier_rank;
+  c.chain_start = now;
   c.first_breaker = nullptr;
   return true;
 }
@@ -1456,6 +1510,27 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
     }
   }
   for (const auto& m : st.cfg->models) st.served_by.push_back(binding_for(st, m.provider));
+  for (size_t i = 0; i < st.cfg->models.size(); ++i) {
+    const model_config& m = st.cfg->models[i];
+    auto& facts = st.facts.emplace_back();
+    facts.tier_rank = st.cfg->tier_rank(m.tier);
+    facts.per_key = own_secret_keys(*st.cfg, m.provider) != nullptr;
+    facts.broken = st.served_by[i].broken != nullptr;
+    facts.endpoint = endpoint_of(*st.cfg, m);
+    for (const auto& cand : plan_from_catalog(*st.cfg, m.id).candidates)
+      facts.catalog_plan.push_back(st.cfg->find_model(cand.endpoint.model));
+  }
+  for (const auto& [route, ids] : st.cfg->resilience.fallback) {
+    auto& resolved = st.fallback_routes[route];
+    for (const auto& id : ids) {
+      const model_config* m = st.cfg->find_model(id);
+      if (m == nullptr) {
+        resolved.error = "route names model '" + id + "', which is not in the catalog";
+        break;
+      }
+      resolved.models.push_back(m);
+    }
+  }
   st.embedded =
       std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
   if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();

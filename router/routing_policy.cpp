@@ -131,6 +131,7 @@ routing_policy::routing_policy(std::shared_ptr<const config> cfg,
                                std::shared_ptr<const route_classifier> classifier)
     : cfg_(std::move(cfg)), classifier_(std::move(classifier)), rules_(cfg_->router.rules) {
   for (const auto& r : cfg_->router.routes) route_tier_rank_[r.name] = cfg_->tier_rank(r.tier);
+  for (const auto& m : cfg_->models) model_tier_rank_.push_back(cfg_->tier_rank(m.tier));
 }
 
 bool routing_policy::consults_classifier(const routing_input& in) const {
@@ -217,7 +218,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     pinned = cfg.find_model(req.model);
     if (pinned == nullptr)
       return refuse(routing_outcome::no_model, fmt::format("no model '{}' in the catalog", req.model));
-    target = cfg.tier_rank(pinned->tier);
+    target = model_tier_rank_[static_cast<size_t>(pinned - cfg.models.data())];
     t.tier_source = "model_pin";
   } else if (!req.tier.empty() || !rules.tier.empty()) {
     const std::string& tier = !req.tier.empty() ? req.tier : rules.tier;
@@ -234,6 +235,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
   }
   if (top_rank < 0) return refuse(routing_outcome::no_model, "the catalog has no tiers");
   t.target_tier = cfg.tiers[static_cast<size_t>(target)];
+  out.target_rank = target;
 
   // Judge every candidate.
   struct eligible {
@@ -256,7 +258,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     t.candidates.push_back({&m, v.first, std::move(v.detail), usd});
     if (v.failed == 0) {
       double seen = health.observed_latency_ms(m);
-      ok.push_back({&m, cfg.tier_rank(m.tier), usd,
+      ok.push_back({&m, model_tier_rank_[i], usd,
                     seen < 0 ? std::numeric_limits<double>::infinity() : seen, i});
     } else if (v.only(candidate_filter::health)) {
       if (!some_down_only) down_provider = m.provider;

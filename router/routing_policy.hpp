@@ -90,6 +90,7 @@ const char* to_string(routing_outcome x);
 struct routing_decision {
   routing_outcome outcome = routing_outcome::no_model;
   const model_config* model = nullptr;  // set when routed
+  int target_rank = -1;                 // trace.target_tier's rank, once it is known
   std::string route;
   bool downgraded = false;
   std::string message;  // why, when not routed
@@ -130,6 +131,7 @@ class routing_policy {
   std::shared_ptr<const route_classifier> classifier_;
   routing_rules rules_;
   std::unordered_map<std::string, int> route_tier_rank_;
+  std::vector<int> model_tier_rank_;  // per catalog model, same index: ranked once
 };
 
 }  // namespace switchyard
