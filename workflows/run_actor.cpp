@@ -312,8 +312,8 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
 }
 
 // The public form of a transcript line.
-step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
-  step_record rec;
+// Filled in place (a step_record is a dozen strings: moving one costs as much as filling).
+void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) {
   rec.step = step;
   rec.kind = e.kind;
   rec.agent = node_name(self, e.node);
@@ -340,7 +340,6 @@ step_record to_record(run_actor* self, uint32_t step, step_entry& e) {
     rec.decisions = e.routing->packed ? self->state.shared->traces.unpack(e.routing->decisions)
                                       : std::move(e.routing->decisions);
   }
-  return rec;
 }
 
 // The step's decision traces are held packed until the run ends (see trace_packer).
@@ -545,7 +544,7 @@ void park_done(run_actor* self, std::string reason, std::string detail, std::str
   r.latency_ms = ms_between(st.started, clock_type::now());
   for (uint32_t i = 0; i < st.steps.size(); ++i) {
     if (std::find(st.open_steps.begin(), st.open_steps.end(), i) != st.open_steps.end()) continue;
-    r.steps.push_back(to_record(self, i, st.steps[i]));
+    to_record(self, i, st.steps[i], r.steps.emplace_back());
     r.cost_usd += r.steps.back().cost_usd;
   }
   st.steps.clear();
@@ -568,7 +567,8 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   if (st.finished) return;
   st.finished = true;
   if (st.watch) st.watch->clear();
-  auto now = clock_type::now();
+  // Read only for open steps: finish_done reads the clock for the run's own latency.
+  auto now = st.open_steps.empty() ? clock_type::time_point{} : clock_type::now();
   for (auto step : st.open_steps) {
     auto& e = st.steps[step];
     e.latency_ms = static_cast<float>(ms_between(e.began, now));
@@ -621,7 +621,7 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
 
   r.steps.reserve(st.steps.size());
   for (uint32_t i = 0; i < st.steps.size(); ++i) {
-    r.steps.push_back(to_record(self, i, st.steps[i]));
+    to_record(self, i, st.steps[i], r.steps.emplace_back());
     const auto& rec = r.steps.back();
     r.input_tokens += rec.input_tokens;
     r.output_tokens += rec.output_tokens;
