@@ -245,7 +245,20 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     double latency;
     size_t order;
   };
-  std::vector<eligible> ok;
+  // Preference: the target tier, then lower tiers nearest first, then higher ones.
+  auto preference = [target](int rank) {
+    return rank == target ? 0 : rank < target ? target - rank : 1000 + rank - target;
+  };
+  auto better = [&](const eligible& a, const eligible& b) {
+    int pa = preference(a.rank), pb = preference(b.rank);
+    if (pa != pb) return pa < pb;
+    if (a.usd != b.usd) return a.usd < b.usd;
+    if (a.latency != b.latency) return a.latency < b.latency;
+    return a.order < b.order;
+  };
+  // The best eligible model so far (the first of equals), kept as the loop goes: no list.
+  eligible best_seen{};
+  const eligible* best = nullptr;
   bool some_down_only = false, some_budget_only = false;
   std::string down_provider;
   std::string budget_detail;  // of the first model only the budget kept out
@@ -258,8 +271,12 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     t.candidates.push_back({&m, v.first, std::move(v.detail), usd});
     if (v.failed == 0) {
       double seen = health.observed_latency_ms(m);
-      ok.push_back({&m, model_tier_rank_[i], usd,
-                    seen < 0 ? std::numeric_limits<double>::infinity() : seen, i});
+      eligible e{&m, model_tier_rank_[i], usd,
+                 seen < 0 ? std::numeric_limits<double>::infinity() : seen, i};
+      if (best == nullptr || better(e, best_seen)) {
+        best_seen = e;
+        best = &best_seen;
+      }
     } else if (v.only(candidate_filter::health)) {
       if (!some_down_only) down_provider = m.provider;
       some_down_only = true;
@@ -269,18 +286,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     }
   }
 
-  // Preference: the target tier, then lower tiers nearest first, then higher ones.
-  auto preference = [target](int rank) {
-    return rank == target ? 0 : rank < target ? target - rank : 1000 + rank - target;
-  };
-  auto best = std::min_element(ok.begin(), ok.end(), [&](const eligible& a, const eligible& b) {
-    int pa = preference(a.rank), pb = preference(b.rank);
-    if (pa != pb) return pa < pb;
-    if (a.usd != b.usd) return a.usd < b.usd;
-    if (a.latency != b.latency) return a.latency < b.latency;
-    return a.order < b.order;
-  });
-  if (best == ok.end()) {
+  if (best == nullptr) {
     if (some_down_only)
       return refuse(routing_outcome::blocked,
                     fmt::format("every model allowed for this request is down; waiting for "
