@@ -153,6 +153,12 @@ void budget_ledger::retire(pending& p) {
   p = pending{};
   free_slots_.push_back(slot);
   --pending_count_;
+  // After a burst (ten thousand calls at once) the slots go back to the allocator once
+  // none is pending; ids stay unique through the serial.
+  if (pending_count_ == 0 && slots_.size() > 1024) {
+    slots_ = {};
+    free_slots_ = {};
+  }
   if (acct->closing && acct->pending_count == 0) erase_account(*acct);
 }
 

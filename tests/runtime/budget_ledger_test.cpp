@@ -189,3 +189,20 @@ TEST_CASE("ledger: a settled reservation's id stays dead when its slot is reused
   CHECK(ledger.pending_reservations() == 0);
   CHECK(ledger.usage("t").spent_tokens == 10);
 }
+
+TEST_CASE("ledger: ids of a burst stay dead after every reservation of it ended", "[ledger]") {
+  budget_ledger ledger;
+  ledger.open_thread("t", {0, 0});
+  std::vector<uint64_t> burst;
+  for (int i = 0; i < 3000; ++i) burst.push_back(ledger.reserve("t", 1, 0).id);
+  for (auto id : burst) REQUIRE(ledger.release(id));
+  CHECK(ledger.pending_reservations() == 0);
+  auto next = ledger.reserve("t", 1, 0);
+  REQUIRE(next.granted);
+  for (auto id : burst) {
+    CHECK(id != next.id);
+    CHECK_FALSE(ledger.settle(id, 1, 0));
+  }
+  CHECK(ledger.usage("t").reserved_tokens == 1);
+  CHECK(ledger.settle(next.id, 1, 0));
+}
