@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/temp_dir.hpp"
+#include "runtime/trace_codec.hpp"
 
 using namespace switchyard;
 using switchyard::testing::temp_dir;
@@ -198,12 +199,14 @@ TEST_CASE(
   // Routing survives a checkpoint: runs show prints decision traces after a restart.
   s.route = "billing";
   s.downgraded = true;
-  s.decisions = R"([{"outcome":"routed","route":"billing","candidates":[]}])";
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","route":"billing","candidates":[]})");
   step = decode_step(encode_step(s), error);
   REQUIRE(step);
   CHECK(step->route == "billing");
   CHECK(step->downgraded);
-  CHECK(nlohmann::json::parse(step->decisions) == nlohmann::json::parse(s.decisions));
+  CHECK(step->decisions == s.decisions);
+  CHECK(traces_json_array(step->decisions.bytes) ==
+        R"([{"outcome":"routed","route":"billing","candidates":[]}])");
 }
 
 TEST_CASE("store: a group write lands several runs at once and fails refused writes alone",
@@ -246,14 +249,14 @@ TEST_CASE("store: a prepared write holds what write_step would write", "[store]"
   auto& store = *opened.store;
   auto s = a_step(1);
   s.route = "billing";
-  s.decisions = R"([{"outcome":"routed","route":"billing"}])";
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","route":"billing"})");
   auto outcomes = store.write_group(
       {checkpoint_store::prepare_step(a_state("r-9"), {a_step(0), s}, {a_call("r-9", 1)})});
   REQUIRE(outcomes.at(0).ok());
   auto steps = store.steps("r-9");
   REQUIRE(steps.size() == 2);
   CHECK(steps[1].route == "billing");
-  CHECK(nlohmann::json::parse(steps[1].decisions) == nlohmann::json::parse(s.decisions));
+  CHECK(steps[1].decisions == s.decisions);
   CHECK(store.has_call("r-9/1.0"));
 }
 
