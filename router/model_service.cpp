@@ -1236,8 +1236,8 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
           ? std::string("cache hit (exact)")
           : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
   // Rare enough to go through a JSON tree; the result is kept as JSON text.
-  auto trace =
-      nlohmann::json::parse(trace_json(trace_with_resilience(c, nullptr, {}).bytes), nullptr, false);
+  auto trace = nlohmann::json::parse(trace_json(trace_with_resilience(c, nullptr, {}).bytes),
+                                     nullptr, false);
   if (trace.is_object()) {
     trace["resilience"]["cache"] = found.what == cache_lookup::exact ? "exact" : "semantic";
     resp.usage.decision.bytes =

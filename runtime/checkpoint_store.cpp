@@ -275,11 +275,12 @@ std::string encode_step(const step_record& x) {
   if (!x.error.empty()) field(out, "error", x.error);
   if (!x.route.empty()) field(out, "route", x.route);
   if (x.downgraded) field(out, "downgraded", true);
-  if (!x.decisions.empty()) {
-    append_json_key(out, "decisions");
-    out += traces_json_array(x.decisions.bytes);
-  }
   out += '}';
+  if (!x.decisions.empty()) {
+    out += step_traces_separator;
+    out += step_traces_version;
+    out += x.decisions.bytes;
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 // Part of format 1: a word's index is written in traces, so words are only ever
 // appended (a new format tag otherwise).
+// clang-format off
 constexpr std::string_view dictionary[] = {
     "routed",      "blocked",   "budget_exhausted", "no_model",         "request",
     "classifier",  "default",   "none",             "model_pin",        "route",
@@ -22,6 +23,7 @@ constexpr std::string_view dictionary[] = {
     "realtime",    "batch",     "public",           "internal",         "pii",
     "health",      "financial", "private",
 };
+// clang-format on
 constexpr size_t dictionary_size = sizeof dictionary / sizeof dictionary[0];
 constexpr uint64_t ref_empty = 0;
 constexpr uint64_t ref_new = 1;
@@ -298,7 +300,8 @@ void trace_writer::put_string(std::string_view text) {
     return;
   }
   for (size_t i = 0; i < seen_count_; ++i)
-    if (seen_[i].size() == text.size() && std::memcmp(seen_[i].data(), text.data(), text.size()) == 0)
+    if (seen_[i].size() == text.size() &&
+        std::memcmp(seen_[i].data(), text.data(), text.size()) == 0)
       return put_varint(ref_seen + i);
   // The reader remembers at most max_strings; this writer fewer: later repeats are
   // simply written out again.
@@ -324,8 +327,7 @@ void trace_writer::put_word(std::string_view text) {
   put_string(text);
 }
 
-bool append_trace_json(std::string_view bytes, size_t& pos, std::string& out,
-                       std::string& error) {
+bool append_trace_json(std::string_view bytes, size_t& pos, std::string& out, std::string& error) {
   trace_reader r{bytes, pos};
   uint8_t tag = r.byte();
   bool ok = false;

@@ -90,8 +90,7 @@ class trace_writer {
 /// The JSON text of the trace starting at `pos` in `bytes`, appended to `out`; `pos`
 /// moves past the trace. False, with `error` naming what is wrong, when the bytes do
 /// not decode.
-bool append_trace_json(std::string_view bytes, size_t& pos, std::string& out,
-                       std::string& error);
+bool append_trace_json(std::string_view bytes, size_t& pos, std::string& out, std::string& error);
 
 /// One trace as JSON text; "" for no trace (empty bytes) or bytes that do not decode.
 std::string trace_json(std::string_view bytes);

@@ -119,7 +119,8 @@ std::string trace_packer::pack(std::string_view text) {
     const size_t middle = text.size() - prefix - suffix;
     // Short texts too: a delta of a few bytes stays inside std::string's own buffer,
     // where the text itself would take a heap block.
-    if (middle <= max_delta_bytes && middle + varint_size(prefix) + varint_size(suffix) < text.size()) {
+    if (middle <= max_delta_bytes &&
+        middle + varint_size(prefix) + varint_size(suffix) < text.size()) {
       out.reserve(header_size + 10 + middle);
       put_header(out, tag_reference_delta, size);
       put_varint(out, prefix);

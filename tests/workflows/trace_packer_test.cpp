@@ -100,9 +100,10 @@ TEST_CASE("trace packer: a short compact trace like the reference fits std::stri
   trace_packer packer;
   // A compact trace (runtime/trace_codec.hpp) is a few dozen bytes; another call's
   // differs in its token count.
-  std::string first("\x01\x00\x02\x00\x09\x01\x05local\x06\x01\x09sim-bench\x18\x00\x00"
-                    "\x00\x00\x00\x2a\x00\x00\x00\x01\x18\x19\x07\x00\x00\x00",
-                    40);
+  std::string first(
+      "\x01\x00\x02\x00\x09\x01\x05local\x06\x01\x09sim-bench\x18\x00\x00"
+      "\x00\x00\x00\x2a\x00\x00\x00\x01\x18\x19\x07\x00\x00\x00",
+      40);
   std::string other = first;
   other[26] = '\x2b';
   packer.pack(first);
