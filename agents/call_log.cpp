@@ -5,7 +5,7 @@ namespace switchyard {
 void call_log::record(const std::string& run_id, const model_usage& usage) {
   if (usage.model_id.empty()) return;
   model_usage lean = usage;
-  lean.decision.clear();  // the transcript keeps the traces; the report needs numbers
+  lean.decision.bytes.clear();  // the transcript keeps the traces; the report needs numbers
   std::lock_guard<std::mutex> lock{mutex_};
   calls_[run_id].push_back(std::move(lean));
 }

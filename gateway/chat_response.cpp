@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/json_text.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard::gateway {
 
@@ -138,8 +139,9 @@ std::string completion_text(const model_response& r, const std::string& id, int6
   if (with_trace) {
     // Rare (asked for per request): the trace goes through the tree, as before.
     out += ",\"decision\":";
-    auto trace = json::parse(u.decision, nullptr, false);
-    out += trace.is_discarded() ? json(u.decision).dump(-1, ' ', false, json::error_handler_t::replace)
+    auto text = trace_json(u.decision.bytes);
+    auto trace = json::parse(text, nullptr, false);
+    out += trace.is_discarded() ? json(text).dump(-1, ' ', false, json::error_handler_t::replace)
                                 : trace.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   out += ",\"downgraded\":";
@@ -164,8 +166,9 @@ json switchyard_info(const model_usage& u, bool with_trace) {
   json out = {{"model", u.model_id},        {"tier", u.tier},         {"route", u.route},
               {"downgraded", u.downgraded}, {"cost_usd", u.cost_usd}, {"latency_ms", u.latency_ms}};
   if (with_trace) {
-    auto trace = json::parse(u.decision, nullptr, false);
-    out["decision"] = trace.is_discarded() ? json(u.decision) : trace;
+    auto text = trace_json(u.decision.bytes);
+    auto trace = json::parse(text, nullptr, false);
+    out["decision"] = trace.is_discarded() ? json(text) : trace;
   }
   return out;
 }

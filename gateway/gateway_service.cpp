@@ -21,6 +21,7 @@
 #include "router/model_service.hpp"
 #include "runtime/checkpoint_store.hpp"
 #include "runtime/run_result_json.hpp"
+#include "runtime/trace_codec.hpp"
 #include "workflows/engine.hpp"
 
 namespace switchyard::gateway {
@@ -243,8 +244,10 @@ struct gateway_service::core : std::enable_shared_from_this<gateway_service::cor
                 {"stream", stream},
                 {"outcome", r.ok() ? "ok" : r.error.kind},
                 {"prompt_sha256", prompt_hash(call.messages)}};
-    auto trace = json::parse(r.usage.decision, nullptr, false);
-    rec["decision"] = trace.is_discarded() ? json(r.usage.decision) : trace;
+    // The trace becomes text here, for the record, and in the answer only when asked.
+    auto text = trace_json(r.usage.decision.bytes);
+    auto trace = json::parse(text, nullptr, false);
+    rec["decision"] = trace.is_discarded() ? json(text) : trace;
     if (settings.audit_prompts) rec["prompt"] = prompt_json(call.messages);
     parts.audit->write(rec);
   }
@@ -552,8 +555,9 @@ void gateway_service::core::finish_run(const key_record& key, const run_result& 
                   {"latency_ms", step.latency_ms},
                   {"outcome", step.error.empty() ? "ok" : step.error},
                   {"input_sha256", input_hash}};
-      auto trace = json::parse(step.decisions, nullptr, false);
-      rec["decision"] = trace.is_discarded() ? json(step.decisions) : trace;
+      auto text = traces_json_array(step.decisions.bytes);
+      auto trace = json::parse(text, nullptr, false);
+      rec["decision"] = trace.is_discarded() ? json(text) : trace;
       parts.audit->write(rec);
     }
   }

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "runtime/json_text.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -203,6 +204,91 @@ std::string to_json_text(const decision_trace& t) {
   }
   out.push_back('}');
   return out;
+}
+
+// Field by field in the order runtime/trace_codec.hpp reads them; only the candidates
+// the JSON lists (the chosen one and the filtered ones) are kept, the others counted.
+std::string to_compact(const decision_trace& t) {
+  // Bytes the trace may take at most: written into a stack buffer, then copied into a
+  // string of its exact size (held while the call waits, then by the run).
+  auto bound = [](std::string_view s) { return trace_writer::string_bound(s); };
+  constexpr size_t num = trace_writer::double_bound;
+  constexpr size_t var = trace_writer::varint_bound;
+  size_t size = 2 + bound(t.outcome) + bound(t.route) + bound(t.route_source) +
+                bound(t.target_tier) + bound(t.tier_source) + bound(t.chosen_model) +
+                bound(t.chosen_tier) + bound(t.note) + var + bound(t.data_class) +
+                bound(t.data_class_source) + bound(t.latency_class) + 4 * var + 1 + var + var +
+                var + num;
+  for (const auto& rule : t.rules_fired) size += bound(rule);
+  if (t.classifier.used) {
+    const auto& c = t.classifier;
+    size += bound(c.route) + bound(c.runner_up) + bound(c.encoder) + 3 * num + var;
+    for (const auto& [route, p] : c.top) size += bound(route) + num;
+  }
+  for (const auto& c : t.candidates)
+    size += bound(c.model->id) + bound(c.model->tier) + 1 + bound(c.detail) + num;
+  char stack[768];
+  std::string heap;
+  if (size > sizeof stack) heap.resize(size);
+  char* buffer = size > sizeof stack ? heap.data() : stack;
+  trace_writer w{buffer};
+  uint8_t flags = 0;
+  if (t.downgraded) flags |= trace_flag_downgraded;
+  if (t.classifier.used) flags |= trace_flag_classifier;
+  if (t.budget.tokens_limited) flags |= trace_flag_token_budget;
+  if (t.budget.usd_limited) flags |= trace_flag_cost_budget;
+  w.put_byte(trace_tag_fields);
+  w.put_byte(flags);
+  w.put_word(t.outcome);
+  w.put_string(t.route);
+  w.put_word(t.route_source);
+  w.put_string(t.target_tier);
+  w.put_word(t.tier_source);
+  w.put_string(t.chosen_model);
+  w.put_string(t.chosen_tier);
+  w.put_string(t.note);
+  w.put_varint(t.rules_fired.size());
+  for (const auto& rule : t.rules_fired) w.put_string(rule);
+  if (t.classifier.used) {
+    const auto& c = t.classifier;
+    w.put_string(c.route);
+    w.put_double(c.confidence);
+    w.put_string(c.runner_up);
+    w.put_double(c.runner_up_confidence);
+    w.put_double(c.threshold);
+    w.put_varint(c.top.size());
+    for (const auto& [route, p] : c.top) {
+      w.put_string(route);
+      w.put_double(p);
+    }
+    w.put_string(c.encoder);
+  }
+  w.put_word(t.data_class);
+  w.put_word(t.data_class_source);
+  w.put_word(t.latency_class);
+  const auto& x = t.complexity;
+  w.put_varint(x.prompt_tokens);
+  w.put_byte(static_cast<uint8_t>((x.long_prompt ? 1 : 0) | (x.has_code ? 2 : 0) |
+                                  (x.multi_part ? 4 : 0)));
+  w.put_varint(x.parts);
+  w.put_varint(x.tier_steps);
+  size_t listed = 0;
+  for (const auto& c : t.candidates)
+    if (c.filtered_by != candidate_filter::none || c.model->id == t.chosen_model) ++listed;
+  w.put_varint(listed);
+  for (const auto& c : t.candidates) {
+    bool chosen = c.model->id == t.chosen_model;
+    if (!chosen && c.filtered_by == candidate_filter::none) continue;
+    w.put_string(c.model->id);
+    w.put_string(c.model->tier);
+    w.put_byte(chosen ? trace_verdict_chosen : static_cast<uint8_t>(c.filtered_by));
+    w.put_string(c.detail);
+    w.put_double(c.estimated_usd);
+  }
+  w.put_varint(t.candidates.size() - listed);
+  if (t.budget.tokens_limited) w.put_varint(t.budget.tokens_left);
+  if (t.budget.usd_limited) w.put_double(t.budget.usd_left);
+  return std::string(buffer, w.size());
 }
 
 nlohmann::json to_json(const decision_trace& t) {

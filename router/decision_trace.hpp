@@ -1,8 +1,9 @@
 #pragma once
 // The machine-readable account of one routing decision: which rules fired, what the
 // classifier said, how complex the request looked, each candidate model and why it
-// was kept or filtered out, and the thread's budget at the time. It travels as JSON
-// text in model_usage::decision and lands in the run transcript.
+// was kept or filtered out, and the thread's budget at the time. It travels in its
+// compact form (runtime/trace_codec.hpp) in model_usage::decision, lands in the run
+// transcript and the step records that way, and becomes JSON only for a reader.
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -73,11 +74,15 @@ struct decision_trace {
   std::string note;  // why it downgraded, or why nothing was chosen
 };
 
-/// The trace as compact JSON text: what travels in model_usage::decision. The chosen
+/// The trace's compact form (runtime/trace_codec.hpp): what travels in
+/// model_usage::decision. Rendered (trace_json), it is to_json_text's text byte for byte.
+std::string to_compact(const decision_trace& trace);
+
+/// The trace as compact JSON text: what readers of a trace see. The chosen
 /// candidate and every filtered one appear with their verdict and numbers; models that
 /// were merely eligible are counted (`also_eligible`); false flags, an empty route and
-/// an unlimited budget are left out. Written by hand: it runs
-/// once per model call, and building a JSON tree first costs several times more.
+/// an unlimited budget are left out. Written by hand, without a JSON tree. Readers get
+/// this text from the compact form (trace_json); this writer is its reference.
 std::string to_json_text(const decision_trace& trace);
 
 /// The same, as a JSON value (parses to_json_text).

@@ -29,6 +29,7 @@
 #include "runtime/clock.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/supervisor.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -221,7 +222,7 @@ struct call_state {
   clock_type::time_point received;
   uint32_t prompt_tokens = 0;
   std::string route;
-  std::string decision;                     // the policy's trace as JSON text
+  std::string decision;                     // the policy's trace, compact (trace_codec)
   std::vector<const model_config*> models;  // per chain candidate
   // Null until an attempt fails or is skipped: most calls answer on their first attempt,
   // which goes out without a chain (first_attempt_without_chain); chain_of() builds it.
@@ -473,9 +474,9 @@ bool resilience_to_trace(const call_state& c, const chain_result* result) {
          (result != nullptr && result->downgraded) || !c.seen().cascade_log.empty();
 }
 
-std::string trace_with_resilience(const call_state& c, const chain_result* result,
-                                  const std::string& answered_by) {
-  if (!resilience_to_trace(c, result)) return c.decision;
+decision_traces trace_with_resilience(const call_state& c, const chain_result* result,
+                                      const std::string& answered_by) {
+  if (!resilience_to_trace(c, result)) return decision_traces{c.decision};
   nlohmann::json r;
   if (result != nullptr) {
     r["outcome"] = to_string(result->what);
@@ -487,15 +488,9 @@ std::string trace_with_resilience(const call_state& c, const chain_result* resul
   if (result != nullptr && result->downgraded) r["downgraded"] = true;
   if (!c.seen().events.empty()) r["events"] = c.seen().events;
   if (!c.seen().cascade_log.empty()) r["cascade"] = c.seen().cascade_log;
-  std::string text = c.decision;
-  std::string extra =
-      "\"resilience\":" + r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() >= 2 && text.back() == '}') {
-    text.insert(text.size() - 1, (text.size() > 2 ? "," : "") + extra);
-  } else {
-    text = "{" + extra + "}";
-  }
-  return text;
+  decision_traces out{c.decision};
+  add_resilience(out.bytes, r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return out;
 }
 
 void schedule_wake(service_actor* self, uint64_t key, call_state& c, clock_time delay) {
@@ -652,7 +647,7 @@ void finish_answered(service_actor* self, uint64_t key, call_state& c, const mod
   if (resilience_to_trace(c, &r))
     reply.usage.decision = trace_with_resilience(c, &r, c.candidate > 0 ? model.id : "");
   else
-    reply.usage.decision = std::move(c.decision);
+    reply.usage.decision.bytes = std::move(c.decision);
   if (st.cache && c.cache_key &&
       !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
     spdlog::warn("model service: response cache store failed: {}", st.cache->error());
@@ -1298,12 +1293,15 @@ bool answer_from_cache(service_actor* self, uint64_t key, call_state& c) {
       found.what == cache_lookup::exact
           ? std::string("cache hit (exact)")
           : fmt::format("cache hit (semantic, similarity {:.3f})", found.similarity));
-  auto trace = nlohmann::json::parse(trace_with_resilience(c, nullptr, {}), nullptr, false);
+  // Rare enough to go through a JSON tree; the result is kept as JSON text.
+  auto trace = nlohmann::json::parse(trace_json(trace_with_resilience(c, nullptr, {}).bytes),
+                                     nullptr, false);
   if (trace.is_object()) {
     trace["resilience"]["cache"] = found.what == cache_lookup::exact ? "exact" : "semantic";
-    resp.usage.decision = trace.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    resp.usage.decision.bytes =
+        json_trace(trace.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
-    resp.usage.decision = c.decision;
+    resp.usage.decision.bytes = c.decision;
   }
   deliver(self, key, std::move(resp));
   return true;
@@ -1338,7 +1336,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
       ++st.counters.failed;
     }
     resp.usage.route = std::move(decision.route);
-    c.decision = to_json_text(decision.trace);
+    c.decision = to_compact(decision.trace);
     resp.usage.decision = trace_with_resilience(c, nullptr, {});
     deliver(self, key, std::move(resp));
     return false;
@@ -1348,7 +1346,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
     return false;
   }
   c.route = std::move(decision.route);
-  c.decision = to_json_text(decision.trace);
+  c.decision = to_compact(decision.trace);
   c.decision.shrink_to_fit();  // held while the call waits; built with room to spare
   c.chain.reset();  // built when needed (chain_of), from `models`
   c.chain_start = now;

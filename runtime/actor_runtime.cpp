@@ -18,6 +18,7 @@ actor_config::actor_config(const runtime_settings& settings) {
   add_message_type<chat_message>("chat_message");
   add_message_type<std::vector<chat_message>>("std::vector<chat_message>");
   add_message_type<model_request>("model_request");
+  add_message_type<decision_traces>("decision_traces");
   add_message_type<model_usage>("model_usage");
   add_message_type<std::vector<model_usage>>("std::vector<model_usage>");
   add_message_type<model_error>("model_error");

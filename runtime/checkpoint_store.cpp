@@ -21,6 +21,7 @@
 
 #include "runtime/json_text.hpp"
 #include "runtime/run_result_json.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -246,7 +247,13 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
   }
 }
 
-// The same document as to_json(step_record) in runtime/run_result_json.cpp.
+// A step record's routing traces, after its JSON document: a NUL (which JSON text
+// never holds), this version byte, then the compact traces (runtime/trace_codec.hpp).
+constexpr char step_traces_separator = '\0';
+constexpr char step_traces_version = 1;
+
+// The same document as to_json(step_record) in runtime/run_result_json.cpp, with the
+// decision traces in their compact form after it.
 std::string encode_step(const step_record& x) {
   std::string out;
   out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
@@ -268,18 +275,29 @@ std::string encode_step(const step_record& x) {
   if (!x.error.empty()) field(out, "error", x.error);
   if (!x.route.empty()) field(out, "route", x.route);
   if (x.downgraded) field(out, "downgraded", true);
-  if (!x.decisions.empty()) {
-    // Already JSON (the router writes it); kept as a value, not as a string of JSON.
-    append_json_key(out, "decisions");
-    out += x.decisions;
-  }
   out += '}';
+  if (!x.decisions.empty()) {
+    out += step_traces_separator;
+    out += step_traces_version;
+    out += x.decisions.bytes;
+  }
   return out;
 }
 
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error) {
+  std::string_view document = bytes;
+  std::string_view traces;
+  if (auto nul = document.find(step_traces_separator); nul != std::string_view::npos) {
+    traces = document.substr(nul + 1);
+    document = document.substr(0, nul);
+    if (traces.empty() || traces[0] != step_traces_version) {
+      error = "step record: decision traces of an unknown version";
+      return std::nullopt;
+    }
+    traces.remove_prefix(1);
+  }
   try {
-    auto j = json::parse(bytes);
+    auto j = json::parse(document);
     step_record x;
     j.at("step").get_to(x.step);
     bool kind_ok = false;
@@ -303,7 +321,25 @@ std::optional<step_record> decode_step(const std::string& bytes, std::string& er
     x.error = j.value("error", "");
     x.route = j.value("route", "");
     x.downgraded = j.value("downgraded", false);
-    if (auto d = j.find("decisions"); d != j.end()) x.decisions = d->dump();
+    if (!traces.empty() || document.size() < bytes.size()) {
+      auto problem = traces.empty() ? std::string{"none after the version byte"}
+                                    : check_traces(traces);
+      if (!problem.empty()) {
+        error = "step record " + std::to_string(x.step) +
+                ": decision traces do not decode: " + problem;
+        return std::nullopt;
+      }
+    }
+    x.decisions.bytes = traces;
+    // Records of older builds hold the traces as a JSON array: kept as JSON traces.
+    if (auto d = j.find("decisions"); d != j.end() && traces.empty()) {
+      if (!d->is_array()) {
+        error = "step record: decisions is not an array";
+        return std::nullopt;
+      }
+      for (const auto& trace : *d)
+        x.decisions.bytes += json_trace(trace.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
     return x;
   } catch (const std::exception& e) {
     error = std::string{"step record does not decode: "} + e.what();

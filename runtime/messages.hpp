@@ -29,6 +29,27 @@ typename Inspector::result_type inspect(Inspector& f, step_context& x) {
 
 // -- model calls ------------------------------------------------------------------
 
+/// Routing decision traces (router/decision_trace.hpp) in their compact form
+/// (runtime/trace_codec.hpp), not JSON: one per model call in model_usage, a step's
+/// calls' traces one after another in step_record. Readers that want text render it
+/// (trace_json, traces_json_array); most never do.
+struct decision_traces {
+  std::string bytes;
+
+  bool empty() const { return bytes.empty(); }
+  size_t size() const { return bytes.size(); }
+  void clear() { bytes.clear(); }
+  friend bool operator==(const decision_traces& a, const decision_traces& b) {
+    return a.bytes == b.bytes;
+  }
+  friend bool operator!=(const decision_traces& a, const decision_traces& b) { return !(a == b); }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, decision_traces& x) {
+  return f(caf::meta::type_name("decision_traces"), x.bytes);
+}
+
 /// A tool the model may call. `parameters_json` is the tool's JSON Schema (an object)
 /// as JSON text; adapters embed it as JSON, never as a string.
 struct tool_definition {
@@ -127,10 +148,10 @@ struct model_usage {
   double cost_usd = 0;
   double latency_ms = 0;
   // How the router decided (router/decision_trace.hpp): the route, whether a cheaper
-  // tier than intended answered, and the machine-readable trace as JSON text.
+  // tier than intended answered, and the machine-readable trace (compact form).
   std::string route;
   bool downgraded = false;
-  std::string decision;
+  decision_traces decision;
 };
 
 template <class Inspector>
@@ -320,10 +341,11 @@ struct step_record {
   double latency_ms = 0;  // wall time of the step, calls included
   std::string error;
   // Routing of the step's calls: the last call's route, whether any call was
-  // downgraded, and a JSON array with one decision trace per call.
+  // downgraded, and one decision trace per call (compact form; traces_json_array
+  // renders the JSON array).
   std::string route;
   bool downgraded = false;
-  std::string decisions;
+  decision_traces decisions;
 };
 
 template <class Inspector>

@@ -1,5 +1,7 @@
 #include "runtime/run_result_json.hpp"
 
+#include "runtime/trace_codec.hpp"
+
 namespace switchyard {
 
 nlohmann::json to_json(const step_record& x) {
@@ -23,9 +25,11 @@ nlohmann::json to_json(const step_record& x) {
   if (!x.route.empty()) j["route"] = x.route;
   if (x.downgraded) j["downgraded"] = true;
   if (!x.decisions.empty()) {
-    // Stored as text; a trace that does not parse is shown as text, never dropped.
-    auto parsed = nlohmann::json::parse(x.decisions, nullptr, false);
-    j["decisions"] = parsed.is_discarded() ? nlohmann::json(x.decisions) : std::move(parsed);
+    // Held compact, rendered here; a trace that does not parse is shown as text, never
+    // dropped.
+    auto text = traces_json_array(x.decisions.bytes);
+    auto parsed = nlohmann::json::parse(text, nullptr, false);
+    j["decisions"] = parsed.is_discarded() ? nlohmann::json(text) : std::move(parsed);
   }
   return j;
 }

@@ -26,7 +26,7 @@ struct step_routing {
   std::string route;
   bool downgraded = false;
   bool packed = false;    // decisions went through engine_shared::traces
-  std::string decisions;  // JSON array text, one trace per call (or its packed form)
+  std::string decisions;  // one compact trace per call, in a row (or their packed form)
 };
 
 // The rarely set parts of a transcript line, kept apart.
@@ -254,18 +254,22 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     if (c.decision.empty()) continue;
     if (!e.routing) {
       e.routing = std::make_unique<step_routing>();
-      // Brackets and commas included: one allocation for the array, not two or three.
-      size_t size = 1;
-      for (const auto& d : reply.calls) size += d.decision.size() + 1;
+      if (reply.calls.size() == 1) {
+        // The common case: the call's trace becomes the step's, without a copy.
+        e.routing->decisions.swap(c.decision.bytes);
+        e.routing->route = c.route;
+        e.routing->downgraded = c.downgraded;
+        break;
+      }
+      size_t size = 0;  // one allocation for all of them
+      for (const auto& d : reply.calls) size += d.decision.size();
       e.routing->decisions.reserve(size);
     }
     auto& r = *e.routing;
     r.route = c.route;
     r.downgraded = r.downgraded || c.downgraded;
-    r.decisions += r.decisions.empty() ? "[" : ",";
-    r.decisions += c.decision;
+    r.decisions += c.decision.bytes;
   }
-  if (e.routing) e.routing->decisions += "]";
   if (!reply.calls.empty()) set_model(self, e, reply.calls.back().model_id);
   e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
   if (!reply.error.ok())
@@ -305,8 +309,9 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   if (e.routing) {
     rec.route = e.routing->route;
     rec.downgraded = e.routing->downgraded;
-    rec.decisions = e.routing->packed ? self->state.shared->traces.unpack(e.routing->decisions)
-                                      : e.routing->decisions;
+    rec.decisions.bytes = e.routing->packed
+                              ? self->state.shared->traces.unpack(e.routing->decisions)
+                              : e.routing->decisions;
   }
   return rec;
 }
@@ -337,8 +342,9 @@ void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) 
   if (e.routing) {
     rec.route = std::move(e.routing->route);
     rec.downgraded = e.routing->downgraded;
-    rec.decisions = e.routing->packed ? self->state.shared->traces.unpack(e.routing->decisions)
-                                      : std::move(e.routing->decisions);
+    rec.decisions.bytes = e.routing->packed
+                              ? self->state.shared->traces.unpack(e.routing->decisions)
+                              : std::move(e.routing->decisions);
   }
 }
 
@@ -360,7 +366,7 @@ void restore_routing(run_actor* self, step_entry& e, step_record& rec) {
   e.routing->route = std::move(rec.route);
   e.routing->downgraded = rec.downgraded;
   if (!rec.decisions.empty()) {
-    auto packed = self->state.shared->traces.pack(rec.decisions);
+    auto packed = self->state.shared->traces.pack(rec.decisions.bytes);
     e.routing->decisions.swap(packed);
     e.routing->packed = true;
   }

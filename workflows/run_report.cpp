@@ -4,14 +4,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/trace_codec.hpp"
+
 namespace switchyard {
 
 namespace {
 
 // One line per routed call: route and where it came from, the target tier, the model
 // chosen, and the models filters removed. The full trace is in --json.
-void describe_decisions(std::string& out, const std::string& decisions) {
-  auto traces = nlohmann::json::parse(decisions, nullptr, false);
+void describe_decisions(std::string& out, const decision_traces& decisions) {
+  auto traces = nlohmann::json::parse(traces_json_array(decisions.bytes), nullptr, false);
   if (!traces.is_array()) return;
   for (const auto& t : traces) {
     if (!t.is_object()) continue;

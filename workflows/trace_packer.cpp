@@ -18,7 +18,7 @@ constexpr char tag_stored = 0;
 constexpr char tag_lz4_reference = 1;
 constexpr char tag_reference_delta = 2;
 constexpr size_t header_size = 5;
-// Shorter texts are stored as they are: the header and LZ4's tokens would eat the gain.
+// Shorter texts are not given to LZ4: the header and its tokens would eat the gain.
 constexpr size_t min_packed_size = 48;
 // A text that differs from the reference in at most this many bytes in one place (a
 // trace of the same route and models with another token count, say: most of them) is
@@ -43,6 +43,12 @@ void put_varint(std::string& out, size_t x) {
     x >>= 7;
   }
   out.push_back(static_cast<char>(x));
+}
+
+size_t varint_size(size_t x) {
+  size_t n = 1;
+  for (; x >= 0x80; x >>= 7) ++n;
+  return n;
 }
 
 // Reads a varint at `pos`, advancing it; false when the bytes run out or it is too long.
@@ -107,11 +113,14 @@ std::string trace_packer::pack(std::string_view text) {
       reference_.store(ref, std::memory_order_release);
     }
   }
-  if (text.size() >= min_packed_size && text.size() < (1u << 30) && ref) {
+  if (!text.empty() && text.size() < (1u << 30) && ref) {
     const size_t prefix = common_prefix(text, *ref);
     const size_t suffix = common_suffix(text, *ref, std::min(text.size(), ref->size()) - prefix);
     const size_t middle = text.size() - prefix - suffix;
-    if (middle <= max_delta_bytes) {
+    // Short texts too: a delta of a few bytes stays inside std::string's own buffer,
+    // where the text itself would take a heap block.
+    if (middle <= max_delta_bytes &&
+        middle + varint_size(prefix) + varint_size(suffix) < text.size()) {
       out.reserve(header_size + 10 + middle);
       put_header(out, tag_reference_delta, size);
       put_varint(out, prefix);
@@ -119,6 +128,8 @@ std::string trace_packer::pack(std::string_view text) {
       out.append(text.substr(prefix, middle));
       return out;
     }
+  }
+  if (text.size() >= min_packed_size && text.size() < (1u << 30) && ref) {
     thread_local thread_stream local;
     LZ4_resetStream_fast(&local.stream);
     LZ4_loadDict(&local.stream, ref->data(), static_cast<int>(ref->size()));

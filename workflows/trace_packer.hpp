@@ -1,12 +1,12 @@
 #pragma once
-// Keeps decision traces small while a run holds them. A run keeps one JSON trace per
-// model call (about 600 B each) until it ends, and ten thousand runs may be in
-// flight. Traces of one engine share most of their text (keys, the catalog's models,
-// filter verdicts), so each is packed against a reference trace: the first one this
-// packer saw. One that differs from it in a few bytes in one place (another token
-// count) is kept as that difference, found with a memcmp; others are LZ4-compressed
-// with the reference as dictionary. A trace like the reference packs to a few dozen
-// bytes; one unlike it still packs about as well as plain LZ4 would.
+// Keeps decision traces small while a run holds them. A run keeps one trace per
+// model call (compact, runtime/trace_codec.hpp: a few dozen bytes each) until it
+// ends, and ten thousand runs may be in flight. Traces of one engine share most of
+// their bytes (the catalog's models, tiers, verdicts), so each is packed against a
+// reference: the first one this packer saw. One that differs from it in a few bytes
+// in one place (another token count) is kept as that difference, found with a
+// memcmp: short enough to stay inside std::string's own buffer, no heap block.
+// Longer ones unlike it are LZ4-compressed with the reference as dictionary.
 //
 //   trace_packer packer;
 //   std::string packed = packer.pack(trace_json);       // any thread

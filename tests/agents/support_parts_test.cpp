@@ -13,6 +13,7 @@
 #include "router/routing_policy.hpp"
 #include "tests/support/test_config.hpp"
 #include "workflows/cost_report.hpp"
+#include "runtime/trace_codec.hpp"
 
 using namespace switchyard;
 
@@ -161,7 +162,7 @@ TEST_CASE("call log: calls are kept per run and taken once", "[support_parts]") 
   model_usage u;
   u.model_id = "m";
   u.tier = "mid";
-  u.decision = "{\"big\": true}";
+  u.decision.bytes = json_trace("{\"big\": true}");
   log.record("r1", u);
   log.record("r1", model_usage{});  // never sent: no model
   auto calls = log.take("r1");

@@ -1,4 +1,5 @@
 #include "gateway/chat_response.hpp"
+#include "runtime/trace_codec.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -19,7 +20,7 @@ model_response answered() {
   r.usage.input_tokens = 5;
   r.usage.output_tokens = 2;
   r.usage.cost_usd = 0.001;
-  r.usage.decision = R"({"route":"greeting"})";
+  r.usage.decision.bytes = json_trace(R"({"route":"greeting"})");
   return r;
 }
 
@@ -131,7 +132,7 @@ TEST_CASE("gateway response: the completion written as text is the tree's dump, 
   same(r, false);
   r.usage.cost_usd = 4.8e-05;
   r.usage.downgraded = true;
-  r.usage.decision = "not json";  // a trace that does not parse goes out as a string
+  r.usage.decision.bytes = json_trace("not json");  // a trace that does not parse goes out as a string
   same(r, true);
   r.text.clear();
   r.finish_reason = "tool_calls";

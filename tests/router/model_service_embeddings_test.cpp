@@ -18,6 +18,7 @@
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
 #include "tests/support/model_service_calls.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -116,7 +117,7 @@ TEST_CASE("model service routes on the embeddings service's vectors",
   REQUIRE(r.ok());
   CHECK(r.usage.route == "shipping");
   CHECK(r.usage.model_id == "small");
-  auto trace = json::parse(r.usage.decision);
+  auto trace = json::parse(trace_json(r.usage.decision.bytes));
   CHECK(trace["route_source"] == "classifier");
   CHECK(trace["classifier"]["encoder"] == "embeddings embed-stub");
   CHECK(f.requests_to("/v1/embeddings") == training_calls + 1);
@@ -146,7 +147,7 @@ TEST_CASE(
   INFO(r.error.message);
   REQUIRE(r.ok());  // never fails the call because routing embeddings are down
   CHECK(r.usage.route == "shipping");
-  auto trace = json::parse(r.usage.decision);
+  auto trace = json::parse(trace_json(r.usage.decision.bytes));
   const std::string encoder = trace["classifier"]["encoder"];
   CHECK(encoder.find("tfidf (embeddings not used: embeddings service 'oa' (model embed-stub): "
                      "server_error") == 0);
@@ -160,7 +161,7 @@ TEST_CASE(
   REQUIRE(r.ok());
   CHECK(r.usage.route == "coding");
   CHECK(f.requests_to("/v1/embeddings") == embed_calls);  // within the cooldown: not asked
-  trace = json::parse(r.usage.decision);
+  trace = json::parse(trace_json(r.usage.decision.bytes));
   CHECK(trace["classifier"]["encoder"].get<std::string>().find(
             "tfidf (embeddings not used: the service failed") == 0);
   CHECK(f.stats()["embeddings"] == json{{"asked", 1}, {"failed", 1}, {"skipped", 1}});
@@ -191,7 +192,7 @@ TEST_CASE("model service stays responsive while the embeddings service hangs",
   CHECK(out.ok());
   CHECK(out.usage.route == "shipping");
   CHECK(std::chrono::steady_clock::now() - started >= 1000ms);  // router.embeddings.timeout_ms
-  auto trace = json::parse(out.usage.decision);
+  auto trace = json::parse(trace_json(out.usage.decision.bytes));
   CHECK(trace["classifier"]["encoder"].get<std::string>().find("timeout") != std::string::npos);
 }
 
@@ -206,7 +207,7 @@ TEST_CASE("model service cache matches paraphrases on the embeddings service's v
   REQUIRE(again.ok());
   CHECK(again.text == first.text);
   CHECK(f.requests_to("/v1/chat/completions") == chats);  // answered from the cache
-  auto trace = json::parse(again.usage.decision);
+  auto trace = json::parse(trace_json(again.usage.decision.bytes));
   CHECK(trace["resilience"]["cache"] == "semantic");
   auto other = f.ask("write a python function");
   REQUIRE(other.ok());

@@ -16,6 +16,7 @@
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
 #include "tests/support/model_service_calls.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -116,7 +117,7 @@ struct keys_fixture {
 };
 
 std::string events_of(const model_response& r) {
-  auto trace = json::parse(r.usage.decision);
+  auto trace = json::parse(trace_json(r.usage.decision.bytes));
   if (!trace.contains("resilience") || !trace["resilience"].contains("events")) return "";
   return trace["resilience"]["events"].dump();
 }

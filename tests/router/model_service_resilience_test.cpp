@@ -17,6 +17,7 @@
 #include "stub/stub_server.hpp"
 #include "tests/support/model_service_calls.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -140,9 +141,9 @@ TEST_CASE(
   REQUIRE(r.ok());
   CHECK(r.usage.model_id == "mid-b");
   // The policy chose mid-b itself (mid-a filtered by health): one attempt, no fallback.
-  auto trace = json::parse(r.usage.decision);
+  auto trace = json::parse(trace_json(r.usage.decision.bytes));
   CHECK(trace["model"] == "mid-b");
-  CHECK(r.usage.decision.find("\"health\"") != std::string::npos);
+  CHECK(trace_json(r.usage.decision.bytes).find("\"health\"") != std::string::npos);
   CHECK_FALSE(trace.contains("resilience"));
   CHECK(f.stats()["attempts"].get<int>() == attempts_before + 1);
   CHECK(f.stats()["fallbacks"] == 2);

@@ -14,6 +14,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "tests/support/model_service_calls.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard {
 
@@ -82,7 +83,7 @@ TEST_CASE("model service: a sim answer with latency arrives after it, whole and 
   CHECK(got.usage.output_tokens == expected.output_tokens);
   double cost = (expected.input_tokens * 1.0 + expected.output_tokens * 2.0) / 1e6;
   CHECK(got.usage.cost_usd == Approx(cost));
-  CHECK(json::parse(got.usage.decision)["model"] == "slow");
+  CHECK(json::parse(trace_json(got.usage.decision.bytes))["model"] == "slow");
   auto spent = ledger.usage("t1");
   CHECK(spent.spent_tokens == uint64_t{expected.input_tokens} + expected.output_tokens);
   CHECK(spent.spent_usd == Approx(cost));
@@ -134,10 +135,10 @@ TEST_CASE("model service: a sim fault with latency still fails over to the next 
   // and the call moves on to the slow one, which answers.
   model_response got = test::call_model_service(runtime.system(), service,
                                                 request("c-f", "Where is my order?"), 10s);
-  INFO(got.error.kind << ": " << got.error.message << " " << got.usage.decision);
+  INFO(got.error.kind << ": " << got.error.message << " " << trace_json(got.usage.decision.bytes));
   REQUIRE(got.ok());
   CHECK(got.usage.model_id == "slow");
-  auto trace = json::parse(got.usage.decision);
+  auto trace = json::parse(trace_json(got.usage.decision.bytes));
   REQUIRE(trace.contains("resilience"));
   CHECK(trace["resilience"]["answered_by"] == "slow");
   CHECK(got.text.rfind("[sim slow]", 0) == 0);

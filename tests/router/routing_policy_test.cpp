@@ -5,6 +5,7 @@
 #include <set>
 
 #include "router/token_estimate.hpp"
+#include "runtime/trace_codec.hpp"
 #include "tests/support/test_config.hpp"
 
 using namespace switchyard;
@@ -75,7 +76,10 @@ struct fixture {
   routing_decision decide(const model_request& req, budget_note budget = {}) {
     routing_input in{req, latest_user_text(req.messages), estimate_prompt_tokens(req.messages),
                      budget};
-    return policy.decide(in, health);
+    auto d = policy.decide(in, health);
+    // Every decision here also checks that its compact form renders the same text.
+    CHECK(trace_json(to_compact(d.trace)) == to_json_text(d.trace));
+    return d;
   }
 };
 

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "runtime/run_result_json.hpp"
+#include "runtime/trace_codec.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace switchyard;
@@ -198,12 +200,14 @@ TEST_CASE(
   // Routing survives a checkpoint: runs show prints decision traces after a restart.
   s.route = "billing";
   s.downgraded = true;
-  s.decisions = R"([{"outcome":"routed","route":"billing","candidates":[]}])";
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","route":"billing","candidates":[]})");
   step = decode_step(encode_step(s), error);
   REQUIRE(step);
   CHECK(step->route == "billing");
   CHECK(step->downgraded);
-  CHECK(nlohmann::json::parse(step->decisions) == nlohmann::json::parse(s.decisions));
+  CHECK(step->decisions == s.decisions);
+  CHECK(traces_json_array(step->decisions.bytes) ==
+        R"([{"outcome":"routed","route":"billing","candidates":[]}])");
 }
 
 TEST_CASE("store: a group write lands several runs at once and fails refused writes alone",
@@ -246,14 +250,14 @@ TEST_CASE("store: a prepared write holds what write_step would write", "[store]"
   auto& store = *opened.store;
   auto s = a_step(1);
   s.route = "billing";
-  s.decisions = R"([{"outcome":"routed","route":"billing"}])";
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","route":"billing"})");
   auto outcomes = store.write_group(
       {checkpoint_store::prepare_step(a_state("r-9"), {a_step(0), s}, {a_call("r-9", 1)})});
   REQUIRE(outcomes.at(0).ok());
   auto steps = store.steps("r-9");
   REQUIRE(steps.size() == 2);
   CHECK(steps[1].route == "billing");
-  CHECK(nlohmann::json::parse(steps[1].decisions) == nlohmann::json::parse(s.decisions));
+  CHECK(steps[1].decisions == s.decisions);
   CHECK(store.has_call("r-9/1.0"));
 }
 
@@ -291,4 +295,55 @@ TEST_CASE("store: a state leaves out fields at their default and still decodes w
   auto old = decode_checkpoint(full.dump(), error);
   REQUIRE(old);
   CHECK(encode_checkpoint(*old) == text);
+}
+
+TEST_CASE("store: step records keep decision traces compact, and older JSON ones still decode",
+          "[store][trace]") {
+  std::string error;
+  auto s = a_step(3);
+  s.route = "billing";
+  // Two calls' traces, compact, as the run holds them.
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","model":"mid-a"})") +
+                      json_trace(R"({"outcome":"blocked","model":""})");
+  auto bytes = encode_step(s);
+  CHECK(bytes.find("decisions") == std::string::npos);  // not as JSON
+  auto back = decode_step(bytes, error);
+  INFO(error);
+  REQUIRE(back);
+  CHECK(back->decisions == s.decisions);
+  CHECK(traces_json_array(back->decisions.bytes) ==
+        R"([{"outcome":"routed","model":"mid-a"},{"outcome":"blocked","model":""}])");
+
+  // A record as builds before the compact form wrote it (main eb2bbab): the traces a
+  // JSON array in "decisions". Its traces read back as that JSON, for runs show.
+  const std::string older =
+      R"({"step":1,"kind":"node","agent":"b","hops":1,"output":"done","model":"sim-bench",)"
+      R"("tier":"local","model_calls":1,"input_tokens":14,"output_tokens":9,"cost_usd":0,)"
+      R"("latency_ms":0.412,"route":"faq","decisions":[{"outcome":"routed","route":"faq",)"
+      R"("route_source":"default","target_tier":"local","tier_source":"route","model":)"
+      R"("sim-bench","tier":"local","complexity":{"prompt_tokens":14},"candidates":[{"model":)"
+      R"("sim-bench","tier":"local","verdict":"chosen","estimated_usd":0}],"also_eligible":0}]})";
+  auto old = decode_step(older, error);
+  INFO(error);
+  REQUIRE(old);
+  CHECK(old->route == "faq");
+  CHECK(old->model_calls == 1);
+  auto rendered = nlohmann::json::parse(traces_json_array(old->decisions.bytes));
+  CHECK(rendered == nlohmann::json::parse(older)["decisions"]);
+  CHECK(to_json(*old)["decisions"] == nlohmann::json::parse(older)["decisions"]);
+  // Written again by this build, it keeps those traces.
+  auto again = decode_step(encode_step(*old), error);
+  REQUIRE(again);
+  CHECK(again->decisions == old->decisions);
+
+  // Traces that do not decode: the record does not, with the reason.
+  auto cut = bytes.substr(0, bytes.size() - 3);
+  CHECK_FALSE(decode_step(cut, error));
+  CHECK_THAT(error, Catch::Contains("step record 3: decision traces do not decode"));
+  auto other_version = bytes;
+  other_version[other_version.find('\0') + 1] = 9;
+  CHECK_FALSE(decode_step(other_version, error));
+  CHECK_THAT(error, Catch::Contains("unknown version"));
+  CHECK_FALSE(decode_step(bytes.substr(0, bytes.find('\0') + 2), error));
+  CHECK_THAT(error, Catch::Contains("none after the version byte"));
 }

@@ -6,6 +6,7 @@
 #include "caf/all.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/trace_codec.hpp"
 
 using namespace switchyard;
 
@@ -90,14 +91,15 @@ TEST_CASE("messages: model requests and responses keep context, messages and usa
 
   model_response resp;
   resp.call_id = "c";
-  resp.usage = {"m", "mid", 10, 20, 0.5, 12.5, "billing", true, R"({"outcome":"routed"})"};
+  resp.usage = {"m", "mid", 10, 20, 0.5, 12.5, "billing", true,
+                {json_trace(R"({"outcome":"routed"})")}};
   resp.error = {"rate_limited", "slow down", 1500, {}};
   auto resp_copy = round_trip(rt.system(), resp);
   CHECK(resp_copy.usage.output_tokens == 20);
   CHECK(resp_copy.usage.latency_ms == 12.5);
   CHECK(resp_copy.usage.route == "billing");
   CHECK(resp_copy.usage.downgraded);
-  CHECK(resp_copy.usage.decision == R"({"outcome":"routed"})");
+  CHECK(trace_json(resp_copy.usage.decision.bytes) == R"({"outcome":"routed"})");
   CHECK(resp_copy.error.retry_after_ms == 1500);
 
   auto call = round_trip(rt.system(), agent_call{{"r", "t", 1, 1}, "ping", "pong", "x"});

@@ -10,6 +10,7 @@
 
 #include "caf/all.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/trace_codec.hpp"
 
 namespace switchyard::test {
 
@@ -34,7 +35,7 @@ inline nlohmann::json model_service_stats(caf::actor_system& sys, const caf::act
 }
 
 inline nlohmann::json resilience_of(const model_response& r) {
-  auto trace = nlohmann::json::parse(r.usage.decision);
+  auto trace = nlohmann::json::parse(trace_json(r.usage.decision.bytes));
   return trace.contains("resilience") ? trace["resilience"] : nlohmann::json::object();
 }
 

@@ -273,3 +273,36 @@ TEST_CASE("durable: checkpoint bytes per step stay constant over a 200-step run"
   CHECK(late <= early * 1.05);  // the history is never written again
   CHECK(late < 2048);
 }
+
+TEST_CASE("durable: a step record whose decision traces do not decode fails that run",
+          "[durable][trace]") {
+  temp_dir dir{"bad-trace"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  run_checkpoint c;
+  c.run_id = "r-trace";
+  c.workflow = "ticket";
+  c.input = "Hello?";
+  c.thread_id = "t-trace";
+  c.own_thread = true;
+  c.next_node = "intake";
+  c.next_input = "Hello?";
+  c.next_step = 1;
+  c.steps = 1;
+  step_record rec;
+  rec.step = 0;
+  rec.agent = "intake";
+  rec.output = "Hello?";
+  rec.model_calls = 1;
+  rec.decisions.bytes = std::string("\x01\x00\x02", 3);  // a trace cut short
+  REQUIRE(store->write_step(c, {rec}, {}).ok());
+  auto registry = ticket_registry();
+  actor_runtime rt{cfg->runtime};
+  engine eng{rt.system(), cfg, registry, store};
+  CHECK(eng.recovered_runs() == 1);
+  auto bad = eng.await_run("r-trace");
+  CHECK(bad.status == run_status::failed);
+  CHECK(bad.reason == "bad_checkpoint");
+  CHECK_THAT(bad.detail, Catch::Contains("decision traces do not decode"));
+}

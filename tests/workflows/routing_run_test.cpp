@@ -12,6 +12,7 @@
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_config.hpp"
 #include "workflows/engine.hpp"
+#include "runtime/trace_codec.hpp"
 
 using namespace switchyard;
 
@@ -87,11 +88,13 @@ TEST_CASE("routing in a durable run: each step's record keeps its route and deci
     REQUIRE(steps.size() == 1);
     CHECK(steps[0].route == r.steps[0].route);
     REQUIRE_FALSE(steps[0].decisions.empty());
-    CHECK(nlohmann::json::parse(steps[0].decisions) ==
-          nlohmann::json::parse(r.steps[0].decisions));
+    CHECK(steps[0].decisions == r.steps[0].decisions);
+    CHECK(nlohmann::json::parse(traces_json_array(steps[0].decisions.bytes)) ==
+          nlohmann::json::parse(traces_json_array(r.steps[0].decisions.bytes)));
   }
   auto legal = store->steps(eng.run({"desk", "my lawyer again", "", ""}).run_id);
   REQUIRE(legal.size() == 1);
   CHECK(legal[0].route == "dispute");
-  CHECK(nlohmann::json::parse(legal[0].decisions)[0]["route"] == "dispute");
+  CHECK(nlohmann::json::parse(traces_json_array(legal[0].decisions.bytes))[0]["route"] ==
+        "dispute");
 }

@@ -94,3 +94,22 @@ TEST_CASE("trace packer: threads pack and unpack at once", "[trace_packer]") {
   for (auto& th : threads) th.join();
   CHECK(bad == std::vector<int>(4, 0));
 }
+
+TEST_CASE("trace packer: a short compact trace like the reference fits std::string's buffer",
+          "[trace_packer]") {
+  trace_packer packer;
+  // A compact trace (runtime/trace_codec.hpp) is a few dozen bytes; another call's
+  // differs in its token count.
+  std::string first(
+      "\x01\x00\x02\x00\x09\x01\x05local\x06\x01\x09sim-bench\x18\x00\x00"
+      "\x00\x00\x00\x2a\x00\x00\x00\x01\x18\x19\x07\x00\x00\x00",
+      40);
+  std::string other = first;
+  other[26] = '\x2b';
+  packer.pack(first);
+  auto packed = packer.pack(other);
+  CHECK(packed.size() <= 15);
+  CHECK(packer.unpack(packed) == other);
+  // A trace shorter than what a delta would take is kept as it is.
+  CHECK(packer.unpack(packer.pack("\x01")) == "\x01");
+}
