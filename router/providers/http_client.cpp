@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -686,6 +687,8 @@ std::string request_bytes(const http_endpoint& endpoint, const http_request& req
 http_client::http_client(http_client_options options)
     : impl_(std::make_shared<impl>(std::move(options))) {
   impl_->thread = std::thread([self = impl_] {
+    // Named for per-thread measurements (top -H, /proc/PID/task/*/comm).
+    pthread_setname_np(pthread_self(), "sy.http_client");
     self->ioc.run();
     std::lock_guard<std::mutex> lock{self->mu};
     self->ran_out = true;
