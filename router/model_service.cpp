@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <unordered_map>
@@ -37,7 +38,7 @@ namespace {
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
 using sim_ready_atom = caf::atom_constant<caf::atom("sim_ready")>;
 using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
-using http_answered_atom = caf::atom_constant<caf::atom("http_answd")>;
+using direct_tick_atom = caf::atom_constant<caf::atom("direct_tck")>;
 using http_delta_atom = caf::atom_constant<caf::atom("http_delta")>;
 using wake_atom = caf::atom_constant<caf::atom("res_wake")>;
 using embed_done_atom = caf::atom_constant<caf::atom("embed_done")>;
@@ -190,6 +191,18 @@ struct call_extra {
   model_error last_error;           // of the last failed attempt
 };
 
+// See model_service_state::answered_directly.
+struct direct_answers {
+  struct entry {
+    uint64_t key = 0;
+    uint64_t seq = 0;
+    double attempt_ms = 0;
+  };
+  std::mutex mu;
+  std::vector<entry> done;
+};
+constexpr auto direct_tick = std::chrono::milliseconds(50);
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
@@ -299,6 +312,12 @@ struct model_service_state {
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
   uint64_t next_call = 0;
+  // Calls the HTTP client's thread answered itself (answer_directly) whose bookkeeping
+  // here is still to do (settle_direct_answers): done at the start of the next request
+  // or stats query, or at the latest by a tick every direct_tick, rather than by a
+  // message per call, which would wake a worker per call.
+  std::shared_ptr<direct_answers> answered_directly = std::make_shared<direct_answers>();
+  bool direct_tick_armed = false;
   // Sim answers waiting out their latency, behind one delayed sim_ready message for the
   // soonest (armed for `sim_armed`; max() when none is): a delayed message per call would
   // cost a mailbox element and a clock entry (about 240 B) while ten thousand wait.
@@ -871,6 +890,7 @@ struct direct_answer {
   clock_type::time_point received;
   std::string route;
   std::string decision;
+  std::shared_ptr<direct_answers> answered;  // the service's to-do list
 };
 
 std::shared_ptr<direct_answer> direct_answer_for(service_actor* self, const call_state& c) {
@@ -893,7 +913,36 @@ std::shared_ptr<direct_answer> direct_answer_for(service_actor* self, const call
   d->received = c.received;
   d->route = c.route;
   d->decision = c.decision;
+  d->answered = self->state.answered_directly;
+  if (!self->state.direct_tick_armed) {
+    self->state.direct_tick_armed = true;
+    self->delayed_send(self, direct_tick, direct_tick_atom::value);
+  }
   return d;
+}
+
+// The service's part of calls the HTTP client's thread answered (answer_directly): the
+// breaker, rate limit and budget were settled there; the latency average, the counters
+// and the call's entry are this actor's.
+void settle_direct_answers(service_actor* self) {
+  auto& st = self->state;
+  std::vector<direct_answers::entry> done;
+  {
+    std::lock_guard<std::mutex> lock{st.answered_directly->mu};
+    done.swap(st.answered_directly->done);
+  }
+  for (const auto& e : done) {
+    auto it = st.calls.find(e.key);
+    if (it == st.calls.end() || it->second.seq != e.seq) continue;
+    auto& c = it->second;
+    c.reserved = false;
+    c.grant = {};
+    c.limiter = nullptr;
+    c.first_breaker = nullptr;
+    st.models->record_latency(*c.models[c.candidate], e.attempt_ms);
+    ++st.counters.answered;
+    st.calls.erase(it);
+  }
 }
 
 // On the HTTP client's thread: when `reply` is a usable answer, does what attempt_done,
@@ -1107,9 +1156,12 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
           }
           double attempt_ms = 0;
           if (direct && answer_directly(*direct, reply, model, call_id, attempt_ms)) {
-            // The service's part first: in its mailbox before any request this answer
-            // leads to, so its state is up to date for it.
-            caf::anon_send(me, http_answered_atom::value, key, seq, attempt_ms);
+            // The service's part is queued first: any request this answer leads to
+            // finds it there (settle_direct_answers runs before a request is handled).
+            {
+              std::lock_guard<std::mutex> lock{direct->answered->mu};
+              direct->answered->done.push_back({key, seq, attempt_ms});
+            }
             direct->requester->enqueue(direct->service, direct->request_id.response_id(),
                                        caf::make_message(std::move(reply)), nullptr);
             return;
@@ -1557,6 +1609,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       [=](model_request& req) -> caf::result<model_response> {
         auto& st = self->state;
         auto received = clock_type::now();
+        settle_direct_answers(self);
         if (req.max_tokens == 0)
           return error_response(req, "bad_request", "max_tokens must be >= 1");
         latency_class cls = latency_class::interactive;
@@ -1600,20 +1653,14 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
-      [=](http_answered_atom, uint64_t key, uint64_t seq, double attempt_ms) {
-        // The HTTP client's thread answered the call and settled its breaker, rate limit
-        // and budget (answer_directly): what is left is the service's own bookkeeping.
+      [=](direct_tick_atom) {
         auto& st = self->state;
-        auto it = st.calls.find(key);
-        if (it == st.calls.end() || it->second.seq != seq) return;
-        auto& c = it->second;
-        c.reserved = false;
-        c.grant = {};
-        c.limiter = nullptr;
-        c.first_breaker = nullptr;
-        st.models->record_latency(*c.models[c.candidate], attempt_ms);
-        ++st.counters.answered;
-        st.calls.erase(it);
+        st.direct_tick_armed = false;
+        settle_direct_answers(self);
+        if (!st.calls.empty()) {  // some may still be answered directly
+          st.direct_tick_armed = true;
+          self->delayed_send(self, direct_tick, direct_tick_atom::value);
+        }
       },
       [=](sim_done_atom, uint64_t key, uint64_t seq, model_response& reply) {
         auto& st = self->state;
@@ -1647,6 +1694,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       },
       [=](resilience_stats_atom) -> std::string {
         auto& st = self->state;
+        settle_direct_answers(self);
         const auto& k = st.counters;
         nlohmann::json j;
         j["calls"] = k.calls;
