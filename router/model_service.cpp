@@ -947,8 +947,8 @@ void settle_direct_answers(service_actor* self) {
 
 // On the HTTP client's thread: when `reply` is a usable answer, does what attempt_done,
 // finish_answered and deliver do for such a call with it (breaker, rate limit and budget
-// settled here: all three are thread-safe) and returns true; the caller then tells the
-// service the rest (http_answered_atom) and hands the answer to the requester.
+// settled here: all three are thread-safe) and returns true; the caller then queues the
+// service's part (settle_direct_answers) and hands the answer to the requester.
 bool answer_directly(direct_answer& d, model_response& reply, const model_config& model,
                      const std::string& call_id, double& attempt_ms) {
   if (!reply.ok() || !semantic_problem_of(d.json_mode, reply).empty()) return false;

@@ -132,3 +132,5 @@ TEST_CASE("an unusable HTTP reply still goes through the service's decisions",
   CHECK(s["semantic_failures"] == 1);
   CHECK(s["in_flight"] == 0);
 }
+
+}  // namespace switchyard
