@@ -45,8 +45,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -139,7 +141,28 @@ struct load_result {
   // depend on how busy the machine is, are not). Both hardly depend on the load.
   double cpu_us_per_request = 0;
   double switches_per_request = 0;
+  // The same switches per request for each named thread that lived through the whole
+  // load (the gateway's: sy.gateway_io, sy.http_client, CAF's workers); the load
+  // threads, started and ended inside it, are not in it.
+  std::map<std::string, double> switches_by_thread;
 };
+
+// Voluntary context switches of this process's threads, summed per thread name.
+std::map<std::string, double> switches_by_thread() {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm{task.path() / "comm"};
+    std::string name;
+    std::getline(comm, name);
+    std::ifstream status{task.path() / "status"};
+    std::string line;
+    const std::string key = "voluntary_ctxt_switches:";
+    while (std::getline(status, line))
+      if (line.rfind(key, 0) == 0) out[name] += std::stod(line.substr(key.size()));
+  }
+  return out;
+}
 
 struct usage_mark {
   double cpu_us = 0;
@@ -163,6 +186,7 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
   auto total = static_cast<size_t>(rate * seconds);
   std::vector<std::thread> threads;
   auto before = usage_now();
+  auto before_by_thread = switches_by_thread();
   for (int c = 0; c < conns; ++c) {
     threads.emplace_back([&, c] {
       // Wake-ups as close to the requested time as the kernel can (default slack 50 us).
@@ -191,6 +215,7 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
   }
   for (auto& t : threads) t.join();
   auto after = usage_now();
+  auto after_by_thread = switches_by_thread();
   double elapsed = std::chrono::duration<double>(steady::now() - start).count();
   auto merged = [](const std::vector<std::vector<double>>& parts) {
     std::vector<double> out;
@@ -211,6 +236,9 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
     r.behind_schedule_share = static_cast<double>(behind.load()) / static_cast<double>(all.size());
     r.cpu_us_per_request = (after.cpu_us - before.cpu_us) / static_cast<double>(all.size());
     r.switches_per_request = (after.switches - before.switches) / static_cast<double>(all.size());
+    for (const auto& [name, n] : after_by_thread)
+      if (auto b = before_by_thread.find(name); b != before_by_thread.end())
+        r.switches_by_thread[name] = (n - b->second) / static_cast<double>(all.size());
   }
   return r;
 }
@@ -514,6 +542,8 @@ int main(int argc, char** argv) {
       {"single_connection_gateway_p99_us", single_via.p99_us},
       {"single_connection_added_p50_us", single_via.p50_us - single_direct.p50_us},
       {"single_connection_added_p99_us", single_via.p99_us - single_direct.p99_us},
+      {"gateway_switches_by_thread", via.switches_by_thread},
+      {"single_connection_gateway_switches_by_thread", single_via.switches_by_thread},
       {"healthz_generator_late_p99_us", healthz.generator_late_p99_us},
       {"sim_model_generator_late_p99_us", sim.generator_late_p99_us},
       {"direct_generator_late_p99_us", direct.generator_late_p99_us},
@@ -544,6 +574,10 @@ int main(int argc, char** argv) {
       "{:.0f} / {:.0f} -> added {:.0f} / {:.0f}\n",
       single_direct.p50_us, single_direct.p99_us, single_via.p50_us, single_via.p99_us,
       single_via.p50_us - single_direct.p50_us, single_via.p99_us - single_direct.p99_us);
+  std::string by_thread;
+  for (const auto& [name, n] : single_via.switches_by_thread)
+    if (n >= 0.01) by_thread += fmt::format("{}{} {:.2f}", by_thread.empty() ? "" : ", ", name, n);
+  fmt::print("one connection through the gateway, wake-ups per request by thread: {}\n", by_thread);
   fmt::print(
       "one hand-off to a sleeping thread at {:.0f}/s (p50 / p99 us): asio post {:.0f} / {:.0f}, "
       "CAF actor {:.0f} / {:.0f}\n",

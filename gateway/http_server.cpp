@@ -1,6 +1,7 @@
 #include "gateway/http_server.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -115,11 +116,14 @@ namespace {
 class session : public std::enable_shared_from_this<session> {
  public:
   session(tcp::socket&& socket, http_server::impl& server)
-      : stream_(std::move(socket)), server_(server) {
+      : stream_(std::move(socket)), server_(server), idle_timer_(stream_.get_executor()) {
     beast::error_code ec;
     auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = remote.address().to_string() + ":" + std::to_string(remote.port());
     fd_ = stream_.socket().native_handle();
+    // Each write is a whole response or SSE chunk: send it now, not after the client's
+    // (delayed) ACK of the previous one.
+    stream_.socket().set_option(tcp::no_delay(true), ec);
   }
 
   ~session() {
@@ -177,6 +181,17 @@ class session : public std::enable_shared_from_this<session> {
           return;
         }
         if (sent < 0) sent = 0;
+        if (static_cast<size_t>(sent) == bytes.size() && next_read_armed_) {
+          // All of it went out and the next request's read is armed already (see
+          // dispatch): the response is done without waking the I/O thread. Only a
+          // request or read error that arrived meanwhile needs the strand.
+          responding_ = false;
+          idle_since_ = std::chrono::steady_clock::now();
+          if (held_ || error_held_ || continue_held_)
+            net::post(stream_.get_executor(),
+                      [self = shared_from_this()] { self->release_held(); });
+          return;
+        }
         net::post(stream_.get_executor(),
                   [self = shared_from_this(), rest = bytes.substr(static_cast<size_t>(sent))]() mutable {
                     self->after_direct_send(std::move(rest));
@@ -222,32 +237,57 @@ class session : public std::enable_shared_from_this<session> {
   }
 
  private:
-  void read_header() {
+  // Reads the next request's header. `early`: armed while the previous response is
+  // still being made (see dispatch), so the stream's own deadline (which would cut the
+  // response's wait short) is off and the idle check enforces idle_timeout_ms from the
+  // moment that response went out.
+  void read_header(bool early = false) {
     if (closed_ || server_.stopping) return close();
     parser_.emplace();
     parser_->header_limit(server_.options.max_header_bytes);
     parser_->body_limit(server_.options.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    header_pending_ = early;
+    if (early) {
+      stream_.expires_never();
+      if (!idle_timer_armed_)
+        arm_idle_check(std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    } else {
+      stream_.expires_after(std::chrono::milliseconds(server_.options.idle_timeout_ms));
+    }
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
+    header_pending_ = false;
     if (ec) return on_read_error(ec);
     auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
-      // curl waits a second for this before sending a body over 1 KiB.
-      auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
-      stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-      net::async_write(stream_, net::buffer(*cont),
-                       [self = shared_from_this(), cont](beast::error_code ec, size_t) {
-                         if (ec) return self->close();
-                         self->read_body();
-                       });
+      {
+        // Not in the middle of the pending response: after it (release_held).
+        std::lock_guard<std::mutex> lock{direct_mu_};
+        if (responding_) {
+          continue_held_ = true;
+          return;
+        }
+      }
+      send_continue();
       return;
     }
     read_body();
+  }
+
+  void send_continue() {
+    // curl waits a second for this before sending a body over 1 KiB.
+    auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    net::async_write(stream_, net::buffer(*cont),
+                     [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                       if (ec) return self->close();
+                       self->read_body();
+                     });
   }
 
   void read_body() {
@@ -258,6 +298,17 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void on_read_error(beast::error_code ec) {
+    header_pending_ = false;
+    {
+      // A read armed early failed while a response is still pending: that response
+      // goes out first (release_held handles the error after it).
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      if (responding_ && !closed_) {
+        error_held_ = true;
+        held_error_ = ec;
+        return;
+      }
+    }
     // Answer what the client can act on; a vanished or timed-out client just goes.
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
@@ -281,7 +332,11 @@ class session : public std::enable_shared_from_this<session> {
 
   void reject(unsigned status, api_error error) {
     error.status = status;
-    responding_ = true;
+    {
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      responding_ = true;
+      next_read_armed_ = false;
+    }
     send({status, "application/json", {}, error_body(error)});
   }
 
@@ -289,7 +344,7 @@ class session : public std::enable_shared_from_this<session> {
     if (ec) return on_read_error(ec);
     stream_.expires_never();
     auto req = parser_->release();
-    keep_alive_ = req.keep_alive();
+    bool keep_alive = req.keep_alive();
     incoming_request in;
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
@@ -297,12 +352,91 @@ class session : public std::enable_shared_from_this<session> {
       in.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     in.body = std::move(req.body());
     in.remote = remote_;
-    responding_ = true;
+    {
+      // A request that came while the previous response is still pending waits for it
+      // (no pipelining): release_held hands it on once that response went out.
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      if (responding_) {
+        held_ = std::move(in);
+        held_keep_alive_ = keep_alive;
+        return;
+      }
+    }
+    dispatch(std::move(in), keep_alive);
+  }
+
+  // Hands a request to the handler. With keep-alive the read of the next request is
+  // armed at once, before the answer exists: the answer, written from whichever thread
+  // makes it (send_from_any_thread), then needs no hop back to this I/O thread to
+  // read on, and the I/O thread wakes once per request (for its arrival) instead of
+  // twice.
+  void dispatch(incoming_request in, bool keep_alive) {
+    keep_alive_ = keep_alive;
     {
       std::lock_guard<std::mutex> lock{direct_mu_};
+      responding_ = true;
       direct_ready_ = true;
+      next_read_armed_ = keep_alive;
     }
+    if (keep_alive) read_header(true);
     server_.handler(std::move(in), make_channel());
+  }
+
+  // On the strand once the pending response went out: the request or read error that
+  // arrived meanwhile, if any.
+  void release_held() {
+    std::optional<incoming_request> request;
+    bool keep_alive = false;
+    bool failed = false;
+    bool send_100 = false;
+    beast::error_code error;
+    {
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      if (responding_ || closed_) return;
+      send_100 = continue_held_;
+      continue_held_ = false;
+      request.swap(held_);
+      keep_alive = held_keep_alive_;
+      failed = error_held_;
+      error = held_error_;
+      error_held_ = false;
+    }
+    if (send_100) return send_continue();
+    if (request) return dispatch(std::move(*request), keep_alive);
+    if (failed) on_read_error(error);
+  }
+
+  // The deadline of a read armed early (read_header(true)), checked by one timer per
+  // connection that re-arms itself: idle_timeout_ms after the last response went out,
+  // unless the next header has arrived or a response is pending again. Closing the
+  // socket ends the read, as the stream's own deadline would.
+  void arm_idle_check(std::chrono::steady_clock::time_point at) {
+    idle_timer_armed_ = true;
+    idle_timer_.expires_at(at);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      self->idle_timer_armed_ = false;
+      if (!ec) self->idle_check();
+    });
+  }
+
+  void idle_check() {
+    if (closed_) return;
+    auto now = std::chrono::steady_clock::now();
+    auto idle = std::chrono::milliseconds(server_.options.idle_timeout_ms);
+    if (header_pending_) {
+      std::chrono::steady_clock::time_point since;
+      bool busy = false;
+      {
+        std::lock_guard<std::mutex> lock{direct_mu_};
+        busy = responding_;
+        since = idle_since_;
+      }
+      if (!busy) {
+        if (now >= since + idle) return close();
+        return arm_idle_check(since + idle);
+      }
+    }
+    arm_idle_check(now + idle);
   }
 
   // On the strand after send_from_any_thread wrote (part of) a response.
@@ -343,8 +477,14 @@ class session : public std::enable_shared_from_this<session> {
   // The response went out: read the next request, or close.
   void finish_response() {
     response_done_ = false;
-    responding_ = false;
-    if (keep_alive_) return read_header();
+    bool armed = false;
+    {
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      responding_ = false;
+      idle_since_ = std::chrono::steady_clock::now();
+      armed = next_read_armed_;
+    }
+    if (keep_alive_) return armed ? release_held() : read_header();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     drain_then_close();
@@ -372,6 +512,8 @@ class session : public std::enable_shared_from_this<session> {
     direct_ready_ = false;
     closed_ = true;
     outbox_.clear();
+    held_.reset();
+    idle_timer_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -384,7 +526,9 @@ class session : public std::enable_shared_from_this<session> {
   std::deque<std::string> outbox_;
   std::string remote_;
   bool writing_ = false;
-  bool responding_ = false;
+  bool header_pending_ = false;  // a read armed early waits for a header
+  bool idle_timer_armed_ = false;
+  net::steady_timer idle_timer_;
   bool streaming_ = false;
   bool response_done_ = false;
   bool keep_alive_ = true;
@@ -392,6 +536,17 @@ class session : public std::enable_shared_from_this<session> {
   int fd_ = -1;
   std::mutex direct_mu_;
   bool direct_ready_ = false;  // waiting for the handler's answer, nothing being written
+  // Under direct_mu_: a response is pending (from dispatch until it went out); the
+  // next request's read is armed (keep-alive); when the last response went out; what
+  // arrived on that read while a response was pending.
+  std::atomic<bool> responding_{false};
+  bool next_read_armed_ = false;
+  std::chrono::steady_clock::time_point idle_since_;
+  std::optional<incoming_request> held_;
+  bool held_keep_alive_ = false;
+  bool error_held_ = false;
+  beast::error_code held_error_;
+  bool continue_held_ = false;  // a header asked for 100 Continue
 };
 
 // Posts every call to the session's strand. Holds the session (nothing else does while
@@ -403,11 +558,20 @@ class channel final : public response_channel {
           std::shared_ptr<http_server::impl> server)
       : session_(std::move(s)), ex_(std::move(ex)), server_(std::move(server)) {}
 
+  // A handler that let go of its channel without answering (e.g. calls dropped at
+  // shutdown) closes the connection, as when the channel held its only reference: the
+  // read of the next request, armed early, holds the session too.
+  ~channel() override {
+    if (!answered_) session_->close_soon();
+  }
+
   void send(outgoing_response r) override {
+    answered_ = true;
     if (session_->closed()) return;
     session_->send_from_any_thread(std::move(r));
   }
   void start_stream(unsigned status, header_list headers) override {
+    answered_ = true;
     session_->no_direct_send();
     post([status, headers = std::move(headers)](session& s) { s.start_stream(status, headers); });
   }
@@ -426,6 +590,7 @@ class channel final : public response_channel {
     net::post(ex_, [s = session_, f = std::move(f)]() mutable { f(*s); });
   }
   std::shared_ptr<session> session_;
+  bool answered_ = false;
   net::any_io_executor ex_;
   std::shared_ptr<http_server::impl> server_;  // keeps the io_context alive
 };
@@ -515,7 +680,11 @@ std::unique_ptr<http_server> http_server::start(const http_server_options& optio
   s.work.emplace(s.ioc.get_executor());
   s.accept();
   for (uint32_t i = 0; i < std::max<uint32_t>(1, options.io_threads); ++i)
-    s.threads.emplace_back([&s] { s.ioc.run(); });
+    s.threads.emplace_back([&s] {
+      // Named for per-thread measurements (top -H, /proc/PID/task/*/comm).
+      pthread_setname_np(pthread_self(), "sy.gateway_io");
+      s.ioc.run();
+    });
   return server;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <unordered_map>
@@ -38,6 +39,7 @@ namespace {
 using sim_done_atom = caf::atom_constant<caf::atom("sim_done")>;
 using sim_ready_atom = caf::atom_constant<caf::atom("sim_ready")>;
 using http_done_atom = caf::atom_constant<caf::atom("http_done")>;
+using direct_tick_atom = caf::atom_constant<caf::atom("direct_tck")>;
 using http_delta_atom = caf::atom_constant<caf::atom("http_delta")>;
 using wake_atom = caf::atom_constant<caf::atom("res_wake")>;
 using embed_done_atom = caf::atom_constant<caf::atom("embed_done")>;
@@ -211,6 +213,18 @@ struct call_extra {
   model_error last_error;           // of the last failed attempt
 };
 
+// See model_service_state::answered_directly.
+struct direct_answers {
+  struct entry {
+    uint64_t key = 0;
+    uint64_t seq = 0;
+    double attempt_ms = 0;
+  };
+  std::mutex mu;
+  std::vector<entry> done;
+};
+constexpr auto direct_tick = std::chrono::milliseconds(50);
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
@@ -338,6 +352,12 @@ struct model_service_state {
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
   uint64_t next_call = 0;
+  // Calls the HTTP client's thread answered itself (answer_directly) whose bookkeeping
+  // here is still to do (settle_direct_answers): done at the start of the next request
+  // or stats query, or at the latest by a tick every direct_tick, rather than by a
+  // message per call, which would wake a worker per call.
+  std::shared_ptr<direct_answers> answered_directly = std::make_shared<direct_answers>();
+  bool direct_tick_armed = false;
   // Sim answers waiting out their latency, behind one delayed sim_ready message for the
   // soonest (armed for `sim_armed`; max() when none is): a delayed message per call would
   // cost a mailbox element and a clock entry (about 240 B) while ten thousand wait.
@@ -414,12 +434,16 @@ std::chrono::milliseconds since_start(const model_service_state& st) {
 
 // Empty output, or JSON that does not parse when JSON was asked: the endpoint answered
 // but the answer is unusable. Returns why, or "" when the answer is fine.
-std::string semantic_problem(const model_request& req, const model_response& reply) {
+std::string semantic_problem_of(bool json_mode, const model_response& reply) {
   if (!reply.ok()) return {};
   if (reply.text.empty() && reply.tool_calls.empty()) return "empty output";
-  if (req.json_mode && reply.tool_calls.empty() && !nlohmann::json::accept(reply.text))
+  if (json_mode && reply.tool_calls.empty() && !nlohmann::json::accept(reply.text))
     return "unparseable JSON although json_mode was asked";
   return {};
+}
+
+std::string semantic_problem(const model_request& req, const model_response& reply) {
+  return semantic_problem_of(req.json_mode, reply);
 }
 
 // The candidates of a call: the routed model first, then fallbacks the policy judged
@@ -898,6 +922,107 @@ key_mask open_keys(model_service_state& st, const model_config& model, const rat
   return out;
 }
 
+// What the HTTP client's thread needs to answer a call itself (answer_directly): for
+// a call whose successful reply ends it with nothing left to decide here. That is the
+// chain's first attempt made without a chain (no fallback, downgrade or retry), not
+// streamed, with no cascade stage to score, no cache entry to store, nothing resilience
+// adds to the trace, and a plain request (no forwarding stages). The answer then skips
+// the hand-off back to the service's worker: tens of microseconds at p50 on a VM, and
+// far more at p99. An error or an unusable reply goes back to the service as before.
+struct direct_answer {
+  caf::strong_actor_ptr service;  // the answer's sender, as the promise would set it
+  caf::strong_actor_ptr requester;
+  caf::message_id request_id;
+  budget_ledger* ledger = nullptr;
+  uint64_t reservation = 0;
+  rate_limiter* limiter = nullptr;
+  rate_grant grant;
+  shared_breaker* breaker = nullptr;
+  bool probe = false;
+  bool json_mode = false;
+  clock_type::time_point received;
+  std::string route;
+  std::string decision;
+  std::shared_ptr<direct_answers> answered;  // the service's to-do list
+};
+
+std::shared_ptr<direct_answer> direct_answer_for(service_actor* self, const call_state& c) {
+  if (c.chain || c.first_breaker == nullptr || c.candidate != 0 || c.stream || c.req->stream ||
+      c.cascade_run || c.cache_key || !c.reserved || c.key_attempt ||
+      resilience_to_trace(c, &first_attempt_answered) || !c.promise.source() ||
+      !c.promise.stages().empty())
+    return nullptr;
+  auto d = std::make_shared<direct_answer>();
+  d->service = caf::actor_cast<caf::strong_actor_ptr>(self);
+  d->requester = c.promise.source();
+  d->request_id = c.promise.id();
+  d->ledger = self->state.ledger;
+  d->reservation = c.reservation;
+  d->limiter = c.grant.granted ? c.limiter : nullptr;
+  d->grant = c.grant;
+  d->breaker = c.first_breaker;
+  d->probe = c.first_probe;
+  d->json_mode = c.req->json_mode;
+  d->received = c.received;
+  d->route = c.route;
+  d->decision = c.decision;
+  d->answered = self->state.answered_directly;
+  if (!self->state.direct_tick_armed) {
+    self->state.direct_tick_armed = true;
+    self->delayed_send(self, direct_tick, direct_tick_atom::value);
+  }
+  return d;
+}
+
+// The service's part of calls the HTTP client's thread answered (answer_directly): the
+// breaker, rate limit and budget were settled there; the latency average, the counters
+// and the call's entry are this actor's.
+void settle_direct_answers(service_actor* self) {
+  auto& st = self->state;
+  std::vector<direct_answers::entry> done;
+  {
+    std::lock_guard<std::mutex> lock{st.answered_directly->mu};
+    done.swap(st.answered_directly->done);
+  }
+  for (const auto& e : done) {
+    auto it = st.calls.find(e.key);
+    if (it == st.calls.end() || it->second.seq != e.seq) continue;
+    auto& c = it->second;
+    c.reserved = false;
+    c.grant = {};
+    c.limiter = nullptr;
+    c.first_breaker = nullptr;
+    st.models->record_latency(*c.models[c.candidate], e.attempt_ms);
+    ++st.counters.answered;
+    st.calls.erase(it);
+  }
+}
+
+// On the HTTP client's thread: when `reply` is a usable answer, does what attempt_done,
+// finish_answered and deliver do for such a call with it (breaker, rate limit and budget
+// settled here: all three are thread-safe) and returns true; the caller then queues the
+// service's part (settle_direct_answers) and hands the answer to the requester.
+bool answer_directly(direct_answer& d, model_response& reply, const model_config& model,
+                     const std::string& call_id, double& attempt_ms) {
+  if (!reply.ok() || !semantic_problem_of(d.json_mode, reply).empty()) return false;
+  auto now = clock_type::now();
+  auto t = now_ns();
+  d.breaker->report(call_outcome::success, t, d.probe);
+  reply.usage.cost_usd = call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
+  auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
+  if (d.limiter != nullptr) d.limiter->settle(d.grant, tokens, t);
+  d.ledger->settle(d.reservation, uint64_t{tokens}, reply.usage.cost_usd);
+  reply.usage.model_id = model.id;
+  reply.usage.tier = model.tier;
+  reply.usage.downgraded = false;
+  reply.usage.decision = std::move(d.decision);
+  reply.call_id = call_id;
+  if (reply.usage.route.empty()) reply.usage.route = std::move(d.route);
+  attempt_ms = std::chrono::duration<double, std::milli>(now - d.received).count();
+  reply.usage.latency_ms = attempt_ms;
+  return true;
+}
+
 // Sends the call to the chain's current candidate, or skips it (outage, rate limits).
 attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   auto& st = self->state;
@@ -1066,9 +1191,10 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     // client's calls (the state's destructor shuts the client down first).
     auto call_id = c.req->call_id;
     if (st.observer) st.observer(model, *c.req);
+    auto direct = decoder ? nullptr : direct_answer_for(self, c);
     st.http->send(
         provider.endpoint, std::move(built.request), provider.timeouts,
-        [me, key, seq, &provider, &model, &secret, call_id, decoder](http_result result) {
+        [me, key, seq, &provider, &model, &secret, call_id, decoder, direct](http_result result) {
           model_response reply;
           if (!result.ok()) {
             auto message =
@@ -1080,6 +1206,18 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
           } else {
             reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
                                             result.headers, result.body, model, call_id, secret);
+          }
+          double attempt_ms = 0;
+          if (direct && answer_directly(*direct, reply, model, call_id, attempt_ms)) {
+            // The service's part is queued first: any request this answer leads to
+            // finds it there (settle_direct_answers runs before a request is handled).
+            {
+              std::lock_guard<std::mutex> lock{direct->answered->mu};
+              direct->answered->done.push_back({key, seq, attempt_ms});
+            }
+            direct->requester->enqueue(direct->service, direct->request_id.response_id(),
+                                       caf::make_message(std::move(reply)), nullptr);
+            return;
           }
           caf::anon_send(me, http_done_atom::value, key, seq, std::move(reply));
         },
@@ -1544,6 +1682,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       [=](model_request& req) -> caf::result<model_response> {
         auto& st = self->state;
         auto received = clock_type::now();
+        settle_direct_answers(self);
         if (req.max_tokens == 0)
           return error_response(req, "bad_request", "max_tokens must be >= 1");
         latency_class cls = latency_class::interactive;
@@ -1587,6 +1726,15 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
+      [=](direct_tick_atom) {
+        auto& st = self->state;
+        st.direct_tick_armed = false;
+        settle_direct_answers(self);
+        if (!st.calls.empty()) {  // some may still be answered directly
+          st.direct_tick_armed = true;
+          self->delayed_send(self, direct_tick, direct_tick_atom::value);
+        }
+      },
       [=](sim_done_atom, uint64_t key, uint64_t seq, model_response& reply) {
         auto& st = self->state;
         auto it = st.calls.find(key);
@@ -1619,6 +1767,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
       },
       [=](resilience_stats_atom) -> std::string {
         auto& st = self->state;
+        settle_direct_answers(self);
         const auto& k = st.counters;
         nlohmann::json j;
         j["calls"] = k.calls;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -139,8 +140,11 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   // lock of its own; a connection taken out of it belongs to whoever took it.
   std::mutex idle_mu;
   std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
+  // Also written by send() on the caller's thread (a call whose reply it starts
+  // reading there), hence the lock and the atomic.
+  std::mutex active_mu;
   std::unordered_map<uint64_t, std::weak_ptr<call>> active;
-  uint64_t next_call = 0;
+  std::atomic<uint64_t> next_call{0};
 
   std::atomic<bool> stopping{false};
   std::mutex mu;
@@ -343,7 +347,10 @@ struct call : std::enable_shared_from_this<call> {
     total_end = timeouts.total_ms > 0 ? started + std::chrono::milliseconds(timeouts.total_ms)
                                       : steady::time_point::max();
     if (owner->stopping) return fail_now("connection", "http client is shut down");
-    owner->active.emplace(id, weak_from_this());
+    {
+      std::lock_guard<std::mutex> lock{owner->active_mu};
+      owner->active.emplace(id, weak_from_this());
+    }
     if (sent_directly) return after_direct_send();
     if (owner->opts.keep_alive) conn = owner->take_idle(ep_key);
     if (conn) {
@@ -436,6 +443,28 @@ struct call : std::enable_shared_from_this<call> {
                          self->read_header();
                        });
     });
+  }
+
+  // On the caller's thread, after send() wrote the whole request on a pooled
+  // connection: what start() and after_direct_send() do, ending with the read of the
+  // reply started from here as well (Asio lets any thread start an operation on an
+  // object no other thread uses), so the io thread is not woken to start it: only the
+  // reply wakes it. Nothing here touches the call once the read is started: its
+  // completion may already run on the io thread.
+  void start_reading_here() {
+    auto begin = steady::now();
+    started = begin;
+    total_end = timeouts.total_ms > 0 ? started + std::chrono::milliseconds(timeouts.total_ms)
+                                      : steady::time_point::max();
+    {
+      std::lock_guard<std::mutex> lock{owner->active_mu};
+      owner->active.emplace(id, weak_from_this());
+    }
+    result.reused_connection = true;
+    ++owner->reused;
+    expect_response();
+    result.client_time += steady::now() - begin;
+    read_header();
   }
 
   // On the io thread after send() wrote the request on a pooled connection itself.
@@ -570,7 +599,10 @@ struct call : std::enable_shared_from_this<call> {
     ++timer_generation;
     phase_timer.cancel();
     resolver.cancel();
-    owner->active.erase(id);
+    {
+      std::lock_guard<std::mutex> lock{owner->active_mu};
+      owner->active.erase(id);
+    }
     auto handler = std::move(done);
     done = nullptr;  // ~call answers only calls that never ran
     on_chunk = nullptr;
@@ -621,8 +653,12 @@ bool http_client::impl::hand_over(std::unique_ptr<connection>& conn) {
 }
 
 void http_client::impl::cancel_active() {
-  auto calls = std::move(active);
-  active.clear();
+  std::unordered_map<uint64_t, std::weak_ptr<call>> calls;
+  {
+    std::lock_guard<std::mutex> lock{active_mu};
+    calls = std::move(active);
+    active.clear();
+  }
   for (auto& [id, weak] : calls)
     if (auto c = weak.lock()) c->fail_now("connection", "http client shut down during the call");
 }
@@ -686,6 +722,8 @@ std::string request_bytes(const http_endpoint& endpoint, const http_request& req
 http_client::http_client(http_client_options options)
     : impl_(std::make_shared<impl>(std::move(options))) {
   impl_->thread = std::thread([self = impl_] {
+    // Named for per-thread measurements (top -H, /proc/PID/task/*/comm).
+    pthread_setname_np(pthread_self(), "sy.http_client");
     self->ioc.run();
     std::lock_guard<std::mutex> lock{self->mu};
     self->ran_out = true;
@@ -724,6 +762,13 @@ void http_client::send(const http_endpoint& endpoint, http_request request,
       c->sent_directly = true;
       c->conn = std::move(conn);
       ++impl_->sent_from_caller;
+      if (c->direct_errno == 0 &&
+          static_cast<size_t>(std::max<ssize_t>(0, c->direct_sent)) == c->wire.size()) {
+        // All of it went out: read the reply from here too (start_reading_here).
+        c->id = impl_->next_call++;
+        c->start_reading_here();
+        return;
+      }
     }
   }
   net::post(impl_->ioc, [c] {
