@@ -705,10 +705,6 @@ std::vector<write_outcome> checkpoint_store::write_group(
   in_batch.reserve(writes.size());
   std::vector<const std::string*> counted;  // call ids put by this group so far
   std::deque<std::string> kept;             // ids of earlier attempts' calls kept below
-  using put = std::pair<const std::string*, const std::string*>;  // key, value
-  std::vector<put> state_puts, step_puts;
-  state_puts.reserve(writes.size());
-  step_puts.reserve(writes.size());
   bool repeats = std::any_of(writes.begin(), writes.end(),
                              [](const prepared_write& w) { return w.calls_may_repeat; });
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -718,7 +714,7 @@ std::vector<write_outcome> checkpoint_store::write_group(
       out[i].error = "checkpoint store '" + impl_->path + "': write failed: " + problem;
       continue;
     }
-    if (!w.state.empty()) state_puts.emplace_back(&w.run_id, &w.state);
+    if (!w.state.empty()) batch.Put(impl_->runs, w.run_id, w.state);
     // Records about to be replaced or dropped may hold calls an earlier attempt paid:
     // those stay counted, in the `ledger` family (only resumed runs get here).
     if (w.drops_steps) {
@@ -739,7 +735,7 @@ std::vector<write_outcome> checkpoint_store::write_group(
       }
     }
     for (size_t k = 0; k < w.step_keys.size(); ++k)
-      step_puts.emplace_back(&w.step_keys[k], &w.step_values[k]);
+      batch.Put(impl_->steps, w.step_keys[k], w.step_values[k]);
     for (const auto& id : w.step_call_ids) {
       if (repeats) counted.push_back(&id);
       ++out[i].ledger_added;
@@ -757,17 +753,6 @@ std::vector<write_outcome> checkpoint_store::write_group(
     in_batch.push_back(i);
   }
   if (in_batch.empty()) return out;
-  // In key order, each memtable insert starts its skip-list search where the previous
-  // one ended (RocksDB keeps that splice for a single writer) instead of at the top.
-  // Which of two different keys goes first changes nothing in one batch; a range
-  // delete does depend on order, so a group with one keeps the arrival order.
-  if (std::none_of(writes.begin(), writes.end(), [](const auto& w) { return w.drops_steps; })) {
-    auto by_key = [](const auto& a, const auto& b) { return *a.first < *b.first; };
-    std::stable_sort(state_puts.begin(), state_puts.end(), by_key);
-    std::stable_sort(step_puts.begin(), step_puts.end(), by_key);
-  }
-  for (const auto& [key, value] : state_puts) batch.Put(impl_->runs, *key, *value);
-  for (const auto& [key, value] : step_puts) batch.Put(impl_->steps, *key, *value);
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
   impl_->batches.fetch_add(1, std::memory_order_relaxed);
