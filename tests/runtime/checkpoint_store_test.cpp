@@ -299,7 +299,7 @@ TEST_CASE("store: a state leaves out fields at their default and still decodes w
   CHECK(encode_checkpoint(*old) == text);
 }
 
-TEST_CASE("store: a running step's write carries the state in its record; the newest one counts",
+TEST_CASE("store: a running step's write carries the state in its record, the newest one counts",
           "[store]") {
   temp_dir dir{"store"};
   auto opened = checkpoint_store::open({dir.sub("db")});
