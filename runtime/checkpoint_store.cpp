@@ -459,8 +459,7 @@ struct checkpoint_store::impl {
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
     for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
       try {
-        calls_in_record(json::parse(it->value().ToString()), run_id, step_of_key(it->key()),
-                        out);
+        calls_in_record(json::parse(it->value().ToString()), run_id, step_of_key(it->key()), out);
       } catch (const std::exception&) {
         // An undecodable record: its run fails at resume (bad_checkpoint).
       }

@@ -94,9 +94,9 @@ struct prepared_write {
   std::string run_id;
   std::string state;  // the encoded run_checkpoint; empty: carried by the last step record
   std::vector<std::string> step_keys;
-  std::vector<std::string> step_values;  // with the step's paid calls (and continuation)
+  std::vector<std::string> step_values;    // with the step's paid calls (and continuation)
   std::vector<std::string> step_call_ids;  // the calls inside step_values
-  std::vector<std::string> call_ids;     // calls for the `ledger` family (may repeat)
+  std::vector<std::string> call_ids;       // calls for the `ledger` family (may repeat)
   std::vector<std::string> call_values;
   bool drops_steps = false;  // delete step records numbered from drop_steps_from first
   uint32_t drop_steps_from = 0;
@@ -105,9 +105,9 @@ struct prepared_write {
 
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, prepared_write& x) {
-    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys,
-             x.step_values, x.step_call_ids, x.call_ids, x.call_values, x.drops_steps,
-             x.drop_steps_from, x.calls_may_repeat, x.bytes);
+    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys, x.step_values,
+             x.step_call_ids, x.call_ids, x.call_values, x.drops_steps, x.drop_steps_from,
+             x.calls_may_repeat, x.bytes);
   }
 };
 

@@ -316,7 +316,7 @@ TEST_CASE("store: a running step's write carries the state in its record, the ne
   after_call.spent_nano_usd = 50000;
   auto write = checkpoint_store::prepare_step(after_call, {a_step(1)}, {a_call("r-1", 1)},
                                               std::nullopt, false);
-  CHECK(write.state.empty());  // no `runs` key: the record carries it
+  CHECK(write.state.empty());     // no `runs` key: the record carries it
   CHECK(write.call_ids.empty());  // the call is inside the record
   REQUIRE(store.write_group({write}).at(0).ok());
   auto after_node = a_state("r-1");

@@ -14,7 +14,7 @@
 namespace switchyard::testing {
 
 struct layout1_contents {
-  std::vector<run_checkpoint> states;  // seq must be 0: layout 1 had none
+  std::vector<run_checkpoint> states;                      // seq must be 0: layout 1 had none
   std::vector<std::pair<std::string, step_record>> steps;  // run id, record
   std::vector<ledger_entry> calls;
   std::string schema_version = "1";
@@ -43,8 +43,8 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   }
   for (const auto& e : contents.calls)
     db->Put(wo, handles[3], e.call_id,
-            "{\"run_id\":\"" + e.run_id + "\",\"thread_id\":\"" + e.thread_id +
-                "\",\"model\":\"" + e.model + "\",\"tokens\":" + std::to_string(e.tokens) +
+            "{\"run_id\":\"" + e.run_id + "\",\"thread_id\":\"" + e.thread_id + "\",\"model\":\"" +
+                e.model + "\",\"tokens\":" + std::to_string(e.tokens) +
                 ",\"nano_usd\":" + std::to_string(e.nano_usd) + "}");
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   s = db->Close();
@@ -58,7 +58,8 @@ inline std::string stored_layout_version(const std::string& path) {
       {rocksdb::kDefaultColumnFamilyName, {}}, {"runs", {}}, {"steps", {}}, {"ledger", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, families, &handles, &db).ok()) return {};
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, families, &handles, &db).ok())
+    return {};
   std::string version;
   db->Get(rocksdb::ReadOptions{}, handles[0], "schema_version", &version);
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
