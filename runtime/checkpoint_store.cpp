@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -188,6 +189,7 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   if (x.escalating) field(out, "escalating", true);
   field(out, "created_ms", x.created_ms);
   field(out, "updated_ms", x.updated_ms);
+  if (x.seq != 0) field(out, "seq", x.seq);
   out += '}';
   return out;
 }
@@ -240,6 +242,7 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
     x.escalating = j.value("escalating", false);
     j.at("created_ms").get_to(x.created_ms);
     j.at("updated_ms").get_to(x.updated_ms);
+    x.seq = j.value("seq", uint32_t{0});
     return x;
   } catch (const std::exception& e) {
     error = std::string{"state does not decode: "} + e.what();
@@ -347,6 +350,128 @@ std::optional<step_record> decode_step(const std::string& bytes, std::string& er
   }
 }
 
+// -- layout 2: a step record carries its paid calls and where the run continues ------
+
+namespace {
+
+// "<run id>/<step>.<n>" -> its parts; false for an id of another shape.
+bool split_call_id(std::string_view id, std::string_view& run, uint32_t& step, uint32_t& n) {
+  auto slash = id.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  auto rest = id.substr(slash + 1);
+  auto dot = rest.find('.');
+  if (dot == std::string_view::npos) return false;
+  auto parse = [](std::string_view text, uint32_t& out) {
+    auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && r.ec == std::errc{} && r.ptr == text.data() + text.size();
+  };
+  run = id.substr(0, slash);
+  return parse(rest.substr(0, dot), step) && parse(rest.substr(dot + 1), n);
+}
+
+std::string call_id_of(const std::string& run_id, uint32_t step, uint32_t n) {
+  return run_id + "/" + std::to_string(step) + "." + std::to_string(n);
+}
+
+// `,"calls":[{"n":0,"thread_id":...,"model":...,"tokens":...,"nano_usd":...},...]`
+void append_calls(std::string& out, const std::vector<const ledger_entry*>& calls,
+                  const std::vector<uint32_t>& ns) {
+  append_json_key(out, "calls");
+  out += '[';
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (i) out += ',';
+    out += '{';
+    field(out, "n", ns[i]);
+    field(out, "thread_id", calls[i]->thread_id);
+    field(out, "model", calls[i]->model);
+    field(out, "tokens", calls[i]->tokens);
+    field(out, "nano_usd", calls[i]->nano_usd);
+    out += '}';
+  }
+  out += ']';
+}
+
+// `,"cont":{...}`: the part of a running state that moves (docs/durability.md); the
+// rest (workflow, input, thread) is in `runs` from the run's start. `next.input` is
+// left out when it is this step's output (a node handing its output to the next).
+void append_continuation(std::string& out, const run_checkpoint& x, const std::string& output) {
+  append_json_key(out, "cont");
+  out += '{';
+  field(out, "seq", x.seq);
+  append_json_key(out, "next");
+  out += '{';
+  field(out, "node", x.next_node);
+  field(out, "kind", to_string(x.next_kind));
+  if (x.next_input != output) field(out, "input", x.next_input);
+  field(out, "step", x.next_step);
+  field(out, "hops", x.next_hops);
+  out += '}';
+  if (x.hops != 0) field(out, "hops", x.hops);
+  if (x.steps != 0) field(out, "steps", x.steps);
+  if (x.input_tokens != 0) field(out, "input_tokens", x.input_tokens);
+  if (x.output_tokens != 0) field(out, "output_tokens", x.output_tokens);
+  if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
+  if (x.escalating) {
+    field(out, "escalating", true);
+    field(out, "reason", x.reason);
+    field(out, "detail", x.detail);
+  }
+  field(out, "updated_ms", x.updated_ms);
+  out += '}';
+}
+
+// Applies a step record's continuation to the state stored at the run's start.
+void apply_continuation(const json& c, const std::string& output, run_checkpoint& x) {
+  x.seq = c.at("seq").get<uint32_t>();
+  x.status = run_status::running;
+  x.waits_for.clear();
+  x.output.clear();
+  const auto& next = c.at("next");
+  next.at("node").get_to(x.next_node);
+  bool kind_ok = false;
+  x.next_kind = parse_step_kind(next.at("kind").get<std::string>(), kind_ok);
+  if (!kind_ok) throw std::runtime_error{"unknown step kind in a continuation"};
+  x.next_input = next.value("input", output);
+  next.at("step").get_to(x.next_step);
+  next.at("hops").get_to(x.next_hops);
+  x.hops = c.value("hops", uint32_t{0});
+  x.steps = c.value("steps", uint32_t{0});
+  x.input_tokens = c.value("input_tokens", uint64_t{0});
+  x.output_tokens = c.value("output_tokens", uint64_t{0});
+  x.spent_nano_usd = c.value("nano_usd", int64_t{0});
+  x.escalating = c.value("escalating", false);
+  x.reason = c.value("reason", "");
+  x.detail = c.value("detail", "");
+  c.at("updated_ms").get_to(x.updated_ms);
+}
+
+// The paid calls inside a step record (layout 2); none for a layout-1 record.
+void calls_in_record(const json& j, const std::string& run_id, uint32_t step,
+                     std::vector<ledger_entry>& out) {
+  auto calls = j.find("calls");
+  if (calls == j.end()) return;
+  for (const auto& c : *calls) {
+    ledger_entry e;
+    e.call_id = call_id_of(run_id, step, c.at("n").get<uint32_t>());
+    e.run_id = run_id;
+    c.at("thread_id").get_to(e.thread_id);
+    c.at("model").get_to(e.model);
+    c.at("tokens").get_to(e.tokens);
+    c.at("nano_usd").get_to(e.nano_usd);
+    out.push_back(std::move(e));
+  }
+}
+
+uint32_t step_of_key(const rocksdb::Slice& key) {
+  uint32_t step = 0;
+  if (key.size() < 4) return 0;
+  for (size_t i = key.size() - 4; i < key.size(); ++i)
+    step = (step << 8) | static_cast<unsigned char>(key[i]);
+  return step;
+}
+
+}  // namespace
+
 // -- the store ------------------------------------------------------------------------
 
 struct checkpoint_store::impl {
@@ -361,6 +486,55 @@ struct checkpoint_store::impl {
   std::mutex fault_mutex;
   std::function<std::string(size_t)> hook;
   std::atomic<uint64_t> batches{0};
+
+  // The paid calls inside the run's step records numbered [from, to).
+  std::vector<ledger_entry> calls_in_steps(const std::string& run_id, uint32_t from,
+                                           uint32_t to) const {
+    std::vector<ledger_entry> out;
+    auto end = step_key(run_id, to);
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
+    for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
+      try {
+        calls_in_record(json::parse(it->value().ToString()), run_id, step_of_key(it->key()), out);
+      } catch (const std::exception&) {
+        // An undecodable record: its run fails at resume (bad_checkpoint).
+      }
+    }
+    return out;
+  }
+
+  // A running run's state is in `runs` as of its start (or its last resume) and moves
+  // on in its step records' continuations: the one with the highest seq counts.
+  // Returns why the newest continuation does not apply, or "".
+  std::string bring_up_to_date(run_checkpoint& x, rocksdb::Iterator& steps_it) const {
+    if (is_ended(x.status)) return {};
+    auto prefix = step_prefix(x.run_id);
+    std::optional<json> newest;
+    std::string newest_output;
+    for (steps_it.Seek(prefix); steps_it.Valid() && steps_it.key().starts_with(prefix);
+         steps_it.Next()) {
+      auto value = steps_it.value();
+      if (value.ToStringView().find("\"cont\":") == std::string_view::npos) continue;
+      try {
+        auto j = json::parse(value.ToStringView());
+        auto c = j.find("cont");
+        if (c == j.end()) continue;
+        auto seq = c->at("seq").get<uint32_t>();
+        if (seq <= x.seq || (newest && seq <= newest->at("seq").get<uint32_t>())) continue;
+        newest_output = j.value("output", "");
+        newest = std::move(*c);
+      } catch (const std::exception&) {
+        // An undecodable record: its run fails at resume (bad_checkpoint).
+      }
+    }
+    if (!newest) return {};
+    try {
+      apply_continuation(*newest, newest_output, x);
+    } catch (const std::exception& e) {
+      return std::string{"the continuation in a step record does not decode: "} + e.what();
+    }
+    return {};
+  }
 
   std::string injected_fault(size_t bytes) {
     std::lock_guard<std::mutex> guard{fault_mutex};
@@ -463,12 +637,21 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  if (got.IsNotFound() && !opts.read_only) {
-    p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key,
-               std::to_string(checkpoint_schema_version));
-  } else if (got.ok() && version != std::to_string(checkpoint_schema_version)) {
+  // Layout 1 (a state and a ledger entry per step) reads as layout 2 does; once this
+  // build has written to it, a layout-1 build would miss continuations, so the version
+  // moves to 2 at open.
+  auto layout = std::to_string(store_layout_version);
+  if ((got.IsNotFound() || (got.ok() && version == "1")) && !opts.read_only) {
+    auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
+    if (!put.ok()) {
+      result.error = "checkpoint store '" + opts.path +
+                     "': cannot write the layout version: " + put.ToString();
+      for (auto* h : p->handles) p->db->DestroyColumnFamilyHandle(h);
+      return result;
+    }
+  } else if (got.ok() && version != layout && version != "1") {
     result.error = "checkpoint store '" + opts.path + "' has schema version " + version +
-                   "; this build reads version " + std::to_string(checkpoint_schema_version);
+                   "; this build reads versions 1 and " + layout;
     for (auto* h : p->handles) p->db->DestroyColumnFamilyHandle(h);
     return result;
   }
@@ -485,24 +668,14 @@ write_outcome checkpoint_store::write_step(const run_checkpoint& state,
                                            const std::vector<ledger_entry>& calls,
                                            std::optional<uint32_t> drop_steps_from,
                                            bool calls_may_repeat) {
-  rocksdb::WriteBatch batch;
-  batch.Put(impl_->runs, state.run_id, encode_checkpoint(state));
-  if (drop_steps_from)
-    batch.DeleteRange(impl_->steps, step_key(state.run_id, *drop_steps_from),
-                      step_key(state.run_id, UINT32_MAX));
-  for (const auto& step : steps)
-    batch.Put(impl_->steps, step_key(state.run_id, step.step), encode_step(step));
-  size_t added = 0;
-  for (const auto& call : calls) {
-    // A call id already counted (the step was written before a crash and is being
-    // written again) is never counted twice.
-    if (calls_may_repeat && has_call(call.call_id)) continue;
-    batch.Put(impl_->ledger, call.call_id, encode_ledger(call));
-    ++added;
-  }
-  return impl_->commit(batch, added);
+  return write_group({prepare_step(state, steps, calls, drop_steps_from, calls_may_repeat)})
+      .front();
 }
 
+// Layout 2 (docs/durability.md): a running state with closed steps goes into the last
+// step record as its continuation instead of `runs`, and each step's paid calls into
+// its record: one key per step instead of three. Calls that may repeat an earlier
+// attempt's go to the `ledger` family, where the writer checks them once-only.
 prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
                                               const std::vector<step_record>& steps,
                                               const std::vector<ledger_entry>& calls,
@@ -510,25 +683,48 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
                                               bool calls_may_repeat) {
   prepared_write w;
   w.run_id = state.run_id;
-  w.state = encode_checkpoint(state);
-  size_t bytes = w.run_id.size() + w.state.size();
+  bool carried = state.status == run_status::running && !steps.empty();
+  if (!carried) w.state = encode_checkpoint(state);
+  size_t bytes = w.state.empty() ? 0 : w.run_id.size() + w.state.size();
   if (drop_steps_from) {
     w.drops_steps = true;
     w.drop_steps_from = *drop_steps_from;
   }
-  w.step_keys.reserve(steps.size());
-  w.step_values.reserve(steps.size());
-  for (const auto& step : steps) {
-    w.step_keys.push_back(step_key(state.run_id, step.step));
-    w.step_values.push_back(encode_step(step));
-    bytes += w.step_keys.back().size() + w.step_values.back().size();
-  }
-  w.call_ids.reserve(calls.size());
-  w.call_values.reserve(calls.size());
+  // Which calls go inside which step's record.
+  std::vector<std::vector<const ledger_entry*>> inside(steps.size());
+  std::vector<std::vector<uint32_t>> ns(steps.size());
   for (const auto& call : calls) {
+    std::string_view run;
+    uint32_t step = 0, n = 0;
+    size_t at = steps.size();
+    if (!calls_may_repeat && split_call_id(call.call_id, run, step, n) && run == state.run_id &&
+        call.run_id == state.run_id) {
+      for (size_t k = 0; k < steps.size(); ++k)
+        if (steps[k].step == step) at = k;
+    }
+    if (at < steps.size()) {
+      inside[at].push_back(&call);
+      ns[at].push_back(n);
+      w.step_call_ids.push_back(call.call_id);
+      continue;
+    }
     w.call_ids.push_back(call.call_id);
     w.call_values.push_back(encode_ledger(call));
     bytes += w.call_ids.back().size() + w.call_values.back().size();
+  }
+  w.step_keys.reserve(steps.size());
+  w.step_values.reserve(steps.size());
+  for (size_t k = 0; k < steps.size(); ++k) {
+    w.step_keys.push_back(step_key(state.run_id, steps[k].step));
+    auto value = encode_step(steps[k]);
+    if (!inside[k].empty() || (carried && k + 1 == steps.size())) {
+      value.pop_back();  // the closing brace
+      if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
+      if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
+      value += '}';
+    }
+    w.step_values.push_back(std::move(value));
+    bytes += w.step_keys.back().size() + w.step_values.back().size();
   }
   w.calls_may_repeat = calls_may_repeat;
   w.bytes = static_cast<uint32_t>(bytes);
@@ -543,6 +739,9 @@ std::vector<write_outcome> checkpoint_store::write_group(
   std::vector<size_t> in_batch;
   in_batch.reserve(writes.size());
   std::vector<const std::string*> counted;  // call ids put by this group so far
+  std::deque<std::string> kept;             // ids of earlier attempts' calls kept below
+  bool repeats = std::any_of(writes.begin(), writes.end(),
+                             [](const prepared_write& w) { return w.calls_may_repeat; });
   for (size_t i = 0; i < writes.size(); ++i) {
     const auto& w = writes[i];
     out[i].bytes = w.bytes;
@@ -550,16 +749,35 @@ std::vector<write_outcome> checkpoint_store::write_group(
       out[i].error = "checkpoint store '" + impl_->path + "': write failed: " + problem;
       continue;
     }
-    batch.Put(impl_->runs, w.run_id, w.state);
-    if (w.drops_steps)
+    if (!w.state.empty()) batch.Put(impl_->runs, w.run_id, w.state);
+    // Records about to be replaced or dropped may hold calls an earlier attempt paid:
+    // those stay counted, in the `ledger` family (only resumed runs get here).
+    if (w.drops_steps) {
+      for (auto& e : impl_->calls_in_steps(w.run_id, w.drop_steps_from, UINT32_MAX)) {
+        batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
+        counted.push_back(&kept.emplace_back(std::move(e.call_id)));
+      }
       batch.DeleteRange(impl_->steps, step_key(w.run_id, w.drop_steps_from),
                         step_key(w.run_id, UINT32_MAX));
+    }
+    if (w.calls_may_repeat) {
+      for (const auto& key : w.step_keys) {
+        auto step = step_of_key(key);
+        for (auto& e : impl_->calls_in_steps(w.run_id, step, step + 1)) {
+          batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
+          counted.push_back(&kept.emplace_back(std::move(e.call_id)));
+        }
+      }
+    }
     for (size_t k = 0; k < w.step_keys.size(); ++k)
       batch.Put(impl_->steps, w.step_keys[k], w.step_values[k]);
+    for (const auto& id : w.step_call_ids) {
+      if (repeats) counted.push_back(&id);
+      ++out[i].ledger_added;
+    }
     for (size_t k = 0; k < w.call_ids.size(); ++k) {
       const auto& id = w.call_ids[k];
-      // As in write_step: a call already counted, on disk or earlier in this group,
-      // is never counted twice.
+      // A call already counted, on disk or earlier in this group, is never counted twice.
       if (w.calls_may_repeat && (has_call(id) || std::any_of(counted.begin(), counted.end(),
                                                              [&](auto* c) { return *c == id; })))
         continue;
@@ -605,6 +823,12 @@ std::optional<loaded_run> checkpoint_store::load(const std::string& run_id) cons
     out.error = "state names run '" + out.state->run_id + "' but is stored under '" + run_id + "'";
     out.state.reset();
   }
+  if (out.state) {
+    std::unique_ptr<rocksdb::Iterator> it{
+        impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->steps)};
+    out.error = impl_->bring_up_to_date(*out.state, *it);
+    if (!out.error.empty()) out.state.reset();
+  }
   return out;
 }
 
@@ -612,10 +836,16 @@ std::vector<loaded_run> checkpoint_store::list() const {
   std::vector<loaded_run> out;
   std::unique_ptr<rocksdb::Iterator> it{
       impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->runs)};
+  std::unique_ptr<rocksdb::Iterator> steps_it{
+      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->steps)};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     loaded_run r;
     r.run_id = it->key().ToString();
     r.state = decode_checkpoint(it->value().ToString(), r.error);
+    if (r.state) {
+      r.error = impl_->bring_up_to_date(*r.state, *steps_it);
+      if (!r.error.empty()) r.state.reset();
+    }
     out.push_back(std::move(r));
   }
   return out;
@@ -637,11 +867,14 @@ std::vector<step_record> checkpoint_store::steps(const std::string& run_id,
   return out;
 }
 
-std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) const {
+namespace {
+
+// The run's entries in the `ledger` family (layout 1, and calls that may repeat).
+std::vector<ledger_entry> ledger_family_entries(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                                const std::string& run_id) {
   std::vector<ledger_entry> out;
   auto prefix = ledger_prefix(run_id);
-  std::unique_ptr<rocksdb::Iterator> it{
-      impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->ledger)};
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf)};
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     try {
       auto j = json::parse(it->value().ToString());
@@ -661,16 +894,45 @@ std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) co
   return out;
 }
 
+}  // namespace
+
+std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) const {
+  auto out = ledger_family_entries(*impl_->db, impl_->ledger, run_id);
+  // Calls inside the step records; an id also in the `ledger` family counts there.
+  auto inside = impl_->calls_in_steps(run_id, 0, UINT32_MAX);
+  for (auto& e : inside)
+    if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.call_id == e.call_id; }))
+      out.push_back(std::move(e));
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.call_id < b.call_id; });
+  return out;
+}
+
 bool checkpoint_store::has_call(const std::string& call_id) const {
-  std::string ignored;
-  return impl_->db->Get(rocksdb::ReadOptions{}, impl_->ledger, call_id, &ignored).ok();
+  std::string value;
+  if (impl_->db->Get(rocksdb::ReadOptions{}, impl_->ledger, call_id, &value).ok()) return true;
+  std::string_view run;
+  uint32_t step = 0, n = 0;
+  if (!split_call_id(call_id, run, step, n)) return false;
+  std::string run_id{run};
+  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->steps, step_key(run_id, step), &value).ok())
+    return false;
+  try {
+    std::vector<ledger_entry> calls;
+    calls_in_record(json::parse(value), run_id, step, calls);
+    return std::any_of(calls.begin(), calls.end(),
+                       [&](const auto& e) { return e.call_id == call_id; });
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 std::string checkpoint_store::erase(const std::string& run_id) {
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->runs, run_id);
   batch.DeleteRange(impl_->steps, step_prefix(run_id), step_key(run_id, UINT32_MAX) + '\xff');
-  for (const auto& e : ledger(run_id)) batch.Delete(impl_->ledger, e.call_id);
+  for (const auto& e : ledger_family_entries(*impl_->db, impl_->ledger, run_id))
+    batch.Delete(impl_->ledger, e.call_id);
   return impl_->commit(batch, 0).error;
 }
 

@@ -6,9 +6,11 @@
 //   if (!opened.ok()) fail(opened.error);          // e.g. locked by another process
 //   auto written = opened.store->write_step(state, &record, calls);
 //
-// Column families: `runs` (run id -> versioned JSON state), `steps` (run id, step
-// number -> one step's record: the delta), `ledger` (call id -> what the call cost;
-// a call id already present is never counted again), `default` (schema version).
+// Column families: `runs` (run id -> versioned JSON state, written when a run starts,
+// parks and ends), `steps` (run id, step number -> one step's record: the delta, with
+// the step's paid calls and, while the run goes on, where it continues), `ledger` (call
+// id -> what the call cost, for calls that may repeat an earlier attempt's), `default`
+// (layout version). Layout 2; a layout-1 database is upgraded in place at open.
 //
 // Thread-safe: any number of run actors may write concurrently; each run is written
 // by one actor at a time, which is what makes the ledger's check-then-put safe.
@@ -28,6 +30,8 @@ namespace switchyard {
 
 /// The version of the state documents this build writes; decode accepts it only.
 inline constexpr int checkpoint_schema_version = 1;
+/// The version of the key layout (docs/durability.md); layout 1 is read and upgraded.
+inline constexpr int store_layout_version = 2;
 
 /// A run's state after its last checkpointed step: enough to continue it.
 struct run_checkpoint {
@@ -57,6 +61,10 @@ struct run_checkpoint {
   bool escalating = false;     // an escalation agent is at work for `reason`
   int64_t created_ms = 0;      // unix time
   int64_t updated_ms = 0;
+  // The run's checkpoint writes so far. A running run's state is carried by its step
+  // records (the continuation); the newest (highest seq) of the stored state and those
+  // is where the run stands. load() and list() return that one.
+  uint32_t seq = 0;
 };
 
 /// One paid model call, keyed by its call id ("<run id>/<step>.<n>").
@@ -84,10 +92,11 @@ struct store_options {
 /// thread; the writer only copies bytes into the batch.
 struct prepared_write {
   std::string run_id;
-  std::string state;  // the encoded run_checkpoint
+  std::string state;  // the encoded run_checkpoint; empty: carried by the last step record
   std::vector<std::string> step_keys;
-  std::vector<std::string> step_values;
-  std::vector<std::string> call_ids;
+  std::vector<std::string> step_values;    // with the step's paid calls (and continuation)
+  std::vector<std::string> step_call_ids;  // the calls inside step_values
+  std::vector<std::string> call_ids;       // calls for the `ledger` family (may repeat)
   std::vector<std::string> call_values;
   bool drops_steps = false;  // delete step records numbered from drop_steps_from first
   uint32_t drop_steps_from = 0;
@@ -96,8 +105,8 @@ struct prepared_write {
 
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, prepared_write& x) {
-    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys,
-             x.step_values, x.call_ids, x.call_values, x.drops_steps, x.drop_steps_from,
+    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys, x.step_values,
+             x.step_call_ids, x.call_ids, x.call_values, x.drops_steps, x.drop_steps_from,
              x.calls_may_repeat, x.bytes);
   }
 };
@@ -135,7 +144,9 @@ class checkpoint_store {
 
   /// One WriteBatch: `state`, the records of the steps just closed (usually one: the
   /// delta, never the history) and their paid calls. A call whose id is already in
-  /// the ledger is not written again. When `drop_steps_from` is set, step records
+  /// the ledger is not written again. A running state with steps is carried by the
+  /// last step record (its continuation), not written to `runs`; the calls of those
+  /// steps go inside their records. When `drop_steps_from` is set, step records
   /// numbered from it on are deleted first (an attempt that ended earlier than a
   /// previous one got).
   /// `calls_may_repeat` false promises that no earlier attempt can have written these

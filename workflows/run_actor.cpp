@@ -70,6 +70,7 @@ struct durable_state {
   uint32_t next_hops = 0;
   uint32_t recorded = 0;      // highest step number recorded + 1
   uint32_t attempt_from = 0;  // steps below this may have been written by an earlier attempt
+  uint32_t writes = 0;        // checkpoint writes so far (run_checkpoint::seq)
   uint64_t input_tokens = 0;
   uint64_t output_tokens = 0;
   int64_t nano_usd = 0;
@@ -432,6 +433,7 @@ run_checkpoint make_state(run_actor* self, run_status status, const std::string&
   }
   c.created_ms = d.created_ms;
   c.updated_ms = unix_now_ms();
+  c.seq = ++d.writes;
   return c;
 }
 
@@ -1053,6 +1055,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   d.next_hops = c.next_hops;
   d.recorded = c.steps;
   d.attempt_from = c.steps;
+  d.writes = c.seq;
   d.input_tokens = c.input_tokens;
   d.output_tokens = c.output_tokens;
   d.nano_usd = c.spent_nano_usd;

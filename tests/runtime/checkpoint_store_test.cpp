@@ -8,10 +8,14 @@
 
 #include "runtime/run_result_json.hpp"
 #include "runtime/trace_codec.hpp"
+#include "tests/support/layout1_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace switchyard;
+using switchyard::testing::layout1_contents;
+using switchyard::testing::stored_layout_version;
 using switchyard::testing::temp_dir;
+using switchyard::testing::write_layout1_store;
 
 namespace {
 
@@ -236,7 +240,9 @@ TEST_CASE("store: a group write lands several runs at once and fails refused wri
   CHECK(outcomes[1].error.find("disk full") != std::string::npos);
   CHECK(outcomes[2].ok());
   CHECK(outcomes[2].ledger_added == 0);
-  CHECK(store.load("r-1"));
+  // Running states with a step are carried by the step record (layout 2).
+  CHECK(store.steps("r-1").size() == 1);
+  CHECK(store.steps("r-2").empty());
   CHECK_FALSE(store.load("r-2"));
   CHECK(store.steps("r-3").size() == 1);
   CHECK(store.ledger("r-1").size() == 1);
@@ -346,4 +352,168 @@ TEST_CASE("store: step records keep decision traces compact, and older JSON ones
   CHECK_THAT(error, Catch::Contains("unknown version"));
   CHECK_FALSE(decode_step(bytes.substr(0, bytes.find('\0') + 2), error));
   CHECK_THAT(error, Catch::Contains("none after the version byte"));
+}
+
+TEST_CASE("store: a running step's write carries the state in its record, the newest one counts",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto start = a_state("r-1");
+  start.seq = 1;
+  REQUIRE(store.write_states({start}).ok());
+  // Step 1 (a nested call) closes before step 0: its write is older (seq 2) though its
+  // number is higher; step 0's write (seq 3) moves the run on to step 2.
+  auto after_call = a_state("r-1");
+  after_call.seq = 2;
+  after_call.steps = 2;
+  after_call.spent_nano_usd = 50000;
+  auto write = checkpoint_store::prepare_step(after_call, {a_step(1)}, {a_call("r-1", 1)},
+                                              std::nullopt, false);
+  CHECK(write.state.empty());     // no `runs` key: the record carries it
+  CHECK(write.call_ids.empty());  // the call is inside the record
+  REQUIRE(store.write_group({write}).at(0).ok());
+  auto after_node = a_state("r-1");
+  after_node.seq = 3;
+  after_node.next_node = "answerer";
+  after_node.next_input = "an answer";  // step 0's output: left out of the record
+  after_node.next_step = 2;
+  after_node.next_hops = 1;
+  after_node.hops = 1;
+  after_node.steps = 2;
+  after_node.spent_nano_usd = 100000;
+  auto out = store.write_step(after_node, {a_step(0)}, {a_call("r-1", 0)}, std::nullopt, false);
+  REQUIRE(out.ok());
+  CHECK(out.ledger_added == 1);
+  auto loaded = store.load("r-1");
+  REQUIRE(loaded);
+  REQUIRE(loaded->state);
+  CHECK(loaded->state->seq == 3);
+  CHECK(loaded->state->status == run_status::running);
+  CHECK(loaded->state->next_node == "answerer");
+  CHECK(loaded->state->next_input == "an answer");
+  CHECK(loaded->state->next_step == 2);
+  CHECK(loaded->state->spent_nano_usd == 100000);
+  CHECK(loaded->state->input == "Where is my order?");  // from the state at the start
+  auto listed = store.list();
+  REQUIRE(listed.size() == 1);
+  REQUIRE(listed[0].state);
+  CHECK(listed[0].state->next_step == 2);
+  auto ledger = store.ledger("r-1");
+  REQUIRE(ledger.size() == 2);
+  CHECK(ledger[0].call_id == "r-1/0.0");
+  CHECK(ledger[1].nano_usd == 50000);
+  CHECK(ledger[1].thread_id == "t-1");
+  CHECK(store.has_call("r-1/1.0"));
+  CHECK_FALSE(store.has_call("r-1/1.1"));
+  CHECK(store.steps("r-1").size() == 2);
+  // Parking writes the whole state again: it is newer than every continuation.
+  auto parked = after_node;
+  parked.seq = 4;
+  parked.status = run_status::blocked;
+  parked.waits_for = "sim";
+  REQUIRE(store.write_step(parked, {}, {}).ok());
+  loaded = store.load("r-1");
+  REQUIRE(loaded->state);
+  CHECK(loaded->state->status == run_status::blocked);
+  CHECK(loaded->state->waits_for == "sim");
+}
+
+TEST_CASE("store: a step written again by a resumed run keeps the earlier calls counted once",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto s = a_state("r-1");
+  s.seq = 1;
+  REQUIRE(store.write_step(s, {a_step(0)}, {a_call("r-1", 0)}, std::nullopt, false).ok());
+  s.seq = 2;
+  REQUIRE(store.write_step(s, {a_step(1)}, {a_call("r-1", 1)}, std::nullopt, false).ok());
+  // A later attempt writes step 0 again with a call of the same id: not counted again,
+  // and the first attempt's entry stands.
+  auto again = a_call("r-1", 0);
+  again.nano_usd = 7;
+  s.seq = 3;
+  auto out = store.write_step(s, {a_step(0)}, {again}, std::nullopt, true);
+  REQUIRE(out.ok());
+  CHECK(out.ledger_added == 0);
+  auto ledger = store.ledger("r-1");
+  REQUIRE(ledger.size() == 2);
+  CHECK(ledger[0].nano_usd == 50000);
+  // It ends after one step: step 1's record goes, the call it paid stays counted.
+  auto done = a_state("r-1", run_status::completed);
+  done.seq = 4;
+  REQUIRE(store.write_step(done, {}, {}, 1u).ok());
+  CHECK(store.steps("r-1").size() == 1);
+  ledger = store.ledger("r-1");
+  REQUIRE(ledger.size() == 2);
+  CHECK(ledger[1].call_id == "r-1/1.0");
+  CHECK(store.has_call("r-1/1.0"));
+  // gc takes all of it.
+  CHECK(store.erase("r-1").empty());
+  CHECK(store.ledger("r-1").empty());
+  CHECK_FALSE(store.has_call("r-1/1.0"));
+}
+
+TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 2",
+          "[store]") {
+  temp_dir dir{"store"};
+  layout1_contents old;
+  auto state = a_state("r-old");
+  state.next_node = "answerer";
+  state.next_step = 1;
+  state.steps = 1;
+  state.spent_nano_usd = 50000;
+  old.states.push_back(state);
+  old.steps.emplace_back("r-old", a_step(0));
+  old.calls.push_back(a_call("r-old", 0));
+  REQUIRE(write_layout1_store(dir.sub("db"), old).empty());
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    INFO(opened.error);
+    REQUIRE(opened.ok());
+    auto& store = *opened.store;
+    auto loaded = store.load("r-old");
+    REQUIRE(loaded);
+    REQUIRE(loaded->state);
+    CHECK(loaded->state->next_node == "answerer");
+    CHECK(loaded->state->next_step == 1);
+    CHECK(loaded->state->seq == 0);
+    CHECK(store.steps("r-old").size() == 1);
+    REQUIRE(store.ledger("r-old").size() == 1);
+    CHECK(store.has_call("r-old/0.0"));
+    // The run goes on in layout 2: its next step carries the state.
+    auto next = *loaded->state;
+    next.seq = 1;
+    next.next_step = 2;
+    next.steps = 2;
+    auto out = store.write_step(next, {a_step(1)}, {a_call("r-old", 1)}, std::nullopt, false);
+    REQUIRE(out.ok());
+    CHECK(store.load("r-old")->state->next_step == 2);
+    CHECK(store.ledger("r-old").size() == 2);
+  }
+  CHECK(stored_layout_version(dir.sub("db")) == "2");
+  // Read-only opening of a layout-1 database (runs list beside an old process) works
+  // and changes nothing.
+  temp_dir other{"store"};
+  REQUIRE(write_layout1_store(other.sub("db"), old).empty());
+  auto reader = checkpoint_store::open({other.sub("db"), false, true});
+  REQUIRE(reader.ok());
+  CHECK(reader.store->ledger("r-old").size() == 1);
+  reader.store.reset();
+  CHECK(stored_layout_version(other.sub("db")) == "1");
+}
+
+TEST_CASE("store: a database of an unknown layout version is refused with both versions named",
+          "[store]") {
+  temp_dir dir{"store"};
+  layout1_contents future;
+  future.schema_version = "3";
+  REQUIRE(write_layout1_store(dir.sub("db"), future).empty());
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error.find("schema version 3") != std::string::npos);
+  CHECK(opened.error.find(dir.sub("db")) != std::string::npos);
 }

@@ -15,6 +15,7 @@
 #include "examples/loop/loop_workflow.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/logging.hpp"
+#include "tests/support/layout1_store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_config.hpp"
 #include "workflows/engine.hpp"
@@ -234,6 +235,59 @@ TEST_CASE("durable: a checkpoint that does not decode fails that run; the others
   REQUIRE(stored->state);
   CHECK(stored->state->status == run_status::failed);
   CHECK(stored->state->detail.find("does not decode") != std::string::npos);
+}
+
+TEST_CASE("durable: a run a layout-1 build checkpointed mid-way recovers and completes once",
+          "[durable]") {
+  temp_dir dir{"layout1"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  // As the layout-1 build left it when killed: intake's step recorded, the state at
+  // "answer" (written with that step), no ledger entry yet (intake pays nothing).
+  switchyard::testing::layout1_contents old;
+  run_checkpoint c;
+  c.run_id = "r-v1";
+  c.workflow = "ticket";
+  c.input = "Hello?";
+  c.thread_id = "t-v1";
+  c.own_thread = true;
+  c.next_node = "answer";
+  c.next_input = "ticket: Hello?";
+  c.next_step = 1;
+  c.next_hops = 1;
+  c.hops = 1;
+  c.steps = 1;
+  c.created_ms = 1000;
+  c.updated_ms = 2000;
+  old.states.push_back(c);
+  step_record intake;
+  intake.step = 0;
+  intake.agent = "intake";
+  intake.output = "ticket: Hello?";
+  old.steps.emplace_back("r-v1", intake);
+  REQUIRE(switchyard::testing::write_layout1_store(dir.sub("db"), old).empty());
+  auto store = open_store(dir.sub("db"));
+  auto registry = ticket_registry();
+  run_result r;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};  // start-up recovery
+    CHECK(eng.recovered_runs() == 1);
+    r = eng.await_run("r-v1");
+  }
+  CHECK(r.status == run_status::completed);
+  REQUIRE(r.steps.size() == 2);
+  CHECK(r.steps[0].agent == "intake");
+  CHECK(r.steps[1].agent == "answer");
+  auto steps = store->steps("r-v1");
+  REQUIRE(steps.size() == 2);
+  auto ledger = store->ledger("r-v1");
+  REQUIRE(ledger.size() == 1);  // answer's one paid call, once
+  CHECK(ledger[0].nano_usd == static_cast<int64_t>(std::llround(steps[1].cost_usd * 1e9)));
+  auto saved = store->load("r-v1");
+  REQUIRE(saved);
+  REQUIRE(saved->state);
+  CHECK(saved->state->status == run_status::completed);
 }
 
 TEST_CASE("durable: checkpoint bytes per step stay constant over a 200-step run", "[durable]") {

@@ -1,0 +1,70 @@
+#pragma once
+// A checkpoint store as a layout-1 build wrote it (docs/durability.md, "Layout
+// versions"): a state per run in `runs`, plain step records, each paid call in
+// `ledger`, and schema_version "1". For the tests that an upgrade reads it whole.
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/checkpoint_store.hpp"
+
+namespace switchyard::testing {
+
+struct layout1_contents {
+  std::vector<run_checkpoint> states;                      // seq must be 0: layout 1 had none
+  std::vector<std::pair<std::string, step_record>> steps;  // run id, record
+  std::vector<ledger_entry> calls;
+  std::string schema_version = "1";
+};
+
+/// Writes `contents` into a new database at `path`; returns an error or "".
+inline std::string write_layout1_store(const std::string& path, const layout1_contents& contents) {
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"runs", {}}, {"steps", {}}, {"ledger", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  auto s = rocksdb::DB::Open(db_opts, path, families, &handles, &db);
+  if (!s.ok()) return s.ToString();
+  rocksdb::WriteOptions wo;
+  db->Put(wo, handles[0], "schema_version", contents.schema_version);
+  for (const auto& c : contents.states) db->Put(wo, handles[1], c.run_id, encode_checkpoint(c));
+  for (const auto& [run_id, rec] : contents.steps) {
+    std::string key = run_id;
+    key += '\0';
+    for (int shift = 24; shift >= 0; shift -= 8)
+      key += static_cast<char>((rec.step >> shift) & 0xff);
+    db->Put(wo, handles[2], key, encode_step(rec));
+  }
+  for (const auto& e : contents.calls)
+    db->Put(wo, handles[3], e.call_id,
+            "{\"run_id\":\"" + e.run_id + "\",\"thread_id\":\"" + e.thread_id + "\",\"model\":\"" +
+                e.model + "\",\"tokens\":" + std::to_string(e.tokens) +
+                ",\"nano_usd\":" + std::to_string(e.nano_usd) + "}");
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  s = db->Close();
+  delete db;
+  return s.ok() ? std::string{} : s.ToString();
+}
+
+/// The layout version a database records ("" when it cannot be read).
+inline std::string stored_layout_version(const std::string& path) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"runs", {}}, {"steps", {}}, {"ledger", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, families, &handles, &db).ok())
+    return {};
+  std::string version;
+  db->Get(rocksdb::ReadOptions{}, handles[0], "schema_version", &version);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  return version;
+}
+
+}  // namespace switchyard::testing
