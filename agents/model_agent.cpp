@@ -28,28 +28,31 @@ agent_factory model_agent(model_agent_spec spec) {
     return sys.spawn([effective, env](caf::event_based_actor* self) -> caf::behavior {
       // The request by non-const reference: the run actor's message is not shared, so
       // the step's input moves into the prompt instead of being copied.
-      return {[=](step_request& req) {
-        auto promise = self->make_response_promise<step_reply>();
-        model_request call;
-        call.ctx = req.ctx;
-        call.call_id = make_call_id(req.ctx, 0);
-        call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
-        if (!effective.system_prompt.empty())
-          call.messages.push_back({"system", effective.system_prompt});
-        call.messages.push_back(
-            {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
-        call.max_tokens = effective.max_tokens;
-        call.model = effective.model;
-        call.tier = effective.tier;
-        call_model(self, env.models, std::move(call), [promise](model_response& resp) mutable {
-          step_reply reply;
-          reply.output = std::move(resp.text);
-          if (!resp.usage.model_id.empty()) reply.calls.push_back(std::move(resp.usage));
-          reply.error = std::move(resp.error);
-          promise.deliver(std::move(reply));
-        });
-        return promise;
-      }};
+      return {
+          [=](step_request& req) {
+            model_request call;
+            call.ctx = req.ctx;
+            call.call_id = make_call_id(req.ctx, 0);
+            call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
+            if (!effective.system_prompt.empty())
+              call.messages.push_back({"system", effective.system_prompt});
+            call.messages.push_back(
+                {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
+            call.max_tokens = effective.max_tokens;
+            call.model = effective.model;
+            call.tier = effective.tier;
+            return model_call_for_step(self, env.models, std::move(call));
+          },
+          // The model service's answer, carrying the step's request (model_call_for_step):
+          // the step_reply returned here answers the run actor.
+          [](model_response& resp) {
+            step_reply reply;
+            reply.output = std::move(resp.text);
+            if (!resp.usage.model_id.empty()) reply.calls.push_back(std::move(resp.usage));
+            reply.error = std::move(resp.error);
+            return reply;
+          },
+      };
     });
   };
 }
