@@ -67,17 +67,6 @@ void call_model(caf::event_based_actor* self, const caf::actor& models, model_re
             });
 }
 
-/// Sends `req` to the model service as the answer to the step_request being handled:
-/// the message goes out with the step's sender and request id and this agent as its
-/// next stage, so the service's model_response comes back to this agent as a message
-/// that carries the step's request. The agent then answers the step by returning a
-/// step_reply from its `model_response&` handler and holds nothing per call (a pending
-/// response handler per call cost ~310 B with ten thousand steps waiting). Returns what
-/// the step_request handler returns. If the service is gone, CAF's error for the request
-/// goes to the run actor, which fails the step with agent_error.
-caf::result<step_reply> model_call_for_step(caf::event_based_actor* self, const caf::actor& models,
-                                            model_request&& req);
-
 /// Turns a failed agent call into the step_reply the caller handles anyway.
 step_reply call_failure(const std::string& to, const caf::error& err);
 

@@ -20,6 +20,30 @@ model_agent_spec apply_settings(model_agent_spec spec, const agent_settings& s) 
   return spec;
 }
 
+// Sends `req` to the model service as the answer to the step_request being handled:
+// the message goes out with the step's sender and request id and this agent as its
+// next stage, so the service's model_response comes back to this agent as a message
+// that carries the step's request. The agent answers the step by returning a step_reply
+// from its `model_response&` handler and holds nothing per call (a pending response
+// handler per call cost ~310 B with ten thousand steps waiting). If the service is gone,
+// CAF's error for the request goes to the run actor, which fails the step (agent_error).
+caf::result<step_reply> model_call_for_step(caf::event_based_actor* self, const caf::actor& models,
+                                            model_request&& req) {
+  if (!models) {  // what a request to no actor answers
+    step_reply reply;
+    reply.error = transport_failure(caf::make_error(caf::sec::invalid_argument)).error;
+    return reply;
+  }
+  auto* step = self->current_mailbox_element();
+  caf::mailbox_element::forwarding_stack stages{caf::actor_cast<caf::strong_actor_ptr>(self)};
+  caf::actor_cast<caf::abstract_actor*>(models)->enqueue(
+      caf::make_mailbox_element(std::move(step->sender), step->mid, std::move(stages),
+                                std::move(req)),
+      self->context());
+  step->mid.mark_as_answered();  // the answer comes from the model_response handler
+  return caf::delegated<step_reply>{};
+}
+
 }  // namespace
 
 agent_factory model_agent(model_agent_spec spec) {
