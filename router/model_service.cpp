@@ -1087,14 +1087,27 @@ void arm_sim_timer(service_actor* self) {
                      static_cast<int64_t>(due.time_since_epoch().count()));
 }
 
-// The sim_ready message armed for `armed_for`: hands every answer that is due to its call
-// (one whose call moved on or ended is dropped) and arms the next message.
+// Answers handed out per sim_ready message. When thousands fall due at once, the rest
+// wait behind what the first ones set off (the callers' next steps) instead of all
+// their answers sitting in mailboxes at the same time.
+constexpr size_t sim_answers_per_turn = 64;
+
+// The sim_ready message armed for `armed_for`: hands the answers that are due to their
+// calls (one whose call moved on or ended is dropped), at most sim_answers_per_turn, and
+// arms the next message: at once while more are due.
 void sim_answers_due(service_actor* self, int64_t armed_for) {
   auto& st = self->state;
   if (st.sim_armed.time_since_epoch().count() == armed_for)
     st.sim_armed = clock_type::time_point::max();
   auto now = clock_type::now();
+  size_t handed = 0;
   while (!st.sim_wakes.empty() && st.sim_wakes.top().due <= now) {
+    if (handed == sim_answers_per_turn) {
+      st.sim_armed = st.sim_wakes.top().due;
+      self->send(self, sim_ready_atom::value,
+                 static_cast<int64_t>(st.sim_armed.time_since_epoch().count()));
+      return;
+    }
     sim_wake wake = st.sim_wakes.top();
     st.sim_wakes.pop();
     auto it = st.calls.find(wake.key);
@@ -1106,6 +1119,7 @@ void sim_answers_due(service_actor* self, int64_t armed_for) {
     reply.usage.input_tokens = answer.input_tokens();
     reply.usage.output_tokens = answer.output_tokens();
     attempt_done(self, wake.key, std::move(reply));
+    ++handed;
   }
   arm_sim_timer(self);
 }
