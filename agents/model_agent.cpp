@@ -20,6 +20,30 @@ model_agent_spec apply_settings(model_agent_spec spec, const agent_settings& s) 
   return spec;
 }
 
+// Sends `req` to the model service as the answer to the step_request being handled:
+// the message goes out with the step's sender and request id and this agent as its
+// next stage, so the service's model_response comes back to this agent as a message
+// that carries the step's request. The agent answers the step by returning a step_reply
+// from its `model_response&` handler and holds nothing per call (a pending response
+// handler per call cost ~310 B with ten thousand steps waiting). If the service is gone,
+// CAF's error for the request goes to the run actor, which fails the step (agent_error).
+caf::result<step_reply> model_call_for_step(caf::event_based_actor* self, const caf::actor& models,
+                                            model_request&& req) {
+  if (!models) {  // what a request to no actor answers
+    step_reply reply;
+    reply.error = transport_failure(caf::make_error(caf::sec::invalid_argument)).error;
+    return reply;
+  }
+  auto* step = self->current_mailbox_element();
+  caf::mailbox_element::forwarding_stack stages{caf::actor_cast<caf::strong_actor_ptr>(self)};
+  caf::actor_cast<caf::abstract_actor*>(models)->enqueue(
+      caf::make_mailbox_element(std::move(step->sender), step->mid, std::move(stages),
+                                std::move(req)),
+      self->context());
+  step->mid.mark_as_answered();  // the answer comes from the model_response handler
+  return caf::delegated<step_reply>{};
+}
+
 }  // namespace
 
 agent_factory model_agent(model_agent_spec spec) {
@@ -28,28 +52,31 @@ agent_factory model_agent(model_agent_spec spec) {
     return sys.spawn([effective, env](caf::event_based_actor* self) -> caf::behavior {
       // The request by non-const reference: the run actor's message is not shared, so
       // the step's input moves into the prompt instead of being copied.
-      return {[=](step_request& req) {
-        auto promise = self->make_response_promise<step_reply>();
-        model_request call;
-        call.ctx = req.ctx;
-        call.call_id = make_call_id(req.ctx, 0);
-        call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
-        if (!effective.system_prompt.empty())
-          call.messages.push_back({"system", effective.system_prompt});
-        call.messages.push_back(
-            {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
-        call.max_tokens = effective.max_tokens;
-        call.model = effective.model;
-        call.tier = effective.tier;
-        call_model(self, env.models, std::move(call), [promise](model_response& resp) mutable {
-          step_reply reply;
-          reply.output = std::move(resp.text);
-          if (!resp.usage.model_id.empty()) reply.calls.push_back(std::move(resp.usage));
-          reply.error = std::move(resp.error);
-          promise.deliver(std::move(reply));
-        });
-        return promise;
-      }};
+      return {
+          [=](step_request& req) {
+            model_request call;
+            call.ctx = req.ctx;
+            call.call_id = make_call_id(req.ctx, 0);
+            call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
+            if (!effective.system_prompt.empty())
+              call.messages.push_back({"system", effective.system_prompt});
+            call.messages.push_back(
+                {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
+            call.max_tokens = effective.max_tokens;
+            call.model = effective.model;
+            call.tier = effective.tier;
+            return model_call_for_step(self, env.models, std::move(call));
+          },
+          // The model service's answer, carrying the step's request (model_call_for_step):
+          // the step_reply returned here answers the run actor.
+          [](model_response& resp) {
+            step_reply reply;
+            reply.output = std::move(resp.text);
+            if (!resp.usage.model_id.empty()) reply.calls.push_back(std::move(resp.usage));
+            reply.error = std::move(resp.error);
+            return reply;
+          },
+      };
     });
   };
 }

@@ -178,15 +178,6 @@ struct service_counters {
   uint64_t embeddings_skipped = 0;  // not asked: the service failed within cooldown_ms
 };
 
-// A simulated answer waiting out its latency. Kept in the call rather than in the
-// delayed message, which would carry a whole model_response (about 400 B) per call.
-struct sim_answer {
-  std::string text;
-  std::string finish_reason;
-  uint32_t input_tokens = 0;
-  uint32_t output_tokens = 0;
-};
-
 // Streaming: what went out to the requester. Made at a call's first stream delta;
 // the other calls (most of them) carry a null pointer instead.
 struct stream_progress {
@@ -282,8 +273,9 @@ struct call_state {
     static const call_extra none;
     return extra ? *extra : none;
   }
-  // A sim attempt's answer until its latency has passed (see sim_ready_atom).
-  std::unique_ptr<sim_answer> sim_pending;
+  // A sim attempt's answer until its latency has passed (see sim_ready_atom), its text
+  // unwritten until then: ten thousand calls may be waiting.
+  sim_deferred_reply sim_pending;
 };
 
 // A sim answer's due time (see sim_ready_atom): earliest first, then in call order.
@@ -1237,10 +1229,26 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     return attempt_start::ended;
   }
   if (st.observer) st.observer(model, *c.req);
+  // A success's text is written when its latency has passed: ten thousand calls may be
+  // waiting at once.
   sim_outcome outcome = served.sim->call(model, c.req->messages, c.req->max_tokens, elapsed,
                                          c.stream && c.stream->prefill_in_messages
                                              ? estimate_prompt_tokens(c.req->messages)
-                                             : c.prompt_tokens);
+                                             : c.prompt_tokens,
+                                         true);
+  if (outcome.deferred) {
+    // An answer that will be the call's (no cascade stage to score, no prefill, nothing
+    // semantically wrong: a sim text is never empty and only json_mode finds it unusable)
+    // needs its request no more, only the id: no retry or later stage resends it.
+    if (!c.cascade_run && !c.stream && !c.req->json_mode) {
+      c.call_id = std::move(c.req->call_id);
+      c.req.reset();
+    }
+    c.sim_pending = std::move(outcome.deferred);
+    st.sim_wakes.push(sim_wake{clock_type::now() + outcome.latency, key, c.seq});
+    arm_sim_timer(self);
+    return attempt_start::started;
+  }
   model_response reply;
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
@@ -1253,23 +1261,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     attempt_done(self, key, std::move(reply));
     return attempt_start::ended;
   }
-  if (!reply.ok()) {
-    self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
-    return attempt_start::started;
-  }
-  // An answer that will be the call's (no cascade stage to score, no prefill, nothing
-  // semantically wrong) needs its request no more, only the id: no retry or later stage
-  // resends it. Ten thousand calls may be waiting out their latency at once.
-  if (!c.cascade_run && !c.stream && semantic_problem(*c.req, reply).empty()) {
-    c.call_id = std::move(c.req->call_id);
-    c.req.reset();
-  }
-  c.sim_pending = std::make_unique<sim_answer>(sim_answer{std::move(reply.text),
-                                                          std::move(reply.finish_reason),
-                                                          reply.usage.input_tokens,
-                                                          reply.usage.output_tokens});
-  st.sim_wakes.push(sim_wake{clock_type::now() + outcome.latency, key, c.seq});
-  arm_sim_timer(self);
+  self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
   return attempt_start::started;
 }
 
@@ -1286,25 +1278,39 @@ void arm_sim_timer(service_actor* self) {
                      static_cast<int64_t>(due.time_since_epoch().count()));
 }
 
-// The sim_ready message armed for `armed_for`: hands every answer that is due to its call
-// (one whose call moved on or ended is dropped) and arms the next message.
+// Answers handed out per sim_ready message. When thousands fall due at once, the rest
+// wait behind what the first ones set off (the callers' next steps) instead of all
+// their answers sitting in mailboxes at the same time.
+constexpr size_t sim_answers_per_turn = 64;
+
+// The sim_ready message armed for `armed_for`: hands the answers that are due to their
+// calls (one whose call moved on or ended is dropped), at most sim_answers_per_turn, and
+// arms the next message: at once while more are due.
 void sim_answers_due(service_actor* self, int64_t armed_for) {
   auto& st = self->state;
   if (st.sim_armed.time_since_epoch().count() == armed_for)
     st.sim_armed = clock_type::time_point::max();
   auto now = clock_type::now();
+  size_t handed = 0;
   while (!st.sim_wakes.empty() && st.sim_wakes.top().due <= now) {
+    if (handed == sim_answers_per_turn) {
+      st.sim_armed = st.sim_wakes.top().due;
+      self->send(self, sim_ready_atom::value,
+                 static_cast<int64_t>(st.sim_armed.time_since_epoch().count()));
+      return;
+    }
     sim_wake wake = st.sim_wakes.top();
     st.sim_wakes.pop();
     auto it = st.calls.find(wake.key);
     if (it == st.calls.end() || it->second.seq != wake.seq || !it->second.sim_pending) continue;
     auto answer = std::move(it->second.sim_pending);
     model_response reply;
-    reply.text = std::move(answer->text);
-    reply.finish_reason = std::move(answer->finish_reason);
-    reply.usage.input_tokens = answer->input_tokens;
-    reply.usage.output_tokens = answer->output_tokens;
+    reply.text = answer.write_text(it->second.models[it->second.candidate]->id);
+    reply.finish_reason = answer.finish_reason();
+    reply.usage.input_tokens = answer.input_tokens();
+    reply.usage.output_tokens = answer.output_tokens();
     attempt_done(self, wake.key, std::move(reply));
+    ++handed;
   }
   arm_sim_timer(self);
 }

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "caf/all.hpp"
 #include "runtime/messages.hpp"
@@ -20,13 +23,67 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// How a step's model calls were routed: kept apart because most of a transcript line
-// is hot data and this is read only when the run ends.
+// How a step's model calls were routed, while its transcript line is being closed.
 struct step_routing {
   std::string route;
   bool downgraded = false;
   bool packed = false;    // decisions went through engine_shared::traces
   std::string decisions;  // one compact trace per call, in a row (or their packed form)
+};
+
+// A closed step's output and routing in one heap block: their sizes, then the output's,
+// the route's and the decisions' bytes. Most of a transcript's memory while ten thousand
+// runs are in flight, and one allocation per step instead of three.
+class step_text {
+ public:
+  step_text() = default;
+  step_text(std::string_view output, const step_routing* routing) {
+    std::string_view route = routing ? std::string_view{routing->route} : std::string_view{};
+    std::string_view decisions =
+        routing ? std::string_view{routing->decisions} : std::string_view{};
+    if (output.empty() && !routing) return;
+    auto* h = static_cast<header*>(
+        ::operator new(sizeof(header) + output.size() + route.size() + decisions.size()));
+    *h = header{static_cast<uint32_t>(output.size()),    static_cast<uint32_t>(route.size()),
+                static_cast<uint32_t>(decisions.size()), routing != nullptr,
+                routing && routing->downgraded,          routing && routing->packed};
+    char* at = reinterpret_cast<char*>(h + 1);
+    std::memcpy(at, output.data(), output.size());
+    std::memcpy(at + output.size(), route.data(), route.size());
+    std::memcpy(at + output.size() + route.size(), decisions.data(), decisions.size());
+    block_.reset(h);
+  }
+
+  std::string_view output() const { return part(0, block_ ? block_->output_size : 0); }
+  /// Whether the step's calls were routed (route, downgraded and decisions say how).
+  bool routed() const { return block_ && block_->routed; }
+  std::string_view route() const {
+    return block_ ? part(block_->output_size, block_->route_size) : std::string_view{};
+  }
+  std::string_view decisions() const {
+    return block_ ? part(block_->output_size + block_->route_size, block_->decisions_size)
+                  : std::string_view{};
+  }
+  bool downgraded() const { return block_ && block_->downgraded; }
+  bool packed() const { return block_ && block_->packed; }
+
+ private:
+  struct header {
+    uint32_t output_size;
+    uint32_t route_size;
+    uint32_t decisions_size;
+    bool routed;
+    bool downgraded;
+    bool packed;
+  };
+  struct release {
+    void operator()(header* h) const { ::operator delete(h); }
+  };
+  std::string_view part(size_t from, size_t size) const {
+    if (size == 0) return {};
+    return {reinterpret_cast<const char*>(block_.get() + 1) + from, size};
+  }
+  std::unique_ptr<header, release> block_;
 };
 
 // The rarely set parts of a transcript line, kept apart.
@@ -38,12 +95,11 @@ struct step_extra {
 
 // One transcript line while the run is going: node indexes instead of names, the
 // model as its place in the catalog. A step_record is three times the size, and ten
-// thousand runs of several steps each may be in flight: 88 bytes, so that four lines
-// and thin_vector's 8-byte header fill jemalloc's 384-byte class and no more.
+// thousand runs of several steps each may be in flight: 56 bytes, so that four lines
+// and thin_vector's 8-byte header fill jemalloc's 256-byte class and no more.
 struct step_entry {
-  std::string output;
-  std::unique_ptr<step_extra> extra;      // label, error, unknown model id
-  std::unique_ptr<step_routing> routing;  // only for steps whose calls were routed
+  step_text text;                     // output and routing, set when the step closes
+  std::unique_ptr<step_extra> extra;  // label, error, unknown model id
   clock_type::time_point began;
   double cost_usd = 0;
   float latency_ms = 0;
@@ -56,7 +112,7 @@ struct step_entry {
   uint16_t model_calls = 0;
   step_kind kind = step_kind::node;
 };
-static_assert(sizeof(step_entry) <= 88, "four transcript lines must fit 384 bytes with a header");
+static_assert(sizeof(step_entry) <= 56, "four transcript lines must fit 256 bytes with a header");
 
 // Where a checkpointed run continues after a crash or an outage, and what it has not
 // written yet. The records of closed steps wait in `unsaved` for the next write, which
@@ -240,6 +296,14 @@ step_request begin_step(run_actor* self, step_kind kind, int node, int caller, s
   return req;
 }
 
+// Packs a step's decision traces: they are held packed until the run ends (see
+// trace_packer).
+void pack(run_actor* self, step_routing& r) {
+  if (r.packed || r.decisions.empty()) return;
+  r.decisions = self->state.shared->traces.pack(r.decisions);
+  r.packed = true;
+}
+
 // Completes a step's transcript line with what the agent did.
 void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   auto& st = self->state;
@@ -251,31 +315,29 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     e.output_tokens += c.output_tokens;
     e.cost_usd += c.cost_usd;
   }
+  std::optional<step_routing> routing;
   for (auto& c : reply.calls) {
     if (c.decision.empty()) continue;
-    if (!e.routing) {
-      e.routing = std::make_unique<step_routing>();
-      if (reply.calls.size() == 1) {
-        // The common case: the call's trace becomes the step's, without a copy.
-        e.routing->decisions.swap(c.decision.bytes);
-        e.routing->route = c.route;
-        e.routing->downgraded = c.downgraded;
-        break;
-      }
+    if (!routing) {
+      routing.emplace();
       size_t size = 0;  // one allocation for all of them
       for (const auto& d : reply.calls) size += d.decision.size();
-      e.routing->decisions.reserve(size);
+      routing->decisions.reserve(size);
     }
-    auto& r = *e.routing;
+    auto& r = *routing;
     r.route = c.route;
     r.downgraded = r.downgraded || c.downgraded;
     r.decisions += c.decision.bytes;
   }
+  // Packed now unless a checkpoint record is still to be copied from the raw traces
+  // (note_closed; pack_decisions packs it then).
+  if (routing && !st.dur) pack(self, *routing);
   if (!reply.calls.empty()) set_model(self, e, reply.calls.back().model_id);
   e.latency_ms = static_cast<float>(ms_between(e.began, clock_type::now()));
   if (!reply.error.ok())
     set_error(e, reply.error.kind + ": " + reply.error.message);
-  e.output = reply.output;  // the next step gets its own copy as input
+  // A copy: the next step gets the reply's output as its input.
+  e.text = step_text(reply.output, routing ? &*routing : nullptr);
   auto it = std::find(st.open_steps.begin(), st.open_steps.end(), step);
   if (it != st.open_steps.end()) {
     bool was_oldest = it == st.open_steps.begin();
@@ -292,7 +354,7 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   rec.agent = node_name(self, e.node);
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
-  rec.output = e.output;
+  rec.output = e.text.output();
   if (const auto* model = model_of(self, e)) {
     rec.model = model->id;
     rec.tier = model->tier;
@@ -307,12 +369,11 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
   if (e.extra) rec.error = e.extra->error;
-  if (e.routing) {
-    rec.route = e.routing->route;
-    rec.downgraded = e.routing->downgraded;
-    rec.decisions.bytes = e.routing->packed
-                              ? self->state.shared->traces.unpack(e.routing->decisions)
-                              : e.routing->decisions;
+  if (e.text.routed()) {
+    rec.route = e.text.route();
+    rec.downgraded = e.text.downgraded();
+    rec.decisions.bytes = e.text.packed() ? self->state.shared->traces.unpack(e.text.decisions())
+                                          : std::string{e.text.decisions()};
   }
   return rec;
 }
@@ -325,7 +386,7 @@ void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) 
   rec.agent = node_name(self, e.node);
   if (e.caller >= 0) rec.caller = node_name(self, e.caller);
   rec.hops = e.hops;
-  rec.output = std::move(e.output);
+  rec.output = e.text.output();
   if (const auto* model = model_of(self, e)) {
     rec.model = model->id;
     rec.tier = model->tier;
@@ -340,37 +401,35 @@ void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) 
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
   if (e.extra) rec.error = std::move(e.extra->error);
-  if (e.routing) {
-    rec.route = std::move(e.routing->route);
-    rec.downgraded = e.routing->downgraded;
-    rec.decisions.bytes = e.routing->packed
-                              ? self->state.shared->traces.unpack(e.routing->decisions)
-                              : std::move(e.routing->decisions);
+  if (e.text.routed()) {
+    rec.route = e.text.route();
+    rec.downgraded = e.text.downgraded();
+    rec.decisions.bytes = e.text.packed() ? self->state.shared->traces.unpack(e.text.decisions())
+                                          : std::string{e.text.decisions()};
   }
 }
 
-// The step's decision traces are held packed until the run ends (see trace_packer).
+// The step's decision traces are held packed until the run ends (see trace_packer); a
+// checkpointed run's step kept them raw until its record was copied (note_closed).
 void pack_decisions(run_actor* self, uint32_t step) {
-  auto& routing = self->state.steps[step].routing;
-  if (!routing || routing->packed || routing->decisions.empty()) return;
-  // swap, not assign: a packed form short enough for std::string's inline buffer would
-  // be copied into the raw text's heap block, which would then stay allocated.
-  auto packed = self->state.shared->traces.pack(routing->decisions);
-  routing->decisions.swap(packed);
-  routing->packed = true;
+  auto& e = self->state.steps[step];
+  if (!e.text.routed() || e.text.packed() || e.text.decisions().empty()) return;
+  step_routing r{std::string{e.text.route()}, e.text.downgraded(), false,
+                 std::string{e.text.decisions()}};
+  pack(self, r);
+  e.text = step_text(e.text.output(), &r);
 }
 
-// A recorded step's routing, back in a transcript line (replayed or resumed steps).
-void restore_routing(run_actor* self, step_entry& e, step_record& rec) {
-  if (rec.route.empty() && rec.decisions.empty() && !rec.downgraded) return;
-  e.routing = std::make_unique<step_routing>();
-  e.routing->route = std::move(rec.route);
-  e.routing->downgraded = rec.downgraded;
-  if (!rec.decisions.empty()) {
-    auto packed = self->state.shared->traces.pack(rec.decisions.bytes);
-    e.routing->decisions.swap(packed);
-    e.routing->packed = true;
+// A recorded step's output and routing, back in a transcript line (replayed or resumed
+// steps).
+void restore_text(run_actor* self, step_entry& e, const std::string& output, step_record& rec) {
+  if (rec.route.empty() && rec.decisions.empty() && !rec.downgraded) {
+    e.text = step_text(output, nullptr);
+    return;
   }
+  step_routing r{std::move(rec.route), rec.downgraded, false, std::move(rec.decisions.bytes)};
+  pack(self, r);
+  e.text = step_text(output, &r);
 }
 
 // -- durability ---------------------------------------------------------------------
@@ -900,7 +959,6 @@ void replay_step(run_actor* self, uint32_t step) {
   auto rec = std::move(it->second);
   st.dur->replay.erase(it);
   auto& e = st.steps[step];
-  e.output = rec.output;
   set_label(e, rec.label);
   set_model(self, e, rec.model);
   e.model_calls = static_cast<uint16_t>(rec.model_calls);
@@ -908,7 +966,7 @@ void replay_step(run_actor* self, uint32_t step) {
   e.output_tokens = rec.output_tokens;
   e.cost_usd = rec.cost_usd;
   e.latency_ms = static_cast<float>(rec.latency_ms);
-  restore_routing(self, e, rec);
+  restore_text(self, e, rec.output, rec);
   step_reply reply;
   reply.output = std::move(rec.output);
   reply.label = std::move(rec.label);
@@ -1081,7 +1139,6 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
       set_error(gap, "not recorded: open when the run was checkpointed");
     }
     auto& e = st.steps.emplace_back();
-    e.output = std::move(rec.output);
     set_label(e, std::move(rec.label));
     set_model(self, e, rec.model);
     if (!rec.error.empty()) set_error(e, std::move(rec.error));
@@ -1095,7 +1152,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
     e.caller = static_cast<int16_t>(rec.caller.empty() ? -1 : g.index_of(rec.caller));
     e.kind = rec.kind;
     e.model_calls = static_cast<uint16_t>(rec.model_calls);
-    restore_routing(self, e, rec);
+    restore_text(self, e, rec.output, rec);
   }
   while (st.steps.size() < c.next_step) {
     auto& gap = st.steps.emplace_back();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <new>
 #include <string_view>
 #include <utility>
 
@@ -168,65 +169,68 @@ std::string quote_of(std::string_view text, uint64_t& quote_code_points) {
   return quote;
 }
 
-// The reply the simulated model would give with no max_tokens limit.
-// The reply and its length in code points, counted as it grows (rescanning the text
-// after every sentence made this quadratic).
-struct sim_reply {
-  std::string text;
-  uint64_t code_points = 0;
-};
-
-sim_reply full_reply(const std::string& model_id, std::string_view prompt) {
-  const uint64_t reply_hash = fnv1a(prompt, fnv1a(model_id));
-  const uint32_t target_tokens =
-      reply_min_tokens + static_cast<uint32_t>(reply_hash % reply_token_spread);
-
-  uint64_t quote_code_points = 0;
-  auto quote = quote_of(prompt, quote_code_points);
-  constexpr std::string_view label_open = "[sim ";
-  constexpr std::string_view label_close = "] Re: \"";
-  constexpr std::string_view quote_close = "\" \u2014";
-  const std::string_view header_parts[] = {label_open, model_id, label_close, quote, quote_close};
-  // The labels are ASCII but for the dash (three bytes, one code point).
-  constexpr uint64_t label_code_points =
-      label_open.size() + label_close.size() + quote_close.size() - 2;
-
-  // Two passes, so the reply is allocated once at its exact size: the replies of
-  // in-flight calls are held while their latency runs, ten thousand at a time.
-  uint64_t code_points = label_code_points + count_code_points(model_id) + quote_code_points;
-  size_t bytes = 0;
-  for (auto part : header_parts) bytes += part.size();
-  const auto& filler_points = filler_code_points();
+// The filler sentences a reply picks after its header, and its size: derived from the
+// reply's hash alone, so the text can be written later from a few numbers (see
+// sim_deferred_reply).
+struct reply_plan {
   std::array<uint8_t, 64> picks{};
   size_t pick_count = 0;
+  uint64_t code_points = 0;  // of the whole reply, header included
+  size_t bytes = 0;
+};
+
+constexpr std::string_view label_open = "[sim ";
+constexpr std::string_view label_close = "] Re: \"";
+constexpr std::string_view quote_close = "\" \u2014";
+// The labels are ASCII but for the dash (three bytes, one code point).
+constexpr uint64_t label_code_points =
+    label_open.size() + label_close.size() + quote_close.size() - 2;
+
+uint64_t reply_hash_of(const std::string& model_id, std::string_view prompt) {
+  return fnv1a(prompt, fnv1a(model_id));
+}
+
+reply_plan plan_reply(const std::string& model_id, uint64_t reply_hash, std::string_view quote,
+                      uint64_t quote_code_points) {
+  const uint32_t target_tokens =
+      reply_min_tokens + static_cast<uint32_t>(reply_hash % reply_token_spread);
+  reply_plan plan;
+  plan.code_points = label_code_points + count_code_points(model_id) + quote_code_points;
+  plan.bytes =
+      label_open.size() + model_id.size() + label_close.size() + quote.size() + quote_close.size();
+  const auto& filler_points = filler_code_points();
   uint64_t state = reply_hash;
   size_t previous = filler_sentences.size();
-  while (tokens_for_code_points(code_points) < target_tokens && pick_count < picks.size()) {
+  while (tokens_for_code_points(plan.code_points) < target_tokens &&
+         plan.pick_count < plan.picks.size()) {
     state = splitmix64(state);
     size_t pick = state % filler_sentences.size();
     if (pick == previous) pick = (pick + 1) % filler_sentences.size();  // no stutter
     previous = pick;
-    picks[pick_count++] = static_cast<uint8_t>(pick);
-    code_points += 1 + filler_points[pick];
-    bytes += 1 + filler_sentences[pick].size();
+    plan.picks[plan.pick_count++] = static_cast<uint8_t>(pick);
+    plan.code_points += 1 + filler_points[pick];
+    plan.bytes += 1 + filler_sentences[pick].size();
   }
+  return plan;
+}
 
-  sim_reply reply;
-  reply.code_points = code_points;
-  // Sized once and copied into: a dozen appends each checked the capacity again.
-  reply.text.resize(bytes);
-  char* out = reply.text.data();
-  for (auto part : header_parts) {
-    std::memcpy(out, part.data(), part.size());
-    out += part.size();
+// The reply's text, allocated once at its exact size (replies of in-flight calls are
+// held while their latency runs), cut to `max_code_points` when the plan is longer.
+std::string write_reply(const std::string& model_id, std::string_view quote, const reply_plan& plan,
+                        uint64_t max_code_points) {
+  std::string text;
+  text.reserve(plan.bytes);
+  text += label_open;
+  text += model_id;
+  text += label_close;
+  text += quote;
+  text += quote_close;
+  for (size_t i = 0; i < plan.pick_count; ++i) {
+    text += ' ';
+    text += filler_sentences[plan.picks[i]];
   }
-  for (size_t i = 0; i < pick_count; ++i) {
-    *out++ = ' ';
-    const std::string_view sentence = filler_sentences[picks[i]];
-    std::memcpy(out, sentence.data(), sentence.size());
-    out += sentence.size();
-  }
-  return reply;
+  if (plan.code_points > max_code_points) text.resize(prefix_bytes(text, max_code_points));
+  return text;
 }
 
 // -- errors ---------------------------------------------------------------------------
@@ -272,6 +276,17 @@ sim_outcome fault_outcome(const sim_fault& fault, const model_config& model, uin
 
 }  // namespace
 
+// One block: this header, then the quote's bytes.
+struct sim_deferred_reply::header {
+  uint64_t reply_hash;
+  uint32_t quote_code_points;
+  uint32_t max_tokens;
+  uint32_t input_tokens;
+  uint32_t output_tokens;
+  uint32_t quote_bytes;
+  bool cut;
+};
+
 sim_provider::sim_provider(uint64_t seed) : seed_(seed) {}
 
 sim_outcome sim_provider::call(const model_config& model, const std::vector<chat_message>& messages,
@@ -281,7 +296,7 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
 
 sim_outcome sim_provider::call(const model_config& model, const std::vector<chat_message>& messages,
                                uint32_t max_tokens, std::chrono::milliseconds since_start,
-                               uint32_t prompt_tokens) {
+                               uint32_t prompt_tokens, bool defer_text) {
   auto*& entry = last_.entry;
   if (entry == nullptr || entry->first != model.id) entry = &*calls_.try_emplace(model.id).first;
   const uint64_t index = ++entry->second;
@@ -327,21 +342,58 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   }
 
   sim_outcome out;
-  auto reply = full_reply(model.id, prompt_to_answer(messages));
-  out.text = std::move(reply.text);
-  out.finish_reason = "stop";
+  const std::string_view prompt = prompt_to_answer(messages);
+  const uint64_t reply_hash = reply_hash_of(model.id, prompt);
+  uint64_t quote_code_points = 0;
+  const auto quote = quote_of(prompt, quote_code_points);
+  const reply_plan plan = plan_reply(model.id, reply_hash, quote, quote_code_points);
   // ceil(n / 4) <= max_tokens exactly when n <= 4 * max_tokens code points.
   const uint64_t max_code_points = uint64_t{max_tokens} * 4;
-  if (reply.code_points > max_code_points) {
-    out.text.resize(prefix_bytes(out.text, max_code_points));
-    reply.code_points = max_code_points;
-    out.finish_reason = "length";
-  }
+  const bool cut = plan.code_points > max_code_points;
+  out.finish_reason = cut ? "length" : "stop";
   out.input_tokens = prompt_tokens;
-  out.output_tokens = tokens_for_code_points(reply.code_points);
+  out.output_tokens = tokens_for_code_points(cut ? max_code_points : plan.code_points);
   out.latency = base_latency +
                 std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * out.output_tokens};
+  if (!defer_text || out.latency.count() <= 0) {
+    out.text = write_reply(model.id, quote, plan, max_code_points);
+    return out;
+  }
+  auto* h = static_cast<sim_deferred_reply::header*>(
+      ::operator new(sizeof(sim_deferred_reply::header) + quote.size()));
+  h->reply_hash = reply_hash;
+  h->quote_code_points = static_cast<uint32_t>(quote_code_points);
+  h->max_tokens = max_tokens;
+  h->input_tokens = out.input_tokens;
+  h->output_tokens = out.output_tokens;
+  h->quote_bytes = static_cast<uint32_t>(quote.size());
+  h->cut = cut;
+  std::memcpy(h + 1, quote.data(), quote.size());
+  out.deferred.block_.reset(h);
   return out;
+}
+
+void sim_deferred_reply::release::operator()(header* h) const {
+  ::operator delete(h);  // trivially destructible
+}
+
+uint32_t sim_deferred_reply::input_tokens() const {
+  return block_->input_tokens;
+}
+
+uint32_t sim_deferred_reply::output_tokens() const {
+  return block_->output_tokens;
+}
+
+const char* sim_deferred_reply::finish_reason() const {
+  return block_->cut ? "length" : "stop";
+}
+
+std::string sim_deferred_reply::write_text(const std::string& model_id) const {
+  const header& h = *block_;
+  const std::string_view quote{reinterpret_cast<const char*>(&h + 1), h.quote_bytes};
+  const reply_plan plan = plan_reply(model_id, h.reply_hash, quote, h.quote_code_points);
+  return write_reply(model_id, quote, plan, uint64_t{h.max_tokens} * 4);
 }
 
 uint64_t sim_provider::calls_made(const std::string& model_id) const {

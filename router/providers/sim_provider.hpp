@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +20,32 @@
 #include "runtime/messages.hpp"
 
 namespace switchyard {
+
+/// A successful sim answer whose text is not written yet (see sim_provider::call's
+/// `defer_text`): its token counts and what its text is made from (the reply's hash and
+/// the prompt's quote), in one heap block of 32 bytes plus the quote. A call waiting out
+/// its simulated latency holds this instead of the text (about 265 B); write_text()
+/// returns, byte for byte, the text call() would have returned. Empty when default-made.
+class sim_deferred_reply {
+ public:
+  sim_deferred_reply() = default;
+
+  explicit operator bool() const { return block_ != nullptr; }
+  uint32_t input_tokens() const;
+  uint32_t output_tokens() const;
+  /// "stop", or "length" when max_tokens cut the reply.
+  const char* finish_reason() const;
+  /// The reply's text; `model_id` is the id of the model that was called.
+  std::string write_text(const std::string& model_id) const;
+
+ private:
+  friend class sim_provider;
+  struct header;
+  struct release {
+    void operator()(header* h) const;
+  };
+  std::unique_ptr<header, release> block_;
+};
 
 struct sim_outcome {
   model_error error;          // empty kind: success
@@ -30,6 +57,9 @@ struct sim_outcome {
   /// ms_per_output_token * output_tokens on success, timeout_ms for a timeout fault,
   /// latency_ms for other faults.
   std::chrono::milliseconds latency{0};
+  /// With `defer_text`, a success with a latency has its text left unwritten (`text`
+  /// empty) and this holds what writes it; the other fields are as without.
+  sim_deferred_reply deferred;
 };
 
 class sim_provider {
@@ -45,10 +75,12 @@ class sim_provider {
                    uint32_t max_tokens, std::chrono::milliseconds since_start);
 
   /// The same, for a caller that has already counted the prompt's tokens with
-  /// estimate_prompt_tokens (the model service does, to reserve the budget).
+  /// estimate_prompt_tokens (the model service does, to reserve the budget). With
+  /// `defer_text`, a success that takes time comes with its text unwritten
+  /// (sim_outcome::deferred), to be written when the latency has passed.
   sim_outcome call(const model_config& model, const std::vector<chat_message>& messages,
                    uint32_t max_tokens, std::chrono::milliseconds since_start,
-                   uint32_t prompt_tokens);
+                   uint32_t prompt_tokens, bool defer_text = false);
 
   /// Calls made to `model_id` so far (faulted ones included).
   uint64_t calls_made(const std::string& model_id) const;

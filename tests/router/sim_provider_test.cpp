@@ -444,3 +444,41 @@ TEST_CASE("sim: a successful call takes latency_ms plus ms_per_output_token per 
   const auto cut = sim.call(model, ask("How long will this take?"), 4, milliseconds{0});
   CHECK(cut.latency == milliseconds{50 + 3 * 4});
 }
+
+TEST_CASE("sim: a reply whose text is written after its latency is the same text", "[sim]") {
+  auto model = sim_model("sim-later");
+  model.sim.latency_ms = 40;
+  const std::vector<std::string> prompts = {
+      "What is the capital of France?",
+      "one two three four five six seven eight nine ten eleven twelve thirteen fourteen",
+      "\u00fcber \u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 " + std::string(300, 'x'),
+      "",
+  };
+  for (const auto& prompt : prompts) {
+    for (uint32_t max_tokens : {1u, 5u, 20u, 256u}) {
+      sim_provider now{7};
+      sim_provider later{7};
+      const auto written = now.call(model, ask(prompt), max_tokens, milliseconds{0});
+      auto deferred = later.call(model, ask(prompt), max_tokens, milliseconds{0},
+                                 estimate_prompt_tokens(ask(prompt)), true);
+      REQUIRE(written.error.ok());
+      REQUIRE(deferred.error.ok());
+      REQUIRE(deferred.deferred);
+      CHECK(deferred.text.empty());
+      CHECK(deferred.deferred.write_text(model.id) == written.text);
+      CHECK(deferred.deferred.finish_reason() == written.finish_reason);
+      CHECK(deferred.deferred.input_tokens() == written.input_tokens);
+      CHECK(deferred.deferred.output_tokens() == written.output_tokens);
+      CHECK(deferred.latency == written.latency);
+    }
+  }
+}
+
+TEST_CASE("sim: a reply without latency is written at once even when it could wait", "[sim]") {
+  sim_provider sim{7};
+  const auto out = sim.call(sim_model(), ask("hello"), 256, milliseconds{0},
+                            estimate_prompt_tokens(ask("hello")), true);
+  REQUIRE(out.error.ok());
+  CHECK_FALSE(out.deferred);
+  CHECK(starts_with(out.text, "[sim sim-small] "));
+}
