@@ -1007,7 +1007,7 @@ bool answer_directly(direct_answer& d, model_response& reply, const model_config
   reply.usage.model_id = model.id;
   reply.usage.tier = model.tier;
   reply.usage.downgraded = false;
-  reply.usage.decision = std::move(d.decision);
+  reply.usage.decision = decision_traces{std::move(d.decision)};
   reply.call_id = call_id;
   if (reply.usage.route.empty()) reply.usage.route = std::move(d.route);
   attempt_ms = std::chrono::duration<double, std::milli>(now - d.received).count();

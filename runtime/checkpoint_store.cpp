@@ -287,6 +287,11 @@ std::string encode_step(const step_record& x) {
   return out;
 }
 
+// A step record's JSON document: what comes before its compact decision traces.
+std::string_view step_document(std::string_view record) {
+  return record.substr(0, record.find(step_traces_separator));
+}
+
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error) {
   std::string_view document = bytes;
   std::string_view traces;
@@ -495,7 +500,8 @@ struct checkpoint_store::impl {
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
     for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
       try {
-        calls_in_record(json::parse(it->value().ToString()), run_id, step_of_key(it->key()), out);
+        calls_in_record(json::parse(step_document(it->value().ToStringView())), run_id,
+                        step_of_key(it->key()), out);
       } catch (const std::exception&) {
         // An undecodable record: its run fails at resume (bad_checkpoint).
       }
@@ -516,7 +522,7 @@ struct checkpoint_store::impl {
       auto value = steps_it.value();
       if (value.ToStringView().find("\"cont\":") == std::string_view::npos) continue;
       try {
-        auto j = json::parse(value.ToStringView());
+        auto j = json::parse(step_document(value.ToStringView()));
         auto c = j.find("cont");
         if (c == j.end()) continue;
         auto seq = c->at("seq").get<uint32_t>();
@@ -718,10 +724,14 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
     w.step_keys.push_back(step_key(state.run_id, steps[k].step));
     auto value = encode_step(steps[k]);
     if (!inside[k].empty() || (carried && k + 1 == steps.size())) {
+      // Into the JSON document, before the compact decision traces that may follow it.
+      std::string traces = value.substr(step_document(value).size());
+      value.resize(value.size() - traces.size());
       value.pop_back();  // the closing brace
       if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
       if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
       value += '}';
+      value += traces;
     }
     w.step_values.push_back(std::move(value));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
@@ -919,7 +929,7 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
     return false;
   try {
     std::vector<ledger_entry> calls;
-    calls_in_record(json::parse(value), run_id, step, calls);
+    calls_in_record(json::parse(step_document(value)), run_id, step, calls);
     return std::any_of(calls.begin(), calls.end(),
                        [&](const auto& e) { return e.call_id == call_id; });
   } catch (const std::exception&) {

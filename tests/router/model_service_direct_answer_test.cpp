@@ -12,6 +12,7 @@
 #include "router/model_service.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
 
 namespace switchyard {
@@ -100,7 +101,7 @@ TEST_CASE("a plain HTTP call's answer carries usage, cost, route and trace, and 
     CHECK(r.usage.input_tokens > 0);
     CHECK(r.usage.cost_usd > 0);
     CHECK(r.usage.latency_ms > 0);
-    auto trace = json::parse(r.usage.decision);
+    auto trace = json::parse(trace_json(r.usage.decision.bytes));
     CHECK(trace.is_object());
     CHECK_FALSE(trace.contains("resilience"));
     // Settled before the answer arrived: nothing reserved, this call's spend counted.

@@ -350,6 +350,8 @@ TEST_CASE("durable: a step record whose decision traces do not decode fails that
   rec.output = "Hello?";
   rec.model_calls = 1;
   rec.decisions.bytes = std::string("\x01\x00\x02", 3);  // a trace cut short
+  // The run's start (its `runs` key), then the step, which carries the state on (layout 2).
+  REQUIRE(store->write_step(c, {}, {}).ok());
   REQUIRE(store->write_step(c, {rec}, {}).ok());
   auto registry = ticket_registry();
   actor_runtime rt{cfg->runtime};
