@@ -155,6 +155,26 @@ std::optional<run_status> parse_run_status(const std::string& s) {
 
 // -- value formats ------------------------------------------------------------------
 
+// Where a run continues and what it has spent: the same fields in the state document
+// and in a step record's continuation. `next.input` is left out when it equals
+// `usual_input` (the run's input, or the step's output), which a reader fills in.
+static void append_progress(std::string& out, const run_checkpoint& x,
+                            const std::string& usual_input) {
+  append_json_key(out, "next");
+  out += '{';
+  field(out, "node", x.next_node);
+  field(out, "kind", to_string(x.next_kind));
+  if (x.next_input != usual_input) field(out, "input", x.next_input);
+  field(out, "step", x.next_step);
+  field(out, "hops", x.next_hops);
+  out += '}';
+  if (x.hops != 0) field(out, "hops", x.hops);
+  if (x.steps != 0) field(out, "steps", x.steps);
+  if (x.input_tokens != 0) field(out, "input_tokens", x.input_tokens);
+  if (x.output_tokens != 0) field(out, "output_tokens", x.output_tokens);
+  if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
+}
+
 // Fields at their default (false, 0, "") are left out, and `next.input` when it is the
 // run's input (a run that has not moved yet): every byte is written at each step and
 // held in the memtable by each blocked run. decode_checkpoint() restores them.
@@ -173,19 +193,7 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   if (!x.detail.empty()) field(out, "detail", x.detail);
   if (!x.waits_for.empty()) field(out, "waits_for", x.waits_for);
   if (!x.output.empty()) field(out, "output", x.output);
-  append_json_key(out, "next");
-  out += '{';
-  field(out, "node", x.next_node);
-  field(out, "kind", to_string(x.next_kind));
-  if (x.next_input != x.input) field(out, "input", x.next_input);
-  field(out, "step", x.next_step);
-  field(out, "hops", x.next_hops);
-  out += '}';
-  if (x.hops != 0) field(out, "hops", x.hops);
-  if (x.steps != 0) field(out, "steps", x.steps);
-  if (x.input_tokens != 0) field(out, "input_tokens", x.input_tokens);
-  if (x.output_tokens != 0) field(out, "output_tokens", x.output_tokens);
-  if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
+  append_progress(out, x, x.input);
   if (x.escalating) field(out, "escalating", true);
   field(out, "created_ms", x.created_ms);
   field(out, "updated_ms", x.updated_ms);
@@ -403,19 +411,7 @@ void append_continuation(std::string& out, const run_checkpoint& x, const std::s
   append_json_key(out, "cont");
   out += '{';
   field(out, "seq", x.seq);
-  append_json_key(out, "next");
-  out += '{';
-  field(out, "node", x.next_node);
-  field(out, "kind", to_string(x.next_kind));
-  if (x.next_input != output) field(out, "input", x.next_input);
-  field(out, "step", x.next_step);
-  field(out, "hops", x.next_hops);
-  out += '}';
-  if (x.hops != 0) field(out, "hops", x.hops);
-  if (x.steps != 0) field(out, "steps", x.steps);
-  if (x.input_tokens != 0) field(out, "input_tokens", x.input_tokens);
-  if (x.output_tokens != 0) field(out, "output_tokens", x.output_tokens);
-  if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
+  append_progress(out, x, output);
   if (x.escalating) {
     field(out, "escalating", true);
     field(out, "reason", x.reason);
