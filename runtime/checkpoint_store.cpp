@@ -175,6 +175,26 @@ static void append_progress(std::string& out, const run_checkpoint& x,
   if (x.spent_nano_usd != 0) field(out, "nano_usd", x.spent_nano_usd);
 }
 
+// What append_progress wrote, back into `x` (`usual_input` where `next.input` was left
+// out). Returns what is wrong with it, or "" (a missing field throws, as json::at does).
+static std::string read_progress(const json& j, const std::string& usual_input, run_checkpoint& x) {
+  const auto& next = j.at("next");
+  next.at("node").get_to(x.next_node);
+  bool kind_ok = false;
+  x.next_kind = parse_step_kind(next.at("kind").get<std::string>(), kind_ok);
+  if (!kind_ok) return "unknown step kind '" + next.at("kind").get<std::string>() + "'";
+  x.next_input = next.value("input", usual_input);
+  next.at("step").get_to(x.next_step);
+  next.at("hops").get_to(x.next_hops);
+  x.hops = j.value("hops", uint32_t{0});
+  x.steps = j.value("steps", uint32_t{0});
+  x.input_tokens = j.value("input_tokens", uint64_t{0});
+  x.output_tokens = j.value("output_tokens", uint64_t{0});
+  x.spent_nano_usd = j.value("nano_usd", int64_t{0});
+  x.escalating = j.value("escalating", false);
+  return {};
+}
+
 // Fields at their default (false, 0, "") are left out, and `next.input` when it is the
 // run's input (a run that has not moved yet): every byte is written at each step and
 // held in the memtable by each blocked run. decode_checkpoint() restores them.
@@ -231,23 +251,10 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
     x.detail = j.value("detail", "");
     x.waits_for = j.value("waits_for", "");
     x.output = j.value("output", "");
-    const auto& next = j.at("next");
-    next.at("node").get_to(x.next_node);
-    bool kind_ok = false;
-    x.next_kind = parse_step_kind(next.at("kind").get<std::string>(), kind_ok);
-    if (!kind_ok) {
-      error = "unknown step kind '" + next.at("kind").get<std::string>() + "'";
+    if (auto problem = read_progress(j, x.input, x); !problem.empty()) {
+      error = problem;
       return std::nullopt;
     }
-    x.next_input = next.value("input", x.input);
-    next.at("step").get_to(x.next_step);
-    next.at("hops").get_to(x.next_hops);
-    x.hops = j.value("hops", uint32_t{0});
-    x.steps = j.value("steps", uint32_t{0});
-    x.input_tokens = j.value("input_tokens", uint64_t{0});
-    x.output_tokens = j.value("output_tokens", uint64_t{0});
-    x.spent_nano_usd = j.value("nano_usd", int64_t{0});
-    x.escalating = j.value("escalating", false);
     j.at("created_ms").get_to(x.created_ms);
     j.at("updated_ms").get_to(x.updated_ms);
     x.seq = j.value("seq", uint32_t{0});
@@ -427,20 +434,8 @@ void apply_continuation(const json& c, const std::string& output, run_checkpoint
   x.status = run_status::running;
   x.waits_for.clear();
   x.output.clear();
-  const auto& next = c.at("next");
-  next.at("node").get_to(x.next_node);
-  bool kind_ok = false;
-  x.next_kind = parse_step_kind(next.at("kind").get<std::string>(), kind_ok);
-  if (!kind_ok) throw std::runtime_error{"unknown step kind in a continuation"};
-  x.next_input = next.value("input", output);
-  next.at("step").get_to(x.next_step);
-  next.at("hops").get_to(x.next_hops);
-  x.hops = c.value("hops", uint32_t{0});
-  x.steps = c.value("steps", uint32_t{0});
-  x.input_tokens = c.value("input_tokens", uint64_t{0});
-  x.output_tokens = c.value("output_tokens", uint64_t{0});
-  x.spent_nano_usd = c.value("nano_usd", int64_t{0});
-  x.escalating = c.value("escalating", false);
+  if (auto problem = read_progress(c, output, x); !problem.empty())
+    throw std::runtime_error{problem + " in a continuation"};
   x.reason = c.value("reason", "");
   x.detail = c.value("detail", "");
   c.at("updated_ms").get_to(x.updated_ms);
