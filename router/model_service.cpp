@@ -80,6 +80,13 @@ endpoint_id key_endpoint(const model_config& m, const std::string& key_name) {
   return endpoint_id{m.id, m.provider, key_name};
 }
 
+// The position of `m` in the catalog array [first, first + count), or catalog_npos for a
+// model of another config (a routing policy may have been built from its own copy).
+constexpr size_t catalog_npos = static_cast<size_t>(-1);
+size_t catalog_position(const model_config* first, size_t count, const model_config* m) {
+  return m >= first && m < first + count ? static_cast<size_t>(m - first) : catalog_npos;
+}
+
 // Endpoint health for the policy: a model is down when all its endpoints' breakers
 // are open (one endpoint, or one per key). Observed latency per model (exponentially
 // weighted) feeds the latency-class filter and tie-breaks.
@@ -142,11 +149,9 @@ class observed_models final : public model_health {
   }
 
  private:
-  static constexpr size_t npos = static_cast<size_t>(-1);
+  static constexpr size_t npos = catalog_npos;
   size_t index_of(const model_config& m) const {
-    return &m >= catalog_ && &m < catalog_ + breakers_of_.size()
-               ? static_cast<size_t>(&m - catalog_)
-               : npos;
+    return catalog_position(catalog_, breakers_of_.size(), &m);
   }
   const model_config* catalog_;
   std::vector<std::vector<shared_breaker*>> breakers_of_;
@@ -387,12 +392,9 @@ model_service_state::provider_binding binding_of(model_service_state& st, const 
   return binding_for(st, m.provider);
 }
 
-// The position of a catalog model of st.cfg, or npos for a model of another config (a
-// routing policy may have been built from its own copy).
+// The position of a catalog model of st.cfg, or catalog_npos.
 size_t catalog_index(const model_service_state& st, const model_config* m) {
-  const auto& models = st.cfg->models;
-  if (m < models.data() || m >= models.data() + models.size()) return std::string::npos;
-  return static_cast<size_t>(m - models.data());
+  return catalog_position(st.cfg->models.data(), st.cfg->models.size(), m);
 }
 
 // The facts of a model a call holds: every one of them comes from st.cfg (plan_for).
@@ -434,10 +436,6 @@ std::string semantic_problem_of(bool json_mode, const model_response& reply) {
   return {};
 }
 
-std::string semantic_problem(const model_request& req, const model_response& reply) {
-  return semantic_problem_of(req.json_mode, reply);
-}
-
 // The candidates of a call: the routed model first, then fallbacks the policy judged
 // eligible for this very request (a health verdict is fine: breakers decide at call
 // time). A pinned model has no fallbacks: the caller asked for that model. Fills
@@ -448,7 +446,7 @@ std::string plan_for(const model_service_state& st, const model_request& req,
   const config& cfg = *st.cfg;
   c.models.clear();
   const model_config* routed = decision.model;
-  if (catalog_index(st, routed) == std::string::npos) routed = cfg.find_model(routed->id);
+  if (catalog_index(st, routed) == catalog_npos) routed = cfg.find_model(routed->id);
   auto route = req.model.empty() ? st.fallback_routes.find(decision.route) : st.fallback_routes.end();
   if (routed == nullptr)
     return req.model.empty() && route == st.fallback_routes.end()
@@ -822,7 +820,7 @@ void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
   const model_config& model = *c.models[c.candidate];
   auto now = now_ns();
   // No request: it was dropped when this very answer was found fine (start_attempt).
-  std::string semantic = c.req ? semantic_problem(*c.req, reply) : std::string{};
+  std::string semantic = c.req ? semantic_problem_of(c.req->json_mode, reply) : std::string{};
   if (reply.ok() && semantic.empty()) {
     // The answer. Settle the ledger and the token bucket from the actual usage.
     if (c.chain)
