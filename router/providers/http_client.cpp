@@ -341,16 +341,24 @@ struct call : std::enable_shared_from_this<call> {
       f(*conn->plain);
   }
 
-  void start() {
-    code_timer t{result.client_time};
+  // The call's clock starts: the total timeout counts from here.
+  void start_clock() {
     started = steady::now();
     total_end = timeouts.total_ms > 0 ? started + std::chrono::milliseconds(timeouts.total_ms)
                                       : steady::time_point::max();
+  }
+
+  // Among the calls cancel_active() fails at shutdown.
+  void register_active() {
+    std::lock_guard<std::mutex> lock{owner->active_mu};
+    owner->active.emplace(id, weak_from_this());
+  }
+
+  void start() {
+    code_timer t{result.client_time};
+    start_clock();
     if (owner->stopping) return fail_now("connection", "http client is shut down");
-    {
-      std::lock_guard<std::mutex> lock{owner->active_mu};
-      owner->active.emplace(id, weak_from_this());
-    }
+    register_active();
     if (sent_directly) return after_direct_send();
     if (owner->opts.keep_alive) conn = owner->take_idle(ep_key);
     if (conn) {
@@ -452,18 +460,14 @@ struct call : std::enable_shared_from_this<call> {
   // reply wakes it. Nothing here touches the call once the read is started: its
   // completion may already run on the io thread.
   void start_reading_here() {
-    auto begin = steady::now();
-    started = begin;
-    total_end = timeouts.total_ms > 0 ? started + std::chrono::milliseconds(timeouts.total_ms)
-                                      : steady::time_point::max();
     {
-      std::lock_guard<std::mutex> lock{owner->active_mu};
-      owner->active.emplace(id, weak_from_this());
+      code_timer t{result.client_time};  // done before the read can complete elsewhere
+      start_clock();
+      register_active();
+      result.reused_connection = true;
+      ++owner->reused;
+      expect_response();
     }
-    result.reused_connection = true;
-    ++owner->reused;
-    expect_response();
-    result.client_time += steady::now() - begin;
     read_header();
   }
 
