@@ -346,6 +346,15 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
   }
 }
 
+// A transcript line's route and decision traces (unpacked) into its public record.
+void routing_to_record(run_actor* self, const step_entry& e, step_record& rec) {
+  if (!e.text.routed()) return;
+  rec.route = e.text.route();
+  rec.downgraded = e.text.downgraded();
+  rec.decisions.bytes = e.text.packed() ? self->state.shared->traces.unpack(e.text.decisions())
+                                        : std::string{e.text.decisions()};
+}
+
 // The public form of a transcript line, copied (for checkpoints, while the run goes on).
 step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   step_record rec;
@@ -369,12 +378,7 @@ step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
   if (e.extra) rec.error = e.extra->error;
-  if (e.text.routed()) {
-    rec.route = e.text.route();
-    rec.downgraded = e.text.downgraded();
-    rec.decisions.bytes = e.text.packed() ? self->state.shared->traces.unpack(e.text.decisions())
-                                          : std::string{e.text.decisions()};
-  }
+  routing_to_record(self, e, rec);
   return rec;
 }
 
@@ -401,12 +405,7 @@ void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) 
   rec.cost_usd = e.cost_usd;
   rec.latency_ms = e.latency_ms;
   if (e.extra) rec.error = std::move(e.extra->error);
-  if (e.text.routed()) {
-    rec.route = e.text.route();
-    rec.downgraded = e.text.downgraded();
-    rec.decisions.bytes = e.text.packed() ? self->state.shared->traces.unpack(e.text.decisions())
-                                          : std::string{e.text.decisions()};
-  }
+  routing_to_record(self, e, rec);
 }
 
 // The step's decision traces are held packed until the run ends (see trace_packer); a
