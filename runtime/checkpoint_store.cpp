@@ -270,11 +270,11 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
 constexpr char step_traces_separator = '\0';
 constexpr char step_traces_version = 1;
 
-// The same document as to_json(step_record) in runtime/run_result_json.cpp, with the
-// decision traces in their compact form after it.
-std::string encode_step(const step_record& x) {
-  std::string out;
-  out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
+namespace {
+
+// A step record's JSON document without its closing brace: the same fields as
+// to_json(step_record) in runtime/run_result_json.cpp.
+void append_step_document(std::string& out, const step_view& x) {
   out += '{';
   field(out, "step", x.step);
   field(out, "kind", to_string(x.kind));
@@ -293,6 +293,38 @@ std::string encode_step(const step_record& x) {
   if (!x.error.empty()) field(out, "error", x.error);
   if (!x.route.empty()) field(out, "route", x.route);
   if (x.downgraded) field(out, "downgraded", true);
+}
+
+step_view view_of(const step_record& x) {
+  step_view v;
+  v.step = x.step;
+  v.kind = x.kind;
+  v.agent = x.agent;
+  v.caller = x.caller;
+  v.hops = x.hops;
+  v.output = x.output;
+  v.label = x.label;
+  v.model = x.model;
+  v.tier = x.tier;
+  v.model_calls = x.model_calls;
+  v.input_tokens = x.input_tokens;
+  v.output_tokens = x.output_tokens;
+  v.cost_usd = x.cost_usd;
+  v.latency_ms = x.latency_ms;
+  v.error = x.error;
+  v.route = x.route;
+  v.downgraded = x.downgraded;
+  v.decisions = x.decisions.bytes;
+  return v;
+}
+
+}  // namespace
+
+// The JSON document, then the decision traces in their compact form after it.
+std::string encode_step(const step_record& x) {
+  std::string out;
+  out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
+  append_step_document(out, view_of(x));
   out += '}';
   if (!x.decisions.empty()) {
     out += step_traces_separator;
@@ -300,6 +332,21 @@ std::string encode_step(const step_record& x) {
     out += x.decisions.bytes;
   }
   return out;
+}
+
+encoded_step encode_step_parts(const step_view& x) {
+  encoded_step e;
+  e.step = x.step;
+  e.document.reserve(192 + x.output.size() + x.error.size() + x.label.size());
+  append_step_document(e.document, x);
+  e.output = x.output;
+  if (!x.decisions.empty()) {
+    e.traces.reserve(2 + x.decisions.size());
+    e.traces += step_traces_separator;
+    e.traces += step_traces_version;
+    e.traces += x.decisions;
+  }
+  return e;
 }
 
 // A step record's JSON document: what comes before its compact decision traces.
@@ -678,6 +725,17 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
                                               const std::vector<ledger_entry>& calls,
                                               std::optional<uint32_t> drop_steps_from,
                                               bool calls_may_repeat) {
+  std::vector<encoded_step> encoded;
+  encoded.reserve(steps.size());
+  for (const auto& rec : steps) encoded.push_back(encode_step_parts(view_of(rec)));
+  return prepare_encoded(state, encoded, calls, drop_steps_from, calls_may_repeat);
+}
+
+prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
+                                                 const std::vector<encoded_step>& steps,
+                                                 const std::vector<ledger_entry>& calls,
+                                                 std::optional<uint32_t> drop_steps_from,
+                                                 bool calls_may_repeat) {
   prepared_write w;
   w.run_id = state.run_id;
   bool carried = state.status == run_status::running && !steps.empty();
@@ -713,17 +771,16 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
   w.step_values.reserve(steps.size());
   for (size_t k = 0; k < steps.size(); ++k) {
     w.step_keys.push_back(step_key(state.run_id, steps[k].step));
-    auto value = encode_step(steps[k]);
-    if (!inside[k].empty() || (carried && k + 1 == steps.size())) {
-      // Into the JSON document, before the compact decision traces that may follow it.
-      std::string traces = value.substr(step_document(value).size());
-      value.resize(value.size() - traces.size());
-      value.pop_back();  // the closing brace
-      if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
-      if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
-      value += '}';
-      value += traces;
-    }
+    // The calls and the continuation go into the JSON document, before the compact
+    // decision traces.
+    std::string value;
+    value.reserve(steps[k].document.size() + steps[k].traces.size() + 96 * inside[k].size() +
+                  (carried ? 160 + state.next_input.size() : 1));
+    value += steps[k].document;
+    if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
+    if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
+    value += '}';
+    value += steps[k].traces;
     w.step_values.push_back(std::move(value));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
   }

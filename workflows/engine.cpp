@@ -128,7 +128,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   }
   watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
   if (shared_->store) {
-    shared_->writer = spawn_checkpoint_writer(sys_, shared_->store);
+    shared_->writer = std::make_shared<checkpoint_writer>(shared_->store);
     shared_->resumer = spawn_resumer(sys_, shared_, models_,
                                      std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
                                      std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
@@ -152,10 +152,8 @@ engine::~engine() {
   if (shared_->writer) {
     // The writer holds the store open: once it is gone, so is the engine's hold on
     // the database, and whoever opened the store may close (and unlock) it.
-    caf::scoped_actor self{sys_};
-    self->send_exit(shared_->writer, caf::exit_reason::user_shutdown);
-    self->wait_for(shared_->writer);
-    shared_->writer = nullptr;
+    // Run actors still alive share the writer: stopped, it answers them with an error.
+    shared_->writer->stop();
   }
 }
 
