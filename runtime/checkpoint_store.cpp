@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -517,6 +518,31 @@ uint32_t step_of_key(const rocksdb::Slice& key) {
 
 // -- the store ------------------------------------------------------------------------
 
+namespace {
+
+// Memtable insert hints for the `steps` family: the skip list keeps, per run, where
+// that run's last record went, and the run's next record (its key sorts right after)
+// starts from there instead of searching from the top of a list of ~10^4 records.
+// RocksDB 7.8.3 shares those hints between a memtable's records and its range
+// tombstones (fixed upstream: hints are for point keys only) and then aborts in
+// InlineSkipList::Insert; so this store writes no range deletes in `steps`
+// (delete_steps), and the hints are armed only once the database is open: replaying
+// an older build's WAL, whose range deletes may share a run's prefix, goes without.
+class run_of_step_key final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "switchyard.run_of_step_key"; }
+  // The run id and its NUL: a step key without its 4-byte step number.
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice{key.data(), key.size() - 4};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return armed.load(std::memory_order_relaxed) && key.size() >= 5 && key[key.size() - 5] == '\0';
+  }
+  mutable std::atomic<bool> armed{false};
+};
+
+}  // namespace
+
 struct checkpoint_store::impl {
   std::string path;
   bool sync = false;
@@ -578,6 +604,16 @@ struct checkpoint_store::impl {
       return std::string{"the continuation in a step record does not decode: "} + e.what();
     }
     return {};
+  }
+
+  // Deletes the run's step records numbered from `from` on, one key at a time: a
+  // range delete in `steps` would share the memtable's insert hints with the point
+  // records, which RocksDB 7.8 gets wrong (see run_of_step_key).
+  void delete_steps(rocksdb::WriteBatch& batch, const std::string& run_id, uint32_t from) const {
+    auto end = step_key(run_id, UINT32_MAX);
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
+    for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) <= 0; it->Next())
+      batch.Delete(steps, it->key());
   }
 
   std::string injected_fault(size_t bytes) {
@@ -651,14 +687,16 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   // its CPU. Older levels keep the default compression.
   cf_opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                                    cf_opts.compression};
-  // No memtable insert hints (memtable_insert_with_hint_prefix_extractor): they cut
-  // the skip list's cost by a third, but this RocksDB build (7.8.3, assertions on)
-  // aborted in InlineSkipList::Insert (recompute_height <= max_height) when a run's
-  // records were deleted (gc); see docs/durability.md.
+  auto steps_opts = cf_opts;
+  std::shared_ptr<run_of_step_key> hints;
+  if (!opts.read_only) {
+    hints = std::make_shared<run_of_step_key>();
+    steps_opts.memtable_insert_with_hint_prefix_extractor = hints;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
       {cf_runs, cf_opts},
-      {cf_steps, cf_opts},
+      {cf_steps, steps_opts},
       {cf_ledger, cf_opts}};
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -676,6 +714,7 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
     return result;
   }
   p->db.reset(raw);
+  if (hints) hints->armed = true;  // the WAL is replayed: from here on, only this build's writes
   p->runs = p->handles[1];
   p->steps = p->handles[2];
   p->ledger = p->handles[3];
@@ -815,8 +854,7 @@ std::vector<write_outcome> checkpoint_store::write_group(
         batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
         counted.push_back(&kept.emplace_back(std::move(e.call_id)));
       }
-      batch.DeleteRange(impl_->steps, step_key(w.run_id, w.drop_steps_from),
-                        step_key(w.run_id, UINT32_MAX));
+      impl_->delete_steps(batch, w.run_id, w.drop_steps_from);
     }
     if (w.calls_may_repeat) {
       for (const auto& key : w.step_keys) {
@@ -988,7 +1026,7 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
 std::string checkpoint_store::erase(const std::string& run_id) {
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->runs, run_id);
-  batch.DeleteRange(impl_->steps, step_prefix(run_id), step_key(run_id, UINT32_MAX) + '\xff');
+  impl_->delete_steps(batch, run_id, 0);
   for (const auto& e : ledger_family_entries(*impl_->db, impl_->ledger, run_id))
     batch.Delete(impl_->ledger, e.call_id);
   return impl_->commit(batch, 0).error;
