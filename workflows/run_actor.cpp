@@ -1191,51 +1191,79 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   return promise;
 }
 
+// A run written as checkpoint 0 by whoever started it (engine::run_all): its
+// thread, and when.
+struct recorded_start {
+  bool own_thread = false;
+  int64_t created_ms = 0;
+};
+
+caf::result<run_result> start_run(run_actor* self, run_request& req,
+                                  const recorded_start* recorded) {
+  auto& st = self->state;
+  if (st.promise.pending() || st.finished) return caf::make_error(caf::sec::unexpected_message);
+  st.started = clock_type::now();
+  st.promise = run_promise(self, self->make_response_promise());
+  st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
+  st.own_thread = recorded ? recorded->own_thread : req.thread_id.empty();
+  st.thread_id = req.thread_id.empty() ? st.shared->new_id("t") : std::move(req.thread_id);
+  auto promise = st.promise;
+  auto it = st.shared->workflows.find(req.workflow);
+  if (it == st.shared->workflows.end()) {
+    finish(self, run_status::failed, "unknown_workflow",
+           fmt::format("no workflow named '{}' is registered", req.workflow), {});
+    return promise;
+  }
+  st.wf = &it->second;
+  st.start_watch(self->address());
+  st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
+  const auto& g = *st.wf->definition;
+  auto entry = g.index_of(g.entry());
+  // Most runs make about one step per node: one allocation instead of regrowing.
+  st.steps.reserve(std::min<size_t>(g.nodes().size(), 8));
+  if (st.shared->store) {
+    st.dur = std::make_unique<durable_state>();
+    st.dur->input = req.input;
+    st.dur->created_ms = recorded ? recorded->created_ms : unix_now_ms();
+    set_boundary(self, entry, step_kind::node, req.input);
+    if (recorded) {
+      // Checkpoint 0 is on disk already: the first write is the first step's.
+      run_node(self, entry, std::move(req.input), step_kind::node);
+      return promise;
+    }
+    // Checkpoint 0: a run nobody can find after a crash must not start.
+    save_running_then(
+        self, [self, entry, input = std::move(req.input)](const std::string& problem) mutable {
+          if (!problem.empty()) {
+            self->state.dur.reset();
+            finish(self, run_status::failed, reason_write_failed, problem, {});
+            return;
+          }
+          run_node(self, entry, std::move(input), step_kind::node);
+        });
+    return promise;
+  }
+  run_node(self, entry, std::move(req.input), step_kind::node);
+  return promise;
+}
+
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
   self->state.shared = std::move(shared);
   return {
-      [self](run_request& req) -> caf::result<run_result> {
+      [self](run_request& req) { return start_run(self, req, nullptr); },
+      [self](start_recorded_atom, run_request& req, bool own_thread,
+             int64_t created_ms) -> caf::result<run_result> {
         auto& st = self->state;
-        if (st.promise.pending() || st.finished)
-          return caf::make_error(caf::sec::unexpected_message);
-        st.started = clock_type::now();
-        st.promise = run_promise(self, self->make_response_promise());
-        st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
-        st.own_thread = req.thread_id.empty();
-        st.thread_id = st.own_thread ? st.shared->new_id("t") : std::move(req.thread_id);
-        auto promise = st.promise;
-        auto it = st.shared->workflows.find(req.workflow);
-        if (it == st.shared->workflows.end()) {
-          finish(self, run_status::failed, "unknown_workflow",
-                 fmt::format("no workflow named '{}' is registered", req.workflow), {});
-          return promise;
+        // Without a store, or for a workflow this engine lacks, the resume path knows
+        // what to write (it marks the stored run failed).
+        if (!st.shared->store || req.run_id.empty() || req.thread_id.empty() ||
+            st.shared->workflows.count(req.workflow) == 0) {
+          if (st.promise.pending() || st.finished)
+            return caf::make_error(caf::sec::unexpected_message);
+          return resume_from_store(self, req.run_id);
         }
-        st.wf = &it->second;
-        st.start_watch(self->address());
-        st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
-        const auto& g = *st.wf->definition;
-        auto entry = g.index_of(g.entry());
-        // Most runs make about one step per node: one allocation instead of regrowing.
-        st.steps.reserve(std::min<size_t>(g.nodes().size(), 8));
-        if (st.shared->store) {
-          st.dur = std::make_unique<durable_state>();
-          st.dur->input = req.input;
-          st.dur->created_ms = unix_now_ms();
-          set_boundary(self, entry, step_kind::node, req.input);
-          // Checkpoint 0: a run nobody can find after a crash must not start.
-          save_running_then(self, [self, entry, input = std::move(req.input)](
-                                      const std::string& problem) mutable {
-            if (!problem.empty()) {
-              self->state.dur.reset();
-              finish(self, run_status::failed, reason_write_failed, problem, {});
-              return;
-            }
-            run_node(self, entry, std::move(input), step_kind::node);
-          });
-          return promise;
-        }
-        run_node(self, entry, std::move(req.input), step_kind::node);
-        return promise;
+        recorded_start recorded{own_thread, created_ms};
+        return start_run(self, req, &recorded);
       },
       [self](resume_run_atom, const std::string& run_id) -> caf::result<run_result> {
         auto& st = self->state;
