@@ -528,6 +528,9 @@ TEST_CASE("store: records of many runs written, erased, dropped and written agai
     auto opened = checkpoint_store::open({path});
     REQUIRE(opened.ok());
     auto& store = *opened.store;
+    std::vector<run_checkpoint> started;  // checkpoint 0, as a batch writes it
+    for (int r = 0; r < 40; ++r) started.push_back(a_state("r-" + std::to_string(r)));
+    REQUIRE(store.write_states(started).ok());
     for (uint32_t step = 0; step < 4; ++step)
       for (int r = 0; r < 40; ++r) {
         auto id = "r-" + std::to_string(r);
