@@ -99,6 +99,7 @@ struct options {
   bool memory = true;
   bool diagnostics = true;
   bool durable = true;
+  bool durable_batch = true;
   size_t durable_runs = 20000;
   size_t blocked_runs = 10000;
 };
@@ -117,6 +118,7 @@ void usage() {
                "  --no-diagnostics       skip the baseline re-run with step timeouts\n"
                "  --no-durable           skip the checkpointed phases\n"
                "  --durable-runs N       runs in the checkpointed throughput phase (default 20000)\n"
+               "  --no-durable-batch     skip them started as `run --batch` does\n"
                "  --blocked-runs B       runs parked as blocked in the memory phase (default 10000)\n";
 }
 
@@ -158,6 +160,8 @@ bool parse_options(int argc, char** argv, options& o) {
       o.diagnostics = false;
     else if (a == "--no-durable")
       o.durable = false;
+    else if (a == "--no-durable-batch")
+      o.durable_batch = false;
     else if (a == "--durable-runs")
       o.durable_runs = number(i, "--durable-runs");
     else if (a == "--blocked-runs")
@@ -774,6 +778,7 @@ int main(int argc, char** argv) {
   load_figures dur;
   double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0, writes_per_batch = 0;
   double bytes_per_blocked_run = 0, heap_per_blocked_run = 0;
+  double batch_runs_per_s = 0, batch_ratio = 0;
   size_t blocked_seen = 0;
   if (opt.durable) {
     std::cout << fmt::format("durable: {} runs with a RocksDB checkpoint after every step "
@@ -804,6 +809,31 @@ int main(int argc, char** argv) {
                                dur_ratio, writes / static_cast<double>(opt.durable_runs),
                                batches / static_cast<double>(opt.durable_runs), writes_per_batch,
                                batch_bytes_per_step, disk_bytes_per_step);
+    }
+    if (opt.durable_batch) {
+      // The same runs the way `switchyard run --batch` starts them (engine::run_all: every
+      // run's checkpoint 0 in one batch first, then at most `inflight` at a time). The
+      // phase above starts each run as the gateway and a single `switchyard run` do (a
+      // run actor per run_request, which writes its own checkpoint 0).
+      bench_store bs{"batch"};
+      engine eng{sys, cfg, registry, bs.store};
+      std::vector<run_request> requests(opt.durable_runs,
+                                        run_request{workflow_name, bench_input, {}, {}});
+      auto t0 = bench_clock::now();
+      auto results = eng.run_all(std::move(requests), opt.inflight);
+      auto wall = std::chrono::duration<double>(bench_clock::now() - t0).count();
+      size_t completed = 0;
+      for (const auto& r : results)
+        if (r.status == run_status::completed && r.steps.size() == agents_per_run) ++completed;
+      if (completed != results.size()) {
+        std::cerr << "durable batch: " << results.size() - completed << " runs did not complete\n";
+        return 1;
+      }
+      batch_runs_per_s = static_cast<double>(results.size()) / wall;
+      batch_ratio = batch_runs_per_s / sy.runs_per_s;
+      std::cout << fmt::format("durable batch {} runs through engine::run_all (`run --batch`): "
+                               "{:.0f} runs/s, durable batch / in-memory = {:.3f}\n",
+                               results.size(), batch_runs_per_s, batch_ratio);
     }
     {
       bench_store bs{"blocked"};
@@ -887,6 +917,10 @@ int main(int argc, char** argv) {
     j["durable_runs_per_s"] = round_to(dur.runs_per_s, 1);
     j["durable_p99_ms"] = round_to(dur.p99_ms, 3);
     j["durable_ratio"] = round_to(dur_ratio, 4);
+    if (opt.durable_batch) {
+      j["durable_batch_runs_per_s"] = round_to(batch_runs_per_s, 1);
+      j["durable_batch_ratio"] = round_to(batch_ratio, 4);
+    }
     j["checkpoint_bytes_per_step"] = round_to(batch_bytes_per_step, 0);
     j["writes_per_group_commit"] = round_to(writes_per_batch, 1);
     j["disk_bytes_per_step"] = round_to(disk_bytes_per_step, 0);

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -270,11 +271,11 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
 constexpr char step_traces_separator = '\0';
 constexpr char step_traces_version = 1;
 
-// The same document as to_json(step_record) in runtime/run_result_json.cpp, with the
-// decision traces in their compact form after it.
-std::string encode_step(const step_record& x) {
-  std::string out;
-  out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
+namespace {
+
+// A step record's JSON document without its closing brace: the same fields as
+// to_json(step_record) in runtime/run_result_json.cpp.
+void append_step_document(std::string& out, const step_view& x) {
   out += '{';
   field(out, "step", x.step);
   field(out, "kind", to_string(x.kind));
@@ -293,6 +294,38 @@ std::string encode_step(const step_record& x) {
   if (!x.error.empty()) field(out, "error", x.error);
   if (!x.route.empty()) field(out, "route", x.route);
   if (x.downgraded) field(out, "downgraded", true);
+}
+
+step_view view_of(const step_record& x) {
+  step_view v;
+  v.step = x.step;
+  v.kind = x.kind;
+  v.agent = x.agent;
+  v.caller = x.caller;
+  v.hops = x.hops;
+  v.output = x.output;
+  v.label = x.label;
+  v.model = x.model;
+  v.tier = x.tier;
+  v.model_calls = x.model_calls;
+  v.input_tokens = x.input_tokens;
+  v.output_tokens = x.output_tokens;
+  v.cost_usd = x.cost_usd;
+  v.latency_ms = x.latency_ms;
+  v.error = x.error;
+  v.route = x.route;
+  v.downgraded = x.downgraded;
+  v.decisions = x.decisions.bytes;
+  return v;
+}
+
+}  // namespace
+
+// The JSON document, then the decision traces in their compact form after it.
+std::string encode_step(const step_record& x) {
+  std::string out;
+  out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
+  append_step_document(out, view_of(x));
   out += '}';
   if (!x.decisions.empty()) {
     out += step_traces_separator;
@@ -300,6 +333,21 @@ std::string encode_step(const step_record& x) {
     out += x.decisions.bytes;
   }
   return out;
+}
+
+encoded_step encode_step_parts(const step_view& x) {
+  encoded_step e;
+  e.step = x.step;
+  e.document.reserve(192 + x.output.size() + x.error.size() + x.label.size());
+  append_step_document(e.document, x);
+  e.output = x.output;
+  if (!x.decisions.empty()) {
+    e.traces.reserve(2 + x.decisions.size());
+    e.traces += step_traces_separator;
+    e.traces += step_traces_version;
+    e.traces += x.decisions;
+  }
+  return e;
 }
 
 // A step record's JSON document: what comes before its compact decision traces.
@@ -470,6 +518,31 @@ uint32_t step_of_key(const rocksdb::Slice& key) {
 
 // -- the store ------------------------------------------------------------------------
 
+namespace {
+
+// Memtable insert hints for the `steps` family: the skip list keeps, per run, where
+// that run's last record went, and the run's next record (its key sorts right after)
+// starts from there instead of searching from the top of a list of ~10^4 records.
+// RocksDB 7.8.3 shares those hints between a memtable's records and its range
+// tombstones (fixed upstream: hints are for point keys only) and then aborts in
+// InlineSkipList::Insert; so this store writes no range deletes in `steps`
+// (delete_steps), and the hints are armed only once the database is open: replaying
+// an older build's WAL, whose range deletes may share a run's prefix, goes without.
+class run_of_step_key final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "switchyard.run_of_step_key"; }
+  // The run id and its NUL: a step key without its 4-byte step number.
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice{key.data(), key.size() - 4};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return armed.load(std::memory_order_relaxed) && key.size() >= 5 && key[key.size() - 5] == '\0';
+  }
+  mutable std::atomic<bool> armed{false};
+};
+
+}  // namespace
+
 struct checkpoint_store::impl {
   std::string path;
   bool sync = false;
@@ -531,6 +604,16 @@ struct checkpoint_store::impl {
       return std::string{"the continuation in a step record does not decode: "} + e.what();
     }
     return {};
+  }
+
+  // Deletes the run's step records numbered from `from` on, one key at a time: a
+  // range delete in `steps` would share the memtable's insert hints with the point
+  // records, which RocksDB 7.8 gets wrong (see run_of_step_key).
+  void delete_steps(rocksdb::WriteBatch& batch, const std::string& run_id, uint32_t from) const {
+    auto end = step_key(run_id, UINT32_MAX);
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
+    for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) <= 0; it->Next())
+      batch.Delete(steps, it->key());
   }
 
   std::string injected_fault(size_t bytes) {
@@ -604,14 +687,16 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   // its CPU. Older levels keep the default compression.
   cf_opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                                    cf_opts.compression};
-  // No memtable insert hints (memtable_insert_with_hint_prefix_extractor): they cut
-  // the skip list's cost by a third, but this RocksDB build (7.8.3, assertions on)
-  // aborted in InlineSkipList::Insert (recompute_height <= max_height) when a run's
-  // records were deleted (gc); see docs/durability.md.
+  auto steps_opts = cf_opts;
+  std::shared_ptr<run_of_step_key> hints;
+  if (!opts.read_only) {
+    hints = std::make_shared<run_of_step_key>();
+    steps_opts.memtable_insert_with_hint_prefix_extractor = hints;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
       {cf_runs, cf_opts},
-      {cf_steps, cf_opts},
+      {cf_steps, steps_opts},
       {cf_ledger, cf_opts}};
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -629,6 +714,7 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
     return result;
   }
   p->db.reset(raw);
+  if (hints) hints->armed = true;  // the WAL is replayed: from here on, only this build's writes
   p->runs = p->handles[1];
   p->steps = p->handles[2];
   p->ledger = p->handles[3];
@@ -678,6 +764,17 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
                                               const std::vector<ledger_entry>& calls,
                                               std::optional<uint32_t> drop_steps_from,
                                               bool calls_may_repeat) {
+  std::vector<encoded_step> encoded;
+  encoded.reserve(steps.size());
+  for (const auto& rec : steps) encoded.push_back(encode_step_parts(view_of(rec)));
+  return prepare_encoded(state, encoded, calls, drop_steps_from, calls_may_repeat);
+}
+
+prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
+                                                 const std::vector<encoded_step>& steps,
+                                                 const std::vector<ledger_entry>& calls,
+                                                 std::optional<uint32_t> drop_steps_from,
+                                                 bool calls_may_repeat) {
   prepared_write w;
   w.run_id = state.run_id;
   bool carried = state.status == run_status::running && !steps.empty();
@@ -713,17 +810,16 @@ prepared_write checkpoint_store::prepare_step(const run_checkpoint& state,
   w.step_values.reserve(steps.size());
   for (size_t k = 0; k < steps.size(); ++k) {
     w.step_keys.push_back(step_key(state.run_id, steps[k].step));
-    auto value = encode_step(steps[k]);
-    if (!inside[k].empty() || (carried && k + 1 == steps.size())) {
-      // Into the JSON document, before the compact decision traces that may follow it.
-      std::string traces = value.substr(step_document(value).size());
-      value.resize(value.size() - traces.size());
-      value.pop_back();  // the closing brace
-      if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
-      if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
-      value += '}';
-      value += traces;
-    }
+    // The calls and the continuation go into the JSON document, before the compact
+    // decision traces.
+    std::string value;
+    value.reserve(steps[k].document.size() + steps[k].traces.size() + 96 * inside[k].size() +
+                  (carried ? 160 + state.next_input.size() : 1));
+    value += steps[k].document;
+    if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
+    if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
+    value += '}';
+    value += steps[k].traces;
     w.step_values.push_back(std::move(value));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
   }
@@ -758,8 +854,7 @@ std::vector<write_outcome> checkpoint_store::write_group(
         batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
         counted.push_back(&kept.emplace_back(std::move(e.call_id)));
       }
-      batch.DeleteRange(impl_->steps, step_key(w.run_id, w.drop_steps_from),
-                        step_key(w.run_id, UINT32_MAX));
+      impl_->delete_steps(batch, w.run_id, w.drop_steps_from);
     }
     if (w.calls_may_repeat) {
       for (const auto& key : w.step_keys) {
@@ -931,7 +1026,7 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
 std::string checkpoint_store::erase(const std::string& run_id) {
   rocksdb::WriteBatch batch;
   batch.Delete(impl_->runs, run_id);
-  batch.DeleteRange(impl_->steps, step_prefix(run_id), step_key(run_id, UINT32_MAX) + '\xff');
+  impl_->delete_steps(batch, run_id, 0);
   for (const auto& e : ledger_family_entries(*impl_->db, impl_->ledger, run_id))
     batch.Delete(impl_->ledger, e.call_id);
   return impl_->commit(batch, 0).error;

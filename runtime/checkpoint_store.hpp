@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "caf/meta/type_name.hpp"
@@ -85,6 +86,39 @@ struct store_options {
   bool sync = false;
   /// Open without taking the lock, for `runs list` / `runs show` beside a live process.
   bool read_only = false;
+};
+
+/// A transcript line's fields as a step record holds them, borrowed: what the run actor
+/// encodes a closed step from without copying it into a step_record first.
+struct step_view {
+  uint32_t step = 0;
+  step_kind kind = step_kind::node;
+  std::string_view agent;
+  std::string_view caller;
+  uint32_t hops = 0;
+  std::string_view output;
+  std::string_view label;
+  std::string_view model;
+  std::string_view tier;
+  uint32_t model_calls = 0;
+  uint32_t input_tokens = 0;
+  uint32_t output_tokens = 0;
+  double cost_usd = 0;
+  double latency_ms = 0;
+  std::string_view error;
+  std::string_view route;
+  bool downgraded = false;
+  std::string_view decisions;  // compact traces (runtime/trace_codec.hpp)
+};
+
+/// A closed step's record, encoded when the step closed (encode_step_parts): its JSON
+/// document still open (no closing brace: the paid calls and the continuation go in
+/// when it is written) and its compact decision traces, with their separator, apart.
+struct encoded_step {
+  uint32_t step = 0;
+  std::string document;
+  std::string traces;
+  std::string output;  // the step's output: a continuation leaves out a next input equal to it
 };
 
 /// One run's checkpoint, encoded and ready to be written with others in one batch
@@ -162,6 +196,12 @@ class checkpoint_store {
                                      const std::vector<ledger_entry>& calls,
                                      std::optional<uint32_t> drop_steps_from = std::nullopt,
                                      bool calls_may_repeat = true);
+  /// prepare_step() from steps encoded when they closed (encode_step_parts).
+  static prepared_write prepare_encoded(const run_checkpoint& state,
+                                        const std::vector<encoded_step>& steps,
+                                        const std::vector<ledger_entry>& calls,
+                                        std::optional<uint32_t> drop_steps_from = std::nullopt,
+                                        bool calls_may_repeat = true);
 
   /// Group commit: several runs' prepared writes in ONE WriteBatch (one WAL append,
   /// one fsync when `sync`). Outcomes come back one per write, in order. A write the
@@ -216,6 +256,8 @@ std::string encode_checkpoint(const run_checkpoint& x);
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error);
 
 std::string encode_step(const step_record& x);
+/// A step record in the two parts prepare_step() puts together (see encoded_step).
+encoded_step encode_step_parts(const step_view& x);
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error);
 
 /// Unix time in milliseconds (system clock).

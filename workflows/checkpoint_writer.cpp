@@ -1,59 +1,80 @@
 #include "workflows/checkpoint_writer.hpp"
 
-#include <vector>
+#include <utility>
 
-#include "caf/all.hpp"
+#include "caf/mailbox_element.hpp"
+#include "caf/make_message.hpp"
 
 namespace switchyard {
 
 namespace {
 
-using flush_atom = caf::atom_constant<caf::atom("ckp_flush")>;
-
-struct writer_state {
-  std::shared_ptr<checkpoint_store> store;
-  std::vector<prepared_write> queued;
-  std::vector<caf::typed_response_promise<std::string>> waiting;  // one per queued write
-  bool flush_sent = false;
-
-  static inline const char* name = "checkpoint_writer";
-};
-
-using writer_actor = caf::stateful_actor<writer_state>;
-
-caf::behavior writer_behavior(writer_actor* self, std::shared_ptr<checkpoint_store> store) {
-  self->state.store = std::move(store);
-  return {
-      [self](prepared_write& write) -> caf::result<std::string> {
-        auto& st = self->state;
-        st.queued.push_back(std::move(write));
-        auto promise = self->make_response_promise<std::string>();
-        st.waiting.push_back(promise);
-        // The flush message queues behind every write already in the mailbox: they
-        // all go into the next batch.
-        if (!st.flush_sent) {
-          st.flush_sent = true;
-          self->send(self, flush_atom::value);
-        }
-        return promise;
-      },
-      [self](flush_atom) {
-        auto& st = self->state;
-        st.flush_sent = false;
-        auto outcomes = st.store->write_group(st.queued);
-        for (size_t i = 0; i < st.waiting.size(); ++i)
-          st.waiting[i].deliver(std::move(outcomes[i].error));
-        st.queued.clear();
-        st.waiting.clear();
-      },
-  };
+void answer(const caf::strong_actor_ptr& to, caf::message_id id, std::string problem) {
+  if (to) to->enqueue(caf::make_mailbox_element(nullptr, id, {}, std::move(problem)), nullptr);
 }
 
 }  // namespace
 
-caf::actor spawn_checkpoint_writer(caf::actor_system& sys,
-                                   std::shared_ptr<checkpoint_store> store) {
-  return sys.spawn<caf::detached>(writer_behavior, std::move(store));
+checkpoint_writer::checkpoint_writer(std::shared_ptr<checkpoint_store> store)
+    : store_(std::move(store)) {
+  thread_ = std::thread{[this] { loop(); }};
+}
+
+checkpoint_writer::~checkpoint_writer() {
+  stop();
+}
+
+void checkpoint_writer::submit(prepared_write write, caf::strong_actor_ptr reply_to,
+                               caf::message_id response_id) {
+  std::unique_lock<std::mutex> lock{mu_};
+  if (stopping_) {
+    lock.unlock();
+    answer(reply_to, response_id, "checkpoint writer: stopped");
+    return;
+  }
+  queued_.push_back(std::move(write));
+  waiting_.push_back({std::move(reply_to), response_id});
+  // Only a thread asleep needs the wake-up (a futex call); a busy one finds the write
+  // when it comes back for the next group.
+  bool wake = idle_;
+  idle_ = false;
+  lock.unlock();
+  if (wake) wake_.notify_one();
+}
+
+void checkpoint_writer::loop() {
+  std::vector<prepared_write> group;
+  std::vector<pending> answers;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{mu_};
+      while (queued_.empty() && !stopping_) {
+        idle_ = true;
+        wake_.wait(lock);
+      }
+      idle_ = false;
+      if (queued_.empty()) return;  // stopping, and everything answered
+      group.swap(queued_);
+      answers.swap(waiting_);
+    }
+    // Every write that queued while the previous group was written: one WriteBatch.
+    auto outcomes = store_->write_group(group);
+    for (size_t i = 0; i < answers.size(); ++i)
+      answer(answers[i].reply_to, answers[i].response_id, std::move(outcomes[i].error));
+    group.clear();
+    answers.clear();
+  }
+}
+
+void checkpoint_writer::stop() {
+  {
+    std::lock_guard<std::mutex> lock{mu_};
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  store_.reset();
 }
 
 }  // namespace switchyard

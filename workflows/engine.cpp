@@ -128,7 +128,7 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   }
   watchdog_ticker_ = sys_.spawn(watchdog_ticker, shared_, watchdog_interval(*shared_));
   if (shared_->store) {
-    shared_->writer = spawn_checkpoint_writer(sys_, shared_->store);
+    shared_->writer = std::make_shared<checkpoint_writer>(shared_->store);
     shared_->resumer = spawn_resumer(sys_, shared_, models_,
                                      std::chrono::milliseconds{cfg_->store.resume_backoff_ms},
                                      std::chrono::milliseconds{cfg_->store.resume_max_backoff_ms});
@@ -152,10 +152,8 @@ engine::~engine() {
   if (shared_->writer) {
     // The writer holds the store open: once it is gone, so is the engine's hold on
     // the database, and whoever opened the store may close (and unlock) it.
-    caf::scoped_actor self{sys_};
-    self->send_exit(shared_->writer, caf::exit_reason::user_shutdown);
-    self->wait_for(shared_->writer);
-    shared_->writer = nullptr;
+    // Run actors still alive share the writer: stopped, it answers them with an error.
+    shared_->writer->stop();
   }
 }
 
@@ -308,6 +306,9 @@ namespace {
 // run that parks is awaited through the resumer until it ends.
 struct durable_batch_state {
   std::vector<std::string> run_ids;  // empty: the run was refused (result already set)
+  std::vector<run_request> starts;   // as written to the store: run and thread ids set
+  std::vector<bool> own_threads;     // the thread was made up for the run
+  int64_t created_ms = 0;
   std::vector<run_result> results;
   size_t next = 0;
   size_t done = 0;
@@ -343,7 +344,10 @@ void launch_next_durable(caf::event_based_actor* self, engine* eng, caf::actor r
     r.detail = caf::to_string(err);
     return r;
   };
-  self->request(eng->spawn_run(), caf::infinite, resume_run_atom::value, run_id)
+  // Checkpoint 0 is written (run_all_durable): the run starts without writing it again.
+  self->request(eng->spawn_run(), caf::infinite, start_recorded_atom::value,
+                std::move(st->starts[index]), static_cast<bool>(st->own_threads[index]),
+                st->created_ms)
       .then(
           [=](run_result& r) {
             if (r.status != run_status::blocked) {
@@ -380,6 +384,8 @@ std::vector<run_result> engine::run_all_durable(std::vector<run_request> request
   auto st = std::make_shared<durable_batch_state>();
   st->results.resize(requests.size());
   st->run_ids.resize(requests.size());
+  st->starts.resize(requests.size());
+  st->own_threads.resize(requests.size());
   std::vector<run_checkpoint> states;
   states.reserve(requests.size());
   auto now = unix_now_ms();
@@ -418,6 +424,8 @@ std::vector<run_result> engine::run_all_durable(std::vector<run_request> request
     c.created_ms = now;
     c.updated_ms = now;
     st->run_ids[i] = c.run_id;
+    st->starts[i] = run_request{c.workflow, c.input, c.thread_id, c.run_id};
+    st->own_threads[i] = c.own_thread;
     states.push_back(std::move(c));
   }
   // Every run is on disk before any starts: a crash now loses none of them.
@@ -438,6 +446,7 @@ std::vector<run_result> engine::run_all_durable(std::vector<run_request> request
   for (const auto& id : st->run_ids)
     if (!id.empty()) ++st->to_do;
   if (st->to_do == 0) return std::move(st->results);
+  st->created_ms = now;
   auto done = st->finished.get_future();
   auto resumer = shared_->resumer;
   sys_.spawn([this, st, window, resumer](caf::event_based_actor* self) {

@@ -23,6 +23,7 @@
 #include "runtime/config.hpp"
 #include "runtime/handoff_log.hpp"
 #include "runtime/supervisor.hpp"
+#include "workflows/checkpoint_writer.hpp"
 #include "workflows/step_watchdog.hpp"
 #include "workflows/trace_packer.hpp"
 #include "workflows/workflow_registry.hpp"
@@ -48,7 +49,7 @@ struct engine_shared {
   trace_packer traces;  // decision traces held by runs in flight
   std::shared_ptr<checkpoint_store> store;  // null: runs live in memory only
   caf::actor resumer;                       // set when there is a store
-  caf::actor writer;                        // group-commit checkpoint writer, with a store
+  std::shared_ptr<checkpoint_writer> writer;  // group commit, with a store
   std::string id_prefix;                    // random per engine, so ids from two processes differ
   std::atomic<uint64_t> next_id{1};
   std::atomic<uint64_t> parked_total{0};  // runs parked as blocked, ever

@@ -131,7 +131,7 @@ struct durable_state {
   uint64_t output_tokens = 0;
   int64_t nano_usd = 0;
   int64_t created_ms = 0;
-  std::vector<step_record> unsaved;
+  std::vector<encoded_step> unsaved;  // encoded as they closed (note_closed)
   std::vector<ledger_entry> unsaved_calls;
   std::map<uint32_t, step_record> replay;  // recorded steps from next_step on
 };
@@ -355,33 +355,6 @@ void routing_to_record(run_actor* self, const step_entry& e, step_record& rec) {
                                         : std::string{e.text.decisions()};
 }
 
-// The public form of a transcript line, copied (for checkpoints, while the run goes on).
-step_record copy_record(run_actor* self, uint32_t step, const step_entry& e) {
-  step_record rec;
-  rec.step = step;
-  rec.kind = e.kind;
-  rec.agent = node_name(self, e.node);
-  if (e.caller >= 0) rec.caller = node_name(self, e.caller);
-  rec.hops = e.hops;
-  rec.output = e.text.output();
-  if (const auto* model = model_of(self, e)) {
-    rec.model = model->id;
-    rec.tier = model->tier;
-  }
-  if (e.extra) {
-    rec.label = e.extra->label;
-    if (!e.model) rec.model = e.extra->model_id;
-  }
-  rec.model_calls = e.model_calls;
-  rec.input_tokens = e.input_tokens;
-  rec.output_tokens = e.output_tokens;
-  rec.cost_usd = e.cost_usd;
-  rec.latency_ms = e.latency_ms;
-  if (e.extra) rec.error = e.extra->error;
-  routing_to_record(self, e, rec);
-  return rec;
-}
-
 // The public form of a transcript line.
 // Filled in place (a step_record is a dozen strings: moving one costs as much as filling).
 void to_record(run_actor* self, uint32_t step, step_entry& e, step_record& rec) {
@@ -433,6 +406,42 @@ void restore_text(run_actor* self, step_entry& e, const std::string& output, ste
 
 // -- durability ---------------------------------------------------------------------
 
+// A transcript line encoded as its checkpoint record, straight from the line (no
+// step_record copy in between).
+encoded_step encode_entry(run_actor* self, uint32_t step, const step_entry& e) {
+  step_view v;
+  v.step = step;
+  v.kind = e.kind;
+  v.agent = node_name(self, e.node);
+  if (e.caller >= 0) v.caller = node_name(self, e.caller);
+  v.hops = e.hops;
+  v.output = e.text.output();
+  if (const auto* model = model_of(self, e)) {
+    v.model = model->id;
+    v.tier = model->tier;
+  }
+  if (e.extra) {
+    v.label = e.extra->label;
+    if (!e.model) v.model = e.extra->model_id;
+    v.error = e.extra->error;
+  }
+  v.model_calls = e.model_calls;
+  v.input_tokens = e.input_tokens;
+  v.output_tokens = e.output_tokens;
+  v.cost_usd = e.cost_usd;
+  v.latency_ms = e.latency_ms;
+  std::string unpacked;  // a checkpointed run's traces are raw until recorded
+  if (e.text.routed()) {
+    v.route = e.text.route();
+    v.downgraded = e.text.downgraded();
+    if (e.text.packed())
+      v.decisions = unpacked = self->state.shared->traces.unpack(e.text.decisions());
+    else
+      v.decisions = e.text.decisions();
+  }
+  return encode_step_parts(v);
+}
+
 // Queues a closed step's record and its paid calls for the next checkpoint write.
 void note_closed(run_actor* self, uint32_t step, const step_reply& reply) {
   auto& st = self->state;
@@ -442,7 +451,7 @@ void note_closed(run_actor* self, uint32_t step, const step_reply& reply) {
   d.input_tokens += e.input_tokens;
   d.output_tokens += e.output_tokens;
   d.nano_usd += to_nano(e.cost_usd);
-  d.unsaved.push_back(copy_record(self, step, e));
+  d.unsaved.push_back(encode_entry(self, step, e));
   for (size_t i = 0; i < reply.calls.size(); ++i) {
     const auto& c = reply.calls[i];
     if (c.input_tokens + c.output_tokens == 0 && c.cost_usd == 0) continue;  // unpaid
@@ -507,26 +516,29 @@ void save_then(run_actor* self, const run_checkpoint& state, std::optional<uint3
   bool may_repeat = false;
   for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
   auto write =
-      checkpoint_store::prepare_step(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
-  self->request(st.shared->writer, caf::infinite, std::move(write))
-      .await(
-          [self, then](std::string& problem) mutable {
-            auto& st = self->state;
-            if (problem.empty()) {
-              if (st.dur) {
-                st.dur->unsaved.clear();
-                st.dur->unsaved_calls.clear();
-              }
-            } else {
-              spdlog::error("run {}: {}", st.run_id, problem);
-            }
-            then(problem);
-          },
-          [self, then](caf::error& err) mutable {
-            auto problem = "checkpoint writer: " + caf::to_string(err);
-            spdlog::error("run {}: {}", self->state.run_id, problem);
-            then(problem);
-          });
+      checkpoint_store::prepare_encoded(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
+  // Awaited like a request's response, but handed over through the writer's queue: no
+  // request message, no promise on the writer's side (checkpoint_writer.hpp).
+  auto answer_id = self->new_request_id(caf::message_priority::normal).response_id();
+  self->add_awaited_response_handler(
+      answer_id, caf::behavior{[self, then](std::string& problem) mutable {
+                                 auto& st = self->state;
+                                 if (problem.empty()) {
+                                   if (st.dur) {
+                                     st.dur->unsaved.clear();
+                                     st.dur->unsaved_calls.clear();
+                                   }
+                                 } else {
+                                   spdlog::error("run {}: {}", st.run_id, problem);
+                                 }
+                                 then(problem);
+                               },
+                               [self, then](caf::error& err) mutable {
+                                 auto problem = "checkpoint writer: " + caf::to_string(err);
+                                 spdlog::error("run {}: {}", self->state.run_id, problem);
+                                 then(problem);
+                               }});
+  st.shared->writer->submit(std::move(write), caf::strong_actor_ptr{self->ctrl()}, answer_id);
 }
 
 // save_then() of the running state; without a store, then("") at once.
@@ -639,7 +651,7 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
     auto& e = st.steps[step];
     e.latency_ms = static_cast<float>(ms_between(e.began, now));
     set_error(e, "unfinished: the run ended before this step returned");
-    if (st.dur) st.dur->unsaved.push_back(copy_record(self, step, e));
+    if (st.dur) st.dur->unsaved.push_back(encode_entry(self, step, e));
   }
   if (!st.dur) {
     finish_done(self, status, std::move(reason), std::move(detail), std::move(output),
@@ -1179,51 +1191,79 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
   return promise;
 }
 
+// A run written as checkpoint 0 by whoever started it (engine::run_all): its
+// thread, and when.
+struct recorded_start {
+  bool own_thread = false;
+  int64_t created_ms = 0;
+};
+
+caf::result<run_result> start_run(run_actor* self, run_request& req,
+                                  const recorded_start* recorded) {
+  auto& st = self->state;
+  if (st.promise.pending() || st.finished) return caf::make_error(caf::sec::unexpected_message);
+  st.started = clock_type::now();
+  st.promise = run_promise(self, self->make_response_promise());
+  st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
+  st.own_thread = recorded ? recorded->own_thread : req.thread_id.empty();
+  st.thread_id = req.thread_id.empty() ? st.shared->new_id("t") : std::move(req.thread_id);
+  auto promise = st.promise;
+  auto it = st.shared->workflows.find(req.workflow);
+  if (it == st.shared->workflows.end()) {
+    finish(self, run_status::failed, "unknown_workflow",
+           fmt::format("no workflow named '{}' is registered", req.workflow), {});
+    return promise;
+  }
+  st.wf = &it->second;
+  st.start_watch(self->address());
+  st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
+  const auto& g = *st.wf->definition;
+  auto entry = g.index_of(g.entry());
+  // Most runs make about one step per node: one allocation instead of regrowing.
+  st.steps.reserve(std::min<size_t>(g.nodes().size(), 8));
+  if (st.shared->store) {
+    st.dur = std::make_unique<durable_state>();
+    st.dur->input = req.input;
+    st.dur->created_ms = recorded ? recorded->created_ms : unix_now_ms();
+    set_boundary(self, entry, step_kind::node, req.input);
+    if (recorded) {
+      // Checkpoint 0 is on disk already: the first write is the first step's.
+      run_node(self, entry, std::move(req.input), step_kind::node);
+      return promise;
+    }
+    // Checkpoint 0: a run nobody can find after a crash must not start.
+    save_running_then(
+        self, [self, entry, input = std::move(req.input)](const std::string& problem) mutable {
+          if (!problem.empty()) {
+            self->state.dur.reset();
+            finish(self, run_status::failed, reason_write_failed, problem, {});
+            return;
+          }
+          run_node(self, entry, std::move(input), step_kind::node);
+        });
+    return promise;
+  }
+  run_node(self, entry, std::move(req.input), step_kind::node);
+  return promise;
+}
+
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
   self->state.shared = std::move(shared);
   return {
-      [self](run_request& req) -> caf::result<run_result> {
+      [self](run_request& req) { return start_run(self, req, nullptr); },
+      [self](start_recorded_atom, run_request& req, bool own_thread,
+             int64_t created_ms) -> caf::result<run_result> {
         auto& st = self->state;
-        if (st.promise.pending() || st.finished)
-          return caf::make_error(caf::sec::unexpected_message);
-        st.started = clock_type::now();
-        st.promise = run_promise(self, self->make_response_promise());
-        st.run_id = req.run_id.empty() ? st.shared->new_id("r") : std::move(req.run_id);
-        st.own_thread = req.thread_id.empty();
-        st.thread_id = st.own_thread ? st.shared->new_id("t") : std::move(req.thread_id);
-        auto promise = st.promise;
-        auto it = st.shared->workflows.find(req.workflow);
-        if (it == st.shared->workflows.end()) {
-          finish(self, run_status::failed, "unknown_workflow",
-                 fmt::format("no workflow named '{}' is registered", req.workflow), {});
-          return promise;
+        // Without a store, or for a workflow this engine lacks, the resume path knows
+        // what to write (it marks the stored run failed).
+        if (!st.shared->store || req.run_id.empty() || req.thread_id.empty() ||
+            st.shared->workflows.count(req.workflow) == 0) {
+          if (st.promise.pending() || st.finished)
+            return caf::make_error(caf::sec::unexpected_message);
+          return resume_from_store(self, req.run_id);
         }
-        st.wf = &it->second;
-        st.start_watch(self->address());
-        st.shared->ledger.open_thread(st.thread_id, st.wf->settings.thread_budget);
-        const auto& g = *st.wf->definition;
-        auto entry = g.index_of(g.entry());
-        // Most runs make about one step per node: one allocation instead of regrowing.
-        st.steps.reserve(std::min<size_t>(g.nodes().size(), 8));
-        if (st.shared->store) {
-          st.dur = std::make_unique<durable_state>();
-          st.dur->input = req.input;
-          st.dur->created_ms = unix_now_ms();
-          set_boundary(self, entry, step_kind::node, req.input);
-          // Checkpoint 0: a run nobody can find after a crash must not start.
-          save_running_then(self, [self, entry, input = std::move(req.input)](
-                                      const std::string& problem) mutable {
-            if (!problem.empty()) {
-              self->state.dur.reset();
-              finish(self, run_status::failed, reason_write_failed, problem, {});
-              return;
-            }
-            run_node(self, entry, std::move(input), step_kind::node);
-          });
-          return promise;
-        }
-        run_node(self, entry, std::move(req.input), step_kind::node);
-        return promise;
+        recorded_start recorded{own_thread, created_ms};
+        return start_run(self, req, &recorded);
       },
       [self](resume_run_atom, const std::string& run_id) -> caf::result<run_result> {
         auto& st = self->state;

@@ -362,3 +362,50 @@ TEST_CASE("durable: a step record whose decision traces do not decode fails that
   CHECK(bad.reason == "bad_checkpoint");
   CHECK_THAT(bad.detail, Catch::Contains("decision traces do not decode"));
 }
+
+TEST_CASE("durable: a batch writes each run's checkpoint 0 once, before any run starts",
+          "[durable]") {
+  temp_dir dir{"batch"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  std::atomic<size_t> writes{0};
+  store->set_write_hook([&](size_t) {
+    ++writes;
+    return std::string{};
+  });
+  auto registry = ticket_registry();
+  std::vector<run_result> results;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};
+    std::vector<run_request> reqs;
+    for (int i = 0; i < 20; ++i)
+      reqs.push_back({"ticket", "Question " + std::to_string(i) + "?", {}, {}});
+    reqs.push_back({"no-such-workflow", "?", {}, "r-unknown"});
+    results = eng.run_all(std::move(reqs), 4);
+  }
+  store->set_write_hook(nullptr);
+  REQUIRE(results.size() == 21);
+  for (size_t i = 0; i < 20; ++i) {
+    INFO(results[i].run_id << ": " << results[i].reason << " " << results[i].detail);
+    CHECK(results[i].status == run_status::completed);
+    CHECK(results[i].steps.size() == 2);
+    auto loaded = store->load(results[i].run_id);
+    REQUIRE(loaded);
+    REQUIRE(loaded->state);
+    CHECK(loaded->state->status == run_status::completed);
+    CHECK(loaded->state->thread_id == results[i].thread_id);
+    CHECK(loaded->state->own_thread);
+    CHECK(store->steps(results[i].run_id).size() == 2);
+  }
+  // A run of a workflow this engine lacks is marked failed in the store, not left running.
+  CHECK(results[20].status == run_status::failed);
+  auto unknown = store->load("r-unknown");
+  REQUIRE(unknown);
+  REQUIRE(unknown->state);
+  CHECK(unknown->state->status == run_status::failed);
+  // The batch's states in one write, then per run: step 1, then step 2 with the end.
+  // (A run asked to write its own checkpoint 0 again would add one write per run.)
+  CHECK(writes.load() == 1 + 20 * 2 + 1);
+}
