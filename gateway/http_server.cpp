@@ -447,8 +447,8 @@ class session : public std::enable_shared_from_this<session> {
     auto now = std::chrono::steady_clock::now();
     auto idle = std::chrono::milliseconds(server_.options.idle_timeout_ms);
     if (header_pending_ || body_pending_) {
-      auto limit = body_pending_ ? std::chrono::milliseconds(server_.options.read_timeout_ms)
-                                 : idle;
+      auto limit =
+          body_pending_ ? std::chrono::milliseconds(server_.options.read_timeout_ms) : idle;
       std::chrono::steady_clock::time_point since;
       bool busy = false;
       {

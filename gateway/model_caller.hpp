@@ -49,8 +49,8 @@ class model_caller {
  public:
   /// `direct_calls`: start plain calls on the calling thread when the service has a call
   /// core (spawn_model_service's do); false sends every call through the mailbox.
-  model_caller(caf::actor_system& sys, caf::actor model_service,
-               std::chrono::milliseconds timeout, bool direct_calls = true);
+  model_caller(caf::actor_system& sys, caf::actor model_service, std::chrono::milliseconds timeout,
+               bool direct_calls = true);
   /// shutdown()
   ~model_caller();
   model_caller(const model_caller&) = delete;

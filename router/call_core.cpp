@@ -148,8 +148,7 @@ call_core::call_core(std::shared_ptr<const config> config_in, budget_ledger& led
     f.endpoint = endpoint_of(*cfg, m);
     for (const auto& cand : plan_from_catalog(*cfg, m.id).candidates)
       f.catalog_plan.push_back(cfg->find_model(cand.endpoint.model));
-    if (auto it = http_providers.find(m.provider); it != http_providers.end())
-      f.http = &it->second;
+    if (auto it = http_providers.find(m.provider); it != http_providers.end()) f.http = &it->second;
     if (auto it = limiters.find(m.provider); it != limiters.end()) f.limiter = it->second.get();
   }
   for (const auto& [route, ids] : cfg->resilience.fallback) {
@@ -164,8 +163,7 @@ call_core::call_core(std::shared_ptr<const config> config_in, budget_ledger& led
     }
   }
   const bool embedded =
-      std::dynamic_pointer_cast<const embedding_route_classifier>(policy->classifier()) !=
-      nullptr;
+      std::dynamic_pointer_cast<const embedding_route_classifier>(policy->classifier()) != nullptr;
   if (!http_providers.empty() || embedded) http = std::make_unique<http_client>();
   direct_possible_ = http && !embedded && cfg->resilience.cache.path.empty();
 }
@@ -322,47 +320,48 @@ bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requ
   if (observer) observer(model, call->req);
   // `provider` and `model` live in this core and its config, which outlive the client's
   // calls (the destructor shuts the client down first).
-  http->send(
-      provider.endpoint, std::move(built.request), provider.timeouts,
-      [this, call, &provider, &model, hand_over](http_result result) {
-        model_response reply;
-        const std::string& secret = provider.api_key;
-        if (!result.ok()) {
-          auto message = fmt::format("provider '{}': {}", provider.cfg.name, result.failure.message);
-          redact_secret(message, secret);
-          reply.error = make_error(result.failure.kind, std::move(message));
-        } else {
-          reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
-                                          result.headers, result.body, model, call->req.call_id,
-                                          secret);
-        }
-        if (!reply.ok() || !semantic_problem_of(call->req.json_mode, reply).empty()) {
-          hand_over(call, std::move(reply));
-          return;
-        }
-        // What attempt_done, finish_answered and deliver do for such an answer.
-        auto now = clock_type::now();
-        auto t = now_ns();
-        call->breaker->report(call_outcome::success, t, call->probe);
-        reply.usage.cost_usd =
-            call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
-        auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
-        if (call->limiter != nullptr) call->limiter->settle(call->grant, tokens, t);
-        ledger->settle(call->reservation, uint64_t{tokens}, reply.usage.cost_usd);
-        double attempt_ms = std::chrono::duration<double, std::milli>(now - call->received).count();
-        models->record_latency(model, attempt_ms);
-        reply.usage.model_id = model.id;
-        reply.usage.tier = model.tier;
-        reply.usage.downgraded = false;
-        reply.usage.decision = decision_traces{std::move(call->decision)};
-        reply.call_id = call->req.call_id;
-        if (reply.usage.route.empty()) reply.usage.route = std::move(call->route);
-        reply.usage.latency_ms = attempt_ms;
-        direct.answered.fetch_add(1, std::memory_order_relaxed);
-        direct.in_flight.fetch_sub(1, std::memory_order_relaxed);
-        call->requester->enqueue(call->service, call->request_id.response_id(),
-                                 caf::make_message(std::move(reply)), nullptr);
-      });
+  http->send(provider.endpoint, std::move(built.request), provider.timeouts,
+             [this, call, &provider, &model, hand_over](http_result result) {
+               model_response reply;
+               const std::string& secret = provider.api_key;
+               if (!result.ok()) {
+                 auto message =
+                     fmt::format("provider '{}': {}", provider.cfg.name, result.failure.message);
+                 redact_secret(message, secret);
+                 reply.error = make_error(result.failure.kind, std::move(message));
+               } else {
+                 reply = parse_provider_response(provider.cfg, static_cast<int>(result.status),
+                                                 result.headers, result.body, model,
+                                                 call->req.call_id, secret);
+               }
+               if (!reply.ok() || !semantic_problem_of(call->req.json_mode, reply).empty()) {
+                 hand_over(call, std::move(reply));
+                 return;
+               }
+               // What attempt_done, finish_answered and deliver do for such an answer.
+               auto now = clock_type::now();
+               auto t = now_ns();
+               call->breaker->report(call_outcome::success, t, call->probe);
+               reply.usage.cost_usd =
+                   call_cost_usd(model, reply.usage.input_tokens, reply.usage.output_tokens);
+               auto tokens = reply.usage.input_tokens + reply.usage.output_tokens;
+               if (call->limiter != nullptr) call->limiter->settle(call->grant, tokens, t);
+               ledger->settle(call->reservation, uint64_t{tokens}, reply.usage.cost_usd);
+               double attempt_ms =
+                   std::chrono::duration<double, std::milli>(now - call->received).count();
+               models->record_latency(model, attempt_ms);
+               reply.usage.model_id = model.id;
+               reply.usage.tier = model.tier;
+               reply.usage.downgraded = false;
+               reply.usage.decision = decision_traces{std::move(call->decision)};
+               reply.call_id = call->req.call_id;
+               if (reply.usage.route.empty()) reply.usage.route = std::move(call->route);
+               reply.usage.latency_ms = attempt_ms;
+               direct.answered.fetch_add(1, std::memory_order_relaxed);
+               direct.in_flight.fetch_sub(1, std::memory_order_relaxed);
+               call->requester->enqueue(call->service, call->request_id.response_id(),
+                                        caf::make_message(std::move(reply)), nullptr);
+             });
   return true;
 }
 

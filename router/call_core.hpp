@@ -61,8 +61,7 @@ inline size_t catalog_position(const model_config* first, size_t count, const mo
 
 /// The provider's rate-limit keys when they carry secrets of their own (each key is
 /// then an endpoint with its own breaker per model), else null.
-const std::vector<key_rate_limits>* own_secret_keys(const config& cfg,
-                                                    const std::string& provider);
+const std::vector<key_rate_limits>* own_secret_keys(const config& cfg, const std::string& provider);
 
 /// The breaker's endpoint of a model: model x provider x key, where the key is named by
 /// the provider's api_key_env (the secret itself never leaves http_provider). A
@@ -179,7 +178,7 @@ class call_core {
   std::unique_ptr<observed_models> models;
   std::unordered_map<std::string, std::unique_ptr<rate_limiter>> limiters;  // by provider
   std::unordered_map<std::string, http_provider> http_providers;            // by provider name
-  std::unordered_map<std::string, std::string> broken_providers;  // name -> why (bad URL)
+  std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
   std::vector<model_facts> facts;  // per catalog model, same index
   // The models of each `resilience.fallback` route, resolved once; `error` when the
   // route names a model the catalog lacks.

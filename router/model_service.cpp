@@ -433,9 +433,9 @@ fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
   // The call id seeds the jitter: reproducible per call, different across calls.
   const std::string& call_id = c.req ? c.req->call_id : c.call_id;
   uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
-  c.chain = std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank,
-                                             st.breakers, cfg.resilience.retry, c.chain_start,
-                                             seed);
+  c.chain =
+      std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank, st.breakers,
+                                       cfg.resilience.retry, c.chain_start, seed);
   if (c.first_breaker != nullptr) c.chain->adopt_first_attempt(c.first_probe);
   c.first_breaker = nullptr;
   return *c.chain;
@@ -1573,8 +1573,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<call_core> core
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
-      [=](direct_failed_atom, uint64_t id,
-          model_response& reply) -> caf::result<model_response> {
+      [=](direct_failed_atom, uint64_t id, model_response& reply) -> caf::result<model_response> {
         settle_direct_answers(self);
         return adopt_direct_call(self, id, reply);
       },
@@ -1662,8 +1661,8 @@ caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const con
                                std::shared_ptr<const routing_policy> policy,
                                model_request_observer observer) {
   if (!policy) policy = std::make_shared<routing_policy>(cfg);
-  auto core = std::make_shared<call_core>(std::move(cfg), ledger, std::move(policy),
-                                          std::move(observer));
+  auto core =
+      std::make_shared<call_core>(std::move(cfg), ledger, std::move(policy), std::move(observer));
   auto service = sys.spawn(model_service, core);
   register_call_core(service, core);
   return service;

@@ -37,8 +37,9 @@ struct direct_call_fixture {
   std::unique_ptr<gateway::model_caller> mailbox;  // every call through the actor
   int next_id = 0;
 
-  explicit direct_call_fixture(const std::string& script_text,
-                               const std::string& resilience = R"({"retry": {"max_attempts": 1}})") {
+  explicit direct_call_fixture(
+      const std::string& script_text,
+      const std::string& resilience = R"({"retry": {"max_attempts": 1}})") {
     std::string error;
     auto script = parse_stub_script(json::parse(script_text), error);
     INFO(error);
@@ -58,7 +59,8 @@ struct direct_call_fixture {
          "capabilities": ["json_mode", "tools"]},
         {"id": "gpt-small", "provider": "oa", "tier": "local", "price_in_per_mtok": 1,
          "price_out_per_mtok": 1, "context_window": 16, "residency": "local"}],
-      "resilience": )" + resilience + "}";
+      "resilience": )" +
+                       resilience + "}";
     auto loaded = parse_config_text(text, "direct-call-test");
     INFO(loaded.message());
     REQUIRE(loaded.ok());
@@ -105,8 +107,7 @@ model_request request_for(const std::string& model, const std::string& tier) {
 
 // Everything of an answer but its id and latency, which differ per call.
 void check_same_answer(const model_response& a, const model_response& b) {
-  INFO(a.error.kind << ": " << a.error.message << " / " << b.error.kind << ": "
-                    << b.error.message);
+  INFO(a.error.kind << ": " << a.error.message << " / " << b.error.kind << ": " << b.error.message);
   CHECK(a.ok() == b.ok());
   CHECK(a.error.kind == b.error.kind);
   CHECK(a.text == b.text);
@@ -175,9 +176,10 @@ TEST_CASE("direct calls: the caller's thread decides and answers as the model se
 TEST_CASE("direct calls: a failed attempt is taken over by the model service",
           "[gateway][direct]") {
   SECTION("a server error is retried by the service and the trace says so") {
-    direct_call_fixture f{R"({"models": {"gpt-a": {"sequence": [{"behaviour": "server_error",
+    direct_call_fixture f{
+        R"({"models": {"gpt-a": {"sequence": [{"behaviour": "server_error",
                                                                   "times": 1}]}}})",
-                          R"({"retry": {"max_attempts": 2, "base_delay_ms": 1, "max_delay_ms": 5}})"};
+        R"({"retry": {"max_attempts": 2, "base_delay_ms": 1, "max_delay_ms": 5}})"};
     auto r = f.call(*f.direct, request_for("gpt-a", ""));
     INFO(r.error.message);
     REQUIRE(r.ok());
