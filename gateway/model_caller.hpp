@@ -20,8 +20,9 @@
 // expire. A call ends exactly once: its answer, an error from CAF (service gone), or its
 // deadline, whichever comes first; what arrives later is dropped.
 //
-// Handlers run on CAF worker threads (answers, stream events) or the sweep thread
-// (deadlines), one at a time per call, and must not block.
+// Handlers run on CAF worker threads (answers, stream events), the HTTP client's thread
+// (plain calls' answers) or the sweep thread (deadlines), one at a time per call, and
+// must not block.
 
 #include <chrono>
 #include <cstddef>
