@@ -3,15 +3,13 @@
 // server (gateway/http_server) calls handle() on an I/O thread; handle() parses,
 // authenticates and validates there (microseconds), then hands the work to CAF:
 //
-//   model calls: a short-lived event-based actor per call (the "call bridge") sends
-//   the model_request to the model service with request().then(), receives the
-//   stream_delta messages the service sends the requester, and answers through the
-//   response channel, which posts to the connection's strand. No thread ever blocks
-//   on an answer: no scoped_actor, no function_view. Spawning the bridge costs a few
-//   microseconds and ~1 KB while the call is in flight; one per connection would save
-//   the spawn but needs routing of answers to the right request, for no gain here.
+//   model calls: through gateway/model_caller, which starts a plain call right here
+//   on the I/O thread (the model service's call core: route, budget, rate limit,
+//   breaker, the provider request on the HTTP client) and puts any other call into
+//   the model service's mailbox; answers come back on the thread that makes them and
+//   go out through the response channel. No thread ever blocks on an answer.
 //
-//   workflow runs: the same shape around a run actor from engine::spawn_run().
+//   workflow runs and /metrics: a short-lived actor around request().then().
 //
 // Thread-safe: handle() may run on several I/O threads at once. The state bridges
 // share (metrics, audit, keys, the runs table) is owned jointly, so an actor still
@@ -47,6 +45,9 @@ struct gateway_parts {
   /// Called with the run id when a run started here returns its result (e.g. to drop
   /// the support swarm's per-run vault and call log); may be empty.
   std::function<void(const std::string& run_id)> on_run_end;
+  /// Start plain model calls on the I/O thread (gateway/model_caller); false sends
+  /// every call through the model service's mailbox (tests compare the two).
+  bool direct_model_calls = true;
 };
 
 class gateway_service {

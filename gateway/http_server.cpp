@@ -291,7 +291,23 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void read_body() {
-    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    bool answer_pending = false;
+    {
+      std::lock_guard<std::mutex> lock{direct_mu_};
+      answer_pending = responding_;
+    }
+    auto body_timeout = std::chrono::milliseconds(server_.options.read_timeout_ms);
+    if (answer_pending) {
+      // The header came while the previous answer is still being made: the body's
+      // deadline starts when that answer has gone out (idle_check), so a slow answer
+      // never costs the client its connection, and the answer, before it was written.
+      body_pending_ = true;
+      stream_.expires_never();
+      auto due = std::chrono::steady_clock::now() + body_timeout;
+      if (!idle_timer_armed_ || idle_due_ > due) arm_idle_check(due);
+    } else {
+      stream_.expires_after(body_timeout);
+    }
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -299,6 +315,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void on_read_error(beast::error_code ec) {
     header_pending_ = false;
+    body_pending_ = false;
     {
       // A read armed early failed while a response is still pending: that response
       // goes out first (release_held handles the error after it).
@@ -342,6 +359,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void on_read(beast::error_code ec) {
     if (ec) return on_read_error(ec);
+    body_pending_ = false;
     stream_.expires_never();
     auto req = parser_->release();
     bool keep_alive = req.keep_alive();
@@ -408,12 +426,17 @@ class session : public std::enable_shared_from_this<session> {
 
   // The deadline of a read armed early (read_header(true)), checked by one timer per
   // connection that re-arms itself: idle_timeout_ms after the last response went out,
-  // unless the next header has arrived or a response is pending again. Closing the
-  // socket ends the read, as the stream's own deadline would.
+  // unless the next header has arrived or a response is pending again; for a body
+  // whose header came while a response was pending (read_body), read_timeout_ms after
+  // that response went out. Closing the socket ends the read, as the stream's own
+  // deadline would. Re-arming earlier supersedes the wait already armed.
   void arm_idle_check(std::chrono::steady_clock::time_point at) {
     idle_timer_armed_ = true;
+    idle_due_ = at;
     idle_timer_.expires_at(at);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    auto generation = ++idle_generation_;
+    idle_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (generation != self->idle_generation_) return;  // superseded by a later arming
       self->idle_timer_armed_ = false;
       if (!ec) self->idle_check();
     });
@@ -423,7 +446,9 @@ class session : public std::enable_shared_from_this<session> {
     if (closed_) return;
     auto now = std::chrono::steady_clock::now();
     auto idle = std::chrono::milliseconds(server_.options.idle_timeout_ms);
-    if (header_pending_) {
+    if (header_pending_ || body_pending_) {
+      auto limit =
+          body_pending_ ? std::chrono::milliseconds(server_.options.read_timeout_ms) : idle;
       std::chrono::steady_clock::time_point since;
       bool busy = false;
       {
@@ -432,9 +457,10 @@ class session : public std::enable_shared_from_this<session> {
         since = idle_since_;
       }
       if (!busy) {
-        if (now >= since + idle) return close();
-        return arm_idle_check(since + idle);
+        if (now >= since + limit) return close();
+        return arm_idle_check(since + limit);
       }
+      return arm_idle_check(now + std::min(idle, limit));
     }
     arm_idle_check(now + idle);
   }
@@ -527,7 +553,10 @@ class session : public std::enable_shared_from_this<session> {
   std::string remote_;
   bool writing_ = false;
   bool header_pending_ = false;  // a read armed early waits for a header
+  bool body_pending_ = false;    // a body whose header came while a response was pending
   bool idle_timer_armed_ = false;
+  std::chrono::steady_clock::time_point idle_due_;
+  uint64_t idle_generation_ = 0;
   net::steady_timer idle_timer_;
   bool streaming_ = false;
   bool response_done_ = false;

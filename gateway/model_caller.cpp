@@ -1,6 +1,7 @@
 #include "gateway/model_caller.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "caf/actor_companion.hpp"
 #include "caf/all.hpp"
 #include "caf/scoped_execution_unit.hpp"
+#include "router/call_core.hpp"
 
 namespace switchyard::gateway {
 
@@ -42,6 +44,8 @@ struct model_caller::impl {
   caf::actor service;
   caf::actor companion;
   std::chrono::milliseconds timeout;
+  std::shared_ptr<call_core> direct;  // null: every call goes through the mailbox
+  std::atomic<uint64_t> direct_started{0};
 
   mutable std::mutex mu;
   std::map<uint64_t, std::shared_ptr<pending_call>> calls;  // by request id: oldest first
@@ -150,11 +154,12 @@ struct model_caller::impl {
 };
 
 model_caller::model_caller(caf::actor_system& sys, caf::actor model_service,
-                           std::chrono::milliseconds timeout)
+                           std::chrono::milliseconds timeout, bool direct_calls)
     : impl_(std::make_unique<impl>()) {
   impl_->sys = &sys;
   impl_->service = std::move(model_service);
   impl_->timeout = timeout;
+  if (direct_calls) impl_->direct = call_core_of(impl_->service);
   impl_->companion = sys.spawn<caf::actor_companion>();
   auto* self = impl_.get();
   // The handler runs under the companion's shared lock; shutdown() takes it exclusively
@@ -184,9 +189,20 @@ void model_caller::call(model_request request, std::shared_ptr<model_call_handle
   }
   // A request from the companion: the service's answer comes back to it with this id.
   auto mid = caf::make_message_id(caf::normal_message_priority_constant{}, id);
+  auto requester = caf::actor_cast<caf::strong_actor_ptr>(impl_->companion);
+  if (impl_->direct) {
+    auto service = caf::actor_cast<caf::strong_actor_ptr>(impl_->service);
+    if (impl_->direct->try_direct(request, requester, mid, service)) {
+      impl_->direct_started.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
   caf::actor_cast<caf::abstract_actor*>(impl_->service)
-      ->enqueue(caf::actor_cast<caf::strong_actor_ptr>(impl_->companion), mid,
-                caf::make_message(std::move(request)), nullptr);
+      ->enqueue(std::move(requester), mid, caf::make_message(std::move(request)), nullptr);
+}
+
+uint64_t model_caller::direct_calls() const {
+  return impl_->direct_started.load(std::memory_order_relaxed);
 }
 
 size_t model_caller::in_flight() const {

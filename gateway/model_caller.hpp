@@ -7,14 +7,22 @@
 // way in and none on the way back, where the per-call bridge actor it replaces cost a
 // spawn, a hand-off to the bridge, one from the bridge to the service and one back.
 //
+// A plain call (see router/call_core.hpp) does not go through the mailbox at all: the
+// calling thread (the gateway's I/O thread) routes it, reserves its budget and rate
+// limit, asks its breaker and sends it on the HTTP client itself, with the model
+// service's call core; the answer comes back to the companion from the HTTP client's
+// thread. Such a call wakes no CAF worker. Any other call, and a plain call whose
+// attempt failed, is the model service's as before.
+//
 // Nothing ever blocks: no scoped_actor, no function_view. Deadlines (the gateway's
 // request_timeout_ms) are kept by a sweep thread that wakes every timeout/10 (at most
 // 100 ms): calls share one timeout, so the oldest call in flight is always the next to
 // expire. A call ends exactly once: its answer, an error from CAF (service gone), or its
 // deadline, whichever comes first; what arrives later is dropped.
 //
-// Handlers run on CAF worker threads (answers, stream events) or the sweep thread
-// (deadlines), one at a time per call, and must not block.
+// Handlers run on CAF worker threads (answers, stream events), the HTTP client's thread
+// (plain calls' answers) or the sweep thread (deadlines), one at a time per call, and
+// must not block.
 
 #include <chrono>
 #include <cstddef>
@@ -40,8 +48,10 @@ class model_call_handler {
 
 class model_caller {
  public:
-  model_caller(caf::actor_system& sys, caf::actor model_service,
-               std::chrono::milliseconds timeout);
+  /// `direct_calls`: start plain calls on the calling thread when the service has a call
+  /// core (spawn_model_service's do); false sends every call through the mailbox.
+  model_caller(caf::actor_system& sys, caf::actor model_service, std::chrono::milliseconds timeout,
+               bool direct_calls = true);
   /// shutdown()
   ~model_caller();
   model_caller(const model_caller&) = delete;
@@ -52,6 +62,8 @@ class model_caller {
   void call(model_request request, std::shared_ptr<model_call_handler> handler);
 
   size_t in_flight() const;
+  /// Calls started on the calling thread (see above) since this caller was made.
+  uint64_t direct_calls() const;
 
   /// Stops taking answers and the sweep thread; calls still in flight are dropped
   /// without an answer (their handlers are released). Idempotent.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "caf/all.hpp"
+#include "router/call_core.hpp"
 #include "router/cascade.hpp"
 #include "router/circuit_breaker.hpp"
 #include "router/cost.hpp"
@@ -55,109 +56,6 @@ uint32_t to_ms(clock_time t) {
   if (ms == 0 && t.count() > 0) ms = 1;
   return static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, UINT32_MAX));
 }
-
-// The provider's rate-limit keys when they carry secrets of their own (each key is
-// then an endpoint with its own breaker per model), else null.
-const std::vector<key_rate_limits>* own_secret_keys(const config& cfg,
-                                                    const std::string& provider) {
-  auto it = cfg.resilience.rate_limits.find(provider);
-  if (it == cfg.resilience.rate_limits.end() || !keys_have_own_secrets(&it->second)) return nullptr;
-  const provider_config* p = cfg.find_provider(provider);
-  return p != nullptr && p->is_http() ? &it->second : nullptr;
-}
-
-// The breaker's endpoint of a model: model x provider x key, where the key is named by
-// the provider's api_key_env (the secret itself never leaves http_provider). A provider
-// whose keys have their own secrets has one endpoint per key (key_endpoint); this one
-// then names none.
-endpoint_id endpoint_of(const config& cfg, const model_config& m) {
-  if (own_secret_keys(cfg, m.provider) != nullptr) return endpoint_id{m.id, m.provider, ""};
-  const provider_config* p = cfg.find_provider(m.provider);
-  return endpoint_id{m.id, m.provider, p != nullptr ? p->api_key_env : std::string{}};
-}
-
-endpoint_id key_endpoint(const model_config& m, const std::string& key_name) {
-  return endpoint_id{m.id, m.provider, key_name};
-}
-
-// The position of `m` in the catalog array [first, first + count), or catalog_npos for a
-// model of another config (a routing policy may have been built from its own copy).
-constexpr size_t catalog_npos = static_cast<size_t>(-1);
-size_t catalog_position(const model_config* first, size_t count, const model_config* m) {
-  return m >= first && m < first + count ? static_cast<size_t>(m - first) : catalog_npos;
-}
-
-// Endpoint health for the policy: a model is down when all its endpoints' breakers
-// are open (one endpoint, or one per key). Observed latency per model (exponentially
-// weighted) feeds the latency-class filter and tie-breaks.
-class observed_models final : public model_health {
- public:
-  // Looks every model's breakers up once: the policy asks for each candidate model on
-  // every call, and the registry's references are stable. Kept per catalog position:
-  // a model of another config (a policy built from its own copy) has no breakers here.
-  observed_models(const config& cfg, breaker_registry& breakers)
-      : catalog_(cfg.models.data()),
-        breakers_of_(cfg.models.size()),
-        latency_(cfg.models.size(), -1) {
-    for (size_t i = 0; i < cfg.models.size(); ++i) {
-      const model_config& m = cfg.models[i];
-      auto& list = breakers_of_[i];
-      if (const auto* keys = own_secret_keys(cfg, m.provider)) {
-        for (const auto& k : *keys) list.push_back(&breakers.get(key_endpoint(m, k.key)));
-      } else {
-        list.push_back(&breakers.get(endpoint_of(cfg, m)));
-      }
-    }
-  }
-  /// The clock healthy() reads: the model service sets it once per routing decision
-  /// instead of reading the clock for every candidate model.
-  void set_now(clock_time now) { now_ = now; }
-  bool healthy(const model_config& m) const override {
-    size_t i = index_of(m);
-    if (i == npos) return true;
-    for (const auto* b : breakers_of_[i])
-      if (b->state(now_) != breaker_state::open) return true;
-    return false;
-  }
-  /// Until one of the model's endpoints admits again; 0 when one does now.
-  clock_time open_remaining(const model_config& m, clock_time now) const {
-    size_t i = index_of(m);
-    if (i == npos) return clock_time{0};
-    clock_time soonest = clock_time::max();
-    for (const auto* b : breakers_of_[i]) soonest = std::min(soonest, b->open_remaining(now));
-    return soonest == clock_time::max() ? clock_time{0} : soonest;
-  }
-  /// The one breaker of a model whose provider has no per-key secrets.
-  shared_breaker& only_breaker(const model_config& m) {
-    return *breakers_of_.at(index_of(m)).front();
-  }
-  /// The breaker of key `index` of a model whose provider has per-key secrets.
-  shared_breaker& key_breaker(const model_config& m, size_t index) {
-    return *breakers_of_.at(index_of(m)).at(index);
-  }
-  double observed_latency_ms(const model_config& m) const override {
-    size_t i = index_of(m);
-    return i == npos ? -1 : latency_[i];  // -1 until a latency was recorded
-  }
-  void record_latency(const model_config& m, double ms) {
-    size_t i = index_of(m);
-    if (i == npos) return;
-    if (latency_[i] < 0)
-      latency_[i] = ms;
-    else
-      latency_[i] += 0.2 * (ms - latency_[i]);
-  }
-
- private:
-  static constexpr size_t npos = catalog_npos;
-  size_t index_of(const model_config& m) const {
-    return catalog_position(catalog_, breakers_of_.size(), &m);
-  }
-  const model_config* catalog_;
-  std::vector<std::vector<shared_breaker*>> breakers_of_;
-  std::vector<double> latency_;
-  clock_time now_{0};
-};
 
 struct service_counters {
   uint64_t calls = 0;
@@ -297,16 +195,17 @@ struct due_later {
 };
 
 struct model_service_state {
+  // Routing, health, breakers, rate limiters, HTTP providers and client: shared with
+  // callers that start plain calls themselves (router/call_core.hpp). The members below
+  // point into it.
+  std::shared_ptr<call_core> core;
   std::shared_ptr<const config> cfg;
   budget_ledger* ledger = nullptr;
   std::shared_ptr<const routing_policy> policy;
   model_request_observer observer;  // audit hook; may be empty
-  std::unique_ptr<breaker_registry> breakers;
-  std::unique_ptr<observed_models> models;
-  std::unordered_map<std::string, std::unique_ptr<rate_limiter>> limiters;  // by provider
-  std::unordered_map<std::string, sim_provider> sims;                       // by provider name
-  std::unordered_map<std::string, http_provider> http_providers;            // by provider name
-  std::unordered_map<std::string, std::string> broken_providers;            // name -> why (bad URL)
+  breaker_registry* breakers = nullptr;
+  observed_models* models = nullptr;
+  std::unordered_map<std::string, sim_provider> sims;  // by provider name
   // What serves each catalog model (index: its position in cfg->models), from the
   // maps above, looked up once: an attempt does no string-keyed lookup.
   struct provider_binding {
@@ -316,23 +215,6 @@ struct model_service_state {
     sim_provider* sim = nullptr;
   };
   std::vector<provider_binding> served_by;
-  // What a call needs to know of each catalog model (same index), resolved once: its
-  // tier's rank, its endpoint, and its fallback candidates along the catalog.
-  struct model_facts {
-    int tier_rank = -1;
-    bool per_key = false;  // the provider's keys have their own secrets (own_secret_keys)
-    bool broken = false;   // the provider could not be set up (broken_providers)
-    endpoint_id endpoint;  // endpoint_of()
-    std::vector<const model_config*> catalog_plan;  // plan_from_catalog(), in its order
-  };
-  std::vector<model_facts> facts;
-  // The models of each `resilience.fallback` route, resolved once; `error` when the
-  // route names a model the catalog lacks (plan_route()'s message).
-  struct route_models {
-    std::vector<const model_config*> models;
-    std::string error;
-  };
-  std::unordered_map<std::string, route_models> fallback_routes;
   // The classifier when it routes on an embeddings service (router.embeddings): the
   // prompt's embedding is awaited as a message before the call is routed.
   std::shared_ptr<const embedding_route_classifier> embedded;
@@ -344,8 +226,8 @@ struct model_service_state {
   wall_clock_source cache_clock;
   std::unique_ptr<embedding_encoder> cache_encoder;
   std::unique_ptr<response_cache> cache;
-  // Created only when the config has an HTTP provider: its I/O thread is not free.
-  std::unique_ptr<http_client> http;
+  // The core's; null when the config has no HTTP provider (its I/O thread is not free).
+  http_client* http = nullptr;
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
   uint64_t next_call = 0;
@@ -375,10 +257,12 @@ using service_actor = caf::stateful_actor<model_service_state>;
 model_service_state::provider_binding binding_for(model_service_state& st,
                                                   const std::string& provider) {
   model_service_state::provider_binding b;
-  if (auto it = st.limiters.find(provider); it != st.limiters.end()) b.limiter = it->second.get();
-  if (auto it = st.http_providers.find(provider); it != st.http_providers.end())
+  auto& core = *st.core;
+  if (auto it = core.limiters.find(provider); it != core.limiters.end())
+    b.limiter = it->second.get();
+  if (auto it = core.http_providers.find(provider); it != core.http_providers.end())
     b.http = &it->second;
-  if (auto it = st.broken_providers.find(provider); it != st.broken_providers.end())
+  if (auto it = core.broken_providers.find(provider); it != core.broken_providers.end())
     b.broken = &it->second;
   if (auto it = st.sims.find(provider); it != st.sims.end()) b.sim = &it->second;
   return b;
@@ -398,9 +282,8 @@ size_t catalog_index(const model_service_state& st, const model_config* m) {
 }
 
 // The facts of a model a call holds: every one of them comes from st.cfg (plan_for).
-const model_service_state::model_facts& facts_of(const model_service_state& st,
-                                                 const model_config& m) {
-  return st.facts[catalog_index(st, &m)];
+const model_facts& facts_of(const model_service_state& st, const model_config& m) {
+  return st.core->facts[catalog_index(st, &m)];
 }
 
 model_response error_response(const model_request& req, std::string kind, std::string message) {
@@ -426,16 +309,6 @@ std::chrono::milliseconds since_start(const model_service_state& st) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - st.started);
 }
 
-// Empty output, or JSON that does not parse when JSON was asked: the endpoint answered
-// but the answer is unusable. Returns why, or "" when the answer is fine.
-std::string semantic_problem_of(bool json_mode, const model_response& reply) {
-  if (!reply.ok()) return {};
-  if (reply.text.empty() && reply.tool_calls.empty()) return "empty output";
-  if (json_mode && reply.tool_calls.empty() && !nlohmann::json::accept(reply.text))
-    return "unparseable JSON although json_mode was asked";
-  return {};
-}
-
 // The candidates of a call: the routed model first, then fallbacks the policy judged
 // eligible for this very request (a health verdict is fine: breakers decide at call
 // time). A pinned model has no fallbacks: the caller asked for that model. Fills
@@ -443,41 +316,12 @@ std::string semantic_problem_of(bool json_mode, const model_response& reply) {
 // returns why no plan could be made, or "".
 std::string plan_for(const model_service_state& st, const model_request& req,
                      const routing_decision& decision, call_state& c) {
-  const config& cfg = *st.cfg;
-  c.models.clear();
-  const model_config* routed = decision.model;
-  if (catalog_index(st, routed) == catalog_npos) routed = cfg.find_model(routed->id);
-  auto route = req.model.empty() ? st.fallback_routes.find(decision.route) : st.fallback_routes.end();
-  if (routed == nullptr)
-    return req.model.empty() && route == st.fallback_routes.end()
-               ? "no model '" + decision.model->id + "' in the catalog"
-               : "route names model '" + decision.model->id + "', which is not in the catalog";
-  const std::vector<const model_config*>* fallbacks = nullptr;
-  if (req.model.empty()) {
-    if (route != st.fallback_routes.end()) {
-      if (!route->second.error.empty()) return route->second.error;
-      fallbacks = &route->second.models;
-    } else {
-      fallbacks = &facts_of(st, *routed).catalog_plan;
-    }
-  }
-  c.models.push_back(routed);
-  if (fallbacks != nullptr) {
-    for (const model_config* m : *fallbacks) {
-      if (m == routed || facts_of(st, *m).broken) continue;
-      bool eligible = false;
-      for (const auto& note : decision.trace.candidates)
-        if (note.model == m && (note.filtered_by == candidate_filter::none ||
-                                note.filtered_by == candidate_filter::health))
-          eligible = true;
-      if (eligible) c.models.push_back(m);
-    }
-  }
-  // The policy ranked the target tier in its own config; the same one as ours, mostly.
-  int target = &st.policy->catalog() == &cfg ? decision.target_rank
-                                             : cfg.tier_rank(decision.trace.target_tier);
-  c.requested_tier_rank = target >= 0 ? target : facts_of(st, *routed).tier_rank;
-  return {};
+  call_plan plan;
+  plan.models = std::move(c.models);
+  auto error = st.core->plan_for(req, decision, plan);
+  c.models = std::move(plan.models);
+  c.requested_tier_rank = plan.requested_tier_rank;
+  return error;
 }
 
 // The decision trace with what resilience did, under key "resilience". Left out when
@@ -589,9 +433,9 @@ fallback_chain& chain_of(model_service_state& st, uint64_t key, call_state& c) {
   // The call id seeds the jitter: reproducible per call, different across calls.
   const std::string& call_id = c.req ? c.req->call_id : c.call_id;
   uint64_t seed = std::hash<std::string>{}(call_id) ^ (key * 0x9E3779B97F4A7C15ull);
-  c.chain = std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank,
-                                             st.breakers.get(), cfg.resilience.retry, c.chain_start,
-                                             seed);
+  c.chain =
+      std::make_unique<fallback_chain>(std::move(candidates), c.requested_tier_rank, st.breakers,
+                                       cfg.resilience.retry, c.chain_start, seed);
   if (c.first_breaker != nullptr) c.chain->adopt_first_attempt(c.first_probe);
   c.first_breaker = nullptr;
   return *c.chain;
@@ -896,8 +740,8 @@ void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
 // Keys of a per-key provider whose secret variable is unset: never granted.
 key_mask unusable_keys(const model_service_state& st, const std::string& provider) {
   key_mask out = 0;
-  auto hp = st.http_providers.find(provider);
-  if (hp == st.http_providers.end()) return out;
+  auto hp = st.core->http_providers.find(provider);
+  if (hp == st.core->http_providers.end()) return out;
   for (size_t i = 0; i < hp->second.keys.size(); ++i)
     if (!hp->second.keys[i].unusable.empty()) out |= key_bit(i);
   return out;
@@ -986,6 +830,48 @@ void settle_direct_answers(service_actor* self) {
     ++st.counters.answered;
     st.calls.erase(it);
   }
+}
+
+// A call a caller's thread started itself (call_core::try_direct) whose attempt ended
+// without a usable answer: this service takes it over as if it had started it, its
+// chainless first attempt out, and handles that attempt's outcome as usual (retries,
+// fallbacks, breakers, semantic failures). Counted as a call and an attempt already
+// (call_core::direct).
+caf::result<model_response> adopt_direct_call(service_actor* self, uint64_t id,
+                                              model_response& reply) {
+  auto& st = self->state;
+  auto d = st.core->take_handed_over(id);
+  if (!d) {
+    model_response unknown;
+    unknown.call_id = reply.call_id;
+    unknown.error = make_error("server_error", "model service: no direct call to take over");
+    return unknown;
+  }
+  auto key = st.next_call++;
+  auto& c = st.calls.try_emplace(key).first->second;
+  c.requester = caf::actor_cast<caf::actor>(self->current_sender());
+  c.promise = self->make_response_promise();
+  c.received = d->received;
+  c.prompt_tokens = d->prompt_tokens;
+  c.cls = d->cls;
+  c.req = std::make_unique<model_request>(std::move(d->req));
+  c.route = std::move(d->route);
+  c.decision = std::move(d->decision);
+  c.models = std::move(d->plan.models);
+  c.requested_tier_rank = d->plan.requested_tier_rank;
+  c.chain_start = d->chain_start;
+  c.first_breaker = d->breaker;
+  c.first_probe = d->probe;
+  c.seq = 1;  // as pump() sets it for the first attempt
+  c.candidate = 0;
+  c.account = std::move(d->account);
+  c.limiter = d->limiter;
+  c.grant = d->grant;
+  c.reserved = true;
+  c.reservation = d->reservation;
+  auto promise = c.promise;
+  attempt_done(self, key, std::move(reply));
+  return promise;
 }
 
 // On the HTTP client's thread: when `reply` is a usable answer, does what attempt_done,
@@ -1457,8 +1343,7 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
                       budget_left(st.ledger->usage(c.req->ctx.thread_id, c.account)),
                       c.guess.get()};
   const auto now = now_ns();  // the breakers' verdicts and the retry budget's start
-  st.models->set_now(now);
-  auto decision = st.policy->decide(input, *st.models);
+  auto decision = st.core->decide(input, now);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
     auto resp = error_response(*c.req, kinds[static_cast<int>(decision.outcome)],
@@ -1617,63 +1502,21 @@ std::unique_ptr<embedding_encoder> cache_encoder_for(const model_service_state& 
   return std::make_unique<hashed_bag_of_words_encoder>(256);
 }
 
-caf::behavior model_service(service_actor* self, std::shared_ptr<const config> cfg,
-                            budget_ledger* ledger, std::shared_ptr<const routing_policy> policy,
-                            model_request_observer observer) {
+caf::behavior model_service(service_actor* self, std::shared_ptr<call_core> core) {
   auto& st = self->state;
-  st.observer = std::move(observer);
-  st.cfg = std::move(cfg);
-  st.ledger = ledger;
-  st.policy = std::move(policy);
-  st.breakers = std::make_unique<breaker_registry>(st.cfg->resilience.breaker);
-  st.models = std::make_unique<observed_models>(*st.cfg, *st.breakers);
-  for (const auto& [provider, keys] : st.cfg->resilience.rate_limits) {
-    std::vector<key_limits> limits;
-    for (const auto& k : keys)
-      limits.push_back(key_limits{k.key, k.requests_per_minute, k.tokens_per_minute});
-    st.limiters.emplace(provider, std::make_unique<rate_limiter>(std::move(limits), now_ns()));
-  }
-  for (const auto& p : st.cfg->providers) {
+  st.core = std::move(core);
+  st.observer = st.core->observer;
+  st.cfg = st.core->cfg;
+  st.ledger = st.core->ledger;
+  st.policy = st.core->policy;
+  st.breakers = st.core->breakers.get();
+  st.models = st.core->models.get();
+  for (const auto& p : st.cfg->providers)
     if (p.kind == "sim") st.sims.emplace(p.name, sim_provider{p.seed});
-    if (!p.is_http()) continue;
-    std::string error;
-    auto keys = st.cfg->resilience.rate_limits.find(p.name);
-    if (auto hp = make_http_provider(
-            p, error, keys == st.cfg->resilience.rate_limits.end() ? nullptr : &keys->second)) {
-      if (!hp->unusable.empty()) spdlog::error("model service: {}", hp->unusable);
-      for (const auto& k : hp->keys)
-        if (!k.unusable.empty()) spdlog::error("model service: {}", k.unusable);
-      st.http_providers.emplace(p.name, std::move(*hp));
-    } else {
-      spdlog::error("model service: {}", error);
-      st.broken_providers.emplace(p.name, error);
-    }
-  }
   for (const auto& m : st.cfg->models) st.served_by.push_back(binding_for(st, m.provider));
-  for (size_t i = 0; i < st.cfg->models.size(); ++i) {
-    const model_config& m = st.cfg->models[i];
-    auto& facts = st.facts.emplace_back();
-    facts.tier_rank = st.cfg->tier_rank(m.tier);
-    facts.per_key = own_secret_keys(*st.cfg, m.provider) != nullptr;
-    facts.broken = st.served_by[i].broken != nullptr;
-    facts.endpoint = endpoint_of(*st.cfg, m);
-    for (const auto& cand : plan_from_catalog(*st.cfg, m.id).candidates)
-      facts.catalog_plan.push_back(st.cfg->find_model(cand.endpoint.model));
-  }
-  for (const auto& [route, ids] : st.cfg->resilience.fallback) {
-    auto& resolved = st.fallback_routes[route];
-    for (const auto& id : ids) {
-      const model_config* m = st.cfg->find_model(id);
-      if (m == nullptr) {
-        resolved.error = "route names model '" + id + "', which is not in the catalog";
-        break;
-      }
-      resolved.models.push_back(m);
-    }
-  }
   st.embedded =
       std::dynamic_pointer_cast<const embedding_route_classifier>(st.policy->classifier());
-  if (!st.http_providers.empty() || st.embedded) st.http = std::make_unique<http_client>();
+  st.http = st.core->http.get();
   if (const auto& cache_cfg = st.cfg->resilience.cache; !cache_cfg.path.empty()) {
     std::string path = cache_cfg.path;
     if (path.front() != '/' && !st.cfg->base_dir.empty()) path = st.cfg->base_dir + "/" + path;
@@ -1730,6 +1573,10 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         if (it == st.calls.end() || it->second.seq != seq) return;
         attempt_done(self, key, std::move(reply));
       },
+      [=](direct_failed_atom, uint64_t id, model_response& reply) -> caf::result<model_response> {
+        settle_direct_answers(self);
+        return adopt_direct_call(self, id, reply);
+      },
       [=](direct_tick_atom) {
         auto& st = self->state;
         st.direct_tick_armed = false;
@@ -1774,9 +1621,11 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         settle_direct_answers(self);
         const auto& k = st.counters;
         nlohmann::json j;
-        j["calls"] = k.calls;
-        j["answered"] = k.answered;
-        j["attempts"] = k.attempts;
+        // Calls callers started themselves (call_core::try_direct) count as the service's.
+        const auto& direct = st.core->direct;
+        j["calls"] = k.calls + direct.calls.load();
+        j["answered"] = k.answered + direct.answered.load();
+        j["attempts"] = k.attempts + direct.calls.load();
         j["retries"] = k.retries;
         j["fallbacks"] = k.fallbacks;
         j["downgraded"] = k.downgraded;
@@ -1794,7 +1643,7 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
           j["embeddings"] = {{"asked", k.embeddings_asked},
                              {"failed", k.embeddings_failed},
                              {"skipped", k.embeddings_skipped}};
-        j["in_flight"] = st.calls.size();
+        j["in_flight"] = st.calls.size() + std::max<int64_t>(0, direct.in_flight.load());
         auto breakers = nlohmann::json::array();
         for (const auto& [endpoint, state] : st.breakers->snapshot(now_ns()))
           breakers.push_back(
@@ -1812,8 +1661,11 @@ caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const con
                                std::shared_ptr<const routing_policy> policy,
                                model_request_observer observer) {
   if (!policy) policy = std::make_shared<routing_policy>(cfg);
-  return sys.spawn(model_service, std::move(cfg), &ledger, std::move(policy),
-                   std::move(observer));
+  auto core =
+      std::make_shared<call_core>(std::move(cfg), ledger, std::move(policy), std::move(observer));
+  auto service = sys.spawn(model_service, core);
+  register_call_core(service, core);
+  return service;
 }
 
 }  // namespace switchyard

@@ -194,3 +194,30 @@ TEST_CASE("gateway http: a keep-alive connection answered at once idles out afte
   CHECK(took >= std::chrono::milliseconds(140));
   CHECK(took < std::chrono::seconds(2));
 }
+
+TEST_CASE(
+    "gateway http: a next request whose body stalls while an answer is pending still gets "
+    "that answer, then its body deadline closes the connection",
+    "[gateway]") {
+  // The next request's header comes at once, its body never completes. The body's
+  // deadline (read_timeout_ms) starts when the pending answer (300 ms) has gone out:
+  // before, it started with the header and closed the connection at 100 ms, losing the
+  // answer.
+  http_server_options opts;
+  opts.read_timeout_ms = 100;
+  opts.idle_timeout_ms = 5000;
+  auto server = start_server(opts);
+  auto begin = std::chrono::steady_clock::now();
+  auto out = exchange(server->port(),
+                      "POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf",
+                      std::chrono::seconds(5));
+  auto took = std::chrono::steady_clock::now() - begin;
+  CHECK(out.find("HTTP/1.1 200 OK") == 0);
+  CHECK(out.find("late:first") != std::string::npos);
+  CHECK(out.find("half") == std::string::npos);  // the stalled request got no answer
+  // Closed about read_timeout_ms after the answer went out: not before the answer, not
+  // only at the idle timeout or when the test gave up.
+  CHECK(took >= std::chrono::milliseconds(390));
+  CHECK(took < std::chrono::milliseconds(2500));
+}
