@@ -221,13 +221,42 @@ struct direct_answers {
 };
 constexpr auto direct_tick = std::chrono::milliseconds(50);
 
+// A call's model_request where its CAF message holds it (see hold_request): moving the
+// request out into a block of its own cost a move and an allocation per call.
+class held_request {
+ public:
+  held_request() = default;
+  held_request(caf::message::data_ptr data, model_request* req)
+      : data_(std::move(data)), req_(req) {}
+  explicit operator bool() const { return req_ != nullptr; }
+  model_request* operator->() const { return req_; }
+  model_request& operator*() const { return *req_; }
+  void reset() {
+    req_ = nullptr;
+    data_.reset();
+  }
+
+ private:
+  caf::message::data_ptr data_;
+  model_request* req_ = nullptr;
+};
+
+// Takes the model_request being handled out of its mailbox element. A message sent as a
+// caf::message (the model agent's) is kept as it is; one sent as a value moves once into
+// a message of its own, as it used to move into the call record.
+held_request hold_request(caf::mailbox_element& element) {
+  caf::message msg = element.move_content_to_message();
+  auto* req = &msg.get_mutable_as<model_request>(0);
+  return held_request{std::move(msg.vals()), req};
+}
+
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
   caf::actor requester;  // stream deltas and switch events go here
   // The request, off-line: ten thousand calls may wait at once and most need it no more
   // once a sim answer is pending (see start_attempt); then null, its id in `call_id`.
-  std::unique_ptr<model_request> req;
+  held_request req;
   std::string call_id;  // only once `req` is dropped
   clock_type::time_point received;
   uint32_t prompt_tokens = 0;
@@ -1702,9 +1731,9 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.requester = caf::actor_cast<caf::actor>(self->current_sender());
         c.promise = self->make_response_promise();
         c.received = received;
-        c.prompt_tokens = estimate_prompt_tokens(req.messages);
+        c.req = hold_request(*self->current_mailbox_element());  // `req` is moved from
+        c.prompt_tokens = estimate_prompt_tokens(c.req->messages);
         c.cls = cls;
-        c.req = std::make_unique<model_request>(std::move(req));
         auto promise = c.promise;
         auto& call = c;
         if (!request_embedding(self, key, call)) proceed(self, key, call);

@@ -186,8 +186,10 @@ constexpr std::string_view quote_close = "\" \u2014";
 constexpr uint64_t label_code_points =
     label_open.size() + label_close.size() + quote_close.size() - 2;
 
-uint64_t reply_hash_of(const std::string& model_id, std::string_view prompt) {
-  return fnv1a(prompt, fnv1a(model_id));
+// The reply's hash: of the model id and the prompt, one after the other; `model_hash` is
+// the model id's (fnv1a(model_id)), which the faults hash too.
+uint64_t reply_hash_of(uint64_t model_hash, std::string_view prompt) {
+  return fnv1a(prompt, model_hash);
 }
 
 reply_plan plan_reply(const std::string& model_id, uint64_t reply_hash, std::string_view quote,
@@ -343,7 +345,7 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
 
   sim_outcome out;
   const std::string_view prompt = prompt_to_answer(messages);
-  const uint64_t reply_hash = reply_hash_of(model.id, prompt);
+  const uint64_t reply_hash = reply_hash_of(model_hash, prompt);
   uint64_t quote_code_points = 0;
   const auto quote = quote_of(prompt, quote_code_points);
   const reply_plan plan = plan_reply(model.id, reply_hash, quote, quote_code_points);
