@@ -87,13 +87,13 @@ agent_factory model_agent(model_agent_spec spec) {
       return {
           [=](step_request& req) {
             return model_call_for_step(self, env.models, [&](model_request& call) {
-              call.ctx = req.ctx;
-              call.call_id = make_call_id(req.ctx, 0);
               call.messages.reserve(effective.system_prompt.empty() ? 1 : 2);
               if (!effective.system_prompt.empty())
-                call.messages.push_back({"system", effective.system_prompt});
-              call.messages.push_back(
-                  {"user", effective.prompt ? effective.prompt(req) : std::move(req.input)});
+                call.messages.emplace_back("system", effective.system_prompt);
+              call.messages.emplace_back(
+                  "user", effective.prompt ? effective.prompt(req) : std::move(req.input));
+              call.call_id = make_call_id(req.ctx, 0);
+              call.ctx = std::move(req.ctx);  // last: the prompt function may read the step
               call.max_tokens = effective.max_tokens;
               call.model = effective.model;
               call.tier = effective.tier;

@@ -1770,13 +1770,14 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<const config> c
         c.req = hold_request(*self->current_mailbox_element());  // `req` is moved from
         c.prompt_tokens = estimate_prompt_tokens(c.req->messages);
         c.cls = cls;
-        auto promise = c.promise;
         auto& call = c;
         st.request_now = std::chrono::duration_cast<clock_time>(received.time_since_epoch());
         st.request_now_set = true;
         if (!request_embedding(self, key, call)) proceed(self, key, call);
         st.request_now_set = false;
-        return promise;
+        // The call's promise answers (the call may be gone already); a copy of it to
+        // return would copy its forwarding stack, an allocation per call.
+        return caf::delegated<model_response>{};
       },
       [=](embed_done_atom, uint64_t key, std::vector<float>& vector, const std::string& error) {
         embedding_arrived(self, key, vector, error);
