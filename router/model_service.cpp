@@ -570,10 +570,10 @@ void answer_promise(service_actor* self, caf::response_promise& promise, model_r
     next->enqueue(caf::make_mailbox_element(promise.source(), promise.id(), {}, std::move(resp)),
                   self->context());
   } else {
-    promise.source()->enqueue(caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(self),
-                                                        promise.id().response_id(), {},
-                                                        std::move(resp)),
-                              self->context());
+    promise.source()->enqueue(
+        caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(self),
+                                  promise.id().response_id(), {}, std::move(resp)),
+        self->context());
   }
 }
 
