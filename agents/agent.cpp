@@ -1,15 +1,25 @@
 #include "agents/agent.hpp"
 
+#include <charconv>
+
 #include "caf/all.hpp"
 
 namespace switchyard {
 
 std::string make_call_id(const step_context& ctx, uint32_t n) {
-  std::string id = ctx.run_id;
+  // Written once at its size: a copy of the run id and two appends reallocated it.
+  char step[16];
+  char call[16];
+  auto step_end = std::to_chars(step, step + sizeof step, ctx.step).ptr;
+  auto call_end = std::to_chars(call, call + sizeof call, n).ptr;
+  std::string id;
+  id.reserve(ctx.run_id.size() + 2 + static_cast<size_t>(step_end - step) +
+             static_cast<size_t>(call_end - call));
+  id += ctx.run_id;
   id += '/';
-  id += std::to_string(ctx.step);
+  id.append(step, step_end);
   id += '.';
-  id += std::to_string(n);
+  id.append(call, call_end);
   return id;
 }
 

@@ -119,11 +119,32 @@ std::string_view prompt_to_answer(const std::vector<chat_message>& messages) {
   return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
 }
 
+// Writes pieces into a string sized ahead (resized once, then copied into): a reply or a
+// quote is a dozen or two short pieces, and a string append per piece cost more than
+// the copying. Grows if the pieces outrun the size given (never for a reply, whose size
+// is planned exactly).
+class piece_writer {
+ public:
+  piece_writer(std::string& out, size_t expected) : out_(out) { out_.resize(expected); }
+  void put(std::string_view piece) {
+    if (piece.size() > out_.size() - size_)
+      out_.resize(std::max(out_.size() * 2, size_ + piece.size()));
+    std::memcpy(out_.data() + size_, piece.data(), piece.size());
+    size_ += piece.size();
+  }
+  void put(char c) { put(std::string_view{&c, 1}); }
+  void finish() { out_.resize(size_); }
+
+ private:
+  std::string& out_;
+  size_t size_ = 0;
+};
+
 // The first words of `text`, whitespace collapsed, with "..." when some were dropped;
 // `code_points` gets the quote's length in code points.
 std::string quote_of(std::string_view text, uint64_t& quote_code_points) {
   std::string quote;
-  quote.reserve(std::min<size_t>(text.size(), quote_max_code_points * 4) + 3);
+  piece_writer out{quote, std::min<size_t>(text.size(), quote_max_code_points * 4) + 3};
   size_t words = 0;
   uint64_t code_points = 0;
   size_t i = 0;
@@ -142,7 +163,7 @@ std::string quote_of(std::string_view text, uint64_t& quote_code_points) {
       ++end;
     }
     if (words > 0) {
-      quote += ' ';
+      out.put(' ');
       ++code_points;
     }
     std::string_view word = text.substr(i, end - i);
@@ -152,7 +173,7 @@ std::string quote_of(std::string_view text, uint64_t& quote_code_points) {
       keep = prefix_bytes(word, room);
       word_code_points = room;
     }
-    quote.append(word.substr(0, keep));
+    out.put(word.substr(0, keep));
     code_points += word_code_points;
     ++words;
     if (keep < word.size()) {
@@ -162,9 +183,10 @@ std::string quote_of(std::string_view text, uint64_t& quote_code_points) {
     i = end;
   }
   if (truncated) {
-    quote += "...";
+    out.put("...");
     code_points += 3;
   }
+  out.finish();
   quote_code_points = code_points;
   return quote;
 }
@@ -186,8 +208,10 @@ constexpr std::string_view quote_close = "\" \u2014";
 constexpr uint64_t label_code_points =
     label_open.size() + label_close.size() + quote_close.size() - 2;
 
-uint64_t reply_hash_of(const std::string& model_id, std::string_view prompt) {
-  return fnv1a(prompt, fnv1a(model_id));
+// The reply's hash: of the model id and the prompt, one after the other; `model_hash` is
+// the model id's (fnv1a(model_id)), which the faults hash too.
+uint64_t reply_hash_of(uint64_t model_hash, std::string_view prompt) {
+  return fnv1a(prompt, model_hash);
 }
 
 reply_plan plan_reply(const std::string& model_id, uint64_t reply_hash, std::string_view quote,
@@ -219,16 +243,17 @@ reply_plan plan_reply(const std::string& model_id, uint64_t reply_hash, std::str
 std::string write_reply(const std::string& model_id, std::string_view quote, const reply_plan& plan,
                         uint64_t max_code_points) {
   std::string text;
-  text.reserve(plan.bytes);
-  text += label_open;
-  text += model_id;
-  text += label_close;
-  text += quote;
-  text += quote_close;
+  piece_writer out{text, plan.bytes};
+  out.put(label_open);
+  out.put(model_id);
+  out.put(label_close);
+  out.put(quote);
+  out.put(quote_close);
   for (size_t i = 0; i < plan.pick_count; ++i) {
-    text += ' ';
-    text += filler_sentences[plan.picks[i]];
+    out.put(' ');
+    out.put(filler_sentences[plan.picks[i]]);
   }
+  out.finish();
   if (plan.code_points > max_code_points) text.resize(prefix_bytes(text, max_code_points));
   return text;
 }
@@ -343,7 +368,7 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
 
   sim_outcome out;
   const std::string_view prompt = prompt_to_answer(messages);
-  const uint64_t reply_hash = reply_hash_of(model.id, prompt);
+  const uint64_t reply_hash = reply_hash_of(model_hash, prompt);
   uint64_t quote_code_points = 0;
   const auto quote = quote_of(prompt, quote_code_points);
   const reply_plan plan = plan_reply(model.id, reply_hash, quote, quote_code_points);
