@@ -316,11 +316,19 @@ struct run_request {
   std::string input;
   std::string thread_id;  // empty: the run gets a thread of its own
   std::string run_id;     // empty: generated
+  // Set by engine::run_all, which writes every run of a batch before any starts: the
+  // run's checkpoint 0 is on disk (under run_id and thread_id), so the run does not
+  // write it again. Run actors take this in their run_request handler rather than a
+  // message of its own: each handler of a behaviour costs every run actor ~60 bytes.
+  bool checkpoint_written = false;
+  bool own_thread = false;  // with checkpoint_written: thread_id was made up for the run
+  int64_t created_ms = 0;   // with checkpoint_written: when checkpoint 0 was made
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_request& x) {
-  return f(caf::meta::type_name("run_request"), x.workflow, x.input, x.thread_id, x.run_id);
+  return f(caf::meta::type_name("run_request"), x.workflow, x.input, x.thread_id, x.run_id,
+           x.checkpoint_written, x.own_thread, x.created_ms);
 }
 
 /// One line of a run's transcript.

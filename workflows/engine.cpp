@@ -345,9 +345,11 @@ void launch_next_durable(caf::event_based_actor* self, engine* eng, caf::actor r
     return r;
   };
   // Checkpoint 0 is written (run_all_durable): the run starts without writing it again.
-  self->request(eng->spawn_run(), caf::infinite, start_recorded_atom::value,
-                std::move(st->starts[index]), static_cast<bool>(st->own_threads[index]),
-                st->created_ms)
+  auto start = std::move(st->starts[index]);
+  start.checkpoint_written = true;
+  start.own_thread = st->own_threads[index];
+  start.created_ms = st->created_ms;
+  self->request(eng->spawn_run(), caf::infinite, std::move(start))
       .then(
           [=](run_result& r) {
             if (r.status != run_status::blocked) {

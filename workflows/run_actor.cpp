@@ -1250,9 +1250,8 @@ caf::result<run_result> start_run(run_actor* self, run_request& req,
 caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> shared) {
   self->state.shared = std::move(shared);
   return {
-      [self](run_request& req) { return start_run(self, req, nullptr); },
-      [self](start_recorded_atom, run_request& req, bool own_thread,
-             int64_t created_ms) -> caf::result<run_result> {
+      [self](run_request& req) -> caf::result<run_result> {
+        if (!req.checkpoint_written) return start_run(self, req, nullptr);
         auto& st = self->state;
         // Without a store, or for a workflow this engine lacks, the resume path knows
         // what to write (it marks the stored run failed).
@@ -1262,7 +1261,7 @@ caf::behavior run_behavior(run_actor* self, std::shared_ptr<engine_shared> share
             return caf::make_error(caf::sec::unexpected_message);
           return resume_from_store(self, req.run_id);
         }
-        recorded_start recorded{own_thread, created_ms};
+        recorded_start recorded{req.own_thread, req.created_ms};
         return start_run(self, req, &recorded);
       },
       [self](resume_run_atom, const std::string& run_id) -> caf::result<run_result> {

@@ -19,13 +19,6 @@ struct engine_shared;
 /// run_result of this attempt (possibly `blocked` again).
 using resume_run_atom = caf::atom_constant<caf::atom("resume_run")>;
 
-/// `(start_recorded_atom, run_request, bool own_thread, int64_t created_ms)` as a run
-/// actor's first message (a request): start a run whose checkpoint 0 the caller wrote
-/// already (engine::run_all writes a batch's runs before any starts), under the
-/// request's run id and thread id; the run does not write it again. Replies as for a
-/// run_request.
-using start_recorded_atom = caf::atom_constant<caf::atom("start_rec")>;
-
 /// Sent by a run actor to the engine's resumer when it parks a run:
 /// `(run_parked_atom, run_id, provider waited for, uint32_t retry_after_ms)`.
 using run_parked_atom = caf::atom_constant<caf::atom("run_parked")>;
@@ -33,8 +26,9 @@ using run_parked_atom = caf::atom_constant<caf::atom("run_parked")>;
 /// The provider name a run blocked by a failing checkpoint write waits for.
 inline constexpr const char* waits_for_store = "checkpoint_store";
 
-/// Spawns an idle run actor; its first message must be a run_request, a
-/// start_recorded_atom or a resume_run_atom (a request).
+/// Spawns an idle run actor; its first message must be a run_request (with
+/// `checkpoint_written` when the caller wrote its checkpoint 0) or a resume_run_atom
+/// (a request).
 caf::actor spawn_run_actor(caf::actor_system& sys, std::shared_ptr<engine_shared> shared);
 
 /// Asks a run whose oldest open step looks overdue to check its steps; the run fails
