@@ -5,13 +5,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
-#include <sstream>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "stub/stub_server.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -19,17 +20,6 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-std::unique_ptr<stub_server> start_stub(const std::string& script_text = "{}") {
-  std::string error;
-  auto script = parse_stub_script(json::parse(script_text), error);
-  INFO(error);
-  REQUIRE(script);
-  auto stub = stub_server::start(0, *script, error);
-  INFO(error);
-  REQUIRE(stub);
-  return stub;
-}
 
 http_endpoint endpoint_of(const stub_server& stub) {
   std::string error;
@@ -101,7 +91,7 @@ TEST_CASE("base urls become endpoints: scheme, host, port and base path", "[http
 }
 
 TEST_CASE("a POST round-trips through the stub and the stub records what it got", "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   http_client client;
   auto out = call(client, endpoint_of(*stub), chat("m1", "hello there"));
   REQUIRE(out.result.ok());
@@ -120,7 +110,7 @@ TEST_CASE("a POST round-trips through the stub and the stub records what it got"
 }
 
 TEST_CASE("keep-alive reuses one connection for sequential calls", "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   http_client client;
   auto ep = endpoint_of(*stub);
   for (int i = 0; i < 5; ++i) {
@@ -135,7 +125,7 @@ TEST_CASE("keep-alive reuses one connection for sequential calls", "[http]") {
 }
 
 TEST_CASE("without keep-alive every call opens its own connection", "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   http_client_options opts;
   opts.keep_alive = false;
   http_client client{opts};
@@ -146,7 +136,7 @@ TEST_CASE("without keep-alive every call opens its own connection", "[http]") {
 }
 
 TEST_CASE("a streamed response arrives as ordered chunks, then completion", "[http]") {
-  auto stub = start_stub(R"({"models": {"*": {"chunk_delay_ms": 2}}})");
+  auto stub = testing::start_test_stub(R"({"models": {"*": {"chunk_delay_ms": 2}}})");
   http_client client;
   auto out = call(client, endpoint_of(*stub), chat("m1", "one two three", true), {}, true);
   REQUIRE(out.result.ok());
@@ -166,7 +156,7 @@ TEST_CASE("a streamed response arrives as ordered chunks, then completion", "[ht
 }
 
 TEST_CASE("an error status is a response, its body collected even when streaming", "[http]") {
-  auto stub = start_stub(
+  auto stub = testing::start_test_stub(
       R"({"models": {"m1": {"sequence": [{"behaviour": "rate_limited", "retry_after_s": 7}]}}})");
   http_client client;
   auto out = call(client, endpoint_of(*stub), chat("m1", "x", true), {}, true);
@@ -179,7 +169,8 @@ TEST_CASE("an error status is a response, its body collected even when streaming
 }
 
 TEST_CASE("a server that never answers is a timeout after first_byte_ms", "[http]") {
-  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
+  auto stub =
+      testing::start_test_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
   http_client client;
   http_timeouts t;
   t.first_byte_ms = 200;
@@ -191,7 +182,7 @@ TEST_CASE("a server that never answers is a timeout after first_byte_ms", "[http
 }
 
 TEST_CASE("the total timeout bounds a slow call", "[http]") {
-  auto stub = start_stub(R"({"models": {"m1": {"latency_ms": 2000}}})");
+  auto stub = testing::start_test_stub(R"({"models": {"m1": {"latency_ms": 2000}}})");
   http_client client;
   http_timeouts t;
   t.total_ms = 150;
@@ -204,7 +195,7 @@ TEST_CASE("the total timeout bounds a slow call", "[http]") {
 TEST_CASE("a refused connection is a connection failure naming the endpoint", "[http]") {
   http_endpoint ep;
   {
-    auto stub = start_stub();
+    auto stub = testing::start_test_stub();
     ep = endpoint_of(*stub);
   }  // stopped: nothing listens on its port any more
   http_client client;
@@ -215,7 +206,8 @@ TEST_CASE("a refused connection is a connection failure naming the endpoint", "[
 }
 
 TEST_CASE("a stream cut mid-body is a connection failure, after the chunks that came", "[http]") {
-  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
+  auto stub = testing::start_test_stub(
+      R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
   http_client client;
   auto out = call(client, endpoint_of(*stub), chat("m1", "a b c d e f g h", true), {}, true);
   CHECK(out.result.failure.kind == "connection");
@@ -226,14 +218,16 @@ TEST_CASE("a stream cut mid-body is a connection failure, after the chunks that 
 }
 
 TEST_CASE("a plain body cut short of its Content-Length is a connection failure", "[http]") {
-  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
+  auto stub = testing::start_test_stub(
+      R"({"models": {"m1": {"sequence": [{"behaviour": "cut_stream"}]}}})");
   http_client client;
   auto out = call(client, endpoint_of(*stub), chat("m1", "x"));
   CHECK(out.result.failure.kind == "connection");
 }
 
 TEST_CASE("shutdown ends a call in flight with a connection failure", "[http]") {
-  auto stub = start_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
+  auto stub =
+      testing::start_test_stub(R"({"models": {"m1": {"sequence": [{"behaviour": "hang"}]}}})");
   auto client = std::make_unique<http_client>();
   std::promise<http_result> done;
   auto fut = done.get_future();
@@ -280,7 +274,7 @@ TEST_CASE("request_bytes writes what Beast's serializer writes for the same requ
 }
 
 TEST_CASE("calls on a pooled connection are written from the caller's thread", "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   auto ep = endpoint_of(*stub);
   http_client client;
   for (int i = 0; i < 3; ++i) {
@@ -296,7 +290,7 @@ TEST_CASE("calls on a pooled connection are written from the caller's thread", "
 }
 
 TEST_CASE("a pooled connection the server closed is retried once on a new one", "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   auto ep = endpoint_of(*stub);
   http_client client;
   REQUIRE(call(client, ep, chat("m1", "x")).result.ok());
@@ -319,7 +313,7 @@ namespace switchyard {
 
 TEST_CASE("https to a server that does not speak TLS fails the handshake as connection",
           "[http]") {
-  auto stub = start_stub();
+  auto stub = testing::start_test_stub();
   std::string error;
   auto ep = parse_endpoint("https://127.0.0.1:" + std::to_string(stub->port()) + "/v1", error);
   REQUIRE(ep);
@@ -355,7 +349,7 @@ std::vector<http_result> call_concurrently(http_client& client, const http_endpo
 
 TEST_CASE("max_connections caps the connections open to an endpoint; extra calls queue",
           "[http][pool]") {
-  auto stub = start_stub(R"({"models": {"slow": {"latency_ms": 40}}})");
+  auto stub = testing::start_test_stub(R"({"models": {"slow": {"latency_ms": 40}}})");
   http_client client;
   auto ep = endpoint_of(*stub);
   ep.max_connections = 2;
@@ -380,7 +374,7 @@ TEST_CASE("max_connections caps the connections open to an endpoint; extra calls
 
 TEST_CASE("a call waiting for a free connection times out within its total timeout",
           "[http][pool]") {
-  auto stub = start_stub(R"({"models": {"slow": {"latency_ms": 1500}}})");
+  auto stub = testing::start_test_stub(R"({"models": {"slow": {"latency_ms": 1500}}})");
   http_client client;
   auto ep = endpoint_of(*stub);
   ep.max_connections = 1;

@@ -14,6 +14,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -30,12 +31,7 @@ struct direct_fixture {
   caf::actor service;
 
   explicit direct_fixture(const std::string& script_text) {
-    std::string error;
-    auto script = parse_stub_script(json::parse(script_text), error);
-    INFO(error);
-    REQUIRE(script);
-    stub = stub_server::start(0, *script, error);
-    REQUIRE(stub);
+    stub = testing::start_test_stub(script_text);
     std::string text = R"({"runtime": {"workers": 2, "log_level": "off"},
       "tiers": ["local", "mid"],
       "providers": [{"name": "oa", "kind": "openai", "base_url": ")" +

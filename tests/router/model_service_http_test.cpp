@@ -17,6 +17,7 @@
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -63,12 +64,7 @@ struct service_fixture {
   explicit service_fixture(const std::string& script_text = "{}",
                            const std::string& key_env = key_var) {
     setenv(key_var, test_key, 1);
-    std::string error;
-    auto script = parse_stub_script(json::parse(script_text), error);
-    INFO(error);
-    REQUIRE(script);
-    stub = stub_server::start(0, *script, error);
-    REQUIRE(stub);
+    stub = testing::start_test_stub(script_text);
     cfg = stub_config(stub->base_url(), key_env);
     ledger.open_thread("t1", {100000, 10.0});
     service = spawn_model_service(runtime.system(), cfg, ledger);

@@ -14,9 +14,10 @@
 #include "router/model_service.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
 #include "tests/support/model_service_calls.hpp"
-#include "runtime/trace_codec.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -47,12 +48,7 @@ struct keys_fixture {
     setenv(var_b, "sk-b", 1);
     setenv(var_c, "sk-c", 1);
     unsetenv(var_unset);
-    std::string error;
-    auto script = parse_stub_script(json::parse(script_text), error);
-    INFO(error);
-    REQUIRE(script);
-    stub = stub_server::start(0, *script, error);
-    REQUIRE(stub);
+    stub = testing::start_test_stub(script_text);
     auto base = stub->base_url();
     auto loaded = parse_config_text(R"({"runtime": {"workers": 2, "log_level": "off"},
       "tiers": ["local", "mid", "frontier"],

@@ -14,10 +14,11 @@
 #include "router/model_service.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
 #include "tests/support/model_service_calls.hpp"
 #include "tests/support/temp_dir.hpp"
-#include "runtime/trace_codec.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -313,12 +314,7 @@ struct stream_fixture {
 
   explicit stream_fixture(const std::string& script_text, uint32_t gpt_b_window = 8192) {
     setenv(key_var, "sk-test", 1);
-    std::string error;
-    auto script = parse_stub_script(json::parse(script_text), error);
-    INFO(error);
-    REQUIRE(script);
-    stub = stub_server::start(0, *script, error);
-    REQUIRE(stub);
+    stub = testing::start_test_stub(script_text);
     auto base = stub->base_url();
     // Two OpenAI-compatible providers on the same stub: "another provider" for gpt-a.
     service =

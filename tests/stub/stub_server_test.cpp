@@ -8,6 +8,7 @@
 #include <future>
 
 #include "router/providers/http_client.hpp"
+#include "tests/support/test_stub.hpp"
 
 namespace switchyard {
 
@@ -22,12 +23,8 @@ struct stub_fixture {
   http_endpoint ep;
 
   explicit stub_fixture(const std::string& script_text = "{}") {
+    stub = testing::start_test_stub(script_text);
     std::string error;
-    auto script = parse_stub_script(json::parse(script_text), error);
-    INFO(error);
-    REQUIRE(script);
-    stub = stub_server::start(0, *script, error);
-    REQUIRE(stub);
     ep = *parse_endpoint(stub->base_url(), error);
   }
 
