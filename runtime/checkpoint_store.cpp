@@ -199,6 +199,25 @@ static std::string read_progress(const json& j, const std::string& usual_input, 
 // Fields at their default (false, 0, "") are left out, and `next.input` when it is the
 // run's input (a run that has not moved yet): every byte is written at each step and
 // held in the memtable by each blocked run. decode_checkpoint() restores them.
+run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps) {
+  run_result r;
+  r.run_id = c.run_id;
+  r.thread_id = c.thread_id;
+  r.workflow = c.workflow;
+  r.status = c.status;
+  r.reason = c.reason;
+  r.detail = c.detail;
+  r.output = c.output;
+  r.hops = c.hops;
+  for (const auto& s : steps) {
+    r.input_tokens += s.input_tokens;
+    r.output_tokens += s.output_tokens;
+    r.cost_usd += s.cost_usd;
+  }
+  r.steps = std::move(steps);
+  return r;
+}
+
 std::string encode_checkpoint(const run_checkpoint& x) {
   std::string out;
   out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());

@@ -250,6 +250,10 @@ class checkpoint_store {
   std::unique_ptr<impl> impl_;
 };
 
+/// A stored run as a run_result: its state's outcome, its transcript `steps`, and the
+/// tokens and cost those add up to.
+run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps);
+
 /// The state as the JSON stored (documented in docs/durability.md), and back.
 std::string encode_checkpoint(const run_checkpoint& x);
 /// Decodes a stored state; on failure returns nullopt and sets `error`.

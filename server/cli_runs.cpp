@@ -188,21 +188,7 @@ int runs_show(const runs_options& opts) {
     std::cout << j.dump() << '\n';
     return 0;
   }
-  run_result r;
-  r.run_id = c.run_id;
-  r.thread_id = c.thread_id;
-  r.workflow = c.workflow;
-  r.status = c.status;
-  r.reason = c.reason;
-  r.detail = c.detail;
-  r.output = c.output;
-  r.hops = c.hops;
-  for (const auto& s : steps) {
-    r.input_tokens += s.input_tokens;
-    r.output_tokens += s.output_tokens;
-    r.cost_usd += s.cost_usd;
-  }
-  r.steps = std::move(steps);
+  auto r = stored_result(c, std::move(steps));
   std::cout << describe_run(r);
   if (c.status == run_status::blocked) std::cout << "waits for " << c.waits_for << '\n';
   if (!c.input.empty()) std::cout << "input    " << c.input << '\n';

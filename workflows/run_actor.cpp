@@ -1042,22 +1042,7 @@ run_result fail_record(run_actor* self, const std::string& run_id, const std::st
 
 // The run as its record says it ended (a resume of an ended run changes nothing).
 run_result ended_result(const run_checkpoint& c, const checkpoint_store& store) {
-  run_result r;
-  r.run_id = c.run_id;
-  r.thread_id = c.thread_id;
-  r.workflow = c.workflow;
-  r.status = c.status;
-  r.reason = c.reason;
-  r.detail = c.detail;
-  r.output = c.output;
-  r.hops = c.hops;
-  r.steps = store.steps(c.run_id);
-  for (const auto& s : r.steps) {
-    r.input_tokens += s.input_tokens;
-    r.output_tokens += s.output_tokens;
-    r.cost_usd += s.cost_usd;
-  }
-  return r;
+  return stored_result(c, store.steps(c.run_id));
 }
 
 // Continues a run from its last checkpoint (see resume_run_atom).
