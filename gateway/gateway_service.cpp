@@ -725,7 +725,7 @@ gateway_service::gateway_service(gateway_parts parts) : core_(std::make_shared<c
   core_->models = core_->parts.eng->model_service();
   core_->caller = std::make_unique<model_caller>(
       *core_->sys, core_->models, std::chrono::milliseconds(core_->settings.request_timeout_ms),
-      core_->parts.direct_model_calls);
+      core_->parts.direct_model_calls ? core_->parts.eng->model_core() : nullptr);
   std::random_device rd;
   core_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
 }

@@ -154,12 +154,12 @@ struct model_caller::impl {
 };
 
 model_caller::model_caller(caf::actor_system& sys, caf::actor model_service,
-                           std::chrono::milliseconds timeout, bool direct_calls)
+                           std::chrono::milliseconds timeout, std::shared_ptr<call_core> direct)
     : impl_(std::make_unique<impl>()) {
   impl_->sys = &sys;
   impl_->service = std::move(model_service);
   impl_->timeout = timeout;
-  if (direct_calls) impl_->direct = call_core_of(impl_->service);
+  impl_->direct = std::move(direct);
   impl_->companion = sys.spawn<caf::actor_companion>();
   auto* self = impl_.get();
   // The handler runs under the companion's shared lock; shutdown() takes it exclusively

@@ -31,6 +31,10 @@
 #include "caf/fwd.hpp"
 #include "runtime/messages.hpp"
 
+namespace switchyard {
+class call_core;
+}
+
 namespace switchyard::gateway {
 
 class model_call_handler {
@@ -48,10 +52,10 @@ class model_call_handler {
 
 class model_caller {
  public:
-  /// `direct_calls`: start plain calls on the calling thread when the service has a call
-  /// core (spawn_model_service's do); false sends every call through the mailbox.
+  /// `direct`: the service's call core, through which plain calls start on the calling
+  /// thread; null sends every call through the mailbox.
   model_caller(caf::actor_system& sys, caf::actor model_service, std::chrono::milliseconds timeout,
-               bool direct_calls = true);
+               std::shared_ptr<call_core> direct = nullptr);
   /// shutdown()
   ~model_caller();
   model_caller(const model_caller&) = delete;

@@ -375,28 +375,4 @@ std::unique_ptr<direct_call> call_core::take_handed_over(uint64_t id) {
   return out;
 }
 
-// -- the service -> core registry ---------------------------------------------------------
-
-namespace {
-
-std::mutex registry_mu;
-std::vector<std::pair<caf::actor_addr, std::weak_ptr<call_core>>> registry;
-
-}  // namespace
-
-void register_call_core(const caf::actor& model_service, const std::shared_ptr<call_core>& core) {
-  std::lock_guard<std::mutex> lock{registry_mu};
-  registry.erase(std::remove_if(registry.begin(), registry.end(),
-                                [](const auto& e) { return e.second.expired(); }),
-                 registry.end());
-  registry.emplace_back(model_service.address(), core);
-}
-
-std::shared_ptr<call_core> call_core_of(const caf::actor& model_service) {
-  std::lock_guard<std::mutex> lock{registry_mu};
-  for (const auto& [addr, core] : registry)
-    if (addr == model_service.address()) return core.lock();
-  return nullptr;
-}
-
 }  // namespace switchyard

@@ -229,10 +229,4 @@ struct direct_call {
   uint64_t reservation = 0;
 };
 
-/// The call core of a model service spawned by spawn_model_service, or null (the
-/// service is gone, or was not made there).
-std::shared_ptr<call_core> call_core_of(const caf::actor& model_service);
-/// Records `core` as `model_service`'s (spawn_model_service does).
-void register_call_core(const caf::actor& model_service, const std::shared_ptr<call_core>& core);
-
 }  // namespace switchyard

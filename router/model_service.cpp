@@ -1738,11 +1738,13 @@ caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const con
                                std::shared_ptr<const routing_policy> policy,
                                model_request_observer observer) {
   if (!policy) policy = std::make_shared<routing_policy>(cfg);
-  auto core =
-      std::make_shared<call_core>(std::move(cfg), ledger, std::move(policy), std::move(observer));
-  auto service = sys.spawn(model_service, core);
-  register_call_core(service, core);
-  return service;
+  return spawn_model_service(
+      sys,
+      std::make_shared<call_core>(std::move(cfg), ledger, std::move(policy), std::move(observer)));
+}
+
+caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<call_core> core) {
+  return sys.spawn(model_service, std::move(core));
 }
 
 }  // namespace switchyard

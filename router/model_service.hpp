@@ -43,6 +43,8 @@
 #include "runtime/config.hpp"
 
 namespace switchyard {
+
+class call_core;
 class routing_policy;
 struct model_request;
 }
@@ -75,5 +77,9 @@ caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<const con
                                budget_ledger& ledger,
                                std::shared_ptr<const routing_policy> policy = nullptr,
                                model_request_observer observer = nullptr);
+
+/// Spawns the model service around `core` (router/call_core.hpp), which the caller
+/// keeps: the gateway starts plain calls through it on its own thread.
+caf::actor spawn_model_service(caf::actor_system& sys, std::shared_ptr<call_core> core);
 
 }  // namespace switchyard

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "caf/all.hpp"
+#include "router/call_core.hpp"
 #include "router/model_service.hpp"
 #include "router/route_training.hpp"
 #include "workflows/checkpoint_writer.hpp"
@@ -112,7 +113,8 @@ engine::engine(caf::actor_system& sys, std::shared_ptr<const config> cfg,
   shared_->cfg = cfg_;
   shared_->id_prefix = fmt::format("{:06x}", rd() & 0xffffff);
   auto policy = build_routing_policy(cfg_);
-  models_ = spawn_model_service(sys_, cfg_, shared_->ledger, policy, std::move(audit));
+  model_core_ = std::make_shared<call_core>(cfg_, shared_->ledger, policy, std::move(audit));
+  models_ = spawn_model_service(sys_, model_core_);
   for (const auto& [name, registered] : registry.all()) {
     workflow_instance wf;
     wf.definition = registered.definition;

@@ -115,6 +115,8 @@ class engine {
   checkpoint_store* store() { return shared_->store.get(); }
   budget_ledger& ledger() { return shared_->ledger; }
   caf::actor model_service() const { return models_; }
+  /// The model service's call core (plain calls started off the actor: the gateway).
+  std::shared_ptr<call_core> model_core() const { return model_core_; }
   caf::actor_system& system() { return sys_; }
 
  private:
@@ -122,6 +124,7 @@ class engine {
   std::shared_ptr<const config> cfg_;
   std::shared_ptr<engine_shared> shared_;
   caf::actor models_;
+  std::shared_ptr<call_core> model_core_;
   caf::actor watchdog_ticker_;
   size_t recovered_ = 0;
 

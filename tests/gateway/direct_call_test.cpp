@@ -9,7 +9,9 @@
 
 #include "caf/all.hpp"
 #include "gateway/model_caller.hpp"
+#include "router/call_core.hpp"
 #include "router/model_service.hpp"
+#include "router/routing_policy.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/trace_codec.hpp"
@@ -62,9 +64,11 @@ struct direct_call_fixture {
     REQUIRE(loaded.ok());
     cfg = std::make_shared<const config>(std::move(*loaded.value));
     ledger.open_thread("t1", {1000000, 100.0});
-    service = spawn_model_service(runtime.system(), cfg, ledger);
-    direct = std::make_unique<gateway::model_caller>(runtime.system(), service, 10s, true);
-    mailbox = std::make_unique<gateway::model_caller>(runtime.system(), service, 10s, false);
+    auto core =
+        std::make_shared<call_core>(cfg, ledger, std::make_shared<routing_policy>(cfg), nullptr);
+    service = spawn_model_service(runtime.system(), core);
+    direct = std::make_unique<gateway::model_caller>(runtime.system(), service, 10s, core);
+    mailbox = std::make_unique<gateway::model_caller>(runtime.system(), service, 10s);
   }
   ~direct_call_fixture() {
     direct->shutdown();
