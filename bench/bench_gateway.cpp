@@ -1,14 +1,17 @@
 // bench_gateway: what the gateway adds on top of the provider it calls. In one run:
-//   1. load straight at the in-process stub provider (OpenAI chat completions), then the
-//      same load through `switchyard serve`'s gateway (in-process: Beast server, CAF
-//      model service, HTTP client to the same stub), at fixed request rates (open loop:
+//   1. load straight at the stub provider (OpenAI chat completions) and the same load
+//      through `switchyard serve`'s gateway (in-process: Beast server, CAF model service,
+//      HTTP client to the same stub), in alternating slices of --slice-seconds (the order
+//      rotated every turn, so a slow phase of the VM falls on both paths alike), at fixed
+//      request rates (open loop:
 //      requests go out on schedule whatever the replies do, so queueing shows in the
 //      latency instead of being hidden), keep-alive connections. Per rate: achieved
 //      throughput, p50/p99 of each path, the added p50/p99 and the throughput ratio.
 //   2. where the added time goes, at the top rate: GET /healthz (the gateway's HTTP
 //      server alone), a model call to an in-process sim model (I/O thread -> model
 //      service -> back, no provider HTTP), the stub direct and through the gateway;
-//      by subtraction the in-process hops and the provider HTTP client's hops; and one
+//      by subtraction the in-process hops and the provider HTTP client's hops (the four
+//      interleaved the same way); and one
 //      connection sending one request per millisecond, direct and through the gateway
 //      (no queueing among load threads: the cleanest added latency of a single call).
 //   3. RSS of this process (the gateway; the stub runs in a child process, since it
@@ -28,7 +31,7 @@
 // `*_generator_late_p50_us`/`_p99_us`, and the latency counted the old way, from `due`
 // for every send, as `*_from_due_p50_us`/`_p99_us`, so both views are in the JSON.
 // Usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] [--rss-requests 1000000]
-//                      [--connections 8] [--spin-us 0]
+//                      [--connections 8] [--spin-us 0] [--slice-seconds 0.5]
 // Last stdout line: one JSON object with every figure.
 
 #include <fmt/format.h>
@@ -176,10 +179,19 @@ usage_mark usage_now() {
   return {us(u.ru_utime) + us(u.ru_stime), static_cast<double>(u.ru_nvcsw)};
 }
 
-// `rate` requests/s spread over `conns` connections, each on its own thread sending on
-// schedule; latency counts from when the thread could send (header comment).
-load_result fixed_rate(uint16_t port, const std::string& target, const std::string& body,
-                       double rate, double seconds, int conns, int spin_us) {
+// Raw samples of one path, gathered over one or more slices of load.
+struct load_samples {
+  std::vector<double> lat, from_due, late;
+  size_t behind = 0, errors = 0;
+  double seconds = 0, cpu_us = 0, switches = 0;
+  std::map<std::string, double> switches_by_thread;
+};
+
+// `rate` requests/s spread over `conns` connections for `seconds`, each on its own thread
+// sending on schedule; latency counts from when the thread could send (header comment).
+// Appends to `acc`.
+void load_slice(load_samples& acc, uint16_t port, const std::string& target,
+                const std::string& body, double rate, double seconds, int conns, int spin_us) {
   std::vector<std::vector<double>> lat(conns), from_due(conns), late(conns);
   std::atomic<size_t> errors{0}, behind{0};
   auto start = steady::now() + std::chrono::milliseconds(50);
@@ -216,36 +228,65 @@ load_result fixed_rate(uint16_t port, const std::string& target, const std::stri
   for (auto& t : threads) t.join();
   auto after = usage_now();
   auto after_by_thread = switches_by_thread();
-  double elapsed = std::chrono::duration<double>(steady::now() - start).count();
-  auto merged = [](const std::vector<std::vector<double>>& parts) {
-    std::vector<double> out;
-    for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
+  acc.seconds += std::chrono::duration<double>(steady::now() - start).count();
+  auto append = [](std::vector<double>& to, const std::vector<std::vector<double>>& parts) {
+    for (auto& p : parts) to.insert(to.end(), p.begin(), p.end());
   };
-  auto all = merged(lat), all_due = merged(from_due), all_late = merged(late);
+  append(acc.lat, lat);
+  append(acc.from_due, from_due);
+  append(acc.late, late);
+  acc.errors += errors;
+  acc.behind += behind;
+  acc.cpu_us += after.cpu_us - before.cpu_us;
+  acc.switches += after.switches - before.switches;
+  for (const auto& [name, n] : after_by_thread)
+    if (auto b = before_by_thread.find(name); b != before_by_thread.end())
+      acc.switches_by_thread[name] += n - b->second;
+}
+
+load_result summarize(const load_samples& s) {
   load_result r;
-  r.rps = static_cast<double>(all.size()) / elapsed;
-  r.p50_us = percentile(all, 0.5);
-  r.p99_us = percentile(all, 0.99);
-  r.from_due_p50_us = percentile(all_due, 0.5);
-  r.from_due_p99_us = percentile(all_due, 0.99);
-  r.generator_late_p50_us = percentile(all_late, 0.5);
-  r.generator_late_p99_us = percentile(all_late, 0.99);
-  r.errors = errors;
-  if (!all.empty()) {
-    r.behind_schedule_share = static_cast<double>(behind.load()) / static_cast<double>(all.size());
-    r.cpu_us_per_request = (after.cpu_us - before.cpu_us) / static_cast<double>(all.size());
-    r.switches_per_request = (after.switches - before.switches) / static_cast<double>(all.size());
-    for (const auto& [name, n] : after_by_thread)
-      if (auto b = before_by_thread.find(name); b != before_by_thread.end())
-        r.switches_by_thread[name] = (n - b->second) / static_cast<double>(all.size());
+  auto n = static_cast<double>(s.lat.size());
+  r.rps = s.seconds > 0 ? n / s.seconds : 0;
+  r.p50_us = percentile(s.lat, 0.5);
+  r.p99_us = percentile(s.lat, 0.99);
+  r.from_due_p50_us = percentile(s.from_due, 0.5);
+  r.from_due_p99_us = percentile(s.from_due, 0.99);
+  r.generator_late_p50_us = percentile(s.late, 0.5);
+  r.generator_late_p99_us = percentile(s.late, 0.99);
+  r.errors = s.errors;
+  if (n > 0) {
+    r.behind_schedule_share = static_cast<double>(s.behind) / n;
+    r.cpu_us_per_request = s.cpu_us / n;
+    r.switches_per_request = s.switches / n;
+    for (const auto& [name, k] : s.switches_by_thread) r.switches_by_thread[name] = k / n;
   }
   return r;
 }
 
-load_result fixed_rate_get(uint16_t port, const std::string& target, double rate, double seconds,
-                           int conns, int spin_us) {
-  return fixed_rate(port, target, "", rate, seconds, conns, spin_us);
+// One path under load: where to send what.
+struct load_path {
+  uint16_t port;
+  std::string target, body;  // an empty body makes it a GET
+};
+
+// The paths measured in turns of `slice_seconds`, `seconds` each in all, the order rotated
+// every turn: a VM's slow phases (a noisy neighbour, a frequency change) then fall on every
+// path alike instead of on whichever ran during them, so their difference keeps its meaning.
+std::vector<load_result> interleaved(const std::vector<load_path>& paths, double rate,
+                                     double seconds, double slice_seconds, int conns, int spin_us) {
+  std::vector<load_samples> acc(paths.size());
+  auto turns = std::max<int>(1, static_cast<int>(std::lround(seconds / slice_seconds)));
+  double slice = seconds / turns;
+  for (int t = 0; t < turns; ++t)
+    for (size_t k = 0; k < paths.size(); ++k) {
+      size_t i = (k + static_cast<size_t>(t)) % paths.size();
+      load_slice(acc[i], paths[i].port, paths[i].target, paths[i].body, rate, slice, conns,
+                 spin_us);
+    }
+  std::vector<load_result> out;
+  for (const auto& s : acc) out.push_back(summarize(s));
+  return out;
 }
 
 // The cost of one hand-off to a sleeping thread, as the gateway's hops pay it: `rate`
@@ -338,6 +379,7 @@ int main(int argc, char** argv) {
   size_t rss_requests = 1000000;
   int conns = 8;
   int spin_us = 0;
+  double slice_seconds = 0.5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--rates")
@@ -350,9 +392,12 @@ int main(int argc, char** argv) {
       conns = std::stoi(argv[i + 1]);
     else if (a == "--spin-us")
       spin_us = std::max(0, std::stoi(argv[i + 1]));
+    else if (a == "--slice-seconds")
+      slice_seconds = std::max(0.05, std::stod(argv[i + 1]));
     else {
       std::cerr << "usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] "
-                   "[--rss-requests 1000000] [--connections 8] [--spin-us 0]\n";
+                   "[--rss-requests 1000000] [--connections 8] [--spin-us 0] "
+                   "[--slice-seconds 0.5]\n";
       return 2;
     }
   }
@@ -446,8 +491,10 @@ int main(int argc, char** argv) {
   json per_rate = json::array();
   double added_p99_at_top = 0, added_p50_at_top = 0;
   for (double rate : rates) {
-    auto direct = fixed_rate(stub->port(), target, body, rate, seconds, conns, spin_us);
-    auto via = fixed_rate(server->port(), target, body, rate, seconds, conns, spin_us);
+    auto both = interleaved({{stub->port(), target, body}, {server->port(), target, body}}, rate,
+                            seconds, slice_seconds, conns, spin_us);
+    const auto& direct = both[0];
+    const auto& via = both[1];
     double ratio = direct.rps > 0 ? via.rps / direct.rps : 0;
     fmt::print(
         "{:>6.0f}  {:>10.0f} / {:>9.0f}  {:>10.0f} / {:>9.0f}  {:>7.0f} / {:>6.0f}  {:>9.3f}{}\n",
@@ -495,15 +542,22 @@ int main(int argc, char** argv) {
   //   in-process hops     = sim - healthz
   //   provider HTTP client hops = (gateway - sim) - (direct - healthz)
   double top = rates.back();
-  auto healthz = fixed_rate_get(server->port(), "/healthz", top, seconds, conns, spin_us);
-  auto sim = fixed_rate(server->port(), target, body_for("bench-sim"), top, seconds, conns, spin_us);
-  auto direct = fixed_rate(stub->port(), target, body, top, seconds, conns, spin_us);
-  auto via = fixed_rate(server->port(), target, body, top, seconds, conns, spin_us);
+  auto four = interleaved({{server->port(), "/healthz", ""},
+                           {server->port(), target, body_for("bench-sim")},
+                           {stub->port(), target, body},
+                           {server->port(), target, body}},
+                          top, seconds, slice_seconds, conns, spin_us);
+  const auto& healthz = four[0];
+  const auto& sim = four[1];
+  const auto& direct = four[2];
+  const auto& via = four[3];
   // One connection, one request at a time every millisecond (like a single client that
   // is never behind): no queueing among the load threads, the cleanest view of what one
   // call through the gateway costs over the stub alone.
-  auto single_direct = fixed_rate(stub->port(), target, body, 1000, seconds, 1, spin_us);
-  auto single_via = fixed_rate(server->port(), target, body, 1000, seconds, 1, spin_us);
+  auto single = interleaved({{stub->port(), target, body}, {server->port(), target, body}}, 1000,
+                            seconds, slice_seconds, 1, spin_us);
+  const auto& single_direct = single[0];
+  const auto& single_via = single[1];
   auto hop = handoff_latency(runtime.system(), top, seconds);
   auto part = [](double a, double b) { return a - b; };
   json breakdown = {
@@ -612,6 +666,7 @@ int main(int argc, char** argv) {
               {"spin_us", spin_us},
               {"latency_clock", "from when the load thread could send (see header comment)"},
               {"seconds_per_rate", seconds},
+              {"slice_seconds", slice_seconds},
               {"rates", per_rate},
               {"breakdown", breakdown},
               {"rss_requests", rss_requests},
