@@ -10,6 +10,9 @@
 //   2. baseline: the same message pattern between plain CAF actors with int payloads
 //      (a run actor spawned per run, 4 agent actors, 1 model actor), same window,
 //      same actor system. Reports runs/s, messages/s and Switchyard/baseline.
+//   Phases 1, 2 and the checkpointed throughput phases (4) take turns: --rounds R
+//   rounds, each running 1/R of every phase's runs, the order rotated every round, so a
+//   slow phase of the VM falls on all of them alike.
 //   2b. diagnostic (--no-diagnostics skips it): the baseline again with a 60 s timeout
 //      on every run -> agent request, as Switchyard's run actor sets (step_timeout_ms);
 //      reported apart, never part of the ratio.
@@ -34,12 +37,13 @@
 // caf::scheduled_actor::enqueue (18.0 per run: 9 requests, 9 replies through
 // response_promise::deliver_impl), the same as the baseline's pattern.
 // Not counted: with latency_ms > 0 the model service also sends itself delayed
-// sim_ready messages, one at a time for the soonest waiting answer (the memory phase); the run actor's request to an agent carries a
-// step timeout (step_timeout_ms, default 60 s), which CAF 0.17.6 implements as events
-// for its clock thread, not mailbox messages: one set_request_timeout per step (a reply
-// does not cancel it) and one cancel_timeouts when the run actor exits.
+// sim_ready messages, one at a time for the soonest waiting answer (the memory phase); the run
+// actor's request to an agent carries a step timeout (step_timeout_ms, default 60 s), which CAF
+// 0.17.6 implements as events for its clock thread, not mailbox messages: one set_request_timeout
+// per step (a reply does not cancel it) and one cancel_timeouts when the run actor exits.
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -51,16 +55,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "agents/model_agent.hpp"
 #include "caf/all.hpp"
@@ -102,24 +106,27 @@ struct options {
   bool durable_batch = true;
   size_t durable_runs = 20000;
   size_t blocked_runs = 10000;
+  size_t rounds = 5;
 };
 
 void usage() {
-  std::cout << "bench_swarm [options]\n"
-               "  --runs N               runs in the throughput phase (default 100000)\n"
-               "  --inflight K           runs in flight during throughput (default 1000)\n"
-               "  --warmup W             unmeasured runs before each throughput phase (default 5000)\n"
-               "  --scheduler NAME       sharing | stealing (default sharing)\n"
-               "  --workers N            scheduler threads (default 2)\n"
-               "  --inflight-runs M      runs started at once in the memory phase (default 10000)\n"
-               "  --memory-latency-ms L  sim latency of the memory phase (default 200)\n"
-               "  --no-baseline          skip the bare-CAF baseline\n"
-               "  --no-memory            skip the memory phase\n"
-               "  --no-diagnostics       skip the baseline re-run with step timeouts\n"
-               "  --no-durable           skip the checkpointed phases\n"
-               "  --durable-runs N       runs in the checkpointed throughput phase (default 20000)\n"
-               "  --no-durable-batch     skip them started as `run --batch` does\n"
-               "  --blocked-runs B       runs parked as blocked in the memory phase (default 10000)\n";
+  std::cout
+      << "bench_swarm [options]\n"
+         "  --runs N               runs in the throughput phase (default 100000)\n"
+         "  --inflight K           runs in flight during throughput (default 1000)\n"
+         "  --warmup W             unmeasured runs before each throughput phase (default 5000)\n"
+         "  --scheduler NAME       sharing | stealing (default sharing)\n"
+         "  --workers N            scheduler threads (default 2)\n"
+         "  --inflight-runs M      runs started at once in the memory phase (default 10000)\n"
+         "  --memory-latency-ms L  sim latency of the memory phase (default 200)\n"
+         "  --no-baseline          skip the bare-CAF baseline\n"
+         "  --no-memory            skip the memory phase\n"
+         "  --no-diagnostics       skip the baseline re-run with step timeouts\n"
+         "  --no-durable           skip the checkpointed phases\n"
+         "  --durable-runs N       runs in the checkpointed throughput phase (default 20000)\n"
+         "  --no-durable-batch     skip them started as `run --batch` does\n"
+         "  --blocked-runs B       runs parked as blocked in the memory phase (default 10000)\n"
+         "  --rounds R             throughput phases take turns in R rounds (default 5)\n";
 }
 
 bool parse_options(int argc, char** argv, options& o) {
@@ -166,6 +173,8 @@ bool parse_options(int argc, char** argv, options& o) {
       o.durable_runs = number(i, "--durable-runs");
     else if (a == "--blocked-runs")
       o.blocked_runs = number(i, "--blocked-runs");
+    else if (a == "--rounds")
+      o.rounds = number(i, "--rounds");
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -175,8 +184,8 @@ bool parse_options(int argc, char** argv, options& o) {
       return false;
     }
   }
-  if (o.runs == 0 || o.inflight == 0 || o.inflight_runs == 0) {
-    std::cerr << "--runs, --inflight and --inflight-runs must be >= 1\n";
+  if (o.runs == 0 || o.inflight == 0 || o.inflight_runs == 0 || o.rounds == 0) {
+    std::cerr << "--runs, --inflight, --inflight-runs and --rounds must be >= 1\n";
     return false;
   }
   if (o.scheduler != "sharing" && o.scheduler != "stealing") {
@@ -327,10 +336,19 @@ double percentile_ms(std::vector<float> v, double q) {
   return v[k] / 1000.0;
 }
 
-/// Runs `total` runs with `window` in flight; exits the process on any failed run.
+/// Runs gathered over several rounds of one phase.
+struct load_samples {
+  size_t runs = 0;
+  double wall_s = 0;
+  std::vector<float> latency_us;
+};
+
+/// Runs `total` runs with `window` in flight and adds them to `into`; exits the process on
+/// any failed run.
 template <class Launch>
-load_figures drive(caf::actor_system& sys, const char* what, size_t total, size_t window,
-                   Launch launch) {
+void drive_into(load_samples& into, caf::actor_system& sys, const char* what, size_t total,
+                size_t window, Launch launch) {
+  if (total == 0) return;
   auto d = make_driver(total, window, launch);
   d->spawn(sys);
   d->wait();
@@ -340,14 +358,34 @@ load_figures drive(caf::actor_system& sys, const char* what, size_t total, size_
     std::cout.flush();
     std::exit(1);
   }
+  into.runs += total;
+  into.wall_s += d->wall_s();
+  into.latency_us.insert(into.latency_us.end(), d->latency_us().begin(), d->latency_us().end());
+}
+
+load_figures figures_of(const load_samples& s) {
   load_figures f;
-  f.runs = total;
-  f.wall_s = d->wall_s();
-  f.runs_per_s = static_cast<double>(total) / f.wall_s;
-  f.p50_ms = percentile_ms(d->latency_us(), 0.50);
-  f.p99_ms = percentile_ms(d->latency_us(), 0.99);
-  f.max_ms = percentile_ms(d->latency_us(), 1.0);
+  f.runs = s.runs;
+  f.wall_s = s.wall_s;
+  f.runs_per_s = s.wall_s > 0 ? static_cast<double>(s.runs) / s.wall_s : 0;
+  f.p50_ms = percentile_ms(s.latency_us, 0.50);
+  f.p99_ms = percentile_ms(s.latency_us, 0.99);
+  f.max_ms = percentile_ms(s.latency_us, 1.0);
   return f;
+}
+
+/// Round `r`'s share of `total` runs split over `rounds` rounds.
+size_t share(size_t total, size_t r, size_t rounds) {
+  return total * (r + 1) / rounds - total * r / rounds;
+}
+
+/// Runs `total` runs with `window` in flight; exits the process on any failed run.
+template <class Launch>
+load_figures drive(caf::actor_system& sys, const char* what, size_t total, size_t window,
+                   Launch launch) {
+  load_samples s;
+  drive_into(s, sys, what, total, window, std::move(launch));
+  return figures_of(s);
 }
 
 struct memory_figures {
@@ -721,38 +759,137 @@ int main(int argc, char** argv) {
   std::cout << fmt::format("throughput: {} runs, {} in flight, {} warm-up runs, sim latency 0\n",
                            opt.runs, opt.inflight, opt.warmup);
 
-  load_figures sy, bl, bl_timeouts;
+  // Throughput in rounds: every round runs its share of each phase's runs (Switchyard,
+  // the bare-CAF baseline, checkpointed, checkpointed as `run --batch`), the order rotated
+  // every round. A slow phase of this VM (the baseline alone moved between 77,000 and
+  // 141,000 runs/s from run to run) then falls on all of them alike instead of on
+  // whichever ran during it, so the ratios keep their meaning.
+  load_samples sy_s, bl_s, dur_s;
+  load_figures sy, bl, bl_timeouts, dur;
   size_t rss_after_throughput = 0;
+  double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0, writes_per_batch = 0;
+  double batch_runs_per_s = 0, batch_ratio = 0;
   {
+    std::optional<baseline_swarm> swarm;
+    std::optional<bench_store> tput_store, batch_store;
+    std::optional<engine> durable_eng, batch_eng;
     engine eng{sys, cfg, registry};
-    if (opt.warmup > 0)
+    if (opt.baseline) swarm.emplace(sys, 0ms);
+    if (opt.durable) {
+      tput_store.emplace("tput");
+      durable_eng.emplace(sys, cfg, registry, tput_store->store);
+      if (opt.durable_batch) {
+        batch_store.emplace("batch");
+        batch_eng.emplace(sys, cfg, registry, batch_store->store);
+      }
+    }
+    if (opt.warmup > 0) {
       drive(sys, "switchyard warm-up", opt.warmup, opt.inflight, switchyard_launch(eng));
-    sy = drive(sys, "switchyard", opt.runs, opt.inflight, switchyard_launch(eng));
+      if (swarm) drive(sys, "baseline warm-up", opt.warmup, opt.inflight, swarm->launch(sys));
+      if (durable_eng)
+        drive(sys, "durable warm-up", std::min(opt.warmup, opt.durable_runs), opt.inflight,
+              switchyard_launch(*durable_eng));
+    }
+    uint64_t writes0 = 0, batches0 = 0, bytes0 = 0, disk0 = 0;
+    if (tput_store) {
+      writes0 = tput_store->writes.load();
+      batches0 = tput_store->store->batches_written();
+      bytes0 = tput_store->bytes.load();
+      disk0 = tput_store->store->disk_bytes();
+    }
+    double batch_wall_s = 0;
+    // The batch phase starts runs the way `switchyard run --batch` does (engine::run_all:
+    // every run's checkpoint 0 in one batch first, then at most `inflight` at a time). The
+    // durable phase starts each run as the gateway and a single `switchyard run` do (a run
+    // actor per run_request, which writes its own checkpoint 0).
+    auto run_batch = [&](size_t n) {
+      if (n == 0) return;
+      std::vector<run_request> requests(n, run_request{workflow_name, bench_input, {}, {}});
+      auto t0 = bench_clock::now();
+      auto results = batch_eng->run_all(std::move(requests), opt.inflight);
+      batch_wall_s += std::chrono::duration<double>(bench_clock::now() - t0).count();
+      size_t completed = 0;
+      for (const auto& r : results)
+        if (r.status == run_status::completed && r.steps.size() == agents_per_run) ++completed;
+      if (completed != results.size()) {
+        std::cerr << "durable batch: " << results.size() - completed << " runs did not complete\n";
+        std::exit(1);
+      }
+    };
+    std::vector<std::function<void(size_t round)>> phases;
+    phases.push_back([&](size_t r) {
+      drive_into(sy_s, sys, "switchyard", share(opt.runs, r, opt.rounds), opt.inflight,
+                 switchyard_launch(eng));
+    });
+    if (swarm)
+      phases.push_back([&](size_t r) {
+        drive_into(bl_s, sys, "baseline", share(opt.runs, r, opt.rounds), opt.inflight,
+                   swarm->launch(sys));
+      });
+    if (durable_eng)
+      phases.push_back([&](size_t r) {
+        drive_into(dur_s, sys, "durable", share(opt.durable_runs, r, opt.rounds), opt.inflight,
+                   switchyard_launch(*durable_eng));
+      });
+    if (batch_eng)
+      phases.push_back([&](size_t r) { run_batch(share(opt.durable_runs, r, opt.rounds)); });
+    for (size_t r = 0; r < opt.rounds; ++r)
+      for (size_t k = 0; k < phases.size(); ++k) phases[(k + r) % phases.size()](r);
+
+    sy = figures_of(sy_s);
     print_load("switchyard", sy);
     rss_after_throughput = rss_bytes();
-  }
-
-  if (opt.baseline) {
-    baseline_swarm swarm{sys, 0ms};
-    if (opt.warmup > 0)
-      drive(sys, "baseline warm-up", opt.warmup, opt.inflight, swarm.launch(sys));
-    bl = drive(sys, "baseline", opt.runs, opt.inflight, swarm.launch(sys));
-    print_load("baseline", bl);
-    std::cout << fmt::format("ratio        switchyard / baseline = {:.3f}\n",
-                             sy.runs_per_s / bl.runs_per_s);
-    if (opt.diagnostics) {
-      // Diagnostic, not part of the ratio: the baseline again, with the per-step request
-      // timeout Switchyard's run actor sets (step_timeout_ms), to show what it costs.
-      std::chrono::milliseconds timeout{cfg->workflow(workflow_name).step_timeout_ms};
-      if (opt.warmup > 0)
-        drive(sys, "baseline+timeouts warm-up", opt.warmup, opt.inflight,
-              swarm.launch(sys, timeout));
-      bl_timeouts = drive(sys, "baseline+timeouts", opt.runs, opt.inflight,
-                          swarm.launch(sys, timeout));
-      print_load("baseline+to", bl_timeouts);
-      std::cout << fmt::format("diagnostic   baseline with a {} ms timeout on each run -> agent "
-                               "request: {:.3f} of the plain baseline\n",
-                               timeout.count(), bl_timeouts.runs_per_s / bl.runs_per_s);
+    if (swarm) {
+      bl = figures_of(bl_s);
+      print_load("baseline", bl);
+      std::cout << fmt::format("ratio        switchyard / baseline = {:.3f}\n",
+                               sy.runs_per_s / bl.runs_per_s);
+      if (opt.diagnostics) {
+        // Diagnostic, not part of the ratio: the baseline again, with the per-step request
+        // timeout Switchyard's run actor sets (step_timeout_ms), to show what it costs.
+        std::chrono::milliseconds timeout{cfg->workflow(workflow_name).step_timeout_ms};
+        if (opt.warmup > 0)
+          drive(sys, "baseline+timeouts warm-up", opt.warmup, opt.inflight,
+                swarm->launch(sys, timeout));
+        bl_timeouts =
+            drive(sys, "baseline+timeouts", opt.runs, opt.inflight, swarm->launch(sys, timeout));
+        print_load("baseline+to", bl_timeouts);
+        std::cout << fmt::format(
+            "diagnostic   baseline with a {} ms timeout on each run -> agent "
+            "request: {:.3f} of the plain baseline\n",
+            timeout.count(), bl_timeouts.runs_per_s / bl.runs_per_s);
+      }
+    }
+    if (tput_store) {
+      std::cout << fmt::format(
+          "durable: {} runs with a RocksDB checkpoint after every step "
+          "(sync off), {} in flight\n",
+          opt.durable_runs, opt.inflight);
+      dur = figures_of(dur_s);
+      print_load("durable", dur);
+      auto& bs = *tput_store;
+      auto steps = static_cast<double>(opt.durable_runs * agents_per_run);
+      batch_bytes_per_step = static_cast<double>(bs.bytes.load() - bytes0) / steps;
+      disk_bytes_per_step = static_cast<double>(bs.store->disk_bytes() - disk0) / steps;
+      dur_ratio = dur.runs_per_s / sy.runs_per_s;
+      auto writes = static_cast<double>(bs.writes.load() - writes0);
+      auto batches = static_cast<double>(bs.store->batches_written() - batches0);
+      writes_per_batch = batches > 0 ? writes / batches : 0;
+      std::cout << fmt::format(
+          "ratio        durable / in-memory = {:.3f}; {:.1f} writes per run "
+          "in {:.3f} WriteBatches per run ({:.1f} runs' writes per group "
+          "commit), {:.0f} B written per step, {:.0f} B on disk per step\n",
+          dur_ratio, writes / static_cast<double>(opt.durable_runs),
+          batches / static_cast<double>(opt.durable_runs), writes_per_batch, batch_bytes_per_step,
+          disk_bytes_per_step);
+    }
+    if (batch_eng) {
+      batch_runs_per_s = static_cast<double>(opt.durable_runs) / batch_wall_s;
+      batch_ratio = batch_runs_per_s / sy.runs_per_s;
+      std::cout << fmt::format(
+          "durable batch {} runs through engine::run_all (`run --batch`): "
+          "{:.0f} runs/s, durable batch / in-memory = {:.3f}\n",
+          opt.durable_runs, batch_runs_per_s, batch_ratio);
     }
   }
 
@@ -773,68 +910,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Durable runs: the same throughput with a checkpoint after every step, and the
-  // memory a run costs while it is parked as blocked.
-  load_figures dur;
-  double dur_ratio = 0, batch_bytes_per_step = 0, disk_bytes_per_step = 0, writes_per_batch = 0;
+  // The memory a run costs while it is parked as blocked.
   double bytes_per_blocked_run = 0, heap_per_blocked_run = 0;
-  double batch_runs_per_s = 0, batch_ratio = 0;
   size_t blocked_seen = 0;
   if (opt.durable) {
-    std::cout << fmt::format("durable: {} runs with a RocksDB checkpoint after every step "
-                             "(sync off), {} in flight\n",
-                             opt.durable_runs, opt.inflight);
-    {
-      bench_store bs{"tput"};
-      engine eng{sys, cfg, registry, bs.store};
-      if (opt.warmup > 0)
-        drive(sys, "durable warm-up", std::min(opt.warmup, opt.durable_runs), opt.inflight,
-              switchyard_launch(eng));
-      auto writes0 = bs.writes.load();
-      auto batches0 = bs.store->batches_written();
-      auto bytes0 = bs.bytes.load();
-      auto disk0 = bs.store->disk_bytes();
-      dur = drive(sys, "durable", opt.durable_runs, opt.inflight, switchyard_launch(eng));
-      print_load("durable", dur);
-      auto steps = static_cast<double>(opt.durable_runs * agents_per_run);
-      batch_bytes_per_step = static_cast<double>(bs.bytes.load() - bytes0) / steps;
-      disk_bytes_per_step = static_cast<double>(bs.store->disk_bytes() - disk0) / steps;
-      dur_ratio = dur.runs_per_s / sy.runs_per_s;
-      auto writes = static_cast<double>(bs.writes.load() - writes0);
-      auto batches = static_cast<double>(bs.store->batches_written() - batches0);
-      writes_per_batch = batches > 0 ? writes / batches : 0;
-      std::cout << fmt::format("ratio        durable / in-memory = {:.3f}; {:.1f} writes per run "
-                               "in {:.3f} WriteBatches per run ({:.1f} runs' writes per group "
-                               "commit), {:.0f} B written per step, {:.0f} B on disk per step\n",
-                               dur_ratio, writes / static_cast<double>(opt.durable_runs),
-                               batches / static_cast<double>(opt.durable_runs), writes_per_batch,
-                               batch_bytes_per_step, disk_bytes_per_step);
-    }
-    if (opt.durable_batch) {
-      // The same runs the way `switchyard run --batch` starts them (engine::run_all: every
-      // run's checkpoint 0 in one batch first, then at most `inflight` at a time). The
-      // phase above starts each run as the gateway and a single `switchyard run` do (a
-      // run actor per run_request, which writes its own checkpoint 0).
-      bench_store bs{"batch"};
-      engine eng{sys, cfg, registry, bs.store};
-      std::vector<run_request> requests(opt.durable_runs,
-                                        run_request{workflow_name, bench_input, {}, {}});
-      auto t0 = bench_clock::now();
-      auto results = eng.run_all(std::move(requests), opt.inflight);
-      auto wall = std::chrono::duration<double>(bench_clock::now() - t0).count();
-      size_t completed = 0;
-      for (const auto& r : results)
-        if (r.status == run_status::completed && r.steps.size() == agents_per_run) ++completed;
-      if (completed != results.size()) {
-        std::cerr << "durable batch: " << results.size() - completed << " runs did not complete\n";
-        return 1;
-      }
-      batch_runs_per_s = static_cast<double>(results.size()) / wall;
-      batch_ratio = batch_runs_per_s / sy.runs_per_s;
-      std::cout << fmt::format("durable batch {} runs through engine::run_all (`run --batch`): "
-                               "{:.0f} runs/s, durable batch / in-memory = {:.3f}\n",
-                               results.size(), batch_runs_per_s, batch_ratio);
-    }
     {
       bench_store bs{"blocked"};
       auto down_cfg = bench_config(opt, 0, true);
