@@ -167,7 +167,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
 
   // Route: the caller's, a rule's, the classifier's when confident, or the default.
   rule_verdict rules = rules_.evaluate(in.text, req.metadata);
-  t.rules_fired = rules.fired;
+  t.rules_fired = std::move(rules.fired);
   if (!req.route.empty()) {
     t.route = req.route;
     t.route_source = "request";
@@ -199,14 +199,14 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
   out.route = t.route;
 
   // Data class: the caller's declaration, else a rule's.
-  std::string data_class = req.data_class;
-  t.data_class_source = "request";
-  if (data_class.empty() && !rules.data_class.empty()) {
-    data_class = rules.data_class;
+  if (!req.data_class.empty()) {
+    t.data_class = req.data_class;
+    t.data_class_source = "request";
+  } else if (!rules.data_class.empty()) {
+    t.data_class = rules.data_class;
     t.data_class_source = "rule:" + rules.data_class_rule;
   }
-  if (data_class.empty()) t.data_class_source.clear();
-  t.data_class = data_class;
+  const std::string& data_class = t.data_class;
   const bool sensitive = is_sensitive(data_class);
 
   // Target tier.
@@ -225,7 +225,10 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     target = cfg.tier_rank(tier);
     if (target < 0)
       return refuse(routing_outcome::no_model, fmt::format("no tier '{}' in the catalog", tier));
-    t.tier_source = !req.tier.empty() ? "request" : "rule:" + rules.tier_rule;
+    if (!req.tier.empty())
+      t.tier_source = "request";
+    else
+      t.tier_source = "rule:" + rules.tier_rule;
   } else {
     auto it = route_tier_rank_.find(t.route);
     int base = it != route_tier_rank_.end() ? std::max(it->second, 0) : 0;
