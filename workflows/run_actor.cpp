@@ -316,8 +316,19 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     e.cost_usd += c.cost_usd;
   }
   std::optional<step_routing> routing;
+  const bool one_trace =
+      reply.calls.size() == 1 && !st.dur && !reply.calls[0].decision.empty();
+  if (one_trace) {
+    // One call's trace, packed at once (see below): straight from it, no joined copy.
+    auto& c = reply.calls[0];
+    routing.emplace();
+    routing->route = c.route;
+    routing->downgraded = c.downgraded;
+    routing->decisions = st.shared->traces.pack(c.decision.bytes);
+    routing->packed = true;
+  }
   for (auto& c : reply.calls) {
-    if (c.decision.empty()) continue;
+    if (one_trace || c.decision.empty()) continue;
     if (!routing) {
       routing.emplace();
       size_t size = 0;  // one allocation for all of them
