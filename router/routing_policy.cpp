@@ -16,7 +16,9 @@ bool has_capability(const model_config& model, const std::string& capability) {
          model.capabilities.end();
 }
 
-uint32_t latency_limit_ms(const latency_class_settings& s, const std::string& latency_class) {
+// string_view compares: a std::string against a literal is a library call with a strlen,
+// and these run on every model call.
+uint32_t latency_limit_ms(const latency_class_settings& s, std::string_view latency_class) {
   if (latency_class == "realtime") return s.realtime_ms;
   if (latency_class == "batch") return s.batch_ms;
   return s.interactive_ms;  // "interactive" and unset
@@ -109,7 +111,7 @@ bool is_sensitive(std::string_view data_class) {
 
 std::string_view latest_user_text(const std::vector<chat_message>& messages) {
   for (auto it = messages.rbegin(); it != messages.rend(); ++it)
-    if (it->role == "user") return it->content;
+    if (std::string_view{it->role} == "user") return it->content;
   return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
 }
 

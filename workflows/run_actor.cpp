@@ -799,7 +799,7 @@ void on_step_error(run_actor* self, const std::string& agent, const model_error&
 // one without has nowhere to wait and fails, as before blocking existed.
 bool parks_on(run_actor* self, const model_error& error) {
   auto& st = self->state;
-  if (error.kind != "blocked" || !st.dur) return false;
+  if (!st.dur || error.kind != "blocked") return false;  // in-memory runs never park
   park(self, reason_provider_down, error.message,
        error.provider.empty() ? std::string{"unknown"} : error.provider, error.retry_after_ms);
   return true;

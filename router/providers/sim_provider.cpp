@@ -114,7 +114,7 @@ bool is_ascii_space(char c) {
 // The message the reply answers: the last one from the user, else the last one.
 std::string_view prompt_to_answer(const std::vector<chat_message>& messages) {
   for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-    if (it->role == "user") return it->content;
+    if (std::string_view{it->role} == "user") return it->content;  // no strlen call
   }
   return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
 }
