@@ -697,7 +697,10 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
                  std::string output, bool with_handoff) {
   auto& st = self->state;
   auto now = clock_type::now();
-  run_result r;
+  // Filled where its message holds it: a run_result is a dozen strings and two vectors,
+  // and moving one into a message cost more than filling it.
+  auto message_data = caf::make_counted<caf::detail::tuple_vals<run_result>>();
+  run_result& r = std::get<0>(message_data->data());
   r.run_id = std::move(st.run_id);
   r.thread_id = std::move(st.thread_id);
   r.workflow = st.wf ? st.wf->definition->name() : std::string{};
@@ -752,7 +755,7 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
   }
   st.open_calls.clear();
   if (st.own_thread) st.shared->ledger.close_thread(r.thread_id);
-  st.promise.deliver(std::move(r));
+  st.promise.deliver(caf::message{caf::message::data_ptr{std::move(message_data)}});
   self->quit();
 }
 
