@@ -346,17 +346,21 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   const uint64_t index = ++entry->second;
   const sim_model_settings& sim = model.sim;
   const auto base_latency = std::chrono::milliseconds{sim.latency_ms};
+  // Every way out returns `out`, so it is built where the caller holds the outcome (a
+  // return of another object here cost a move of the outcome on every call).
+  sim_outcome out;
 
   // An outage means the endpoint cannot be reached, so it wins over everything else.
   if (since_start.count() >= 0) {
     const auto now_ms = static_cast<uint64_t>(since_start.count());
     for (const sim_outage& outage : sim.outages) {
       if (outage.from_ms <= now_ms && now_ms < outage.to_ms) {
-        return failure("connection",
-                       "sim: " + model.id + " is in an outage window [" +
-                           std::to_string(outage.from_ms) + ", " + std::to_string(outage.to_ms) +
-                           ") ms",
-                       base_latency);
+        out = failure("connection",
+                      "sim: " + model.id + " is in an outage window [" +
+                          std::to_string(outage.from_ms) + ", " + std::to_string(outage.to_ms) +
+                          ") ms",
+                      base_latency);
+        return out;
       }
     }
   }
@@ -364,28 +368,30 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   // A request the endpoint would reject fails the same way on every call, before any
   // transient fault could hide it.
   if (max_tokens == 0) {
-    return failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
-                   base_latency);
+    out = failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
+                  base_latency);
+    return out;
   }
   const uint64_t needed = uint64_t{prompt_tokens} + max_tokens;
   if (needed > model.context_window) {
-    return failure("context_length",
-                   "sim: " + model.id + ": prompt of " + std::to_string(prompt_tokens) +
-                       " tokens + max_tokens " + std::to_string(max_tokens) + " = " +
-                       std::to_string(needed) + " exceeds the context window of " +
-                       std::to_string(model.context_window) + " tokens",
-                   base_latency);
+    out = failure("context_length",
+                  "sim: " + model.id + ": prompt of " + std::to_string(prompt_tokens) +
+                      " tokens + max_tokens " + std::to_string(max_tokens) + " = " +
+                      std::to_string(needed) + " exceeds the context window of " +
+                      std::to_string(model.context_window) + " tokens",
+                  base_latency);
+    return out;
   }
 
   const uint64_t model_hash = fnv1a(model.id);
   for (size_t position = 0; position < sim.faults.size(); ++position) {
     const sim_fault& fault = sim.faults[position];
     if (fault_fires(fault, seed_, model_hash, index, position)) {
-      return fault_outcome(fault, model, index);
+      out = fault_outcome(fault, model, index);
+      return out;
     }
   }
 
-  sim_outcome out;
   const std::string_view prompt = prompt_to_answer(messages);
   const auto latency_for = [&](uint32_t output_tokens) {
     return base_latency + std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * output_tokens};
