@@ -316,8 +316,7 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     e.cost_usd += c.cost_usd;
   }
   std::optional<step_routing> routing;
-  const bool one_trace =
-      reply.calls.size() == 1 && !st.dur && !reply.calls[0].decision.empty();
+  const bool one_trace = reply.calls.size() == 1 && !st.dur && !reply.calls[0].decision.empty();
   if (one_trace) {
     // One call's trace, packed at once (see below): straight from it, no joined copy.
     auto& c = reply.calls[0];

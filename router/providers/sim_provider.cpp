@@ -394,7 +394,8 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
 
   const std::string_view prompt = prompt_to_answer(messages);
   const auto latency_for = [&](uint32_t output_tokens) {
-    return base_latency + std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * output_tokens};
+    return base_latency +
+           std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * output_tokens};
   };
   // A text written now (no latency to wait out first) may be one written before.
   const bool may_defer = defer_text && (sim.latency_ms > 0 || sim.ms_per_output_token > 0);
