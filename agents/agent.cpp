@@ -1,6 +1,7 @@
 #include "agents/agent.hpp"
 
 #include <charconv>
+#include <cstring>
 
 #include "caf/all.hpp"
 
@@ -12,14 +13,20 @@ std::string make_call_id(const step_context& ctx, uint32_t n) {
   char call[16];
   auto step_end = std::to_chars(step, step + sizeof step, ctx.step).ptr;
   auto call_end = std::to_chars(call, call + sizeof call, n).ptr;
+  // Sized once, then the parts copied in: an append per part was a library call each.
+  const size_t run_size = ctx.run_id.size();
+  const auto step_size = static_cast<size_t>(step_end - step);
+  const auto call_size = static_cast<size_t>(call_end - call);
   std::string id;
-  id.reserve(ctx.run_id.size() + 2 + static_cast<size_t>(step_end - step) +
-             static_cast<size_t>(call_end - call));
-  id += ctx.run_id;
-  id += '/';
-  id.append(step, step_end);
-  id += '.';
-  id.append(call, call_end);
+  id.resize(run_size + 2 + step_size + call_size);
+  char* at = id.data();
+  std::memcpy(at, ctx.run_id.data(), run_size);
+  at += run_size;
+  *at++ = '/';
+  std::memcpy(at, step, step_size);
+  at += step_size;
+  *at++ = '.';
+  std::memcpy(at, call, call_size);
   return id;
 }
 

@@ -29,8 +29,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-bool code_shaped(std::string_view raw) {
-  std::string_view line = trim(raw);
+// `line` trimmed (trim()).
+bool code_shaped(std::string_view line) {
   if (line.size() < 2) return false;
   char last = line.back();
   if (last == ';' || last == '{' || last == '}') return true;
@@ -44,8 +44,8 @@ bool code_shaped(std::string_view raw) {
   return false;
 }
 
-bool list_item(std::string_view raw) {
-  std::string_view line = trim(raw);
+// `line` trimmed (trim()).
+bool list_item(std::string_view line) {
   if (line.size() < 3) return false;
   if ((line[0] == '-' || line[0] == '*') && line[1] == ' ') return true;
   size_t digits = 0;
@@ -54,16 +54,11 @@ bool list_item(std::string_view raw) {
          (line[digits] == '.' || line[digits] == ')') && line[digits + 1] == ' ';
 }
 
-}  // namespace
-
-bool looks_like_code(std::string_view text) {
-  if (text.find("```") != std::string_view::npos) return true;
-  int shaped = 0;
-  for_each_line(text, [&](std::string_view line) { shaped += code_shaped(line) ? 1 : 0; });
-  return shaped >= 2;
+bool has_fence(std::string_view text) {
+  return text.find("```") != std::string_view::npos;
 }
 
-uint32_t count_parts(std::string_view text) {
+uint32_t count_questions(std::string_view text) {
   uint32_t questions = 0;
   // memchr from one '?' to the next: most of a prompt has none.
   const char* p = text.data();
@@ -74,9 +69,22 @@ uint32_t count_parts(std::string_view text) {
     if (q + 1 == end || q[1] != '?') ++questions;
     p = q + 1;
   }
+  return questions;
+}
+
+}  // namespace
+
+bool looks_like_code(std::string_view text) {
+  if (has_fence(text)) return true;
+  int shaped = 0;
+  for_each_line(text, [&](std::string_view line) { shaped += code_shaped(trim(line)) ? 1 : 0; });
+  return shaped >= 2;
+}
+
+uint32_t count_parts(std::string_view text) {
   uint32_t items = 0;
-  for_each_line(text, [&](std::string_view line) { items += list_item(line) ? 1 : 0; });
-  return std::max(questions, items);
+  for_each_line(text, [&](std::string_view line) { items += list_item(trim(line)) ? 1 : 0; });
+  return std::max(count_questions(text), items);
 }
 
 complexity_estimate estimate_complexity(std::string_view text, uint32_t prompt_tokens,
@@ -84,8 +92,18 @@ complexity_estimate estimate_complexity(std::string_view text, uint32_t prompt_t
   complexity_estimate out;
   out.prompt_tokens = prompt_tokens;
   out.long_prompt = prompt_tokens >= settings.long_prompt_tokens;
-  out.has_code = looks_like_code(text);
-  out.parts = count_parts(text);
+  // looks_like_code and count_parts in one walk over the lines (this runs on every
+  // routed call).
+  const bool fenced = has_fence(text);
+  int shaped = 0;
+  uint32_t items = 0;
+  for_each_line(text, [&](std::string_view raw) {
+    std::string_view line = trim(raw);
+    if (!fenced) shaped += code_shaped(line) ? 1 : 0;
+    items += list_item(line) ? 1 : 0;
+  });
+  out.has_code = fenced || shaped >= 2;
+  out.parts = std::max(count_questions(text), items);
   out.multi_part = out.parts >= settings.multi_part_questions;
   out.tier_steps = (out.long_prompt ? 1u : 0u) + (out.has_code || out.multi_part ? 1u : 0u);
   return out;

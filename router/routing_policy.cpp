@@ -16,7 +16,9 @@ bool has_capability(const model_config& model, const std::string& capability) {
          model.capabilities.end();
 }
 
-uint32_t latency_limit_ms(const latency_class_settings& s, const std::string& latency_class) {
+// string_view compares: a std::string against a literal is a library call with a strlen,
+// and these run on every model call.
+uint32_t latency_limit_ms(const latency_class_settings& s, std::string_view latency_class) {
   if (latency_class == "realtime") return s.realtime_ms;
   if (latency_class == "batch") return s.batch_ms;
   return s.interactive_ms;  // "interactive" and unset
@@ -109,7 +111,7 @@ bool is_sensitive(std::string_view data_class) {
 
 std::string_view latest_user_text(const std::vector<chat_message>& messages) {
   for (auto it = messages.rbegin(); it != messages.rend(); ++it)
-    if (it->role == "user") return it->content;
+    if (std::string_view{it->role} == "user") return it->content;
   return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
 }
 
@@ -167,7 +169,7 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
 
   // Route: the caller's, a rule's, the classifier's when confident, or the default.
   rule_verdict rules = rules_.evaluate(in.text, req.metadata);
-  t.rules_fired = rules.fired;
+  t.rules_fired = std::move(rules.fired);
   if (!req.route.empty()) {
     t.route = req.route;
     t.route_source = "request";
@@ -199,14 +201,14 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
   out.route = t.route;
 
   // Data class: the caller's declaration, else a rule's.
-  std::string data_class = req.data_class;
-  t.data_class_source = "request";
-  if (data_class.empty() && !rules.data_class.empty()) {
-    data_class = rules.data_class;
+  if (!req.data_class.empty()) {
+    t.data_class = req.data_class;
+    t.data_class_source = "request";
+  } else if (!rules.data_class.empty()) {
+    t.data_class = rules.data_class;
     t.data_class_source = "rule:" + rules.data_class_rule;
   }
-  if (data_class.empty()) t.data_class_source.clear();
-  t.data_class = data_class;
+  const std::string& data_class = t.data_class;
   const bool sensitive = is_sensitive(data_class);
 
   // Target tier.
@@ -225,7 +227,10 @@ void routing_policy::decide_into(const routing_input& in, const model_health& he
     target = cfg.tier_rank(tier);
     if (target < 0)
       return refuse(routing_outcome::no_model, fmt::format("no tier '{}' in the catalog", tier));
-    t.tier_source = !req.tier.empty() ? "request" : "rule:" + rules.tier_rule;
+    if (!req.tier.empty())
+      t.tier_source = "request";
+    else
+      t.tier_source = "rule:" + rules.tier_rule;
   } else {
     auto it = route_tier_rank_.find(t.route);
     int base = it != route_tier_rank_.end() ? std::max(it->second, 0) : 0;

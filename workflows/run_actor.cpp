@@ -316,8 +316,18 @@ void close_step(run_actor* self, uint32_t step, step_reply& reply) {
     e.cost_usd += c.cost_usd;
   }
   std::optional<step_routing> routing;
+  const bool one_trace = reply.calls.size() == 1 && !st.dur && !reply.calls[0].decision.empty();
+  if (one_trace) {
+    // One call's trace, packed at once (see below): straight from it, no joined copy.
+    auto& c = reply.calls[0];
+    routing.emplace();
+    routing->route = c.route;
+    routing->downgraded = c.downgraded;
+    routing->decisions = st.shared->traces.pack(c.decision.bytes);
+    routing->packed = true;
+  }
   for (auto& c : reply.calls) {
-    if (c.decision.empty()) continue;
+    if (one_trace || c.decision.empty()) continue;
     if (!routing) {
       routing.emplace();
       size_t size = 0;  // one allocation for all of them
@@ -686,7 +696,10 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
                  std::string output, bool with_handoff) {
   auto& st = self->state;
   auto now = clock_type::now();
-  run_result r;
+  // Filled where its message holds it: a run_result is a dozen strings and two vectors,
+  // and moving one into a message cost more than filling it.
+  auto message_data = caf::make_counted<caf::detail::tuple_vals<run_result>>();
+  run_result& r = std::get<0>(message_data->data());
   r.run_id = std::move(st.run_id);
   r.thread_id = std::move(st.thread_id);
   r.workflow = st.wf ? st.wf->definition->name() : std::string{};
@@ -741,7 +754,7 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
   }
   st.open_calls.clear();
   if (st.own_thread) st.shared->ledger.close_thread(r.thread_id);
-  st.promise.deliver(std::move(r));
+  st.promise.deliver(caf::message{caf::message::data_ptr{std::move(message_data)}});
   self->quit();
 }
 
@@ -788,7 +801,7 @@ void on_step_error(run_actor* self, const std::string& agent, const model_error&
 // one without has nowhere to wait and fails, as before blocking existed.
 bool parks_on(run_actor* self, const model_error& error) {
   auto& st = self->state;
-  if (error.kind != "blocked" || !st.dur) return false;
+  if (!st.dur || error.kind != "blocked") return false;  // in-memory runs never park
   park(self, reason_provider_down, error.message,
        error.provider.empty() ? std::string{"unknown"} : error.provider, error.retry_after_ms);
   return true;

@@ -37,14 +37,6 @@ void put_header(std::string& out, char tag, uint32_t size) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((size >> (8 * i)) & 0xff));
 }
 
-void put_varint(std::string& out, size_t x) {
-  while (x >= 0x80) {
-    out.push_back(static_cast<char>((x & 0x7f) | 0x80));
-    x >>= 7;
-  }
-  out.push_back(static_cast<char>(x));
-}
-
 size_t varint_size(size_t x) {
   size_t n = 1;
   for (; x >= 0x80; x >>= 7) ++n;
@@ -121,12 +113,19 @@ std::string trace_packer::pack(std::string_view text) {
     // where the text itself would take a heap block.
     if (middle <= max_delta_bytes &&
         middle + varint_size(prefix) + varint_size(suffix) < text.size()) {
-      out.reserve(header_size + 10 + middle);
-      put_header(out, tag_reference_delta, size);
-      put_varint(out, prefix);
-      put_varint(out, suffix);
-      out.append(text.substr(prefix, middle));
-      return out;
+      // Written into a buffer, then one string made of it (most fit std::string's own
+      // buffer): a push_back per byte cost more than the rest of the packing.
+      char buffer[header_size + 20 + max_delta_bytes];
+      char* at = buffer;
+      *at++ = tag_reference_delta;
+      for (int i = 0; i < 4; ++i) *at++ = static_cast<char>((size >> (8 * i)) & 0xff);
+      for (size_t x : {prefix, suffix}) {
+        for (; x >= 0x80; x >>= 7) *at++ = static_cast<char>((x & 0x7f) | 0x80);
+        *at++ = static_cast<char>(x);
+      }
+      std::memcpy(at, text.data() + prefix, middle);
+      at += middle;
+      return std::string(buffer, static_cast<size_t>(at - buffer));
     }
   }
   if (text.size() >= min_packed_size && text.size() < (1u << 30) && ref) {
@@ -168,11 +167,11 @@ std::string trace_packer::unpack(std::string_view packed) const {
     if (prefix > ref->size() || suffix > ref->size() - prefix ||
         size_t{size} != prefix + middle.size() + suffix)
       return {};
-    std::string out;
-    out.reserve(size);
-    out.append(*ref, 0, prefix);
-    out.append(middle);
-    out.append(*ref, ref->size() - suffix, suffix);
+    // Sized once and copied into: three appends were three library calls.
+    std::string out(size, '\0');
+    std::memcpy(out.data(), ref->data(), prefix);
+    std::memcpy(out.data() + prefix, middle.data(), middle.size());
+    std::memcpy(out.data() + prefix + middle.size(), ref->data() + ref->size() - suffix, suffix);
     return out;
   }
   if (packed[0] != tag_lz4_reference || !ref) return {};

@@ -114,7 +114,7 @@ bool is_ascii_space(char c) {
 // The message the reply answers: the last one from the user, else the last one.
 std::string_view prompt_to_answer(const std::vector<chat_message>& messages) {
   for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-    if (it->role == "user") return it->content;
+    if (std::string_view{it->role} == "user") return it->content;  // no strlen call
   }
   return messages.empty() ? std::string_view{} : std::string_view{messages.back().content};
 }
@@ -299,6 +299,25 @@ sim_outcome fault_outcome(const sim_fault& fault, const model_config& model, uin
                  base_latency);
 }
 
+// The slot of a request in the written replies: from the prompt's size and a few of its
+// bytes (hashing all of it would cost what the slot saves), max_tokens and the model
+// id's size. Slot contents are compared in full.
+size_t written_slot_of(const std::string& model_id, std::string_view prompt, uint32_t max_tokens,
+                       size_t slots) {
+  uint64_t h = splitmix64(prompt.size() ^ (uint64_t{max_tokens} << 32) ^ (model_id.size() << 48));
+  auto word_at = [&](size_t at) {
+    uint64_t w = 0;
+    std::memcpy(&w, prompt.data() + at, std::min<size_t>(8, prompt.size() - at));
+    return w;
+  };
+  if (!prompt.empty()) {
+    h = splitmix64(h ^ word_at(0));
+    h = splitmix64(h ^ word_at(prompt.size() > 8 ? prompt.size() - 8 : 0));
+    h = splitmix64(h ^ word_at(prompt.size() / 2));
+  }
+  return static_cast<size_t>(h % slots);
+}
+
 }  // namespace
 
 // One block: this header, then the quote's bytes.
@@ -327,17 +346,21 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   const uint64_t index = ++entry->second;
   const sim_model_settings& sim = model.sim;
   const auto base_latency = std::chrono::milliseconds{sim.latency_ms};
+  // Every way out returns `out`, so it is built where the caller holds the outcome (a
+  // return of another object here cost a move of the outcome on every call).
+  sim_outcome out;
 
   // An outage means the endpoint cannot be reached, so it wins over everything else.
   if (since_start.count() >= 0) {
     const auto now_ms = static_cast<uint64_t>(since_start.count());
     for (const sim_outage& outage : sim.outages) {
       if (outage.from_ms <= now_ms && now_ms < outage.to_ms) {
-        return failure("connection",
-                       "sim: " + model.id + " is in an outage window [" +
-                           std::to_string(outage.from_ms) + ", " + std::to_string(outage.to_ms) +
-                           ") ms",
-                       base_latency);
+        out = failure("connection",
+                      "sim: " + model.id + " is in an outage window [" +
+                          std::to_string(outage.from_ms) + ", " + std::to_string(outage.to_ms) +
+                          ") ms",
+                      base_latency);
+        return out;
       }
     }
   }
@@ -345,29 +368,51 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   // A request the endpoint would reject fails the same way on every call, before any
   // transient fault could hide it.
   if (max_tokens == 0) {
-    return failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
-                   base_latency);
+    out = failure("bad_request", "sim: " + model.id + ": max_tokens must be >= 1, got 0",
+                  base_latency);
+    return out;
   }
   const uint64_t needed = uint64_t{prompt_tokens} + max_tokens;
   if (needed > model.context_window) {
-    return failure("context_length",
-                   "sim: " + model.id + ": prompt of " + std::to_string(prompt_tokens) +
-                       " tokens + max_tokens " + std::to_string(max_tokens) + " = " +
-                       std::to_string(needed) + " exceeds the context window of " +
-                       std::to_string(model.context_window) + " tokens",
-                   base_latency);
+    out = failure("context_length",
+                  "sim: " + model.id + ": prompt of " + std::to_string(prompt_tokens) +
+                      " tokens + max_tokens " + std::to_string(max_tokens) + " = " +
+                      std::to_string(needed) + " exceeds the context window of " +
+                      std::to_string(model.context_window) + " tokens",
+                  base_latency);
+    return out;
   }
 
   const uint64_t model_hash = fnv1a(model.id);
   for (size_t position = 0; position < sim.faults.size(); ++position) {
     const sim_fault& fault = sim.faults[position];
     if (fault_fires(fault, seed_, model_hash, index, position)) {
-      return fault_outcome(fault, model, index);
+      out = fault_outcome(fault, model, index);
+      return out;
     }
   }
 
-  sim_outcome out;
   const std::string_view prompt = prompt_to_answer(messages);
+  const auto latency_for = [&](uint32_t output_tokens) {
+    return base_latency +
+           std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * output_tokens};
+  };
+  // A text written now (no latency to wait out first) may be one written before.
+  const bool may_defer = defer_text && (sim.latency_ms > 0 || sim.ms_per_output_token > 0);
+  written_reply* slot = nullptr;
+  if (!may_defer && prompt.size() <= written_max_prompt) {
+    if (written_.empty()) written_.resize(written_slots);
+    slot = &written_[written_slot_of(model.id, prompt, max_tokens, written_slots)];
+    if (slot->max_tokens == max_tokens && slot->prompt == prompt && slot->model_id == model.id &&
+        max_tokens != 0) {
+      out.text = slot->text;
+      out.finish_reason = slot->cut ? "length" : "stop";
+      out.input_tokens = prompt_tokens;
+      out.output_tokens = slot->output_tokens;
+      out.latency = latency_for(out.output_tokens);
+      return out;
+    }
+  }
   const uint64_t reply_hash = reply_hash_of(model_hash, prompt);
   uint64_t quote_code_points = 0;
   const auto quote = quote_of(prompt, quote_code_points);
@@ -378,10 +423,17 @@ sim_outcome sim_provider::call(const model_config& model, const std::vector<chat
   out.finish_reason = cut ? "length" : "stop";
   out.input_tokens = prompt_tokens;
   out.output_tokens = tokens_for_code_points(cut ? max_code_points : plan.code_points);
-  out.latency = base_latency +
-                std::chrono::milliseconds{uint64_t{sim.ms_per_output_token} * out.output_tokens};
+  out.latency = latency_for(out.output_tokens);
   if (!defer_text || out.latency.count() <= 0) {
     out.text = write_reply(model.id, quote, plan, max_code_points);
+    if (slot != nullptr) {
+      slot->model_id = model.id;
+      slot->prompt = prompt;
+      slot->text = out.text;
+      slot->max_tokens = max_tokens;
+      slot->output_tokens = out.output_tokens;
+      slot->cut = cut;
+    }
     return out;
   }
   auto* h = static_cast<sim_deferred_reply::header*>(

@@ -101,6 +101,24 @@ class sim_provider {
     }
   };
   entry_cache last_;
+
+  // Replies already written, by request: a reply's text depends only on the model id,
+  // the prompt it answers and max_tokens, and a workload asks the same prompts again
+  // and again (each step of a swarm run quotes the step before). A hit copies the text
+  // instead of hashing, quoting, planning and writing it; the prompt is compared in
+  // full, so a hit is the text call() would write. Direct-mapped, a fixed number of
+  // slots, short prompts only: bounded memory, a collision just rewrites the slot.
+  struct written_reply {
+    std::string model_id;
+    std::string prompt;
+    std::string text;
+    uint32_t max_tokens = 0;
+    uint32_t output_tokens = 0;
+    bool cut = false;
+  };
+  static constexpr size_t written_slots = 64;
+  static constexpr size_t written_max_prompt = 2048;
+  std::vector<written_reply> written_;  // empty until the first reply is kept
 };
 
 }  // namespace switchyard

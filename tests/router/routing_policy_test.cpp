@@ -369,6 +369,28 @@ TEST_CASE("complexity: code and parts detection", "[complexity]") {
   CHECK(count_parts("no questions") == 0);
 }
 
+TEST_CASE("complexity: the estimate's signals are looks_like_code's and count_parts'",
+          "[complexity]") {
+  // estimate_complexity walks the lines once for both signals.
+  const std::vector<std::string> texts = {
+      "",
+      "Where is my order? It was due on Monday.",
+      "```python\nprint(1)\n```\n1. a\n2. b\n3. c",
+      "x = compute();\nreturn x;\n- one\n- two\n- three",
+      "  const a = 1;\r\n\t}\n",
+      "Please:\n1. cancel\n2. refund\n3) email me? and? this?",
+      "one line; only {",
+      "\n\n- \n* x\n10. y\n1000. z\n",
+  };
+  complexity_settings settings;
+  for (const auto& text : texts) {
+    INFO(text);
+    auto x = estimate_complexity(text, 10, settings);
+    CHECK(x.has_code == looks_like_code(text));
+    CHECK(x.parts == count_parts(text));
+  }
+}
+
 TEST_CASE("rules: whole-word keywords, case-insensitive regex", "[rules]") {
   CHECK(contains_word("a refund?", "refund"));
   CHECK_FALSE(contains_word("refunded", "refund"));

@@ -482,3 +482,30 @@ TEST_CASE("sim: a reply without latency is written at once even when it could wa
   CHECK_FALSE(out.deferred);
   CHECK(starts_with(out.text, "[sim sim-small] "));
 }
+
+TEST_CASE("sim: a reply written before is the same text as one written afresh", "[sim]") {
+  // The provider keeps replies it wrote and copies them for the same request. Prompts
+  // alike in size and in their first, middle and last bytes must still get their own.
+  std::string base = "0123456789 the same frame around a different middle, 0123456789";
+  std::string other = base;
+  other[20] = 'X';
+  std::string third = base;
+  third[40] = 'Y';
+  const std::vector<std::string> prompts = {base, other, third, "short", "", base + " more"};
+  const auto small = sim_model("sim-small");
+  const auto large = sim_model("sim-large");
+  sim_provider kept{7};
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& prompt : prompts) {
+      for (const auto* model : {&small, &large}) {
+        for (uint32_t max_tokens : {3u, 256u}) {
+          sim_provider fresh{7};
+          const auto want = fresh.call(*model, ask(prompt), max_tokens, milliseconds{0});
+          const auto got = kept.call(*model, ask(prompt), max_tokens, milliseconds{0});
+          INFO(prompt << " " << model->id << " " << max_tokens << " round " << round);
+          CHECK(summary(got) == summary(want));
+        }
+      }
+    }
+  }
+}

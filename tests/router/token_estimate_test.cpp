@@ -66,3 +66,20 @@ TEST_CASE("tokens: code points are counted right across 8-byte chunks and their 
     CHECK(count_code_points(text) == expected);
   }
 }
+
+TEST_CASE("tokens: code points are counted right in texts longer than 4 KB", "[tokens]") {
+  // Long enough for the counter's per-lane totals to be summed several times over.
+  const std::string pieces[] = {"\xf0\x9f\x98\x80", "a", "\xe2\x82\xac", "\xc3\xa9", "  "};
+  std::string text;
+  for (int i = 0; i < 9000; ++i) text += pieces[(i * 3 + i / 7) % 5];
+  auto one_by_one = [](std::string_view t) {
+    uint64_t n = 0;
+    for (char c : t)
+      if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+    return n;
+  };
+  for (size_t cut : {text.size(), text.size() - 1, size_t{4080}, size_t{4096}, size_t{8191}}) {
+    std::string_view part = std::string_view{text}.substr(0, cut);
+    CHECK(count_code_points(part) == one_by_one(part));
+  }
+}
