@@ -290,6 +290,307 @@ std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::s
 constexpr char step_traces_separator = '\0';
 constexpr char step_traces_version = 1;
 
+// -- layout 3: binary step records -----------------------------------------------------
+// docs/durability.md, "Step records, layout 3". A record starts with its format byte
+// (JSON records of layouts 1 and 2 start with '{'); integers are LEB128 varints
+// (zigzag for signed ones), strings a varint length and the bytes, doubles 8 bytes
+// little-endian IEEE 754. Decoding checks every length against what is left and names
+// the field that does not fit.
+
+namespace {
+
+constexpr char step_record_binary = '\x03';  // this build's records
+constexpr uint8_t step_flag_downgraded = 1;
+
+void put_varint(std::string& out, uint64_t v) {
+  char buf[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
+}
+
+void put_signed(std::string& out, int64_t v) {
+  put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+void put_bytes(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s.data(), s.size());
+}
+
+void put_double(std::string& out, double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+  out.append(buf, 8);
+}
+
+uint8_t kind_code(step_kind k) {
+  switch (k) {
+    case step_kind::node:
+      return 0;
+    case step_kind::call:
+      return 1;
+    case step_kind::escalation:
+      return 2;
+  }
+  return 0;
+}
+
+// Reads a binary record field by field; the first field that does not fit stops it,
+// with what and where in problem().
+class record_reader {
+ public:
+  explicit record_reader(std::string_view bytes) : data_(bytes) {}
+
+  bool byte(const char* what, uint8_t& out) {
+    if (at_ >= data_.size()) return fail(what, "the record ends before it");
+    out = static_cast<uint8_t>(data_[at_++]);
+    return true;
+  }
+  bool varint(const char* what, uint64_t& out) {
+    out = 0;
+    size_t start = at_;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at_ >= data_.size()) {
+        at_ = start;
+        return fail(what, "the record ends inside it");
+      }
+      auto b = static_cast<uint8_t>(data_[at_++]);
+      out |= uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80)) return true;
+    }
+    at_ = start;
+    return fail(what, "a number longer than 64 bits");
+  }
+  bool u32(const char* what, uint32_t& out) {
+    uint64_t v = 0;
+    if (!varint(what, v)) return false;
+    if (v > UINT32_MAX) return fail(what, "a number over 2^32");
+    out = static_cast<uint32_t>(v);
+    return true;
+  }
+  bool u64(const char* what, uint64_t& out) { return varint(what, out); }
+  bool i64(const char* what, int64_t& out) {
+    uint64_t v = 0;
+    if (!varint(what, v)) return false;
+    out = static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+    return true;
+  }
+  bool bytes(const char* what, std::string_view& out) {
+    uint64_t n = 0;
+    size_t start = at_;
+    if (!varint(what, n)) return false;
+    if (n > data_.size() - at_) {
+      auto left = data_.size() - at_;
+      at_ = start;
+      return fail(what, ("length " + std::to_string(n) + " runs past the end (" +
+                         std::to_string(left) + " bytes left)")
+                            .c_str());
+    }
+    out = data_.substr(at_, n);
+    at_ += n;
+    return true;
+  }
+  bool f64(const char* what, double& out) {
+    if (data_.size() - at_ < 8) return fail(what, "the record ends inside it");
+    uint64_t bits = 0;
+    for (int i = 7; i >= 0; --i) bits = (bits << 8) | static_cast<uint8_t>(data_[at_ + i]);
+    std::memcpy(&out, &bits, sizeof out);
+    at_ += 8;
+    return true;
+  }
+  bool kind(const char* what, step_kind& out) {
+    uint8_t k = 0;
+    if (!byte(what, k)) return false;
+    if (k > 2) return fail(what, ("unknown step kind " + std::to_string(k)).c_str());
+    out = k == 0 ? step_kind::node : k == 1 ? step_kind::call : step_kind::escalation;
+    return true;
+  }
+  size_t at() const { return at_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  bool fail(const char* what, const char* why) {
+    problem_ = std::string{"field '"} + what + "' at byte " + std::to_string(at_) + ": " + why;
+    return false;
+  }
+
+  std::string_view data_;
+  size_t at_ = 0;
+  std::string problem_;
+};
+
+// A paid call inside a binary record.
+struct binary_call {
+  uint32_t n = 0;
+  std::string_view thread_id;
+  std::string_view model;
+  uint64_t tokens = 0;
+  int64_t nano_usd = 0;
+};
+
+// A continuation inside a binary record (the fields of append_continuation).
+struct binary_continuation {
+  uint32_t seq = 0;
+  std::string_view next_node;
+  step_kind next_kind = step_kind::node;
+  bool has_input = false;  // else the step's output
+  std::string_view next_input;
+  uint32_t next_step = 0, next_hops = 0, hops = 0, steps = 0;
+  uint64_t input_tokens = 0, output_tokens = 0;
+  int64_t nano_usd = 0;
+  bool escalating = false;
+  std::string_view reason, detail;
+  int64_t updated_ms = 0;
+};
+
+// A binary record, its strings borrowed from the bytes.
+struct binary_record {
+  step_view step;
+  std::vector<binary_call> calls;
+  bool has_continuation = false;
+  binary_continuation cont;
+  std::string_view traces;  // the traces' version byte and the compact traces; empty for none
+};
+
+bool is_binary_record(std::string_view value) {
+  return !value.empty() && value[0] == step_record_binary;
+}
+
+// The part of a binary record encoded when its step closes: everything but the calls,
+// and the continuation (written with the step, prepare_encoded).
+void append_binary_step(std::string& out, const step_view& x, uint32_t& output_at) {
+  out += step_record_binary;
+  put_varint(out, x.step);
+  out += static_cast<char>(kind_code(x.kind));
+  put_bytes(out, x.agent);
+  put_bytes(out, x.caller);
+  put_varint(out, x.hops);
+  put_varint(out, x.output.size());
+  output_at = static_cast<uint32_t>(out.size());
+  out.append(x.output.data(), x.output.size());
+  put_bytes(out, x.label);
+  put_bytes(out, x.model);
+  put_bytes(out, x.tier);
+  put_varint(out, x.model_calls);
+  put_varint(out, x.input_tokens);
+  put_varint(out, x.output_tokens);
+  put_double(out, x.cost_usd);
+  put_double(out, x.latency_ms);
+  put_bytes(out, x.error);
+  put_bytes(out, x.route);
+  out += static_cast<char>(x.downgraded ? step_flag_downgraded : 0);
+  if (x.decisions.empty()) {
+    out += '\0';
+  } else {
+    put_varint(out, 1 + x.decisions.size());
+    out += step_traces_version;
+    out.append(x.decisions.data(), x.decisions.size());
+  }
+}
+
+void append_binary_calls(std::string& out, const std::vector<const ledger_entry*>& calls,
+                         const std::vector<uint32_t>& ns) {
+  put_varint(out, calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    put_varint(out, ns[i]);
+    put_bytes(out, calls[i]->thread_id);
+    put_bytes(out, calls[i]->model);
+    put_varint(out, calls[i]->tokens);
+    put_signed(out, calls[i]->nano_usd);
+  }
+}
+
+void append_binary_continuation(std::string& out, const run_checkpoint& x,
+                                std::string_view output) {
+  out += '\1';
+  put_varint(out, x.seq);
+  put_bytes(out, x.next_node);
+  out += static_cast<char>(kind_code(x.next_kind));
+  if (x.next_input == output) {
+    out += '\0';
+  } else {
+    out += '\1';
+    put_bytes(out, x.next_input);
+  }
+  put_varint(out, x.next_step);
+  put_varint(out, x.next_hops);
+  put_varint(out, x.hops);
+  put_varint(out, x.steps);
+  put_varint(out, x.input_tokens);
+  put_varint(out, x.output_tokens);
+  put_signed(out, x.spent_nano_usd);
+  if (x.escalating) {
+    out += '\1';
+    put_bytes(out, x.reason);
+    put_bytes(out, x.detail);
+  } else {
+    out += '\0';
+  }
+  put_signed(out, x.updated_ms);
+}
+
+// Reads a whole binary record; returns what is wrong with it, or "".
+std::string read_binary_record(std::string_view value, binary_record& r) {
+  record_reader in{value};
+  auto& s = r.step;
+  uint8_t format = 0, flags = 0;
+  in.byte("format", format);
+  bool ok = in.u32("step", s.step) && in.kind("kind", s.kind) && in.bytes("agent", s.agent) &&
+            in.bytes("caller", s.caller) && in.u32("hops", s.hops) &&
+            in.bytes("output", s.output) && in.bytes("label", s.label) &&
+            in.bytes("model", s.model) && in.bytes("tier", s.tier) &&
+            in.u32("model_calls", s.model_calls) && in.u32("input_tokens", s.input_tokens) &&
+            in.u32("output_tokens", s.output_tokens) && in.f64("cost_usd", s.cost_usd) &&
+            in.f64("latency_ms", s.latency_ms) && in.bytes("error", s.error) &&
+            in.bytes("route", s.route) && in.byte("flags", flags) && in.bytes("traces", r.traces);
+  if (!ok) return in.problem();
+  s.downgraded = flags & step_flag_downgraded;
+  uint64_t count = 0;
+  if (!in.u64("calls", count)) return in.problem();
+  if (count > value.size()) return "field 'calls': " + std::to_string(count) + " calls cannot fit";
+  r.calls.resize(count);
+  for (auto& c : r.calls)
+    if (!(in.u32("calls.n", c.n) && in.bytes("calls.thread_id", c.thread_id) &&
+          in.bytes("calls.model", c.model) && in.u64("calls.tokens", c.tokens) &&
+          in.i64("calls.nano_usd", c.nano_usd)))
+      return in.problem();
+  uint8_t has = 0;
+  if (!in.byte("continuation", has)) return in.problem();
+  if (has > 1) return "field 'continuation': marker " + std::to_string(has) + " is neither 0 nor 1";
+  r.has_continuation = has == 1;
+  if (r.has_continuation) {
+    auto& c = r.cont;
+    uint8_t given = 0, escalating = 0;
+    ok = in.u32("cont.seq", c.seq) && in.bytes("cont.next.node", c.next_node) &&
+         in.kind("cont.next.kind", c.next_kind) && in.byte("cont.next.input", given);
+    if (ok && given) ok = in.bytes("cont.next.input", c.next_input);
+    ok = ok && in.u32("cont.next.step", c.next_step) && in.u32("cont.next.hops", c.next_hops) &&
+         in.u32("cont.hops", c.hops) && in.u32("cont.steps", c.steps) &&
+         in.u64("cont.input_tokens", c.input_tokens) &&
+         in.u64("cont.output_tokens", c.output_tokens) && in.i64("cont.nano_usd", c.nano_usd) &&
+         in.byte("cont.escalating", escalating);
+    if (ok && escalating)
+      ok = in.bytes("cont.reason", c.reason) && in.bytes("cont.detail", c.detail);
+    ok = ok && in.i64("cont.updated_ms", c.updated_ms);
+    if (!ok) return in.problem();
+    c.has_input = given != 0;
+    c.escalating = escalating != 0;
+  }
+  if (in.at() != value.size())
+    return std::to_string(value.size() - in.at()) + " bytes after the continuation, at byte " +
+           std::to_string(in.at());
+  return {};
+}
+
+}  // namespace
+
 namespace {
 
 // A step record's JSON document without its closing brace: the same fields as
@@ -340,8 +641,9 @@ step_view view_of(const step_record& x) {
 
 }  // namespace
 
-// The JSON document, then the decision traces in their compact form after it.
-std::string encode_step(const step_record& x) {
+// Layouts 1 and 2: the JSON document, then the decision traces in their compact form
+// after it.
+std::string encode_step_json(const step_record& x) {
   std::string out;
   out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
   append_step_document(out, view_of(x));
@@ -354,18 +656,22 @@ std::string encode_step(const step_record& x) {
   return out;
 }
 
+// Layout 3: a binary record without calls or continuation.
+std::string encode_step(const step_record& x) {
+  auto e = encode_step_parts(view_of(x));
+  e.document += '\0';  // no calls
+  e.document += '\0';  // no continuation
+  return std::move(e.document);
+}
+
 encoded_step encode_step_parts(const step_view& x) {
   encoded_step e;
   e.step = x.step;
-  e.document.reserve(192 + x.output.size() + x.error.size() + x.label.size());
-  append_step_document(e.document, x);
-  e.output = x.output;
-  if (!x.decisions.empty()) {
-    e.traces.reserve(2 + x.decisions.size());
-    e.traces += step_traces_separator;
-    e.traces += step_traces_version;
-    e.traces += x.decisions;
-  }
+  e.document.reserve(64 + x.agent.size() + x.caller.size() + x.output.size() + x.label.size() +
+                     x.model.size() + x.tier.size() + x.error.size() + x.route.size() +
+                     x.decisions.size());
+  append_binary_step(e.document, x, e.output_at);
+  e.output_size = static_cast<uint32_t>(x.output.size());
   return e;
 }
 
@@ -374,7 +680,65 @@ std::string_view step_document(std::string_view record) {
   return record.substr(0, record.find(step_traces_separator));
 }
 
+namespace {
+
+// A binary record's traces (their version byte, then the compact traces), checked.
+std::string check_record_traces(std::string_view traces) {
+  if (traces.empty()) return {};
+  if (traces[0] != step_traces_version) return "decision traces of an unknown version";
+  traces.remove_prefix(1);
+  if (traces.empty()) return "decision traces do not decode: none after the version byte";
+  auto problem = check_traces(traces);
+  return problem.empty() ? problem : "decision traces do not decode: " + problem;
+}
+
+std::optional<step_record> decode_binary_step(std::string_view bytes, std::string& error) {
+  binary_record r;
+  auto problem = read_binary_record(bytes, r);
+  if (problem.empty()) problem = check_record_traces(r.traces);
+  if (!problem.empty()) {
+    // The step number is the record's first field: known unless it is what is wrong.
+    bool step_known = problem.rfind("field 'step'", 0) != 0;
+    error =
+        (step_known ? "step record " + std::to_string(r.step.step) : std::string{"step record"}) +
+        ": " + problem;
+    return std::nullopt;
+  }
+  const auto& v = r.step;
+  step_record x;
+  x.step = v.step;
+  x.kind = v.kind;
+  x.agent = v.agent;
+  x.caller = v.caller;
+  x.hops = v.hops;
+  x.output = v.output;
+  x.label = v.label;
+  x.model = v.model;
+  x.tier = v.tier;
+  x.model_calls = v.model_calls;
+  x.input_tokens = v.input_tokens;
+  x.output_tokens = v.output_tokens;
+  x.cost_usd = v.cost_usd;
+  x.latency_ms = v.latency_ms;
+  x.error = v.error;
+  x.route = v.route;
+  x.downgraded = v.downgraded;
+  if (!r.traces.empty()) x.decisions.bytes = r.traces.substr(1);
+  return x;
+}
+
+}  // namespace
+
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error) {
+  if (is_binary_record(bytes)) return decode_binary_step(bytes, error);
+  if (bytes.empty() || bytes[0] != '{') {
+    char first[8];
+    std::snprintf(first, sizeof first, "0x%02x", bytes.empty() ? 0u : uint8_t(bytes[0]));
+    error = bytes.empty()
+                ? std::string{"step record is empty"}
+                : std::string{"step record of an unknown format (first byte "} + first + ")";
+    return std::nullopt;
+  }
   std::string_view document = bytes;
   std::string_view traces;
   if (auto nul = document.find(step_traces_separator); nul != std::string_view::npos) {
@@ -495,6 +859,34 @@ void append_continuation(std::string& out, const run_checkpoint& x, const std::s
   out += '}';
 }
 
+}  // namespace
+
+std::string encode_step_layout2(const step_record& x, const std::vector<ledger_entry>& calls,
+                                const run_checkpoint* state) {
+  std::string out;
+  append_step_document(out, view_of(x));
+  std::vector<const ledger_entry*> inside;
+  std::vector<uint32_t> ns;
+  for (const auto& c : calls) {
+    std::string_view run;
+    uint32_t step = 0, n = 0;
+    if (!split_call_id(c.call_id, run, step, n)) continue;
+    inside.push_back(&c);
+    ns.push_back(n);
+  }
+  if (!inside.empty()) append_calls(out, inside, ns);
+  if (state) append_continuation(out, *state, x.output);
+  out += '}';
+  if (!x.decisions.empty()) {
+    out += step_traces_separator;
+    out += step_traces_version;
+    out += x.decisions.bytes;
+  }
+  return out;
+}
+
+namespace {
+
 // Applies a step record's continuation to the state stored at the run's start.
 void apply_continuation(const json& c, const std::string& output, run_checkpoint& x) {
   x.seq = c.at("seq").get<uint32_t>();
@@ -523,6 +915,50 @@ void calls_in_record(const json& j, const std::string& run_id, uint32_t step,
     c.at("nano_usd").get_to(e.nano_usd);
     out.push_back(std::move(e));
   }
+}
+
+// The paid calls inside a step record of any layout; throws when it does not decode.
+void calls_in_value(std::string_view value, const std::string& run_id, uint32_t step,
+                    std::vector<ledger_entry>& out) {
+  if (!is_binary_record(value)) {
+    calls_in_record(json::parse(step_document(value)), run_id, step, out);
+    return;
+  }
+  binary_record r;
+  if (auto problem = read_binary_record(value, r); !problem.empty())
+    throw std::runtime_error{problem};
+  for (const auto& c : r.calls) {
+    ledger_entry e;
+    e.call_id = call_id_of(run_id, step, c.n);
+    e.run_id = run_id;
+    e.thread_id = c.thread_id;
+    e.model = c.model;
+    e.tokens = c.tokens;
+    e.nano_usd = c.nano_usd;
+    out.push_back(std::move(e));
+  }
+}
+
+// Applies a binary record's continuation to the state stored at the run's start.
+void apply_continuation(const binary_continuation& c, std::string_view output, run_checkpoint& x) {
+  x.seq = c.seq;
+  x.status = run_status::running;
+  x.waits_for.clear();
+  x.output.clear();
+  x.next_node = c.next_node;
+  x.next_kind = c.next_kind;
+  x.next_input = c.has_input ? c.next_input : output;
+  x.next_step = c.next_step;
+  x.next_hops = c.next_hops;
+  x.hops = c.hops;
+  x.steps = c.steps;
+  x.input_tokens = c.input_tokens;
+  x.output_tokens = c.output_tokens;
+  x.spent_nano_usd = c.nano_usd;
+  x.escalating = c.escalating;
+  x.reason = c.reason;
+  x.detail = c.detail;
+  x.updated_ms = c.updated_ms;
 }
 
 uint32_t step_of_key(const rocksdb::Slice& key) {
@@ -583,8 +1019,7 @@ struct checkpoint_store::impl {
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
     for (it->Seek(step_key(run_id, from)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
       try {
-        calls_in_record(json::parse(step_document(it->value().ToStringView())), run_id,
-                        step_of_key(it->key()), out);
+        calls_in_value(it->value().ToStringView(), run_id, step_of_key(it->key()), out);
       } catch (const std::exception&) {
         // An undecodable record: its run fails at resume (bad_checkpoint).
       }
@@ -598,23 +1033,43 @@ struct checkpoint_store::impl {
   std::string bring_up_to_date(run_checkpoint& x, rocksdb::Iterator& steps_it) const {
     if (is_ended(x.status)) return {};
     auto prefix = step_prefix(x.run_id);
+    // Records of layout 2 (JSON) and 3 (binary) may both be there: an upgraded store.
     std::optional<json> newest;
     std::string newest_output;
+    std::string newest_binary;  // the record, when the newest continuation is in one
+    uint32_t newest_seq = 0;
     for (steps_it.Seek(prefix); steps_it.Valid() && steps_it.key().starts_with(prefix);
          steps_it.Next()) {
-      auto value = steps_it.value();
-      if (value.ToStringView().find("\"cont\":") == std::string_view::npos) continue;
+      auto value = steps_it.value().ToStringView();
+      if (is_binary_record(value)) {
+        binary_record r;
+        if (!read_binary_record(value, r).empty() || !r.has_continuation) continue;
+        if (r.cont.seq <= x.seq || (newest_seq && r.cont.seq <= newest_seq)) continue;
+        newest_seq = r.cont.seq;
+        newest.reset();
+        newest_binary.assign(value);
+        continue;
+      }
+      if (value.find("\"cont\":") == std::string_view::npos) continue;
       try {
-        auto j = json::parse(step_document(value.ToStringView()));
+        auto j = json::parse(step_document(value));
         auto c = j.find("cont");
         if (c == j.end()) continue;
         auto seq = c->at("seq").get<uint32_t>();
-        if (seq <= x.seq || (newest && seq <= newest->at("seq").get<uint32_t>())) continue;
+        if (seq <= x.seq || (newest_seq && seq <= newest_seq)) continue;
+        newest_seq = seq;
+        newest_binary.clear();
         newest_output = j.value("output", "");
         newest = std::move(*c);
       } catch (const std::exception&) {
         // An undecodable record: its run fails at resume (bad_checkpoint).
       }
+    }
+    if (!newest_binary.empty()) {
+      binary_record r;
+      read_binary_record(newest_binary, r);
+      apply_continuation(r.cont, r.step.output, x);
+      return {};
     }
     if (!newest) return {};
     try {
@@ -739,11 +1194,12 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  // Layout 1 (a state and a ledger entry per step) reads as layout 2 does; once this
-  // build has written to it, a layout-1 build would miss continuations, so the version
-  // moves to 2 at open.
+  // Layouts 1 (a state and a ledger entry per step) and 2 (JSON step records) read as
+  // layout 3 does; once this build has written to it, an older build would miss
+  // continuations or not read the binary records, so the version moves to 3 at open.
   auto layout = std::to_string(store_layout_version);
-  if ((got.IsNotFound() || (got.ok() && version == "1")) && !opts.read_only) {
+  bool older = got.ok() && (version == "1" || version == "2");
+  if ((got.IsNotFound() || older) && !opts.read_only) {
     auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
     if (!put.ok()) {
       result.error = "checkpoint store '" + opts.path +
@@ -751,9 +1207,9 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
       for (auto* h : p->handles) p->db->DestroyColumnFamilyHandle(h);
       return result;
     }
-  } else if (got.ok() && version != layout && version != "1") {
+  } else if (got.ok() && version != layout && !older) {
     result.error = "checkpoint store '" + opts.path + "' has schema version " + version +
-                   "; this build reads versions 1 and " + layout;
+                   "; this build reads versions 1 to " + layout;
     for (auto* h : p->handles) p->db->DestroyColumnFamilyHandle(h);
     return result;
   }
@@ -829,16 +1285,17 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
   w.step_values.reserve(steps.size());
   for (size_t k = 0; k < steps.size(); ++k) {
     w.step_keys.push_back(step_key(state.run_id, steps[k].step));
-    // The calls and the continuation go into the JSON document, before the compact
-    // decision traces.
+    // The binary record (layout 3): the step as it closed, its calls, the continuation.
+    bool continues = carried && k + 1 == steps.size();
     std::string value;
-    value.reserve(steps[k].document.size() + steps[k].traces.size() + 96 * inside[k].size() +
-                  (carried ? 160 + state.next_input.size() : 1));
+    value.reserve(steps[k].document.size() + 1 + 48 * inside[k].size() +
+                  (continues ? 48 + state.next_node.size() + state.next_input.size() : 1));
     value += steps[k].document;
-    if (!inside[k].empty()) append_calls(value, inside[k], ns[k]);
-    if (carried && k + 1 == steps.size()) append_continuation(value, state, steps[k].output);
-    value += '}';
-    value += steps[k].traces;
+    append_binary_calls(value, inside[k], ns[k]);
+    if (continues)
+      append_binary_continuation(value, state, steps[k].output());
+    else
+      value += '\0';
     w.step_values.push_back(std::move(value));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
   }
@@ -977,7 +1434,8 @@ std::vector<step_record> checkpoint_store::steps(const std::string& run_id,
     if (auto rec = decode_step(it->value().ToString(), error))
       out.push_back(std::move(*rec));
     else if (errors)
-      errors->push_back(error);
+      errors->push_back(error + " (run '" + run_id + "', `steps` key of step " +
+                        std::to_string(step_of_key(it->key())) + ")");
   }
   return out;
 }
@@ -1034,7 +1492,7 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
     return false;
   try {
     std::vector<ledger_entry> calls;
-    calls_in_record(json::parse(step_document(value)), run_id, step, calls);
+    calls_in_value(value, run_id, step, calls);
     return std::any_of(calls.begin(), calls.end(),
                        [&](const auto& e) { return e.call_id == call_id; });
   } catch (const std::exception&) {

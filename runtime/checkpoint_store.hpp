@@ -10,7 +10,8 @@
 // parks and ends), `steps` (run id, step number -> one step's record: the delta, with
 // the step's paid calls and, while the run goes on, where it continues), `ledger` (call
 // id -> what the call cost, for calls that may repeat an earlier attempt's), `default`
-// (layout version). Layout 2; a layout-1 database is upgraded in place at open.
+// (layout version). Layout 3 (binary step records); a database of layout 1 or 2 is
+// upgraded in place at open.
 //
 // Thread-safe: any number of run actors may write concurrently; each run is written
 // by one actor at a time, which is what makes the ledger's check-then-put safe.
@@ -31,8 +32,9 @@ namespace switchyard {
 
 /// The version of the state documents this build writes; decode accepts it only.
 inline constexpr int checkpoint_schema_version = 1;
-/// The version of the key layout (docs/durability.md); layout 1 is read and upgraded.
-inline constexpr int store_layout_version = 2;
+/// The version of the key layout (docs/durability.md); layouts 1 and 2 are read and
+/// upgraded.
+inline constexpr int store_layout_version = 3;
 
 /// A run's state after its last checkpointed step: enough to continue it.
 struct run_checkpoint {
@@ -111,14 +113,19 @@ struct step_view {
   std::string_view decisions;  // compact traces (runtime/trace_codec.hpp)
 };
 
-/// A closed step's record, encoded when the step closed (encode_step_parts): its JSON
-/// document still open (no closing brace: the paid calls and the continuation go in
-/// when it is written) and its compact decision traces, with their separator, apart.
+/// A closed step's record, encoded when the step closed (encode_step_parts): the binary
+/// record (layout 3) up to its paid calls and continuation, which go in when it is
+/// written (prepare_encoded).
 struct encoded_step {
   uint32_t step = 0;
   std::string document;
-  std::string traces;
-  std::string output;  // the step's output: a continuation leaves out a next input equal to it
+  // Where the step's output lies in `document`: a continuation leaves out a next input
+  // equal to it.
+  uint32_t output_at = 0;
+  uint32_t output_size = 0;
+  std::string_view output() const {
+    return std::string_view{document}.substr(output_at, output_size);
+  }
 };
 
 /// One run's checkpoint, encoded and ready to be written with others in one batch
@@ -259,7 +266,14 @@ std::string encode_checkpoint(const run_checkpoint& x);
 /// Decodes a stored state; on failure returns nullopt and sets `error`.
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error);
 
+/// A step record as this build writes it (binary, layout 3), without calls or continuation.
 std::string encode_step(const step_record& x);
+/// A step record as layouts 1 and 2 wrote it (JSON, then the compact traces): for tests
+/// of stores older builds left.
+std::string encode_step_json(const step_record& x);
+/// A layout-2 step record with paid calls and, when given, the continuation to `state`.
+std::string encode_step_layout2(const step_record& x, const std::vector<ledger_entry>& calls,
+                                const run_checkpoint* state);
 /// A step record in the two parts prepare_step() puts together (see encoded_step).
 encoded_step encode_step_parts(const step_view& x);
 std::optional<step_record> decode_step(const std::string& bytes, std::string& error);

@@ -343,6 +343,17 @@ TEST_CASE("store: step records keep decision traces compact, and older JSON ones
   CHECK(again->decisions == old->decisions);
 
   // Traces that do not decode: the record does not, with the reason.
+  auto broken = s;
+  broken.decisions.bytes = std::string("\x01\x00\x02", 3);  // a trace cut short
+  CHECK_FALSE(decode_step(encode_step(broken), error));
+  CHECK_THAT(error, Catch::Contains("step record 3: decision traces do not decode"));
+
+  // The same checks on a record as layout 1 and 2 wrote it (JSON, NUL, traces).
+  bytes = encode_step_json(s);
+  CHECK(bytes.find("decisions") == std::string::npos);
+  back = decode_step(bytes, error);
+  REQUIRE(back);
+  CHECK(back->decisions == s.decisions);
   auto cut = bytes.substr(0, bytes.size() - 3);
   CHECK_FALSE(decode_step(cut, error));
   CHECK_THAT(error, Catch::Contains("step record 3: decision traces do not decode"));
@@ -457,7 +468,7 @@ TEST_CASE("store: a step written again by a resumed run keeps the earlier calls 
   CHECK_FALSE(store.has_call("r-1/1.0"));
 }
 
-TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 2",
+TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 3",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -484,7 +495,7 @@ TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to 
     CHECK(store.steps("r-old").size() == 1);
     REQUIRE(store.ledger("r-old").size() == 1);
     CHECK(store.has_call("r-old/0.0"));
-    // The run goes on in layout 2: its next step carries the state.
+    // The run goes on in layout 3: its next step carries the state.
     auto next = *loaded->state;
     next.seq = 1;
     next.next_step = 2;
@@ -494,7 +505,7 @@ TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to 
     CHECK(store.load("r-old")->state->next_step == 2);
     CHECK(store.ledger("r-old").size() == 2);
   }
-  CHECK(stored_layout_version(dir.sub("db")) == "2");
+  CHECK(stored_layout_version(dir.sub("db")) == "3");
   // Read-only opening of a layout-1 database (runs list beside an old process) works
   // and changes nothing.
   temp_dir other{"store"};
@@ -510,11 +521,12 @@ TEST_CASE("store: a database of an unknown layout version is refused with both v
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents future;
-  future.schema_version = "3";
+  future.schema_version = "4";
   REQUIRE(write_layout1_store(dir.sub("db"), future).empty());
   auto opened = checkpoint_store::open({dir.sub("db")});
   REQUIRE_FALSE(opened.ok());
-  CHECK(opened.error.find("schema version 3") != std::string::npos);
+  CHECK(opened.error.find("schema version 4") != std::string::npos);
+  CHECK(opened.error.find("versions 1 to 3") != std::string::npos);
   CHECK(opened.error.find(dir.sub("db")) != std::string::npos);
 }
 
@@ -564,4 +576,176 @@ TEST_CASE("store: records of many runs written, erased, dropped and written agai
   CHECK(opened.store->steps("r-1").size() == 2);
   CHECK(opened.store->steps("r-39").size() == 5);
   CHECK(opened.store->steps("r-38").empty());
+}
+
+TEST_CASE("store: a binary step record round-trips every field, with its calls and continuation",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  REQUIRE(store.write_states({a_state("r-b")}).ok());
+  auto s = a_step(0);
+  s.kind = step_kind::call;
+  s.caller = "intake";
+  s.hops = 3;
+  s.output = std::string("bytes \0 and \xff and \"quotes\"", 26);
+  s.label = "billing";
+  s.error = "timeout: took\ttoo long";
+  s.route = "billing";
+  s.downgraded = true;
+  s.latency_ms = 12.345;
+  s.cost_usd = 0.1 + 0.2;  // not a short decimal: kept bit for bit
+  s.decisions.bytes = json_trace(R"({"outcome":"routed","route":"billing"})");
+  auto state = a_state("r-b");
+  state.seq = 1;
+  state.next_node = "answerer";
+  state.next_kind = step_kind::escalation;
+  state.next_input = "handed on";
+  state.next_step = 1;
+  state.next_hops = 4;
+  state.hops = 3;
+  state.steps = 1;
+  state.input_tokens = 10;
+  state.output_tokens = 20;
+  state.spent_nano_usd = -5;  // signed: a refund would be negative
+  state.escalating = true;
+  state.reason = "hop_limit";
+  state.detail = "4 hops";
+  state.updated_ms = 1795360006903;
+  auto call = a_call("r-b", 0);
+  call.nano_usd = 300000000000;
+  auto out = store.write_step(state, {s}, {call}, std::nullopt, false);
+  REQUIRE(out.ok());
+  auto steps = store.steps("r-b");
+  REQUIRE(steps.size() == 1);
+  const auto& back = steps[0];
+  CHECK(back.kind == step_kind::call);
+  CHECK(back.caller == "intake");
+  CHECK(back.hops == 3);
+  CHECK(back.output == s.output);
+  CHECK(back.label == "billing");
+  CHECK(back.model == "mid-a");
+  CHECK(back.tier == "mid");
+  CHECK(back.error == s.error);
+  CHECK(back.route == "billing");
+  CHECK(back.downgraded);
+  CHECK(back.latency_ms == s.latency_ms);
+  CHECK(back.cost_usd == s.cost_usd);
+  CHECK(back.input_tokens == 10);
+  CHECK(back.output_tokens == 20);
+  CHECK(back.decisions == s.decisions);
+  CHECK(to_json(back) == to_json(s));  // what runs show prints
+  auto loaded = store.load("r-b");
+  REQUIRE(loaded);
+  REQUIRE(loaded->state);
+  const auto& c = *loaded->state;
+  CHECK(c.seq == 1);
+  CHECK(c.next_node == "answerer");
+  CHECK(c.next_kind == step_kind::escalation);
+  CHECK(c.next_input == "handed on");
+  CHECK(c.next_step == 1);
+  CHECK(c.next_hops == 4);
+  CHECK(c.hops == 3);
+  CHECK(c.steps == 1);
+  CHECK(c.output_tokens == 20);
+  CHECK(c.spent_nano_usd == -5);
+  CHECK(c.escalating);
+  CHECK(c.reason == "hop_limit");
+  CHECK(c.detail == "4 hops");
+  CHECK(c.updated_ms == 1795360006903);
+  auto ledger = store.ledger("r-b");
+  REQUIRE(ledger.size() == 1);
+  CHECK(ledger[0].call_id == "r-b/0.0");
+  CHECK(ledger[0].nano_usd == 300000000000);
+  CHECK(ledger[0].model == "mid-a");
+  CHECK(store.has_call("r-b/0.0"));
+  // A next input equal to the step's output is left out, and read back as it.
+  state.seq = 2;
+  state.escalating = false;
+  state.next_input = "the next output";
+  auto next = a_step(1);
+  next.output = "the next output";
+  REQUIRE(store.write_step(state, {next}, {}, std::nullopt, false).ok());
+  CHECK(store.load("r-b")->state->next_input == "the next output");
+  CHECK_FALSE(store.load("r-b")->state->escalating);
+  CHECK(out.bytes < encode_step_layout2(s, {call}, &state).size());
+}
+
+TEST_CASE("store: a binary step record cut short or of an unknown format names what is wrong",
+          "[store]") {
+  auto s = a_step(5);
+  s.output = std::string(300, 'o');
+  auto bytes = encode_step(s);
+  std::string error;
+  REQUIRE(decode_step(bytes, error));
+  // Cut inside the output: its length runs past the end.
+  CHECK_FALSE(decode_step(bytes.substr(0, 40), error));
+  CHECK_THAT(error, Catch::Contains("step record 5: field 'output'"));
+  CHECK_THAT(error, Catch::Contains("runs past the end"));
+  // Cut right after the step's fields: the calls are missing.
+  auto fields = bytes.substr(0, bytes.size() - 2);
+  CHECK_FALSE(decode_step(fields, error));
+  CHECK_THAT(error, Catch::Contains("field 'calls'"));
+  // Bytes after the end.
+  CHECK_FALSE(decode_step(bytes + "xy", error));
+  CHECK_THAT(error, Catch::Contains("2 bytes after the continuation"));
+  // A step kind this build does not know.
+  auto kind = bytes;
+  kind[2] = 7;
+  CHECK_FALSE(decode_step(kind, error));
+  CHECK_THAT(error, Catch::Contains("unknown step kind 7"));
+  CHECK_FALSE(decode_step(std::string{"\x09rest"}, error));
+  CHECK_THAT(error, Catch::Contains("unknown format (first byte 0x09)"));
+  CHECK_FALSE(decode_step(std::string{}, error));
+  CHECK_THAT(error, Catch::Contains("empty"));
+  CHECK_FALSE(decode_step(std::string{"\x03"}, error));
+  CHECK_THAT(error, Catch::Contains("step record: field 'step'"));
+}
+
+TEST_CASE("store: a layout-2 database opens, its JSON records read as before, upgraded to 3",
+          "[store]") {
+  temp_dir dir{"store"};
+  layout1_contents old;
+  old.schema_version = "2";
+  auto start = a_state("r-two");
+  old.states.push_back(start);
+  auto carried = start;
+  carried.seq = 1;
+  carried.next_node = "answerer";
+  carried.next_input = "an answer";
+  carried.next_step = 1;
+  carried.steps = 1;
+  carried.spent_nano_usd = 50000;
+  old.layout2_steps.push_back({"r-two", a_step(0), {a_call("r-two", 0)}, carried});
+  REQUIRE(write_layout1_store(dir.sub("db"), old).empty());
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    INFO(opened.error);
+    REQUIRE(opened.ok());
+    auto& store = *opened.store;
+    auto loaded = store.load("r-two");
+    REQUIRE(loaded);
+    REQUIRE(loaded->state);
+    CHECK(loaded->state->seq == 1);
+    CHECK(loaded->state->next_node == "answerer");
+    CHECK(loaded->state->next_input == "an answer");
+    CHECK(loaded->state->spent_nano_usd == 50000);
+    REQUIRE(store.steps("r-two").size() == 1);
+    CHECK(store.steps("r-two")[0].output == "an answer");
+    CHECK(store.has_call("r-two/0.0"));
+    // It goes on in layout 3; the newest continuation (binary) counts, the ledger holds
+    // the call of each layout once.
+    auto next = *loaded->state;
+    next.seq = 2;
+    next.next_node = "closer";
+    next.next_step = 2;
+    next.steps = 2;
+    REQUIRE(store.write_step(next, {a_step(1)}, {a_call("r-two", 1)}, std::nullopt, false).ok());
+    CHECK(store.load("r-two")->state->next_node == "closer");
+    CHECK(store.ledger("r-two").size() == 2);
+    CHECK(store.steps("r-two").size() == 2);
+    CHECK(store.list().size() == 1);
+  }
+  CHECK(stored_layout_version(dir.sub("db")) == "3");
 }

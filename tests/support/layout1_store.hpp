@@ -1,11 +1,14 @@
 #pragma once
 // A checkpoint store as a layout-1 build wrote it (docs/durability.md, "Layout
 // versions"): a state per run in `runs`, plain step records, each paid call in
-// `ledger`, and schema_version "1". For the tests that an upgrade reads it whole.
+// `ledger`, and schema_version "1". With `layout2_steps` and schema_version "2", as a
+// layout-2 build wrote it: JSON step records holding their paid calls and continuation.
+// For the tests that an upgrade reads it whole.
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,13 @@ struct layout1_contents {
   std::vector<std::pair<std::string, step_record>> steps;  // run id, record
   std::vector<ledger_entry> calls;
   std::string schema_version = "1";
+  struct layout2_step {
+    std::string run_id;
+    step_record record;
+    std::vector<ledger_entry> calls;          // paid calls inside the record
+    std::optional<run_checkpoint> continues;  // the running state it carries, if any
+  };
+  std::vector<layout2_step> layout2_steps;
 };
 
 /// Writes `contents` into a new database at `path`; returns an error or "".
@@ -34,13 +44,17 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   rocksdb::WriteOptions wo;
   db->Put(wo, handles[0], "schema_version", contents.schema_version);
   for (const auto& c : contents.states) db->Put(wo, handles[1], c.run_id, encode_checkpoint(c));
-  for (const auto& [run_id, rec] : contents.steps) {
+  auto step_key = [](const std::string& run_id, uint32_t step) {
     std::string key = run_id;
     key += '\0';
-    for (int shift = 24; shift >= 0; shift -= 8)
-      key += static_cast<char>((rec.step >> shift) & 0xff);
-    db->Put(wo, handles[2], key, encode_step(rec));
-  }
+    for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>((step >> shift) & 0xff);
+    return key;
+  };
+  for (const auto& [run_id, rec] : contents.steps)
+    db->Put(wo, handles[2], step_key(run_id, rec.step), encode_step_json(rec));
+  for (const auto& s : contents.layout2_steps)
+    db->Put(wo, handles[2], step_key(s.run_id, s.record.step),
+            encode_step_layout2(s.record, s.calls, s.continues ? &*s.continues : nullptr));
   for (const auto& e : contents.calls)
     db->Put(wo, handles[3], e.call_id,
             "{\"run_id\":\"" + e.run_id + "\",\"thread_id\":\"" + e.thread_id + "\",\"model\":\"" +

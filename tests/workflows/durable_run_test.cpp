@@ -324,7 +324,10 @@ TEST_CASE("durable: checkpoint bytes per step stay constant over a 200-step run"
   auto early = mean(5, 55);
   auto late = mean(sizes.size() - 55, sizes.size() - 5);
   INFO("early " << early << " B, late " << late << " B per step");
-  CHECK(late <= early * 1.05);  // the history is never written again
+  // The history is never written again: only numbers get wider (the counter's output,
+  // step numbers past 127 as varints), a few bytes over ~80; writing the history again
+  // would add a record's worth per step.
+  CHECK(late <= early * 1.05 + 16);
   CHECK(late < 2048);
 }
 
