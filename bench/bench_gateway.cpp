@@ -338,6 +338,7 @@ int main(int argc, char** argv) {
   size_t rss_requests = 1000000;
   int conns = 8;
   int spin_us = 0;
+  bool io_thread_calls = true;  // --io-thread-calls 0: provider replies on the client's thread
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--rates")
@@ -350,9 +351,12 @@ int main(int argc, char** argv) {
       conns = std::stoi(argv[i + 1]);
     else if (a == "--spin-us")
       spin_us = std::max(0, std::stoi(argv[i + 1]));
+    else if (a == "--io-thread-calls")
+      io_thread_calls = std::string(argv[i + 1]) != "0";
     else {
       std::cerr << "usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] "
-                   "[--rss-requests 1000000] [--connections 8] [--spin-us 0]\n";
+                   "[--rss-requests 1000000] [--connections 8] [--spin-us 0] "
+                   "[--io-thread-calls 1]\n";
       return 2;
     }
   }
@@ -426,6 +430,7 @@ int main(int argc, char** argv) {
     std::cerr << error << '\n';
     return 1;
   }
+  if (io_thread_calls) service.run_calls_on(*server);
   service.set_ready(true);
   const auto body = body_for("bench");
   const std::string target = "/v1/chat/completions";
@@ -610,6 +615,7 @@ int main(int argc, char** argv) {
   json out = {{"bench", "bench_gateway"},
               {"connections", conns},
               {"spin_us", spin_us},
+              {"io_thread_calls", io_thread_calls},
               {"latency_clock", "from when the load thread could send (see header comment)"},
               {"seconds_per_rate", seconds},
               {"rates", per_rate},

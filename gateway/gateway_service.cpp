@@ -735,6 +735,14 @@ gateway_service::~gateway_service() {
   core_->caller->shutdown();
 }
 
+void gateway_service::run_calls_on(http_server& server) {
+  auto* here = server.single_io_context();
+  if (here == nullptr || !core_->parts.direct_model_calls) return;
+  core_->caller->run_calls_on(here);
+  // The core, not `this`: the server may stop after the service is gone.
+  server.on_stopped([core = core_, here] { core->caller->io_context_stopped(*here); });
+}
+
 void gateway_service::set_ready(bool ready) {
   core_->ready = ready;
 }
