@@ -435,7 +435,9 @@ void gateway_service::core::chat_completions(const incoming_request& req,
     s->call.ctx = request.ctx;
     s->call.model = request.model;
   }
-  caller->call(std::move(request), std::move(s));
+  // The decision trace is read only for the trace header and the audit record.
+  const bool want_trace = s->want_trace || parts.audit != nullptr;
+  caller->call(std::move(request), std::move(s), want_trace);
 }
 
 // -- admin: keys while the server holds the key database -----------------------------

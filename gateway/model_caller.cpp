@@ -174,7 +174,8 @@ model_caller::~model_caller() {
   shutdown();
 }
 
-void model_caller::call(model_request request, std::shared_ptr<model_call_handler> handler) {
+void model_caller::call(model_request request, std::shared_ptr<model_call_handler> handler,
+                        bool want_trace) {
   auto p = std::make_shared<pending_call>();
   p->handler = std::move(handler);
   p->call_id = request.call_id;
@@ -194,7 +195,7 @@ void model_caller::call(model_request request, std::shared_ptr<model_call_handle
   if (impl_->direct) {
     auto service = caf::actor_cast<caf::strong_actor_ptr>(impl_->service);
     if (impl_->direct->try_direct(request, requester, mid, service,
-                                  impl_->here.load(std::memory_order_relaxed))) {
+                                  impl_->here.load(std::memory_order_relaxed), want_trace)) {
       impl_->direct_started.fetch_add(1, std::memory_order_relaxed);
       return;
     }

@@ -66,8 +66,10 @@ class model_caller {
   model_caller& operator=(const model_caller&) = delete;
 
   /// Sends the call; never blocks. `request.call_id` must be unique among calls in flight
-  /// (stream events are matched by it).
-  void call(model_request request, std::shared_ptr<model_call_handler> handler);
+  /// (stream events are matched by it). `want_trace` false: a plain call's answer may
+  /// come without its decision trace (call_core::try_direct), when nobody reads it.
+  void call(model_request request, std::shared_ptr<model_call_handler> handler,
+            bool want_trace = true);
 
   size_t in_flight() const;
   /// Calls started on the calling thread (see above) since this caller was made.

@@ -217,7 +217,7 @@ std::string call_core::plan_for(const model_request& req, const routing_decision
 
 bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requester,
                            caf::message_id request_id, const caf::strong_actor_ptr& service,
-                           boost::asio::io_context* here) {
+                           boost::asio::io_context* here, bool want_trace) {
   // What the service would route, cache, cascade or stream differently: not direct.
   if (!direct_possible_ || req.stream || req.max_tokens == 0 || !requester || !service)
     return false;
@@ -279,8 +279,10 @@ bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requ
   call->prompt_tokens = prompt_tokens;
   call->cls = cls;
   call->route = std::move(decision.route);
-  call->decision = to_compact(decision.trace);
-  call->decision.shrink_to_fit();
+  if (want_trace) {
+    call->decision = to_compact(decision.trace);
+    call->decision.shrink_to_fit();
+  }
   call->plan = std::move(plan);
   call->chain_start = now;
   call->breaker = &breaker;

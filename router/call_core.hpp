@@ -168,9 +168,10 @@ class call_core {
   /// `here`: the io_context the calling thread runs (alone), or null. With it, the
   /// provider call runs on this thread too when a pooled connection is idle
   /// (http_client::send_here): it reads the reply and answers, no other thread wakes.
+  /// `want_trace` false: the answer's decision trace is left empty (nobody reads it).
   bool try_direct(model_request& req, const caf::strong_actor_ptr& requester,
                   caf::message_id request_id, const caf::strong_actor_ptr& service,
-                  boost::asio::io_context* here = nullptr);
+                  boost::asio::io_context* here = nullptr, bool want_trace = true);
   /// The direct call handed over with direct_failed_atom, or null when unknown.
   std::unique_ptr<direct_call> take_handed_over(uint64_t id);
 
