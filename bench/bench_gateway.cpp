@@ -31,7 +31,7 @@
 // `*_generator_late_p50_us`/`_p99_us`, and the latency counted the old way, from `due`
 // for every send, as `*_from_due_p50_us`/`_p99_us`, so both views are in the JSON.
 // Usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] [--rss-requests 1000000]
-//                      [--connections 8] [--spin-us 0] [--slice-seconds 0.5]
+//                      [--connections 8] [--spin-us 0] [--slice-seconds 0.5] [--io-thread-calls 1]
 // Last stdout line: one JSON object with every figure.
 
 #include <fmt/format.h>
@@ -380,6 +380,7 @@ int main(int argc, char** argv) {
   int conns = 8;
   int spin_us = 0;
   double slice_seconds = 0.5;
+  bool io_thread_calls = true;  // --io-thread-calls 0: provider replies on the client's thread
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--rates")
@@ -394,10 +395,12 @@ int main(int argc, char** argv) {
       spin_us = std::max(0, std::stoi(argv[i + 1]));
     else if (a == "--slice-seconds")
       slice_seconds = std::max(0.05, std::stod(argv[i + 1]));
+    else if (a == "--io-thread-calls")
+      io_thread_calls = std::string(argv[i + 1]) != "0";
     else {
       std::cerr << "usage: bench_gateway [--rates 500,1000,2000] [--seconds 3] "
                    "[--rss-requests 1000000] [--connections 8] [--spin-us 0] "
-                   "[--slice-seconds 0.5]\n";
+                   "[--slice-seconds 0.5] [--io-thread-calls 1]\n";
       return 2;
     }
   }
@@ -471,6 +474,7 @@ int main(int argc, char** argv) {
     std::cerr << error << '\n';
     return 1;
   }
+  if (io_thread_calls) service.run_calls_on(*server);
   service.set_ready(true);
   const auto body = body_for("bench");
   const std::string target = "/v1/chat/completions";
@@ -664,6 +668,7 @@ int main(int argc, char** argv) {
   json out = {{"bench", "bench_gateway"},
               {"connections", conns},
               {"spin_us", spin_us},
+              {"io_thread_calls", io_thread_calls},
               {"latency_clock", "from when the load thread could send (see header comment)"},
               {"seconds_per_rate", seconds},
               {"slice_seconds", slice_seconds},

@@ -435,7 +435,9 @@ void gateway_service::core::chat_completions(const incoming_request& req,
     s->call.ctx = request.ctx;
     s->call.model = request.model;
   }
-  caller->call(std::move(request), std::move(s));
+  // The decision trace is read only for the trace header and the audit record.
+  const bool want_trace = s->want_trace || parts.audit != nullptr;
+  caller->call(std::move(request), std::move(s), want_trace);
 }
 
 // -- admin: keys while the server holds the key database -----------------------------
@@ -733,6 +735,14 @@ gateway_service::gateway_service(gateway_parts parts) : core_(std::make_shared<c
 gateway_service::~gateway_service() {
   // Calls in flight hold the core: drop them so it goes.
   core_->caller->shutdown();
+}
+
+void gateway_service::run_calls_on(http_server& server) {
+  auto* here = server.single_io_context();
+  if (here == nullptr || !core_->parts.direct_model_calls) return;
+  core_->caller->run_calls_on(here);
+  // The core, not `this`: the server may stop after the service is gone.
+  server.on_stopped([core = core_, here] { core->caller->io_context_stopped(*here); });
 }
 
 void gateway_service::set_ready(bool ready) {

@@ -58,6 +58,11 @@ class gateway_service {
   /// The request handler for http_server.
   void handle(incoming_request request, std::shared_ptr<response_channel> channel);
 
+  /// Plain model calls started on `server`'s I/O thread read their provider's reply on
+  /// that thread too, when the server has one I/O thread (model_caller::run_calls_on);
+  /// undone when the server stops. Call once, after the server started.
+  void run_calls_on(http_server& server);
+
   /// /readyz answers 200 only once this is set (after recovery and start-up).
   void set_ready(bool ready);
 

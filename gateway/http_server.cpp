@@ -107,6 +107,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  std::mutex stopped_mu;
+  std::vector<std::function<void()>> on_stopped;
 
   void accept();
 };
@@ -729,6 +731,15 @@ size_t http_server::open_connections() const {
   return impl_->open.load();
 }
 
+net::io_context* http_server::single_io_context() const {
+  return impl_->threads.size() == 1 ? &impl_->ioc : nullptr;
+}
+
+void http_server::on_stopped(std::function<void()> f) {
+  std::lock_guard<std::mutex> lock{impl_->stopped_mu};
+  impl_->on_stopped.push_back(std::move(f));
+}
+
 void http_server::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   auto& s = *impl_;
@@ -756,6 +767,12 @@ void http_server::stop() {
   s.ioc.stop();
   for (auto& t : s.threads)
     if (t.joinable()) t.join();
+  std::vector<std::function<void()>> stopped;
+  {
+    std::lock_guard<std::mutex> lock{s.stopped_mu};
+    stopped.swap(s.on_stopped);
+  }
+  for (auto& f : stopped) f();
   // Sessions that late answers still hold die later, maybe after the hooks' owner (the
   // metrics) is gone.
   std::lock_guard<std::mutex> lock{s.sessions_mu};

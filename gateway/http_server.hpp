@@ -18,6 +18,10 @@
 #include <utility>
 #include <vector>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace switchyard::gateway {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -88,6 +92,11 @@ class http_server {
 
   uint16_t port() const;
   size_t open_connections() const;
+  /// The io_context of the server's one I/O thread (io_threads 1), else null: work a
+  /// handler starts there (gateway_service::run_calls_on) runs on that same thread.
+  boost::asio::io_context* single_io_context() const;
+  /// `f` runs in stop() once the I/O threads have ended, before the io_context can go.
+  void on_stopped(std::function<void()> f);
   /// Stops accepting, closes every connection, joins the I/O threads. Idempotent.
   void stop();
 

@@ -45,6 +45,7 @@ struct model_caller::impl {
   caf::actor companion;
   std::chrono::milliseconds timeout;
   std::shared_ptr<call_core> direct;  // null: every call goes through the mailbox
+  std::atomic<boost::asio::io_context*> here{nullptr};  // run_calls_on
   std::atomic<uint64_t> direct_started{0};
 
   mutable std::mutex mu;
@@ -173,7 +174,8 @@ model_caller::~model_caller() {
   shutdown();
 }
 
-void model_caller::call(model_request request, std::shared_ptr<model_call_handler> handler) {
+void model_caller::call(model_request request, std::shared_ptr<model_call_handler> handler,
+                        bool want_trace) {
   auto p = std::make_shared<pending_call>();
   p->handler = std::move(handler);
   p->call_id = request.call_id;
@@ -192,7 +194,8 @@ void model_caller::call(model_request request, std::shared_ptr<model_call_handle
   auto requester = caf::actor_cast<caf::strong_actor_ptr>(impl_->companion);
   if (impl_->direct) {
     auto service = caf::actor_cast<caf::strong_actor_ptr>(impl_->service);
-    if (impl_->direct->try_direct(request, requester, mid, service)) {
+    if (impl_->direct->try_direct(request, requester, mid, service,
+                                  impl_->here.load(std::memory_order_relaxed), want_trace)) {
       impl_->direct_started.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -203,6 +206,15 @@ void model_caller::call(model_request request, std::shared_ptr<model_call_handle
 
 uint64_t model_caller::direct_calls() const {
   return impl_->direct_started.load(std::memory_order_relaxed);
+}
+
+void model_caller::run_calls_on(boost::asio::io_context* here) {
+  if (impl_->direct && impl_->direct->http) impl_->here = here;
+}
+
+void model_caller::io_context_stopped(boost::asio::io_context& here) {
+  if (impl_->here == &here) impl_->here = nullptr;
+  if (impl_->direct && impl_->direct->http) impl_->direct->http->forget_context(here);
 }
 
 size_t model_caller::in_flight() const {

@@ -31,6 +31,10 @@
 #include "caf/fwd.hpp"
 #include "runtime/messages.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace switchyard {
 class call_core;
 }
@@ -62,12 +66,22 @@ class model_caller {
   model_caller& operator=(const model_caller&) = delete;
 
   /// Sends the call; never blocks. `request.call_id` must be unique among calls in flight
-  /// (stream events are matched by it).
-  void call(model_request request, std::shared_ptr<model_call_handler> handler);
+  /// (stream events are matched by it). `want_trace` false: a plain call's answer may
+  /// come without its decision trace (call_core::try_direct), when nobody reads it.
+  void call(model_request request, std::shared_ptr<model_call_handler> handler,
+            bool want_trace = true);
 
   size_t in_flight() const;
   /// Calls started on the calling thread (see above) since this caller was made.
   uint64_t direct_calls() const;
+
+  /// A plain call started from the one thread running `here` (the gateway's I/O thread)
+  /// also reads its provider's reply there when a pooled connection is idle
+  /// (http_client::send_here): one thread per call. Null turns it off.
+  void run_calls_on(boost::asio::io_context* here);
+  /// `here` stopped running (its thread ended): calls still on it are handed to the
+  /// model service as failed attempts, its connections closed (forget_context).
+  void io_context_stopped(boost::asio::io_context& here);
 
   /// Stops taking answers and the sweep thread; calls still in flight are dropped
   /// without an answer (their handlers are released). Idempotent.

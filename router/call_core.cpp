@@ -216,7 +216,8 @@ std::string call_core::plan_for(const model_request& req, const routing_decision
 }
 
 bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requester,
-                           caf::message_id request_id, const caf::strong_actor_ptr& service) {
+                           caf::message_id request_id, const caf::strong_actor_ptr& service,
+                           boost::asio::io_context* here, bool want_trace) {
   // What the service would route, cache, cascade or stream differently: not direct.
   if (!direct_possible_ || req.stream || req.max_tokens == 0 || !requester || !service)
     return false;
@@ -278,8 +279,10 @@ bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requ
   call->prompt_tokens = prompt_tokens;
   call->cls = cls;
   call->route = std::move(decision.route);
-  call->decision = to_compact(decision.trace);
-  call->decision.shrink_to_fit();
+  if (want_trace) {
+    call->decision = to_compact(decision.trace);
+    call->decision.shrink_to_fit();
+  }
   call->plan = std::move(plan);
   call->chain_start = now;
   call->breaker = &breaker;
@@ -361,7 +364,8 @@ bool call_core::try_direct(model_request& req, const caf::strong_actor_ptr& requ
                direct.in_flight.fetch_sub(1, std::memory_order_relaxed);
                call->requester->enqueue(call->service, call->request_id.response_id(),
                                         caf::make_message(std::move(reply)), nullptr);
-             });
+             },
+             {}, here);
   return true;
 }
 

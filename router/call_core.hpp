@@ -165,8 +165,13 @@ class call_core {
   /// `request_id`, sent by `service`, from the HTTP client's thread (or the service's,
   /// after a handover). Returns false, with nothing changed and `req` untouched, for
   /// any other call: the caller sends it to the service.
+  /// `here`: the io_context the calling thread runs (alone), or null. With it, the
+  /// provider call runs on this thread too when a pooled connection is idle
+  /// (http_client::send_here): it reads the reply and answers, no other thread wakes.
+  /// `want_trace` false: the answer's decision trace is left empty (nobody reads it).
   bool try_direct(model_request& req, const caf::strong_actor_ptr& requester,
-                  caf::message_id request_id, const caf::strong_actor_ptr& service);
+                  caf::message_id request_id, const caf::strong_actor_ptr& service,
+                  boost::asio::io_context* here = nullptr, bool want_trace = true);
   /// The direct call handed over with direct_failed_atom, or null when unknown.
   std::unique_ptr<direct_call> take_handed_over(uint64_t id);
 

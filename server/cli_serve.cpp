@@ -187,6 +187,7 @@ int serve_command(const serve_options& opts) {
       std::cerr << error << '\n';
       return 2;
     }
+    service.run_calls_on(*server);
     // `switchyard keys` cannot open the key database while we hold it: tell it where
     // to ask instead.
     std::string admin_file;

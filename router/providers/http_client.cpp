@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
@@ -81,6 +82,9 @@ struct connection {
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
   steady::time_point idle_since;
+  // The io_context the stream is registered with (see rehome), and the stream's protocol.
+  net::io_context* home = nullptr;
+  tcp protocol = tcp::v4();
 
   bool has_stream() const { return plain || secure; }
   beast::tcp_stream& lowest() { return secure ? secure->next_layer() : *plain; }
@@ -91,6 +95,20 @@ struct connection {
     lowest().socket().close(ignored);
   }
 };
+
+// Moves a plain connection's socket to `to`: its epoll registration leaves the old
+// io_context and joins `to`, whose thread then completes the reads. Only for a
+// connection nobody else touches (just taken from the pool) with no operation pending.
+void rehome(connection& conn, net::io_context& to) {
+  if (!conn.plain || conn.home == &to) return;
+  beast::error_code ec;
+  auto fd = conn.plain->socket().release(ec);
+  conn.plain = std::make_unique<beast::tcp_stream>(to);
+  conn.home = &to;
+  if (!ec) conn.plain->socket().assign(conn.protocol, fd, ec);
+  // Failing either way leaves a closed stream: the call's write or read fails on it and
+  // the stale-connection retry opens a fresh one.
+}
 
 bool is_stale_connection_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
@@ -153,17 +171,33 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   bool joined = false;   // guarded by mu
 
   std::atomic<uint64_t> requests{0}, opened{0}, reused{0}, stale_retries{0}, waited{0},
-      sent_from_caller{0};
+      sent_from_caller{0}, run_elsewhere{0};
+  // Calls queued behind max_connections, changed under idle_mu: a connection given back
+  // from another io_context's thread goes to the idle list only when none waits (else
+  // the io thread hands it over), so no waiter misses it.
+  uint32_t waiting_calls = 0;
+  std::atomic<bool> io_done{false};  // the io thread has ended (shutdown joined it)
+
+  bool on_io_thread() const { return std::this_thread::get_id() == thread_id; }
 
   // A new connection to `key`, holding one of its slots until destroyed.
   std::unique_ptr<connection> new_connection(const std::string& key) {
     ++slots[key].open;
     ++opened;
     std::weak_ptr<impl> weak = weak_from_this();
-    return std::make_unique<connection>(key, [weak](const std::string& k) {
+    auto conn = std::make_unique<connection>(key, [weak](const std::string& k) {
       // Expired while the client itself is being destroyed: nothing waits any more.
-      if (auto self = weak.lock()) self->release_slot(k);
+      auto self = weak.lock();
+      if (!self) return;
+      // Slots are the io thread's: a connection that ends on another io_context's
+      // thread (send_here) releases its slot there.
+      if (self->on_io_thread() || self->io_done)
+        self->release_slot(k);
+      else
+        net::post(self->ioc, [self, k] { self->release_slot(k); });
     });
+    conn->home = &ioc;
+    return conn;
   }
 
   bool at_capacity(const http_endpoint& ep, const std::string& key) {
@@ -194,6 +228,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       }
     }
     for (auto& conn : expired) conn->close();
+    if (fresh) rehome(*fresh, ioc);
     return fresh;
   }
 
@@ -212,6 +247,25 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   }
 
   void give_back(std::unique_ptr<connection> conn) {
+    if (!on_io_thread() && !stopping) {
+      // From a call that ran on another io_context (send_here): straight to the idle
+      // list unless a call waits for a connection, which only the io thread may hand.
+      {
+        std::lock_guard<std::mutex> lock{idle_mu};
+        auto& list = idle[conn->key];
+        if (waiting_calls == 0 && list.size() < opts.max_idle_per_endpoint) {
+          conn->idle_since = steady::now();
+          list.push_back(std::move(conn));
+          return;
+        }
+      }
+      auto shared = std::make_shared<std::unique_ptr<connection>>(std::move(conn));
+      net::post(ioc, [self = shared_from_this(), shared] {
+        rehome(**shared, self->ioc);
+        self->give_back(std::move(*shared));
+      });
+      return;
+    }
     if (!stopping && hand_over(conn)) return;
     {
       std::lock_guard<std::mutex> lock{idle_mu};
@@ -250,13 +304,15 @@ std::string describe(const beast::error_code& ec) {
 }  // namespace
 
 struct call : std::enable_shared_from_this<call> {
-  call(std::shared_ptr<http_client::impl> o, http_endpoint e, http_timeouts t)
+  call(std::shared_ptr<http_client::impl> o, http_endpoint e, http_timeouts t,
+       net::io_context& where)
       : owner(std::move(o)),
+        io(where),
         ep(std::move(e)),
         ep_key(ep.key()),
         timeouts(t),
-        resolver(owner->ioc),
-        phase_timer(owner->ioc) {}
+        resolver(io),
+        phase_timer(io) {}
 
   // A call dropped unrun (queued when the client stopped) still answers its caller.
   ~call() {
@@ -267,6 +323,9 @@ struct call : std::enable_shared_from_this<call> {
   }
 
   std::shared_ptr<http_client::impl> owner;
+  // Where the call's handlers run: the client's io_context, or the one send_here was
+  // given (whose thread then runs the whole call).
+  net::io_context& io;
   http_endpoint ep;
   std::string ep_key;  // ep.key(), computed once
   http_timeouts timeouts;
@@ -320,7 +379,7 @@ struct call : std::enable_shared_from_this<call> {
     phase_timer.async_wait([self = shared_from_this(), gen](const beast::error_code& ec) {
       if (ec || gen != self->timer_generation || self->finished) return;
       if (self->waiting) {
-        self->waiting = false;  // the queue drops it lazily: it is finished now
+        self->set_waiting(false);  // the queue drops it lazily: it is finished now
         return self->fail_now("timeout",
                               fmt::format("no free connection to {} within the total timeout "
                                           "of {} ms ({} connections, all busy)",
@@ -339,6 +398,16 @@ struct call : std::enable_shared_from_this<call> {
       f(*conn->secure);
     else
       f(*conn->plain);
+  }
+
+  void set_waiting(bool on) {
+    if (waiting == on) return;
+    waiting = on;
+    std::lock_guard<std::mutex> lock{owner->idle_mu};
+    if (on)
+      ++owner->waiting_calls;
+    else
+      --owner->waiting_calls;
   }
 
   // The call's clock starts: the total timeout counts from here.
@@ -361,12 +430,19 @@ struct call : std::enable_shared_from_this<call> {
     register_active();
     if (sent_directly) return after_direct_send();
     if (owner->opts.keep_alive) conn = owner->take_idle(ep_key);
+    if (!conn && owner->at_capacity(ep, ep_key)) {
+      // Counted as waiting first, then the idle list looked at again: a connection
+      // given back from another thread in between (give_back) is either seen here or
+      // handed to this call by the io thread.
+      set_waiting(true);
+      if (owner->opts.keep_alive) conn = owner->take_idle(ep_key);
+      if (conn) set_waiting(false);
+    }
     if (conn) {
       result.reused_connection = true;
       ++owner->reused;
       write();
-    } else if (owner->at_capacity(ep, ep_key)) {
-      waiting = true;
+    } else if (waiting) {
       ++owner->waited;
       owner->slots[ep_key].waiting.push_back(weak_from_this());
       arm("connection slot", 0);  // bounded by the total timeout only
@@ -379,7 +455,7 @@ struct call : std::enable_shared_from_this<call> {
   // connection (`given`) or a free slot to open a new one (`given` null).
   void resume(std::unique_ptr<connection> given) {
     code_timer t{result.client_time};
-    waiting = false;
+    set_waiting(false);
     if (given) {
       conn = std::move(given);
       result.reused_connection = true;
@@ -403,11 +479,13 @@ struct call : std::enable_shared_from_this<call> {
     code_timer t{result.client_time};
     if (ec) return fail(ec, "resolving the host");
     if (ep.tls())
-      conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(owner->ioc, owner->tls);
+      conn->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, owner->tls);
     else
-      conn->plain = std::make_unique<beast::tcp_stream>(owner->ioc);
+      conn->plain = std::make_unique<beast::tcp_stream>(io);
+    conn->home = &io;
     conn->lowest().async_connect(
-        results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+        results, [self = shared_from_this()](beast::error_code ec, const tcp::endpoint& where) {
+          if (!ec && self->conn) self->conn->protocol = where.protocol();
           self->on_connect(ec);
         });
   }
@@ -600,6 +678,7 @@ struct call : std::enable_shared_from_this<call> {
   void deliver(code_timer* t) {
     if (finished) return;
     finished = true;
+    set_waiting(false);
     ++timer_generation;
     phase_timer.cancel();
     resolver.cancel();
@@ -664,7 +743,11 @@ void http_client::impl::cancel_active() {
     active.clear();
   }
   for (auto& [id, weak] : calls)
-    if (auto c = weak.lock()) c->fail_now("connection", "http client shut down during the call");
+    if (auto c = weak.lock()) {
+      // A call running on another io_context (send_here) is that thread's: it ends in
+      // forget_context, or with that io_context.
+      if (&c->io == &ioc) c->fail_now("connection", "http client shut down during the call");
+    }
 }
 
 // -- http_client ----------------------------------------------------------------
@@ -740,14 +823,17 @@ http_client::~http_client() { shutdown(); }
 
 void http_client::send(const http_endpoint& endpoint, http_request request,
                        const http_timeouts& timeouts, http_done_handler done,
-                       http_chunk_handler on_chunk) {
+                       http_chunk_handler on_chunk, boost::asio::io_context* here) {
+  if (here != nullptr && !on_chunk &&
+      send_here(*here, endpoint, request, timeouts, std::move(done)))
+    return;
   if (impl_->stopping) {
     http_result result;
     result.failure = {"connection", "http client is shut down"};
     done(std::move(result));
     return;
   }
-  auto c = std::make_shared<call>(impl_, endpoint, timeouts);
+  auto c = std::make_shared<call>(impl_, endpoint, timeouts, impl_->ioc);
   {
     code_timer t{c->result.client_time};
     c->wire = request_bytes(endpoint, request, impl_->opts.keep_alive);
@@ -760,6 +846,7 @@ void http_client::send(const http_endpoint& endpoint, http_request request,
   // instead of after that wake-up (tens of microseconds, more on a busy machine).
   if (impl_->opts.keep_alive && !endpoint.tls() && !impl_->stopping) {
     if (auto conn = impl_->take_fresh_plain(c->ep_key)) {
+      rehome(*conn, impl_->ioc);  // it may have served a call on another io_context
       int fd = conn->plain->socket().native_handle();
       c->direct_sent = ::send(fd, c->wire.data(), c->wire.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       c->direct_errno = c->direct_sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? errno : 0;
@@ -779,6 +866,63 @@ void http_client::send(const http_endpoint& endpoint, http_request request,
     c->id = c->owner->next_call++;
     c->start();
   });
+}
+
+bool http_client::send_here(boost::asio::io_context& here, const http_endpoint& endpoint,
+                            const http_request& request, const http_timeouts& timeouts,
+                            http_done_handler&& done) {
+  if (impl_->stopping || !impl_->opts.keep_alive || endpoint.tls() ||
+      !here.get_executor().running_in_this_thread())
+    return false;
+  auto conn = impl_->take_fresh_plain(endpoint.key());
+  if (!conn) return false;
+  auto c = std::make_shared<call>(impl_, endpoint, timeouts, here);
+  {
+    code_timer t{c->result.client_time};
+    c->wire = request_bytes(endpoint, request, true);
+    c->done = std::move(done);
+    rehome(*conn, here);
+  }
+  ++impl_->requests;
+  ++impl_->run_elsewhere;
+  ++impl_->sent_from_caller;
+  int fd = conn->plain->socket().native_handle();
+  c->direct_sent = ::send(fd, c->wire.data(), c->wire.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  c->direct_errno = c->direct_sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? errno : 0;
+  c->sent_directly = true;
+  c->conn = std::move(conn);
+  c->id = impl_->next_call++;
+  if (c->direct_errno == 0 &&
+      static_cast<size_t>(std::max<ssize_t>(0, c->direct_sent)) == c->wire.size()) {
+    c->start_reading_here();
+    return true;
+  }
+  // The rest of the request, or the retry of a connection the server had closed, from
+  // here too: this thread runs `here`.
+  c->start();
+  return true;
+}
+
+void http_client::forget_context(boost::asio::io_context& here) {
+  auto& s = *impl_;
+  std::vector<std::shared_ptr<call>> running;
+  {
+    std::lock_guard<std::mutex> lock{s.active_mu};
+    for (auto& [id, weak] : s.active)
+      if (auto c = weak.lock(); c && &c->io == &here) running.push_back(std::move(c));
+  }
+  for (auto& c : running)
+    c->fail_now("connection", fmt::format("the thread running the call to {} stopped", c->ep_key));
+  std::vector<std::unique_ptr<connection>> gone;  // destroyed outside the lock
+  {
+    std::lock_guard<std::mutex> lock{s.idle_mu};
+    for (auto& [key, list] : s.idle) {
+      auto keep = std::stable_partition(list.begin(), list.end(),
+                                        [&](const auto& conn) { return conn->home != &here; });
+      for (auto it = keep; it != list.end(); ++it) gone.push_back(std::move(*it));
+      list.erase(keep, list.end());
+    }
+  }
 }
 
 void http_client::shutdown(std::chrono::milliseconds grace) {
@@ -810,6 +954,7 @@ void http_client::shutdown(std::chrono::milliseconds grace) {
     }
   }
   s.thread.join();
+  s.io_done = true;
   // Calls queued in the shutdown window: run them so they fail and answer.
   s.ioc.restart();
   s.ioc.poll();
@@ -817,7 +962,8 @@ void http_client::shutdown(std::chrono::milliseconds grace) {
 
 http_client_stats http_client::stats() const {
   return {impl_->requests.load(),      impl_->opened.load(), impl_->reused.load(),
-          impl_->stale_retries.load(), impl_->waited.load(), impl_->sent_from_caller.load()};
+          impl_->stale_retries.load(), impl_->waited.load(), impl_->sent_from_caller.load(),
+          impl_->run_elsewhere.load()};
 }
 
 }  // namespace switchyard

@@ -32,6 +32,10 @@
 #include "router/providers/http_types.hpp"
 #include "runtime/http_url.hpp"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace switchyard {
 
 /// Where requests go: scheme ("http" or "https"), host, port, and a path prefix
@@ -130,6 +134,7 @@ struct http_client_stats {
   uint64_t stale_retries = 0;
   uint64_t waited_for_connection = 0;  // calls that queued behind max_connections
   uint64_t sent_from_caller = 0;       // requests written by send() on a pooled connection
+  uint64_t run_elsewhere = 0;          // calls send_here() ran on the caller's io_context
 };
 
 class http_client {
@@ -145,9 +150,30 @@ class http_client {
   /// called exactly once, on a client thread (or, after shutdown, at once on the
   /// caller's thread with a `connection` failure).
   /// `request.target` is appended to the endpoint's base_path; Host, Content-Length
-  /// and User-Agent are set by the client.
+  /// and User-Agent are set by the client. `here`: the io_context the calling thread
+  /// runs alone, or null; with it a non-streaming call runs on this thread when it can
+  /// (send_here).
   void send(const http_endpoint& endpoint, http_request request, const http_timeouts& timeouts,
-            http_done_handler done, http_chunk_handler on_chunk = {});
+            http_done_handler done, http_chunk_handler on_chunk = {},
+            boost::asio::io_context* here = nullptr);
+
+  /// Runs a non-streaming call wholly on the calling thread, which must be the one
+  /// thread running `here`, when an idle pooled plain-TCP connection to the endpoint is
+  /// at hand: the request is written from here, the connection joins `here`, and that
+  /// thread reads the reply and calls `done` (no wake-up of the client's thread). Returns
+  /// false, with nothing done, otherwise (no such connection, https, shutting down, not
+  /// on `here`'s thread): use send(). Timeouts, the stale-connection retry,
+  /// max_connections and the pool are the same as for send(); the connection goes back
+  /// to the shared pool afterwards. Before `here` is destroyed, once no thread runs it,
+  /// call forget_context(here).
+  /// `done` is moved from only when it returns true.
+  bool send_here(boost::asio::io_context& here, const http_endpoint& endpoint,
+                 const http_request& request, const http_timeouts& timeouts,
+                 http_done_handler&& done);
+  /// `here` no longer runs (its thread stopped): calls still running on it fail now
+  /// (kind `connection`, their `done` called on this thread) and pooled connections
+  /// registered with it are closed. Call it only when no thread runs `here`.
+  void forget_context(boost::asio::io_context& here);
 
   /// Stops taking calls, lets calls in flight finish for up to `grace`, then cancels
   /// the rest (their `done` gets a `connection` failure) and joins the threads.

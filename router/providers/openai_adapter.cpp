@@ -702,9 +702,21 @@ static model_response parse_unredacted(int http_status, const http_headers& head
     return failed_response(e.kind, redacted(e.message, api_key), e.retry_after_ms);
   }
   reply_fields reply;
-  reply_reader reader(reply);
-  bool parsed = json::sax_parse(body, &reader);
-  if (!parsed || !reader.root_object()) {
+  bool parsed = false;
+  bool root_object = false;
+  {
+    reply_reader reader(reply);
+    parsed = scan_json(body, reader);  // nlohmann's lexer alone cost ~22,000 instructions
+    root_object = reader.root_object();
+  }
+  if (!parsed) {
+    // Malformed, or something the scanner leaves to nlohmann: its parse decides.
+    reply = reply_fields{};
+    reply_reader reader(reply);
+    parsed = json::sax_parse(body, &reader);
+    root_object = reader.root_object();
+  }
+  if (!parsed || !root_object) {
     return failed_response("bad_response",
                            "openai: response is not a JSON object: " + body_excerpt(body));
   }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "runtime/config.hpp"
 #include "runtime/messages.hpp"
@@ -57,5 +58,14 @@ model_response failed_response(const std::string& kind, const std::string& messa
 
 /// "rejected <what>: <first 200 bytes of body>" style summary for bad_response.
 std::string body_excerpt(const std::string& body);
+
+/// Reads `text` as one JSON document and sends its events to `sax` exactly as
+/// nlohmann::json::sax_parse would (same calls, same values, in order), with a lexer of
+/// its own that costs a fraction of nlohmann's. Returns true when it did so; false when
+/// the text is malformed, or has something it leaves to nlohmann (integers beyond 18
+/// digits, nesting deeper than 64, a number out of double range): `sax` may then have
+/// had some events, so the caller parses again with nlohmann (and a fresh handler),
+/// which gives the error its exact message. A handler returning false also gives false.
+bool scan_json(std::string_view text, nlohmann::json_sax<nlohmann::json>& sax);
 
 }  // namespace switchyard

@@ -8,12 +8,15 @@
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "gateway/http_server.hpp"
 #include "gateway/key_store.hpp"
+#include "router/call_core.hpp"
+#include "router/providers/http_client.hpp"
 #include "runtime/actor_runtime.hpp"
 #include "runtime/config.hpp"
 #include "stub/stub_server.hpp"
@@ -129,7 +132,7 @@ struct gateway_fixture {
 
   gateway_fixture(const std::string& stub_url, uint32_t request_timeout_ms,
                   std::shared_ptr<gateway::key_store> keys = nullptr,
-                  const std::string& admin_token = "")
+                  const std::string& admin_token = "", bool io_thread_calls = false)
       : cfg(make(stub_url, request_timeout_ms, keys != nullptr)),
         runtime(cfg->runtime),
         eng(runtime.system(), cfg, registry) {
@@ -148,6 +151,7 @@ struct gateway_fixture {
         },
         {}, error);
     REQUIRE(server);
+    if (io_thread_calls) service->run_calls_on(*server);
     service->set_ready(true);
   }
   ~gateway_fixture() { server->stop(); }
@@ -206,6 +210,46 @@ TEST_CASE("gateway service: calls on one kept-alive connection are answered in o
     // Interleaved with calls the I/O thread answers itself.
     CHECK(c.call("GET", "/healthz", "").status == 200);
   }
+}
+
+TEST_CASE("gateway service: plain calls answered on the I/O thread keep order, headers and trace",
+          "[gateway][io_thread]") {
+  auto stub = start_stub();
+  gateway_fixture gw{stub->base_url(), 20000, nullptr, "", true};
+  client c{gw.server->port()};
+  for (int i = 0; i < 6; ++i) {
+    INFO("call " << i);
+    const bool trace = i % 2 == 1;
+    auto r = c.call("POST", "/v1/chat/completions", chat_body("stub-mid", false),
+                    trace ? "x-switchyard-trace: 1\r\n" : "");
+    REQUIRE(r.status == 200);
+    auto doc = json::parse(r.body);
+    CHECK(doc["choices"][0]["message"]["content"] == "[stub stub-mid] You said: hello gateway");
+    CHECK(r.header("x-switchyard-model") == "stub-mid");
+    CHECK(r.header("x-switchyard-tier") == "mid");
+    // The trace is in the answer when asked, and only then.
+    CHECK(doc["x_switchyard"].contains("decision") == trace);
+    if (trace) CHECK(doc["x_switchyard"]["decision"]["model"] == "stub-mid");
+    CHECK(c.call("GET", "/healthz", "").status == 200);
+  }
+  // All but the first (no pooled connection yet) read on the gateway's I/O thread.
+  CHECK(gw.eng.model_core()->http->stats().run_elsewhere >= 4);
+  gw.server->stop();
+  // Its connection went with the I/O thread; calls still work through the client's.
+  auto& http = *gw.eng.model_core()->http;
+  auto before = http.stats().run_elsewhere;
+  std::promise<http_result> done;
+  std::string error;
+  auto ep = parse_endpoint(stub->base_url() + "/v1", error);
+  REQUIRE(ep);
+  http_request req;
+  req.target = "/models";
+  req.method = "GET";
+  http.send(*ep, req, {}, [&done](http_result r) { done.set_value(std::move(r)); });
+  auto f = done.get_future();
+  REQUIRE(f.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(f.get().ok());
+  CHECK(http.stats().run_elsewhere == before);
 }
 
 TEST_CASE("gateway service: a streamed reply's headers name the model, tier and route",

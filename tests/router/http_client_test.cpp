@@ -2,6 +2,7 @@
 
 #include "router/providers/http_client.hpp"
 
+#include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
@@ -395,6 +396,73 @@ TEST_CASE("a call waiting for a free connection times out within its total timeo
   auto third = call(client, ep, chat("m1", "third"));
   CHECK(third.result.ok());
   CHECK(stub->connections() == 1);
+}
+
+TEST_CASE("send_here runs a call on the caller's io_context and gives its connection back",
+          "[http][pool]") {
+  namespace net = boost::asio;
+  auto stub = testing::start_test_stub(R"({"models": {"slow": {"latency_ms": 200}}})");
+  http_client client;
+  auto ep = endpoint_of(*stub);
+  ep.max_connections = 1;
+  net::io_context here;
+  auto work = net::make_work_guard(here);
+  std::thread runner([&] { here.run(); });
+  auto run_here = [&](const std::string& model, const std::string& text) {
+    auto done = std::make_shared<std::promise<std::pair<http_result, std::thread::id>>>();
+    auto taken = std::make_shared<std::promise<bool>>();
+    net::post(here, [&, model, text, done, taken] {
+      http_done_handler on_done = [done](http_result r) {
+        done->set_value({std::move(r), std::this_thread::get_id()});
+      };
+      taken->set_value(client.send_here(here, ep, chat(model, text), {}, std::move(on_done)));
+    });
+    return std::make_pair(taken->get_future().get(), done->get_future());
+  };
+
+  // Off `here`'s thread, or with no pooled connection yet: not taken, nothing done.
+  http_done_handler unused = [](http_result) { FAIL("not taken, so never called"); };
+  CHECK_FALSE(client.send_here(here, ep, chat("m1", "x"), {}, std::move(unused)));
+  {
+    auto [taken, done] = run_here("m1", "no pooled connection");
+    CHECK_FALSE(taken);
+  }
+  CHECK(client.stats().requests == 0);
+
+  REQUIRE(call(client, ep, chat("m1", "warm")).result.ok());  // pools the one connection
+  auto [taken, local] = run_here("slow", "on here");
+  REQUIRE(taken);
+  // The only connection is busy on `here`: this call waits for it and gets it when the
+  // call on `here` gives it back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto queued = call(client, ep, chat("m1", "queued"));
+  REQUIRE(local.wait_for(10s) == std::future_status::ready);
+  auto [result, thread] = local.get();
+  INFO(result.failure.message);
+  CHECK(result.ok());
+  CHECK(result.status == 200);
+  CHECK(result.body.find("on here") != std::string::npos);
+  CHECK(thread == runner.get_id());
+  INFO(queued.result.failure.message);
+  CHECK(queued.result.ok());
+  // Nobody waits now: the next call on `here` takes the pooled connection again.
+  auto [again, again_done] = run_here("m1", "again");
+  CHECK(again);
+  REQUIRE(again_done.wait_for(10s) == std::future_status::ready);
+  CHECK(again_done.get().first.ok());
+  auto stats = client.stats();
+  CHECK(stats.run_elsewhere == 2);
+  CHECK(stats.connections_opened == 1);
+  CHECK(stats.waited_for_connection == 1);
+  CHECK(stub->connections() == 1);
+  CHECK(stub->requests().size() == 4);
+
+  work.reset();
+  here.stop();
+  runner.join();
+  client.forget_context(here);
+  // The connection it left registered with `here` is closed; the client opens another.
+  CHECK(call(client, ep, chat("m1", "after")).result.ok());
 }
 
 }  // namespace switchyard
