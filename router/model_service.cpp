@@ -405,44 +405,66 @@ void schedule_wake(service_actor* self, uint64_t key, call_state& c, clock_time 
   self->delayed_send(self, us, wake_atom::value, key, c.seq);
 }
 
-// What c.promise.deliver(resp) does, with the answer moved once, into a mailbox element
-// of its own: deliver() moves it into a message first, then wraps that in an element (an
-// allocation and a move more per call). A request from a forwarding chain (the model
-// agent's: the step's sender with the agent as its one stage) goes to that stage as the
-// same request, a plain one back to its sender as the response; anything else (more
-// stages, an asynchronous message) through the promise.
-void answer_promise(service_actor* self, caf::response_promise& promise, model_response&& resp) {
+// A call's answer written in the mailbox element that carries it to the requester
+// (answer_promise sends that very element): built anywhere else, a model_response is
+// moved into an element at the end, about 700 instructions per call for its strings.
+using answer_element = caf::mailbox_element_vals<model_response>;
+using answer_ptr = std::unique_ptr<answer_element, caf::detail::disposer>;
+
+answer_ptr new_answer() {
+  return answer_ptr{new answer_element(caf::strong_actor_ptr{}, caf::make_message_id(), {})};
+}
+
+answer_ptr boxed(model_response&& resp) {
+  return answer_ptr{
+      new answer_element(caf::strong_actor_ptr{}, caf::make_message_id(), {}, std::move(resp))};
+}
+
+model_response& body(answer_ptr& answer) { return std::get<0>(answer->data()); }
+
+// What c.promise.deliver(resp) does, with the answer sent in its own element: deliver()
+// moves it into a message first, then wraps that in an element (an allocation and a move
+// more per call). A request from a forwarding chain (the model agent's: the step's
+// sender with the agent as its one stage) goes to that stage as the same request, a
+// plain one back to its sender as the response; anything else (more stages, an
+// asynchronous message) through the promise.
+void answer_promise(service_actor* self, caf::response_promise& promise, answer_ptr&& answer) {
   const auto& stages = promise.stages();
   if (stages.size() > 1 || !promise.id().is_request() || !promise.pending()) {
-    promise.deliver(std::move(resp));
+    promise.deliver(std::move(body(answer)));
     return;
   }
   if (!stages.empty()) {
     auto next = stages.back();
-    next->enqueue(caf::make_mailbox_element(promise.source(), promise.id(), {}, std::move(resp)),
-                  self->context());
+    answer->sender = promise.source();
+    answer->mid = promise.id();
+    next->enqueue(caf::mailbox_element_ptr{answer.release()}, self->context());
   } else {
-    promise.source()->enqueue(
-        caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(self),
-                                  promise.id().response_id(), {}, std::move(resp)),
-        self->context());
+    answer->sender = caf::actor_cast<caf::strong_actor_ptr>(self);
+    answer->mid = promise.id().response_id();
+    promise.source()->enqueue(caf::mailbox_element_ptr{answer.release()}, self->context());
   }
 }
 
 // Ends the call: answers the requester and forgets it.
-void deliver(service_actor* self, uint64_t key, model_response&& resp) {
+void deliver(service_actor* self, uint64_t key, answer_ptr&& answer) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
+  model_response& resp = body(answer);
   // The call ends here: its id and route move into the answer.
   resp.call_id = std::move(c.req ? c.req->call_id : c.call_id);
   if (resp.usage.route.empty()) resp.usage.route = std::move(c.route);
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
   if (resp.ok()) ++st.counters.answered;
-  answer_promise(self, c.promise, std::move(resp));
+  answer_promise(self, c.promise, std::move(answer));
   st.calls.erase(it);
+}
+
+void deliver(service_actor* self, uint64_t key, model_response&& resp) {
+  deliver(self, key, boxed(std::move(resp)));
 }
 
 // The chain ended without an answer: blocked or failed.
@@ -559,8 +581,9 @@ void release_attempt(model_service_state& st, call_state& c, uint32_t actual_tok
 // The call's answer (the chain's success, and in a cascade the accepted stage): adds
 // what earlier cascade stages and judges cost, fills the usage, caches, delivers.
 void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
-                     model_response&& reply) {
+                     answer_ptr&& answer) {
   auto& st = self->state;
+  model_response& reply = body(answer);
   const chain_result& r = c.chain ? c.chain->result() : first_attempt_answered;
   if (c.cascade_run) {
     reply.usage.input_tokens += c.seen().paid_input_tokens;
@@ -581,7 +604,12 @@ void finish_answered(service_actor* self, uint64_t key, call_state& c, const mod
   if (st.cache && c.cache_key &&
       !st.cache->store(*c.cache_key, cached_text_of(reply), c.cache_rules))
     spdlog::warn("model service: response cache store failed: {}", st.cache->error());
-  deliver(self, key, std::move(reply));
+  deliver(self, key, std::move(answer));
+}
+
+void finish_answered(service_actor* self, uint64_t key, call_state& c, const model_config& model,
+                     model_response&& reply) {
+  finish_answered(self, key, c, model, boxed(std::move(reply)));
 }
 
 // A scored cascade stage: accept its answer, or escalate to the next tier (this
@@ -728,11 +756,12 @@ bool retry_on_another_key(service_actor* self, uint64_t key, call_state& c,
 }
 
 // The outcome of the current attempt.
-void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
+void attempt_done(service_actor* self, uint64_t key, answer_ptr&& answer) {
   auto& st = self->state;
   auto it = st.calls.find(key);
   if (it == st.calls.end()) return;
   auto& c = it->second;
+  model_response& reply = body(answer);
   const model_config& model = *c.models[c.candidate];
   st.request_now_set = false;  // the call moved on: what follows reads the clock (now_of)
   auto now = now_ns();
@@ -759,7 +788,7 @@ void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
       score_stage(self, key, c, model, std::move(reply));
       return;
     }
-    finish_answered(self, key, c, model, std::move(reply));
+    finish_answered(self, key, c, model, std::move(answer));
     return;
   }
   if (c.key_attempt && !(c.stream && c.stream->attempt_streamed) &&
@@ -808,6 +837,10 @@ void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
     chain_of(st, key, c).report(error, now, !semantic.empty());
   }
   pump(self, key);
+}
+
+void attempt_done(service_actor* self, uint64_t key, model_response&& reply) {
+  attempt_done(self, key, boxed(std::move(reply)));
 }
 
 // Keys of a per-key provider whose secret variable is unset: never granted.
@@ -1206,7 +1239,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     arm_sim_timer(self);
     return attempt_start::started;
   }
-  model_response reply;
+  answer_ptr answer = new_answer();
+  model_response& reply = body(answer);
   reply.error = std::move(outcome.error);
   if (reply.ok()) {
     reply.text = std::move(outcome.text);
@@ -1215,7 +1249,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
     reply.usage.output_tokens = outcome.output_tokens;
   }
   if (outcome.latency.count() <= 0) {
-    attempt_done(self, key, std::move(reply));
+    attempt_done(self, key, std::move(answer));
     return attempt_start::ended;
   }
   self->delayed_send(self, outcome.latency, sim_done_atom::value, key, c.seq, std::move(reply));
@@ -1260,13 +1294,14 @@ void sim_answers_due(service_actor* self, int64_t armed_for) {
     st.sim_wakes.pop();
     auto it = st.calls.find(wake.key);
     if (it == st.calls.end() || it->second.seq != wake.seq || !it->second.sim_pending) continue;
-    auto answer = std::move(it->second.sim_pending);
-    model_response reply;
-    reply.text = answer.write_text(it->second.models[it->second.candidate]->id);
-    reply.finish_reason = answer.finish_reason();
-    reply.usage.input_tokens = answer.input_tokens();
-    reply.usage.output_tokens = answer.output_tokens();
-    attempt_done(self, wake.key, std::move(reply));
+    auto pending = std::move(it->second.sim_pending);
+    answer_ptr answer = new_answer();
+    model_response& reply = body(answer);
+    reply.text = pending.write_text(it->second.models[it->second.candidate]->id);
+    reply.finish_reason = pending.finish_reason();
+    reply.usage.input_tokens = pending.input_tokens();
+    reply.usage.output_tokens = pending.output_tokens();
+    attempt_done(self, wake.key, std::move(answer));
     ++handed;
   }
   arm_sim_timer(self);
