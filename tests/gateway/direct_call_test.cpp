@@ -16,6 +16,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 #include "tests/support/test_stub.hpp"
 
 namespace switchyard {
@@ -88,14 +89,7 @@ struct direct_call_fixture {
     return answer.get();
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 10s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 };
 
 model_request request_for(const std::string& model, const std::string& tier) {

@@ -19,6 +19,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 #include "tests/support/test_stub.hpp"
 
 namespace switchyard {
@@ -112,14 +113,7 @@ struct io_thread_fixture {
     return answer.get();
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 10s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/trace_codec.hpp"
 #include "stub/stub_server.hpp"
+#include "tests/support/model_service_calls.hpp"
 #include "tests/support/test_stub.hpp"
 
 namespace switchyard {
@@ -62,22 +63,10 @@ struct direct_fixture {
     req.json_mode = json_mode;
     req.max_tokens = 50;
     req.messages = {{"user", "hello stub"}};
-    caf::scoped_actor self{runtime.system()};
-    model_response out;
-    self->request(service, 10s, req)
-        .receive([&](model_response& r) { out = std::move(r); },
-                 [&](caf::error& e) { FAIL("model service error: " << to_string(e)); });
-    return out;
+    return test::call_model_service(runtime.system(), service, req, 10s);
   }
 
-  json stats() {
-    caf::scoped_actor self{runtime.system()};
-    std::string text;
-    self->request(service, 10s, resilience_stats_atom::value)
-        .receive([&](std::string& s) { text = std::move(s); },
-                 [&](caf::error& e) { FAIL("stats: " << to_string(e)); });
-    return json::parse(text);
-  }
+  json stats() { return test::model_service_stats(runtime.system(), service); }
 };
 
 }  // namespace
