@@ -176,13 +176,18 @@ routing_decision call_core::decide(const routing_input& in, clock_time now) cons
   return policy->decide(in, health_at{*models, now});
 }
 
+void call_core::decide(const routing_input& in, clock_time now, routing_decision& out) const {
+  policy->decide(in, health_at{*models, now}, out);
+}
+
 std::string call_core::plan_for(const model_request& req, const routing_decision& decision,
                                 call_plan& plan) const {
   plan.models.clear();
   const model_config* routed = decision.model;
   if (catalog_position(cfg->models.data(), cfg->models.size(), routed) == catalog_npos)
     routed = cfg->find_model(routed->id);
-  auto route = req.model.empty() ? fallback_routes.find(decision.route) : fallback_routes.end();
+  auto route = req.model.empty() && !fallback_routes.empty() ? fallback_routes.find(decision.route)
+                                                             : fallback_routes.end();
   if (routed == nullptr)
     return req.model.empty() && route == fallback_routes.end()
                ? "no model '" + decision.model->id + "' in the catalog"

@@ -149,6 +149,8 @@ class call_core {
 
   /// The policy's decision for `in` with the endpoints' health at `now`.
   routing_decision decide(const routing_input& in, clock_time now) const;
+  /// The same, written into `out` (routing_policy::decide's reusing form).
+  void decide(const routing_input& in, clock_time now, routing_decision& out) const;
   /// The candidates of a routed call: the routed model first, then fallbacks the
   /// policy judged eligible for this very request (a health verdict is fine: breakers
   /// decide at call time). A pinned model has no fallbacks: the caller asked for that

@@ -206,6 +206,26 @@ std::string to_json_text(const decision_trace& t) {
   return out;
 }
 
+namespace {
+
+// Most of a trace's strings are empty: one byte (reference 0, trace_codec.hpp) written
+// here, without a call into the writer.
+void put_text(trace_writer& w, std::string_view text) {
+  if (text.empty())
+    w.put_byte(0);
+  else
+    w.put_string(text);
+}
+
+void put_word(trace_writer& w, std::string_view text) {
+  if (text.empty())
+    w.put_byte(0);
+  else
+    w.put_word(text);
+}
+
+}  // namespace
+
 // Field by field in the order runtime/trace_codec.hpp reads them; only the candidates
 // the JSON lists (the chosen one and the filtered ones) are kept, the others counted.
 std::string to_compact(const decision_trace& t) {
@@ -239,33 +259,33 @@ std::string to_compact(const decision_trace& t) {
   if (t.budget.usd_limited) flags |= trace_flag_cost_budget;
   w.put_byte(trace_tag_fields);
   w.put_byte(flags);
-  w.put_word(t.outcome);
-  w.put_string(t.route);
-  w.put_word(t.route_source);
-  w.put_string(t.target_tier);
-  w.put_word(t.tier_source);
-  w.put_string(t.chosen_model);
-  w.put_string(t.chosen_tier);
-  w.put_string(t.note);
+  put_word(w, t.outcome);
+  put_text(w, t.route);
+  put_word(w, t.route_source);
+  put_text(w, t.target_tier);
+  put_word(w, t.tier_source);
+  put_text(w, t.chosen_model);
+  put_text(w, t.chosen_tier);
+  put_text(w, t.note);
   w.put_varint(t.rules_fired.size());
-  for (const auto& rule : t.rules_fired) w.put_string(rule);
+  for (const auto& rule : t.rules_fired) put_text(w, rule);
   if (t.classifier.used) {
     const auto& c = t.classifier;
-    w.put_string(c.route);
+    put_text(w, c.route);
     w.put_double(c.confidence);
-    w.put_string(c.runner_up);
+    put_text(w, c.runner_up);
     w.put_double(c.runner_up_confidence);
     w.put_double(c.threshold);
     w.put_varint(c.top.size());
     for (const auto& [route, p] : c.top) {
-      w.put_string(route);
+      put_text(w, route);
       w.put_double(p);
     }
-    w.put_string(c.encoder);
+    put_text(w, c.encoder);
   }
-  w.put_word(t.data_class);
-  w.put_word(t.data_class_source);
-  w.put_word(t.latency_class);
+  put_word(w, t.data_class);
+  put_word(w, t.data_class_source);
+  put_word(w, t.latency_class);
   const auto& x = t.complexity;
   w.put_varint(x.prompt_tokens);
   w.put_byte(static_cast<uint8_t>((x.long_prompt ? 1 : 0) | (x.has_code ? 2 : 0) |
@@ -279,10 +299,10 @@ std::string to_compact(const decision_trace& t) {
   for (const auto& c : t.candidates) {
     bool chosen = c.model->id == t.chosen_model;
     if (!chosen && c.filtered_by == candidate_filter::none) continue;
-    w.put_string(c.model->id);
-    w.put_string(c.model->tier);
+    put_text(w, c.model->id);
+    put_text(w, c.model->tier);
     w.put_byte(chosen ? trace_verdict_chosen : static_cast<uint8_t>(c.filtered_by));
-    w.put_string(c.detail);
+    put_text(w, c.detail);
     w.put_double(c.estimated_usd);
   }
   w.put_varint(t.candidates.size() - listed);

@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <typeinfo>
@@ -117,6 +119,9 @@ struct direct_answers {
   };
   std::mutex mu;
   std::vector<entry> done;
+  // Whether `done` has entries, set and cleared with `mu` held: the service reads it
+  // without the lock, so a request on a service with no HTTP answers takes no lock.
+  std::atomic<bool> any{false};
 };
 constexpr auto direct_tick = std::chrono::milliseconds(50);
 
@@ -159,7 +164,7 @@ held_request hold_request(caf::mailbox_element& element) {
 // One model_request in flight, from routing to its answer.
 struct call_state {
   caf::response_promise promise;
-  caf::actor requester;  // stream deltas and switch events go here
+  caf::actor requester;  // stream deltas and switch events go here (streamed calls)
   // The request, off-line: ten thousand calls may wait at once and most need it no more
   // once a sim answer is pending (see start_attempt); then null, its id in `call_id`.
   held_request req;
@@ -267,6 +272,9 @@ struct model_service_state {
   http_client* http = nullptr;
   clock_type::time_point started = clock_type::now();
   std::unordered_map<uint64_t, call_state> calls;
+  // The node of a call that ended (deliver), its call_state already reset: the next call
+  // is built in it (new_call) instead of a node allocated and freed per call.
+  std::unordered_map<uint64_t, call_state>::node_type spare_call;
   uint64_t next_call = 0;
   // Calls the HTTP client's thread answered itself (answer_directly) whose bookkeeping
   // here is still to do (settle_direct_answers): done at the start of the next request
@@ -280,6 +288,8 @@ struct model_service_state {
   std::priority_queue<sim_wake, std::vector<sim_wake>, due_later> sim_wakes;
   clock_type::time_point sim_armed = clock_type::time_point::max();
   service_counters counters;
+  // The routing decision of the call being routed (route_call), kept from call to call.
+  routing_decision decision;
   // While a model_request is handled, until an attempt ends: its arrival time, which
   // routing and the first attempt read instead of the clock (now_of). A read costs ~47 ns
   // on this VM; a call read it four times before its attempt was made, now once.
@@ -446,6 +456,26 @@ void answer_promise(service_actor* self, caf::response_promise& promise, answer_
   }
 }
 
+// A new call's record under `key`, in the node of one that ended when there is one.
+call_state& new_call(model_service_state& st, uint64_t key) {
+  if (st.spare_call.empty()) return st.calls.try_emplace(key).first->second;
+  st.spare_call.key() = key;
+  return st.calls.insert(std::move(st.spare_call)).position->second;
+}
+
+// Forgets an ended call. What it held goes now, as with an erase; its node is kept for
+// the next call (new_call), and so is its candidate list's memory (plan_for fills it).
+void forget_call(model_service_state& st, std::unordered_map<uint64_t, call_state>::iterator it) {
+  auto node = st.calls.extract(it);
+  call_state& c = node.mapped();
+  std::vector<const model_config*> models = std::move(c.models);
+  models.clear();
+  c.~call_state();
+  new (&c) call_state();
+  c.models = std::move(models);
+  st.spare_call = std::move(node);
+}
+
 // Ends the call: answers the requester and forgets it.
 void deliver(service_actor* self, uint64_t key, answer_ptr&& answer) {
   auto& st = self->state;
@@ -460,7 +490,7 @@ void deliver(service_actor* self, uint64_t key, answer_ptr&& answer) {
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
   if (resp.ok()) ++st.counters.answered;
   answer_promise(self, c.promise, std::move(answer));
-  st.calls.erase(it);
+  forget_call(st, it);
 }
 
 void deliver(service_actor* self, uint64_t key, model_response&& resp) {
@@ -919,10 +949,12 @@ std::shared_ptr<direct_answer> direct_answer_for(service_actor* self, const call
 // and the call's entry are this actor's.
 void settle_direct_answers(service_actor* self) {
   auto& st = self->state;
+  if (!st.answered_directly->any.load(std::memory_order_acquire)) return;
   std::vector<direct_answers::entry> done;
   {
     std::lock_guard<std::mutex> lock{st.answered_directly->mu};
     done.swap(st.answered_directly->done);
+    st.answered_directly->any.store(false, std::memory_order_relaxed);
   }
   for (const auto& e : done) {
     auto it = st.calls.find(e.key);
@@ -1196,6 +1228,7 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
             {
               std::lock_guard<std::mutex> lock{direct->answered->mu};
               direct->answered->done.push_back({key, seq, attempt_ms});
+              direct->answered->any.store(true, std::memory_order_release);
             }
             direct->requester->enqueue(direct->service, direct->request_id.response_id(),
                                        caf::make_message(std::move(reply)), nullptr);
@@ -1241,7 +1274,9 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
   answer_ptr answer = new_answer();
   model_response& reply = body(answer);
-  reply.error = std::move(outcome.error);
+  if (!outcome.error.ok() || !outcome.error.message.empty() || !outcome.error.provider.empty() ||
+      outcome.error.retry_after_ms != 0)
+    reply.error = std::move(outcome.error);  // the answer's own is empty, as a success's
   if (reply.ok()) {
     reply.text = std::move(outcome.text);
     reply.finish_reason = std::move(outcome.finish_reason);
@@ -1451,7 +1486,8 @@ bool route_call(service_actor* self, uint64_t key, call_state& c) {
                       budget_left(st.ledger->usage(c.req->ctx.thread_id, c.account)),
                       c.guess.get()};
   const auto now = now_of(st);  // the breakers' verdicts and the retry budget's start
-  auto decision = st.core->decide(input, now);
+  routing_decision& decision = st.decision;  // one, reused: see routing_policy::decide
+  st.core->decide(input, now, decision);
   if (decision.outcome != routing_outcome::routed) {
     static const char* kinds[] = {"", "blocked", reason_budget_exhausted, "no_model"};
     auto resp = error_response(*c.req, kinds[static_cast<int>(decision.outcome)],
@@ -1649,8 +1685,9 @@ caf::behavior model_service(service_actor* self, std::shared_ptr<call_core> core
         ++st.counters.calls;
         auto key = st.next_call++;
         // Built in place: a call_state is large, and moving it in cost more than filling it.
-        auto& c = st.calls.try_emplace(key).first->second;
-        c.requester = caf::actor_cast<caf::actor>(self->current_sender());
+        auto& c = new_call(st, key);
+        // Only streamed calls send the requester anything besides the answer.
+        if (req.stream) c.requester = caf::actor_cast<caf::actor>(self->current_sender());
         c.promise = self->make_response_promise();
         c.received = received;
         c.req = hold_request(*self->current_mailbox_element());  // `req` is moved from

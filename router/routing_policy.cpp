@@ -152,6 +152,51 @@ routing_decision routing_policy::decide(const routing_input& in,
   return out;
 }
 
+// A decision as a fresh one is, its vectors' and strings' memory kept (decide into an
+// earlier decision). Every field of routing_decision and decision_trace is reset here.
+namespace {
+
+void clear_keeping_memory(routing_decision& d) {
+  d.outcome = routing_outcome::no_model;
+  d.model = nullptr;
+  d.target_rank = -1;
+  d.route.clear();
+  d.downgraded = false;
+  d.message.clear();
+  decision_trace& t = d.trace;
+  t.outcome.clear();
+  t.rules_fired.clear();
+  if (t.classifier.used) t.classifier = classifier_note{};
+  t.route.clear();
+  t.route_source.clear();
+  t.complexity = complexity_estimate{};
+  t.data_class.clear();
+  t.data_class_source.clear();
+  t.latency_class.clear();
+  t.target_tier.clear();
+  t.tier_source.clear();
+  t.budget = budget_note{};
+  t.candidates.clear();
+  t.chosen_model.clear();
+  t.chosen_tier.clear();
+  t.downgraded = false;
+  t.note.clear();
+}
+
+}  // namespace
+
+// A field added to either struct must be reset above (sizes on 64-bit libstdc++).
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(decision_trace) == 616,
+              "decision_trace changed: reset the new field in clear_keeping_memory");
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(routing_decision) == 712,
+              "routing_decision changed: reset the new field in clear_keeping_memory");
+
+void routing_policy::decide(const routing_input& in, const model_health& health,
+                            routing_decision& out) const {
+  clear_keeping_memory(out);
+  decide_into(in, health, out);
+}
+
 void routing_policy::decide_into(const routing_input& in, const model_health& health,
                                  routing_decision& out) const {
   const config& cfg = *cfg_;

@@ -113,6 +113,10 @@ class routing_policy {
                  std::shared_ptr<const route_classifier> classifier = nullptr);
 
   routing_decision decide(const routing_input& in, const model_health& health) const;
+  /// The same, written into `out`, which may hold an earlier decision: the caller that
+  /// decides call after call keeps one, and its candidate list and strings keep their
+  /// memory instead of being allocated and freed per call. `out` ends as decide() returns.
+  void decide(const routing_input& in, const model_health& health, routing_decision& out) const;
 
   /// True when decide() would ask the classifier for this input: there is one and no
   /// request field or rule has settled the route or the tier.

@@ -25,6 +25,26 @@ constexpr std::string_view dictionary[] = {
 };
 // clang-format on
 constexpr size_t dictionary_size = sizeof dictionary / sizeof dictionary[0];
+// The dictionary's words by length (put_word): their indices, no_word after the last.
+constexpr size_t max_word_size = 17;
+constexpr size_t max_words_of_a_size = 4;
+constexpr uint8_t no_word = 0xff;
+struct word_table {
+  uint8_t index[max_word_size + 1][max_words_of_a_size];
+};
+constexpr word_table make_words_of_size() {
+  word_table t{};
+  for (auto& row : t.index)
+    for (auto& i : row) i = no_word;
+  for (size_t i = 0; i < dictionary_size; ++i) {
+    auto& row = t.index[dictionary[i].size()];
+    size_t at = 0;
+    while (row[at] != no_word) ++at;
+    row[at] = static_cast<uint8_t>(i);
+  }
+  return t;
+}
+constexpr word_table words_of_size = make_words_of_size();
 constexpr uint64_t ref_empty = 0;
 constexpr uint64_t ref_new = 1;
 constexpr uint64_t ref_words = 2;
@@ -317,12 +337,15 @@ void trace_writer::put_word(std::string_view text) {
     *at_++ = static_cast<char>(ref_empty);
     return;
   }
-  // Only words of the same length and first letter are compared.
-  for (size_t i = 0; i < dictionary_size; ++i) {
-    const auto& word = dictionary[i];
-    if (word.size() == text.size() && word[0] == text[0] &&
-        std::memcmp(word.data(), text.data(), text.size()) == 0)
-      return put_varint(ref_words + i);
+  // Only the dictionary's words of the text's length are compared (at most four), first
+  // letter first: a scan of the whole dictionary cost more than the rest of the word.
+  if (text.size() < max_word_size + 1) {
+    for (uint8_t i : words_of_size.index[text.size()]) {
+      if (i == no_word) break;
+      const auto& word = dictionary[i];
+      if (word[0] == text[0] && std::memcmp(word.data(), text.data(), text.size()) == 0)
+        return put_varint(ref_words + i);
+    }
   }
   put_string(text);
 }
