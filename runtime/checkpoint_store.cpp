@@ -218,7 +218,7 @@ run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps
   return r;
 }
 
-std::string encode_checkpoint(const run_checkpoint& x) {
+std::string encode_checkpoint_json(const run_checkpoint& x) {
   std::string out;
   out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());
   out += '{';
@@ -242,7 +242,8 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   return out;
 }
 
-std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
+static std::optional<run_checkpoint> decode_checkpoint_json(std::string_view bytes,
+                                                          std::string& error) {
   try {
     auto j = json::parse(bytes);
     if (!j.is_object()) {
@@ -590,6 +591,124 @@ std::string read_binary_record(std::string_view value, binary_record& r) {
 }
 
 }  // namespace
+
+// -- layout 4: binary state documents ---------------------------------------------------
+// docs/durability.md, "State document, layout 4": the fields of the JSON document in a
+// fixed order, no names, no escaping, no number formatting, as the step records.
+
+namespace {
+
+constexpr char state_document_binary = '\x04';  // this build's states (JSON ones start with '{')
+constexpr uint8_t state_flag_own_thread = 1;
+constexpr uint8_t state_flag_escalating = 2;
+
+std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
+                                                       std::string& error) {
+  record_reader in{bytes};
+  run_checkpoint x;
+  std::string_view run_id, workflow, input, thread_id, reason, detail, waits_for, output,
+      next_node, next_input;
+  uint8_t format = 0, status = 0, flags = 0, given = 0;
+  in.byte("format", format);
+  bool ok = in.bytes("run_id", run_id) && in.bytes("workflow", workflow) &&
+            in.bytes("input", input) && in.bytes("thread_id", thread_id) &&
+            in.byte("status", status);
+  if (ok && status > static_cast<uint8_t>(run_status::failed)) {
+    error = "state: field 'status' at byte " + std::to_string(in.at() - 1) + ": unknown status " +
+            std::to_string(status);
+    return std::nullopt;
+  }
+  ok = ok && in.byte("flags", flags) && in.bytes("reason", reason) &&
+       in.bytes("detail", detail) && in.bytes("waits_for", waits_for) &&
+       in.bytes("output", output) && in.bytes("next.node", next_node) &&
+       in.kind("next.kind", x.next_kind) && in.byte("next.input", given);
+  if (ok && given) ok = in.bytes("next.input", next_input);
+  ok = ok && in.u32("next.step", x.next_step) && in.u32("next.hops", x.next_hops) &&
+       in.u32("hops", x.hops) && in.u32("steps", x.steps) &&
+       in.u64("input_tokens", x.input_tokens) && in.u64("output_tokens", x.output_tokens) &&
+       in.i64("nano_usd", x.spent_nano_usd) && in.i64("created_ms", x.created_ms) &&
+       in.i64("updated_ms", x.updated_ms) && in.u32("seq", x.seq);
+  if (!ok) {
+    error = "state: " + in.problem();
+    return std::nullopt;
+  }
+  if (in.at() != bytes.size()) {
+    error = "state: " + std::to_string(bytes.size() - in.at()) + " bytes after the last field, at byte " +
+            std::to_string(in.at());
+    return std::nullopt;
+  }
+  x.run_id = run_id;
+  x.workflow = workflow;
+  x.input = input;
+  x.thread_id = thread_id;
+  x.own_thread = flags & state_flag_own_thread;
+  x.escalating = flags & state_flag_escalating;
+  x.status = static_cast<run_status>(status);
+  x.reason = reason;
+  x.detail = detail;
+  x.waits_for = waits_for;
+  x.output = output;
+  x.next_node = next_node;
+  x.next_input = given ? next_input : input;
+  return x;
+}
+
+std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
+                                                     std::string& error) {
+  if (!bytes.empty() && bytes[0] == state_document_binary)
+    return decode_binary_checkpoint(bytes, error);
+  if (!bytes.empty() && bytes[0] != '{') {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(bytes[0]));
+    error = std::string{"state of an unknown format (first byte "} + hex + ")";
+    return std::nullopt;
+  }
+  return decode_checkpoint_json(bytes, error);
+}
+
+}  // namespace
+
+std::string encode_checkpoint(const run_checkpoint& x) {
+  std::string out;
+  out.reserve(48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
+              x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
+              x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size()));
+  out += state_document_binary;
+  put_bytes(out, x.run_id);
+  put_bytes(out, x.workflow);
+  put_bytes(out, x.input);
+  put_bytes(out, x.thread_id);
+  out += static_cast<char>(x.status);
+  out += static_cast<char>((x.own_thread ? state_flag_own_thread : 0) |
+                           (x.escalating ? state_flag_escalating : 0));
+  put_bytes(out, x.reason);
+  put_bytes(out, x.detail);
+  put_bytes(out, x.waits_for);
+  put_bytes(out, x.output);
+  put_bytes(out, x.next_node);
+  out += static_cast<char>(kind_code(x.next_kind));
+  if (x.next_input == x.input) {
+    out += '\0';  // the run's input, as before it has moved
+  } else {
+    out += '\1';
+    put_bytes(out, x.next_input);
+  }
+  put_varint(out, x.next_step);
+  put_varint(out, x.next_hops);
+  put_varint(out, x.hops);
+  put_varint(out, x.steps);
+  put_varint(out, x.input_tokens);
+  put_varint(out, x.output_tokens);
+  put_signed(out, x.spent_nano_usd);
+  put_signed(out, x.created_ms);
+  put_signed(out, x.updated_ms);
+  put_varint(out, x.seq);
+  return out;
+}
+
+std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
+  return decode_checkpoint_view(bytes, error);
+}
 
 namespace {
 
@@ -1194,11 +1313,12 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  // Layouts 1 (a state and a ledger entry per step) and 2 (JSON step records) read as
-  // layout 3 does; once this build has written to it, an older build would miss
-  // continuations or not read the binary records, so the version moves to 3 at open.
+  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records) and 3 (JSON
+  // states) read as layout 4 does; once this build has written to it, an older build
+  // would miss continuations or not read the binary records and states, so the version
+  // moves to 4 at open.
   auto layout = std::to_string(store_layout_version);
-  bool older = got.ok() && (version == "1" || version == "2");
+  bool older = got.ok() && (version == "1" || version == "2" || version == "3");
   if ((got.IsNotFound() || older) && !opts.read_only) {
     auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
     if (!put.ok()) {
@@ -1413,7 +1533,7 @@ std::vector<loaded_run> checkpoint_store::list() const {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     loaded_run r;
     r.run_id = it->key().ToString();
-    r.state = decode_checkpoint(it->value().ToString(), r.error);
+    r.state = decode_checkpoint_view(it->value().ToStringView(), r.error);
     if (r.state) {
       r.error = impl_->bring_up_to_date(*r.state, *steps_it);
       if (!r.error.empty()) r.state.reset();
