@@ -1094,23 +1094,25 @@ uint32_t step_of_key(const rocksdb::Slice& key) {
 
 namespace {
 
-// Memtable insert hints for the `steps` family: the skip list keeps, per run, where
-// that run's last record went, and the run's next record (its key sorts right after)
-// starts from there instead of searching from the top of a list of ~10^4 records.
-// RocksDB 7.8.3 shares those hints between a memtable's records and its range
-// tombstones (fixed upstream: hints are for point keys only) and then aborts in
-// InlineSkipList::Insert; so this store writes no range deletes in `steps`
-// (delete_steps), and the hints are armed only once the database is open: replaying
-// an older build's WAL, whose range deletes may share a run's prefix, goes without.
-class run_of_step_key final : public rocksdb::SliceTransform {
+// Memtable insert hints for the `steps` and `runs` families: ONE hint per family (an
+// empty prefix), so the skip list starts each insert where the family's last one went.
+// The writes of a group are mostly neighbours in key order (run ids grow, and the runs
+// of a wave write their records in about the order they started), so that is a short
+// way; a hint per run (the layout-3 builds) was stale by the run's next record (every
+// other run of the wave wrote one in between) and cost more than no hint
+// (docs/durability.md, session 9). RocksDB 7.8.3 shares those hints between a
+// memtable's records and its range tombstones (fixed upstream: hints are for point
+// keys only) and then aborts in InlineSkipList::Insert; so this store writes no range
+// deletes (delete_steps), and the hints are armed only once the database is open:
+// replaying an older build's WAL, whose range deletes would share the hint, goes without.
+class one_hint_per_family final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "switchyard.run_of_step_key"; }
-  // The run id and its NUL: a step key without its 4-byte step number.
+  const char* Name() const override { return "switchyard.one_hint_per_family"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice{key.data(), key.size() - 4};
+    return rocksdb::Slice{key.data(), 0};
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return armed.load(std::memory_order_relaxed) && key.size() >= 5 && key[key.size() - 5] == '\0';
+  bool InDomain(const rocksdb::Slice&) const override {
+    return armed.load(std::memory_order_relaxed);
   }
   mutable std::atomic<bool> armed{false};
 };
@@ -1201,7 +1203,7 @@ struct checkpoint_store::impl {
 
   // Deletes the run's step records numbered from `from` on, one key at a time: a
   // range delete in `steps` would share the memtable's insert hints with the point
-  // records, which RocksDB 7.8 gets wrong (see run_of_step_key).
+  // records, which RocksDB 7.8 gets wrong (see one_hint_per_family).
   void delete_steps(rocksdb::WriteBatch& batch, const std::string& run_id, uint32_t from) const {
     auto end = step_key(run_id, UINT32_MAX);
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
@@ -1281,14 +1283,16 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   cf_opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                                    cf_opts.compression};
   auto steps_opts = cf_opts;
-  std::shared_ptr<run_of_step_key> hints;
+  auto runs_opts = cf_opts;
+  std::shared_ptr<one_hint_per_family> hints;
   if (!opts.read_only) {
-    hints = std::make_shared<run_of_step_key>();
+    hints = std::make_shared<one_hint_per_family>();
     steps_opts.memtable_insert_with_hint_prefix_extractor = hints;
+    runs_opts.memtable_insert_with_hint_prefix_extractor = hints;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
-      {cf_runs, cf_opts},
+      {cf_runs, runs_opts},
       {cf_steps, steps_opts},
       {cf_ledger, cf_opts}};
   rocksdb::DB* raw = nullptr;
