@@ -218,7 +218,7 @@ run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps
   return r;
 }
 
-std::string encode_checkpoint(const run_checkpoint& x) {
+std::string encode_checkpoint_json(const run_checkpoint& x) {
   std::string out;
   out.reserve(256 + x.input.size() + x.next_input.size() + x.output.size() + x.detail.size());
   out += '{';
@@ -242,7 +242,8 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   return out;
 }
 
-std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
+static std::optional<run_checkpoint> decode_checkpoint_json(std::string_view bytes,
+                                                          std::string& error) {
   try {
     auto j = json::parse(bytes);
     if (!j.is_object()) {
@@ -590,6 +591,124 @@ std::string read_binary_record(std::string_view value, binary_record& r) {
 }
 
 }  // namespace
+
+// -- layout 4: binary state documents ---------------------------------------------------
+// docs/durability.md, "State document, layout 4": the fields of the JSON document in a
+// fixed order, no names, no escaping, no number formatting, as the step records.
+
+namespace {
+
+constexpr char state_document_binary = '\x04';  // this build's states (JSON ones start with '{')
+constexpr uint8_t state_flag_own_thread = 1;
+constexpr uint8_t state_flag_escalating = 2;
+
+std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
+                                                       std::string& error) {
+  record_reader in{bytes};
+  run_checkpoint x;
+  std::string_view run_id, workflow, input, thread_id, reason, detail, waits_for, output,
+      next_node, next_input;
+  uint8_t format = 0, status = 0, flags = 0, given = 0;
+  in.byte("format", format);
+  bool ok = in.bytes("run_id", run_id) && in.bytes("workflow", workflow) &&
+            in.bytes("input", input) && in.bytes("thread_id", thread_id) &&
+            in.byte("status", status);
+  if (ok && status > static_cast<uint8_t>(run_status::failed)) {
+    error = "state: field 'status' at byte " + std::to_string(in.at() - 1) + ": unknown status " +
+            std::to_string(status);
+    return std::nullopt;
+  }
+  ok = ok && in.byte("flags", flags) && in.bytes("reason", reason) &&
+       in.bytes("detail", detail) && in.bytes("waits_for", waits_for) &&
+       in.bytes("output", output) && in.bytes("next.node", next_node) &&
+       in.kind("next.kind", x.next_kind) && in.byte("next.input", given);
+  if (ok && given) ok = in.bytes("next.input", next_input);
+  ok = ok && in.u32("next.step", x.next_step) && in.u32("next.hops", x.next_hops) &&
+       in.u32("hops", x.hops) && in.u32("steps", x.steps) &&
+       in.u64("input_tokens", x.input_tokens) && in.u64("output_tokens", x.output_tokens) &&
+       in.i64("nano_usd", x.spent_nano_usd) && in.i64("created_ms", x.created_ms) &&
+       in.i64("updated_ms", x.updated_ms) && in.u32("seq", x.seq);
+  if (!ok) {
+    error = "state: " + in.problem();
+    return std::nullopt;
+  }
+  if (in.at() != bytes.size()) {
+    error = "state: " + std::to_string(bytes.size() - in.at()) + " bytes after the last field, at byte " +
+            std::to_string(in.at());
+    return std::nullopt;
+  }
+  x.run_id = run_id;
+  x.workflow = workflow;
+  x.input = input;
+  x.thread_id = thread_id;
+  x.own_thread = flags & state_flag_own_thread;
+  x.escalating = flags & state_flag_escalating;
+  x.status = static_cast<run_status>(status);
+  x.reason = reason;
+  x.detail = detail;
+  x.waits_for = waits_for;
+  x.output = output;
+  x.next_node = next_node;
+  x.next_input = given ? next_input : input;
+  return x;
+}
+
+std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
+                                                     std::string& error) {
+  if (!bytes.empty() && bytes[0] == state_document_binary)
+    return decode_binary_checkpoint(bytes, error);
+  if (!bytes.empty() && bytes[0] != '{') {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(bytes[0]));
+    error = std::string{"state of an unknown format (first byte "} + hex + ")";
+    return std::nullopt;
+  }
+  return decode_checkpoint_json(bytes, error);
+}
+
+}  // namespace
+
+std::string encode_checkpoint(const run_checkpoint& x) {
+  std::string out;
+  out.reserve(48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
+              x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
+              x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size()));
+  out += state_document_binary;
+  put_bytes(out, x.run_id);
+  put_bytes(out, x.workflow);
+  put_bytes(out, x.input);
+  put_bytes(out, x.thread_id);
+  out += static_cast<char>(x.status);
+  out += static_cast<char>((x.own_thread ? state_flag_own_thread : 0) |
+                           (x.escalating ? state_flag_escalating : 0));
+  put_bytes(out, x.reason);
+  put_bytes(out, x.detail);
+  put_bytes(out, x.waits_for);
+  put_bytes(out, x.output);
+  put_bytes(out, x.next_node);
+  out += static_cast<char>(kind_code(x.next_kind));
+  if (x.next_input == x.input) {
+    out += '\0';  // the run's input, as before it has moved
+  } else {
+    out += '\1';
+    put_bytes(out, x.next_input);
+  }
+  put_varint(out, x.next_step);
+  put_varint(out, x.next_hops);
+  put_varint(out, x.hops);
+  put_varint(out, x.steps);
+  put_varint(out, x.input_tokens);
+  put_varint(out, x.output_tokens);
+  put_signed(out, x.spent_nano_usd);
+  put_signed(out, x.created_ms);
+  put_signed(out, x.updated_ms);
+  put_varint(out, x.seq);
+  return out;
+}
+
+std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
+  return decode_checkpoint_view(bytes, error);
+}
 
 namespace {
 
@@ -975,23 +1094,25 @@ uint32_t step_of_key(const rocksdb::Slice& key) {
 
 namespace {
 
-// Memtable insert hints for the `steps` family: the skip list keeps, per run, where
-// that run's last record went, and the run's next record (its key sorts right after)
-// starts from there instead of searching from the top of a list of ~10^4 records.
-// RocksDB 7.8.3 shares those hints between a memtable's records and its range
-// tombstones (fixed upstream: hints are for point keys only) and then aborts in
-// InlineSkipList::Insert; so this store writes no range deletes in `steps`
-// (delete_steps), and the hints are armed only once the database is open: replaying
-// an older build's WAL, whose range deletes may share a run's prefix, goes without.
-class run_of_step_key final : public rocksdb::SliceTransform {
+// Memtable insert hints for the `steps` and `runs` families: ONE hint per family (an
+// empty prefix), so the skip list starts each insert where the family's last one went.
+// The writes of a group are mostly neighbours in key order (run ids grow, and the runs
+// of a wave write their records in about the order they started), so that is a short
+// way; a hint per run (the layout-3 builds) was stale by the run's next record (every
+// other run of the wave wrote one in between) and cost more than no hint
+// (docs/durability.md, session 9). RocksDB 7.8.3 shares those hints between a
+// memtable's records and its range tombstones (fixed upstream: hints are for point
+// keys only) and then aborts in InlineSkipList::Insert; so this store writes no range
+// deletes (delete_steps), and the hints are armed only once the database is open:
+// replaying an older build's WAL, whose range deletes would share the hint, goes without.
+class one_hint_per_family final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "switchyard.run_of_step_key"; }
-  // The run id and its NUL: a step key without its 4-byte step number.
+  const char* Name() const override { return "switchyard.one_hint_per_family"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return rocksdb::Slice{key.data(), key.size() - 4};
+    return rocksdb::Slice{key.data(), 0};
   }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return armed.load(std::memory_order_relaxed) && key.size() >= 5 && key[key.size() - 5] == '\0';
+  bool InDomain(const rocksdb::Slice&) const override {
+    return armed.load(std::memory_order_relaxed);
   }
   mutable std::atomic<bool> armed{false};
 };
@@ -1082,7 +1203,7 @@ struct checkpoint_store::impl {
 
   // Deletes the run's step records numbered from `from` on, one key at a time: a
   // range delete in `steps` would share the memtable's insert hints with the point
-  // records, which RocksDB 7.8 gets wrong (see run_of_step_key).
+  // records, which RocksDB 7.8 gets wrong (see one_hint_per_family).
   void delete_steps(rocksdb::WriteBatch& batch, const std::string& run_id, uint32_t from) const {
     auto end = step_key(run_id, UINT32_MAX);
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, steps)};
@@ -1162,14 +1283,16 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   cf_opts.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
                                    cf_opts.compression};
   auto steps_opts = cf_opts;
-  std::shared_ptr<run_of_step_key> hints;
+  auto runs_opts = cf_opts;
+  std::shared_ptr<one_hint_per_family> hints;
   if (!opts.read_only) {
-    hints = std::make_shared<run_of_step_key>();
+    hints = std::make_shared<one_hint_per_family>();
     steps_opts.memtable_insert_with_hint_prefix_extractor = hints;
+    runs_opts.memtable_insert_with_hint_prefix_extractor = hints;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
-      {cf_runs, cf_opts},
+      {cf_runs, runs_opts},
       {cf_steps, steps_opts},
       {cf_ledger, cf_opts}};
   rocksdb::DB* raw = nullptr;
@@ -1194,11 +1317,12 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  // Layouts 1 (a state and a ledger entry per step) and 2 (JSON step records) read as
-  // layout 3 does; once this build has written to it, an older build would miss
-  // continuations or not read the binary records, so the version moves to 3 at open.
+  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records) and 3 (JSON
+  // states) read as layout 4 does; once this build has written to it, an older build
+  // would miss continuations or not read the binary records and states, so the version
+  // moves to 4 at open.
   auto layout = std::to_string(store_layout_version);
-  bool older = got.ok() && (version == "1" || version == "2");
+  bool older = got.ok() && (version == "1" || version == "2" || version == "3");
   if ((got.IsNotFound() || older) && !opts.read_only) {
     auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
     if (!put.ok()) {
@@ -1413,7 +1537,7 @@ std::vector<loaded_run> checkpoint_store::list() const {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     loaded_run r;
     r.run_id = it->key().ToString();
-    r.state = decode_checkpoint(it->value().ToString(), r.error);
+    r.state = decode_checkpoint_view(it->value().ToStringView(), r.error);
     if (r.state) {
       r.error = impl_->bring_up_to_date(*r.state, *steps_it);
       if (!r.error.empty()) r.state.reset();

@@ -6,12 +6,12 @@
 //   if (!opened.ok()) fail(opened.error);          // e.g. locked by another process
 //   auto written = opened.store->write_step(state, &record, calls);
 //
-// Column families: `runs` (run id -> versioned JSON state, written when a run starts,
+// Column families: `runs` (run id -> the state, binary, written when a run starts,
 // parks and ends), `steps` (run id, step number -> one step's record: the delta, with
 // the step's paid calls and, while the run goes on, where it continues), `ledger` (call
 // id -> what the call cost, for calls that may repeat an earlier attempt's), `default`
-// (layout version). Layout 3 (binary step records); a database of layout 1 or 2 is
-// upgraded in place at open.
+// (layout version). Layout 4 (binary step records and states); a database of layout 1,
+// 2 or 3 is upgraded in place at open.
 //
 // Thread-safe: any number of run actors may write concurrently; each run is written
 // by one actor at a time, which is what makes the ledger's check-then-put safe.
@@ -30,11 +30,12 @@
 
 namespace switchyard {
 
-/// The version of the state documents this build writes; decode accepts it only.
+/// The version (`v`) of the JSON state documents of layouts 1 to 3; decode accepts it
+/// only. Layout 4 writes states binary (encode_checkpoint).
 inline constexpr int checkpoint_schema_version = 1;
-/// The version of the key layout (docs/durability.md); layouts 1 and 2 are read and
+/// The version of the key layout (docs/durability.md); layouts 1 to 3 are read and
 /// upgraded.
-inline constexpr int store_layout_version = 3;
+inline constexpr int store_layout_version = 4;
 
 /// A run's state after its last checkpointed step: enough to continue it.
 struct run_checkpoint {
@@ -261,9 +262,12 @@ class checkpoint_store {
 /// tokens and cost those add up to.
 run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps);
 
-/// The state as the JSON stored (documented in docs/durability.md), and back.
+/// The state as stored (binary, layout 4, documented in docs/durability.md), and back.
 std::string encode_checkpoint(const run_checkpoint& x);
-/// Decodes a stored state; on failure returns nullopt and sets `error`.
+/// The state as layouts 1 to 3 stored it (versioned JSON): for tests of older stores.
+std::string encode_checkpoint_json(const run_checkpoint& x);
+/// Decodes a stored state, binary or JSON; on failure returns nullopt and sets `error`
+/// (naming the field and byte offset that do not decode).
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error);
 
 /// A step record as this build writes it (binary, layout 3), without calls or continuation.

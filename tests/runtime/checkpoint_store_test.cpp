@@ -54,7 +54,7 @@ ledger_entry a_call(const std::string& run_id, uint32_t step) {
 
 }  // namespace
 
-TEST_CASE("store: a state round-trips through its versioned JSON", "[store]") {
+TEST_CASE("store: a state round-trips through its versioned JSON (layouts 1 to 3)", "[store]") {
   auto c = a_state("r-1", run_status::blocked);
   c.waits_for = "sim";
   c.reason = "provider_down";
@@ -62,14 +62,100 @@ TEST_CASE("store: a state round-trips through its versioned JSON", "[store]") {
   c.next_hops = 2;
   c.spent_nano_usd = 123456;
   std::string error;
-  auto back = decode_checkpoint(encode_checkpoint(c), error);
+  auto back = decode_checkpoint(encode_checkpoint_json(c), error);
   REQUIRE(back);
   CHECK(back->status == run_status::blocked);
   CHECK(back->waits_for == "sim");
   CHECK(back->next_step == 3);
   CHECK(back->next_hops == 2);
   CHECK(back->spent_nano_usd == 123456);
-  CHECK(encode_checkpoint(c).find("\"v\":1") != std::string::npos);
+  CHECK(encode_checkpoint_json(c).find("\"v\":1") != std::string::npos);
+}
+
+TEST_CASE("store: a binary state (layout 4) round-trips every field", "[store]") {
+  for (auto status : {run_status::running, run_status::blocked, run_status::completed,
+                      run_status::escalated, run_status::failed}) {
+    auto c = a_state("r-\"7\"", status);
+    c.own_thread = status == run_status::blocked;
+    c.reason = "hop_limit";
+    c.detail = "more than 8 hops";
+    c.waits_for = "sim";
+    c.output = std::string{"bytes \xff\x00 kept as they are"};
+    c.next_node = "closer";
+    c.next_kind = step_kind::escalation;
+    c.next_input = status == run_status::running ? c.input : "moved on";
+    c.next_step = 300;
+    c.next_hops = 7;
+    c.hops = 6;
+    c.steps = 300;
+    c.input_tokens = 1ull << 40;
+    c.output_tokens = 12;
+    c.spent_nano_usd = -5;
+    c.escalating = status == run_status::escalated;
+    c.created_ms = 1795360006888;
+    c.updated_ms = -1;
+    c.seq = 70000;
+    auto bytes = encode_checkpoint(c);
+    CHECK(bytes[0] == '\x04');
+    CHECK(bytes.size() < encode_checkpoint_json(c).size());
+    std::string error;
+    auto back = decode_checkpoint(bytes, error);
+    INFO(error);
+    REQUIRE(back);
+    CHECK(back->run_id == c.run_id);
+    CHECK(back->workflow == c.workflow);
+    CHECK(back->input == c.input);
+    CHECK(back->thread_id == c.thread_id);
+    CHECK(back->own_thread == c.own_thread);
+    CHECK(back->status == status);
+    CHECK(back->reason == c.reason);
+    CHECK(back->detail == c.detail);
+    CHECK(back->waits_for == c.waits_for);
+    CHECK(back->output == c.output);
+    CHECK(back->next_node == c.next_node);
+    CHECK(back->next_kind == c.next_kind);
+    CHECK(back->next_input == c.next_input);
+    CHECK(back->next_step == c.next_step);
+    CHECK(back->next_hops == c.next_hops);
+    CHECK(back->hops == c.hops);
+    CHECK(back->steps == c.steps);
+    CHECK(back->input_tokens == c.input_tokens);
+    CHECK(back->output_tokens == c.output_tokens);
+    CHECK(back->spent_nano_usd == c.spent_nano_usd);
+    CHECK(back->escalating == c.escalating);
+    CHECK(back->created_ms == c.created_ms);
+    CHECK(back->updated_ms == c.updated_ms);
+    CHECK(back->seq == c.seq);
+    CHECK(encode_checkpoint(*back) == bytes);
+  }
+}
+
+TEST_CASE("store: a binary state cut short, too long or of an unknown format names what is wrong",
+          "[store]") {
+  auto c = a_state("r-1");
+  c.output = "the final answer";
+  auto bytes = encode_checkpoint(c);
+  std::string error;
+  // Cut inside the output: its length runs past the end.
+  auto at = bytes.find("the final");
+  REQUIRE(at != std::string::npos);
+  CHECK_FALSE(decode_checkpoint(bytes.substr(0, at + 3), error));
+  CHECK_THAT(error, Catch::Contains("state: field 'output' at byte " + std::to_string(at - 1)));
+  CHECK_THAT(error, Catch::Contains("runs past the end"));
+  // Cut at the very end: the last field is missing.
+  CHECK_FALSE(decode_checkpoint(bytes.substr(0, bytes.size() - 1), error));
+  CHECK_THAT(error, Catch::Contains("field 'seq'"));
+  CHECK_FALSE(decode_checkpoint(bytes + "xy", error));
+  CHECK_THAT(error, Catch::Contains("2 bytes after the last field"));
+  auto bad_status = bytes;
+  auto status_at = 1 + 1 + c.run_id.size() + 1 + c.workflow.size() + 1 + c.input.size() + 1 +
+                   c.thread_id.size();
+  bad_status[status_at] = 9;
+  CHECK_FALSE(decode_checkpoint(bad_status, error));
+  CHECK_THAT(error, Catch::Contains("field 'status' at byte " + std::to_string(status_at) +
+                                    ": unknown status 9"));
+  CHECK_FALSE(decode_checkpoint(std::string{"\x09" "abc"}, error));
+  CHECK_THAT(error, Catch::Contains("unknown format (first byte 0x09)"));
 }
 
 TEST_CASE("store: a state of another schema version or garbage does not decode, with a reason",
@@ -77,7 +163,7 @@ TEST_CASE("store: a state of another schema version or garbage does not decode, 
   std::string error;
   CHECK_FALSE(decode_checkpoint("{not json", error));
   CHECK(error.find("does not decode") != std::string::npos);
-  auto text = encode_checkpoint(a_state("r-1"));
+  auto text = encode_checkpoint_json(a_state("r-1"));
   text.replace(text.find("\"v\":1"), 5, "\"v\":9");
   CHECK_FALSE(decode_checkpoint(text, error));
   CHECK(error.find("schema version 9") != std::string::npos);
@@ -182,12 +268,17 @@ TEST_CASE(
   c.input = "line 1\nline 2\t\"quoted\" back\\slash \x01 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
   c.output = std::string{"bad \xff byte and cut \xe2\x82"};
   std::string error;
-  auto back = decode_checkpoint(encode_checkpoint(c), error);
+  auto back = decode_checkpoint(encode_checkpoint_json(c), error);
   INFO(error);
   REQUIRE(back);
   CHECK(back->run_id == c.run_id);
   CHECK(back->input == c.input);
   CHECK(back->output == "bad \xef\xbf\xbd byte and cut \xef\xbf\xbd\xef\xbf\xbd");
+  // The binary state (layout 4) keeps every byte as it was.
+  back = decode_checkpoint(encode_checkpoint(c), error);
+  REQUIRE(back);
+  CHECK(back->input == c.input);
+  CHECK(back->output == c.output);
   auto s = a_step(7);
   s.output = "say \"hi\"\n";
   s.error = "timeout: took\ttoo long";
@@ -271,7 +362,7 @@ TEST_CASE("store: a state leaves out fields at their default and still decodes w
           "[store]") {
   auto c = a_state("r-5");
   c.own_thread = false;
-  auto text = encode_checkpoint(c);
+  auto text = encode_checkpoint_json(c);
   CHECK(text.find("own_thread") == std::string::npos);
   CHECK(text.find("\"reason\"") == std::string::npos);
   CHECK(text.find("escalating") == std::string::npos);
@@ -300,7 +391,7 @@ TEST_CASE("store: a state leaves out fields at their default and still decodes w
   full["escalating"] = false;
   auto old = decode_checkpoint(full.dump(), error);
   REQUIRE(old);
-  CHECK(encode_checkpoint(*old) == text);
+  CHECK(encode_checkpoint_json(*old) == text);
 }
 
 TEST_CASE("store: step records keep decision traces compact, and older JSON ones still decode",
@@ -468,7 +559,7 @@ TEST_CASE("store: a step written again by a resumed run keeps the earlier calls 
   CHECK_FALSE(store.has_call("r-1/1.0"));
 }
 
-TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 3",
+TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 4",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -505,7 +596,7 @@ TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to 
     CHECK(store.load("r-old")->state->next_step == 2);
     CHECK(store.ledger("r-old").size() == 2);
   }
-  CHECK(stored_layout_version(dir.sub("db")) == "3");
+  CHECK(stored_layout_version(dir.sub("db")) == "4");
   // Read-only opening of a layout-1 database (runs list beside an old process) works
   // and changes nothing.
   temp_dir other{"store"};
@@ -521,12 +612,12 @@ TEST_CASE("store: a database of an unknown layout version is refused with both v
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents future;
-  future.schema_version = "4";
+  future.schema_version = "5";
   REQUIRE(write_layout1_store(dir.sub("db"), future).empty());
   auto opened = checkpoint_store::open({dir.sub("db")});
   REQUIRE_FALSE(opened.ok());
-  CHECK(opened.error.find("schema version 4") != std::string::npos);
-  CHECK(opened.error.find("versions 1 to 3") != std::string::npos);
+  CHECK(opened.error.find("schema version 5") != std::string::npos);
+  CHECK(opened.error.find("versions 1 to 4") != std::string::npos);
   CHECK(opened.error.find(dir.sub("db")) != std::string::npos);
 }
 
@@ -703,7 +794,7 @@ TEST_CASE("store: a binary step record cut short or of an unknown format names w
   CHECK_THAT(error, Catch::Contains("step record: field 'step'"));
 }
 
-TEST_CASE("store: a layout-2 database opens, its JSON records read as before, upgraded to 3",
+TEST_CASE("store: a layout-2 database opens, its JSON records read as before, upgraded to 4",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -747,5 +838,71 @@ TEST_CASE("store: a layout-2 database opens, its JSON records read as before, up
     CHECK(store.steps("r-two").size() == 2);
     CHECK(store.list().size() == 1);
   }
+  CHECK(stored_layout_version(dir.sub("db")) == "4");
+}
+
+TEST_CASE("store: a layout-3 database opens, its JSON states read as before, upgraded to 4",
+          "[store]") {
+  temp_dir dir{"store"};
+  layout1_contents old;
+  old.schema_version = "3";
+  auto blocked = a_state("r-parked", run_status::blocked);
+  blocked.reason = "provider_down";
+  blocked.waits_for = "sim";
+  blocked.seq = 2;
+  blocked.steps = 1;
+  blocked.next_step = 1;
+  old.states.push_back(blocked);
+  auto done = a_state("r-done", run_status::completed);
+  done.output = "all done";
+  done.seq = 3;
+  old.states.push_back(done);
+  old.binary_steps.emplace_back("r-parked", a_step(0));
+  old.binary_steps.emplace_back("r-done", a_step(0));
+  REQUIRE(write_layout1_store(dir.sub("db"), old).empty());
+  {
+    // Read-only (runs list beside an older process): reads, changes nothing.
+    auto reader = checkpoint_store::open({dir.sub("db"), false, true});
+    REQUIRE(reader.ok());
+    CHECK(reader.store->list().size() == 2);
+  }
   CHECK(stored_layout_version(dir.sub("db")) == "3");
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    INFO(opened.error);
+    REQUIRE(opened.ok());
+    auto& store = *opened.store;
+    auto all = store.list();
+    REQUIRE(all.size() == 2);
+    REQUIRE(all[0].state);
+    CHECK(all[0].state->status == run_status::completed);
+    CHECK(all[0].state->output == "all done");
+    REQUIRE(all[1].state);
+    CHECK(all[1].state->status == run_status::blocked);
+    CHECK(all[1].state->waits_for == "sim");
+    CHECK(store.steps("r-parked").size() == 1);
+    // The parked run resumes and ends in layout 4: its state is written binary and reads
+    // back beside the JSON one of the other run.
+    auto resumed = *all[1].state;
+    resumed.status = run_status::running;
+    resumed.seq = 3;
+    REQUIRE(store.write_states({resumed}).ok());
+    auto ended = resumed;
+    ended.status = run_status::completed;
+    ended.output = "resumed answer";
+    ended.seq = 4;
+    ended.steps = 2;
+    REQUIRE(store.write_step(ended, {a_step(1)}, {a_call("r-parked", 1)}, std::nullopt, false)
+                .ok());
+    auto loaded = store.load("r-parked");
+    REQUIRE(loaded);
+    REQUIRE(loaded->state);
+    CHECK(loaded->state->status == run_status::completed);
+    CHECK(loaded->state->output == "resumed answer");
+    CHECK(store.steps("r-parked").size() == 2);
+    CHECK(store.load("r-done")->state->output == "all done");
+    CHECK(store.erase_ended_before(INT64_MAX) == 2);
+    CHECK(store.list().empty());
+  }
+  CHECK(stored_layout_version(dir.sub("db")) == "4");
 }

@@ -3,6 +3,7 @@
 // versions"): a state per run in `runs`, plain step records, each paid call in
 // `ledger`, and schema_version "1". With `layout2_steps` and schema_version "2", as a
 // layout-2 build wrote it: JSON step records holding their paid calls and continuation.
+// With `binary_steps` and schema_version "3", as a layout-3 build did (JSON states).
 // For the tests that an upgrade reads it whole.
 
 #include <rocksdb/db.h>
@@ -28,6 +29,8 @@ struct layout1_contents {
     std::optional<run_checkpoint> continues;  // the running state it carries, if any
   };
   std::vector<layout2_step> layout2_steps;
+  // Binary step records as layout 3 wrote them (with schema_version "3": JSON states).
+  std::vector<std::pair<std::string, step_record>> binary_steps;
 };
 
 /// Writes `contents` into a new database at `path`; returns an error or "".
@@ -43,7 +46,7 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   if (!s.ok()) return s.ToString();
   rocksdb::WriteOptions wo;
   db->Put(wo, handles[0], "schema_version", contents.schema_version);
-  for (const auto& c : contents.states) db->Put(wo, handles[1], c.run_id, encode_checkpoint(c));
+  for (const auto& c : contents.states) db->Put(wo, handles[1], c.run_id, encode_checkpoint_json(c));
   auto step_key = [](const std::string& run_id, uint32_t step) {
     std::string key = run_id;
     key += '\0';
@@ -55,6 +58,8 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   for (const auto& s : contents.layout2_steps)
     db->Put(wo, handles[2], step_key(s.run_id, s.record.step),
             encode_step_layout2(s.record, s.calls, s.continues ? &*s.continues : nullptr));
+  for (const auto& [run_id, rec] : contents.binary_steps)
+    db->Put(wo, handles[2], step_key(run_id, rec.step), encode_step(rec));
   for (const auto& e : contents.calls)
     db->Put(wo, handles[3], e.call_id,
             "{\"run_id\":\"" + e.run_id + "\",\"thread_id\":\"" + e.thread_id + "\",\"model\":\"" +
