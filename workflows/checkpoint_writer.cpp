@@ -19,7 +19,8 @@ void answer(const caf::strong_actor_ptr& to, caf::message_id id, std::string pro
 }  // namespace
 
 caf::error write_failure(std::string problem) {
-  return caf::error{static_cast<uint8_t>(1), write_failure_category, caf::make_message(std::move(problem))};
+  return caf::error{static_cast<uint8_t>(1), write_failure_category,
+                    caf::make_message(std::move(problem))};
 }
 
 const std::string* write_failure_problem(const caf::error& err) {
@@ -83,9 +84,10 @@ void checkpoint_writer::settle(pending& p, const std::string& run_id, std::strin
         caf::make_mailbox_element(nullptr, p.response_id, {}, write_failure(std::move(problem))),
         nullptr);
   else
-    spdlog::error("run {}: its last checkpoint write failed ({}); it will be recovered from the "
-                  "checkpoint before",
-                  run_id, problem);
+    spdlog::error(
+        "run {}: its last checkpoint write failed ({}); it will be recovered from the "
+        "checkpoint before",
+        run_id, problem);
 }
 
 void checkpoint_writer::loop() {

@@ -82,7 +82,7 @@ class checkpoint_writer {
   struct pending {
     caf::strong_actor_ptr reply_to;
     caf::message_id response_id;
-    follow_up next;          // submit_then_send's
+    follow_up next;           // submit_then_send's
     bool handed_off = false;  // submit_then_send: nobody is answered on success
   };
 

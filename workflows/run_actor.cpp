@@ -166,8 +166,8 @@ class run_promise {
   void deliver_after(checkpoint_writer& writer, prepared_write write, caf::message answer) {
     follow_up next;
     if (pending()) {
-      next.message = caf::make_mailbox_element(std::move(self_), id_.response_id(), {},
-                                               std::move(answer));
+      next.message =
+          caf::make_mailbox_element(std::move(self_), id_.response_id(), {}, std::move(answer));
       next.to = std::move(source_);
       next.also_on_failure = true;
     }
@@ -995,29 +995,29 @@ void save_then_run_node(run_actor* self, int node, std::string input, step_kind 
     return;
   }
   auto& d = *st.dur;
-  auto write = prepare_write(self, make_state(self, run_status::running, {}, {}, {}, {}),
-                             std::nullopt);
+  auto write =
+      prepare_write(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt);
   d.handed_records = static_cast<uint32_t>(d.unsaved.size());
   d.handed_calls = static_cast<uint32_t>(d.unsaved_calls.size());
   auto req = begin_step(self, kind, node, -1, std::move(input));
   auto step = req.ctx.step;
   auto request_id = self->new_request_id(caf::message_priority::normal);
   self->add_multiplexed_response_handler(
-      request_id.response_id(),
-      caf::behavior{[self, node, step](step_reply& reply) {
-                      confirm_handed(self);
-                      on_node_reply(self, node, step, reply);
-                    },
-                    [self, step, if_failed](caf::error& err) {
-                      if (auto* problem = write_failure_problem(err)) {
-                        spdlog::error("run {}: {}", self->state.run_id, *problem);
-                        unbegin_step(self, step);
-                        write_failed(self, if_failed, *problem);
-                        return;
-                      }
-                      confirm_handed(self);
-                      on_agent_lost(self, step, err);
-                    }});
+      request_id.response_id(), caf::behavior{[self, node, step](step_reply& reply) {
+                                                confirm_handed(self);
+                                                on_node_reply(self, node, step, reply);
+                                              },
+                                              [self, step, if_failed](caf::error& err) {
+                                                if (auto* problem = write_failure_problem(err)) {
+                                                  spdlog::error("run {}: {}", self->state.run_id,
+                                                                *problem);
+                                                  unbegin_step(self, step);
+                                                  write_failed(self, if_failed, *problem);
+                                                  return;
+                                                }
+                                                confirm_handed(self);
+                                                on_agent_lost(self, step, err);
+                                              }});
   const auto& agent = st.wf->agents[static_cast<size_t>(node)];
   follow_up next{caf::actor_cast<caf::strong_actor_ptr>(agent),
                  caf::make_mailbox_element(caf::strong_actor_ptr{self->ctrl()}, request_id, {},
@@ -1346,8 +1346,7 @@ caf::result<run_result> start_run(run_actor* self, run_request& req,
       return promise;
     }
     // Checkpoint 0: a run nobody can find after a crash must not start.
-    save_then_run_node(self, entry, std::move(req.input), step_kind::node,
-                       on_write_failure::fail);
+    save_then_run_node(self, entry, std::move(req.input), step_kind::node, on_write_failure::fail);
     return promise;
   }
   run_node(self, entry, std::move(req.input), step_kind::node);

@@ -427,17 +427,17 @@ TEST_CASE("durable: when the write before a step fails, that step's agent is nev
   std::atomic<int> answer_calls{0}, answer_calls_while_failing{0}, answer_calls_unrecorded{0};
   graph_builder g{"handoff"};
   g.agent("intake", function_agent([&](const step_request& r) {
-     ++intake_calls;
-     if (failing) ++intake_calls_while_failing;
-     return step_reply{"ticket: " + r.input, {}, {}, {}};
-   }))
+            ++intake_calls;
+            if (failing) ++intake_calls_while_failing;
+            return step_reply{"ticket: " + r.input, {}, {}, {}};
+          }))
       .agent("answer", function_agent([&](const step_request& r) {
-        ++answer_calls;
-        if (failing) ++answer_calls_while_failing;
-        // The intake step's record is in the store before this step starts.
-        if (store->steps(r.ctx.run_id).empty()) ++answer_calls_unrecorded;
-        return step_reply{"answered", {}, {}, {}};
-      }))
+               ++answer_calls;
+               if (failing) ++answer_calls_while_failing;
+               // The intake step's record is in the store before this step starts.
+               if (store->steps(r.ctx.run_id).empty()) ++answer_calls_unrecorded;
+               return step_reply{"answered", {}, {}, {}};
+             }))
       .edge("intake", "answer");
   workflow_registry registry;
   REQUIRE(registry.add(g, "test").empty());
