@@ -17,6 +17,14 @@
 //   auto id = self->new_request_id(caf::message_priority::normal).response_id();
 //   self->add_awaited_response_handler(id, caf::behavior{[](std::string& problem) {...}});
 //   writer.submit(std::move(write), self->ctrl(), id);
+//
+// Hand-off (submit_then_send): a run whose next message is known when it writes (its
+// next step's request to an agent, or its result) gives that message to the writer
+// with the write. The writer enqueues it once the write is in the WAL, with the sender
+// and request id the run put in it, as CAF's request would have: a write that succeeds
+// costs the run no answer and no extra scheduling. If the write fails, the message is
+// dropped (a result is sent anyway: a run's end is answered even if not written) and
+// the run is answered with write_failure(problem) under `failure_id`.
 
 #include <condition_variable>
 #include <memory>
@@ -25,10 +33,25 @@
 #include <vector>
 
 #include "caf/actor_control_block.hpp"
+#include "caf/error.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/message_id.hpp"
 #include "runtime/checkpoint_store.hpp"
 
 namespace switchyard {
+
+/// The error a run gets, under the id it gave submit_then_send(), when its write failed.
+caf::error write_failure(std::string problem);
+
+/// The problem inside `err` if it is a write_failure(), else null.
+const std::string* write_failure_problem(const caf::error& err);
+
+/// A message the writer sends on a run's behalf once the run's write is in the WAL.
+struct follow_up {
+  caf::strong_actor_ptr to;
+  caf::mailbox_element_ptr message;  // holds its sender and message id
+  bool also_on_failure = false;      // sent even when the write fails (a run's result)
+};
 
 class checkpoint_writer {
  public:
@@ -43,6 +66,14 @@ class checkpoint_writer {
   /// After stop(), answers at once that the writer is stopped.
   void submit(prepared_write write, caf::strong_actor_ptr reply_to, caf::message_id response_id);
 
+  /// Queues `write`; once it is in the WAL, enqueues `next.message` to `next.to` and
+  /// answers nobody. If it fails, drops `next.message` (unless `next.also_on_failure`)
+  /// and, if `reply_to` is set, sends it a response with id `failure_id` holding
+  /// write_failure(problem); a failure nobody is answered about is logged. After stop(),
+  /// fails at once the same way.
+  void submit_then_send(prepared_write write, follow_up next, caf::strong_actor_ptr reply_to,
+                        caf::message_id failure_id);
+
   /// Writes and answers what is queued, then ends the thread and lets go of the store
   /// (whoever opened it may then close and unlock it). Idempotent.
   void stop();
@@ -51,7 +82,12 @@ class checkpoint_writer {
   struct pending {
     caf::strong_actor_ptr reply_to;
     caf::message_id response_id;
+    follow_up next;           // submit_then_send's
+    bool handed_off = false;  // submit_then_send: nobody is answered on success
   };
+
+  void queue(prepared_write write, pending p);
+  static void settle(pending& p, const std::string& run_id, std::string problem);
 
   void loop();
 

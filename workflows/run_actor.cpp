@@ -14,6 +14,7 @@
 #include "caf/all.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/supervisor.hpp"
+#include "workflows/checkpoint_writer.hpp"
 #include "workflows/engine.hpp"
 #include "workflows/thin_vector.hpp"
 
@@ -133,6 +134,11 @@ struct durable_state {
   int64_t created_ms = 0;
   std::vector<encoded_step> unsaved;  // encoded as they closed (note_closed)
   std::vector<ledger_entry> unsaved_calls;
+  // The first `handed_records` of unsaved (and `handed_calls` of unsaved_calls) are in
+  // a write handed to the checkpoint writer with the run's next step (save_then_run_node):
+  // kept until the step's reply shows the write is in the WAL (confirm_handed).
+  uint32_t handed_records = 0;
+  uint32_t handed_calls = 0;
   std::map<uint32_t, step_record> replay;  // recorded steps from next_step on
 };
 
@@ -153,6 +159,19 @@ class run_promise {
     if (!pending()) return;
     caf::response_promise(std::move(self_), std::move(source_), {}, id_)
         .deliver(std::forward<T>(x));
+  }
+
+  /// Hands the answer to the checkpoint writer with `write`: sent once the write is
+  /// in the WAL, and also if it fails (a run's end is answered even if not written).
+  void deliver_after(checkpoint_writer& writer, prepared_write write, caf::message answer) {
+    follow_up next;
+    if (pending()) {
+      next.message =
+          caf::make_mailbox_element(std::move(self_), id_.response_id(), {}, std::move(answer));
+      next.to = std::move(source_);
+      next.also_on_failure = true;
+    }
+    writer.submit_then_send(std::move(write), std::move(next), nullptr, {});
   }
 
   /// What a handler returns once it has taken on the answer (CAF then sends none).
@@ -518,15 +537,20 @@ run_checkpoint make_state(run_actor* self, run_status status, const std::string&
 // WriteBatch the checkpoint writer group-commits with other runs'), then calls
 // then(problem), problem empty when written. The run awaits the answer: it handles
 // nothing else meanwhile, so it never acts on a step that is not on disk.
+prepared_write prepare_write(run_actor* self, const run_checkpoint& state,
+                             std::optional<uint32_t> drop_from) {
+  auto& d = *self->state.dur;
+  bool may_repeat = false;
+  for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
+  return checkpoint_store::prepare_encoded(state, d.unsaved, d.unsaved_calls, drop_from,
+                                           may_repeat);
+}
+
 template <class Then>
 void save_then(run_actor* self, const run_checkpoint& state, std::optional<uint32_t> drop_from,
                Then then) {
   auto& st = self->state;
-  auto& d = *st.dur;
-  bool may_repeat = false;
-  for (const auto& rec : d.unsaved) may_repeat = may_repeat || rec.step < d.attempt_from;
-  auto write =
-      checkpoint_store::prepare_encoded(state, d.unsaved, d.unsaved_calls, drop_from, may_repeat);
+  auto write = prepare_write(self, state, drop_from);
   // Awaited like a request's response, but handed over through the writer's queue: no
   // request message, no promise on the writer's side (checkpoint_writer.hpp).
   auto answer_id = self->new_request_id(caf::message_priority::normal).response_id();
@@ -537,6 +561,7 @@ void save_then(run_actor* self, const run_checkpoint& state, std::optional<uint3
                                    if (st.dur) {
                                      st.dur->unsaved.clear();
                                      st.dur->unsaved_calls.clear();
+                                     st.dur->handed_records = st.dur->handed_calls = 0;
                                    }
                                  } else {
                                    spdlog::error("run {}: {}", st.run_id, problem);
@@ -647,7 +672,7 @@ void park_on_write_failure(run_actor* self, const std::string& problem) {
 }
 
 void finish_done(run_actor* self, run_status status, std::string reason, std::string detail,
-                 std::string output, bool with_handoff);
+                 std::string output, bool with_handoff, prepared_write* last_write = nullptr);
 
 void finish(run_actor* self, run_status status, std::string reason, std::string detail,
             std::string output, bool with_handoff = false) {
@@ -677,6 +702,15 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
   if (st.dur->recorded > total) drop_from = total;
   st.dur->recorded = total;
   auto state = make_state(self, status, reason, detail, {}, output);
+  if (!with_handoff) {
+    // The result goes out with the final write (the writer sends it once the write is
+    // in the WAL): no answer to this run and no turn of it in between.
+    auto write = prepare_write(self, state, drop_from);
+    st.dur.reset();
+    finish_done(self, status, std::move(reason), std::move(detail), std::move(output), false,
+                &write);
+    return;
+  }
   save_then(self, state, drop_from,
             [self, status, reason = std::move(reason), detail = std::move(detail),
              output = std::move(output), with_handoff](const std::string& problem) mutable {
@@ -691,9 +725,10 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
             });
 }
 
-// The rest of finish(), once the end is written (or failed to be): the result.
+// The rest of finish(), once the end is written (or failed to be): the result. With
+// `last_write`, the end is not written yet: the result goes out with it.
 void finish_done(run_actor* self, run_status status, std::string reason, std::string detail,
-                 std::string output, bool with_handoff) {
+                 std::string output, bool with_handoff, prepared_write* last_write) {
   auto& st = self->state;
   auto now = clock_type::now();
   // Filled where its message holds it: a run_result is a dozen strings and two vectors,
@@ -754,11 +789,20 @@ void finish_done(run_actor* self, run_status status, std::string reason, std::st
   }
   st.open_calls.clear();
   if (st.own_thread) st.shared->ledger.close_thread(r.thread_id);
-  st.promise.deliver(caf::message{caf::message::data_ptr{std::move(message_data)}});
+  caf::message answer{caf::message::data_ptr{std::move(message_data)}};
+  if (last_write)
+    st.promise.deliver_after(*st.shared->writer, std::move(*last_write), std::move(answer));
+  else
+    st.promise.deliver(std::move(answer));
   self->quit();
 }
 
 void run_node(run_actor* self, int node, std::string input, step_kind kind);
+// What a run does when the write before its next node fails: park, or (checkpoint 0)
+// fail.
+enum class on_write_failure { park, fail };
+void save_then_run_node(run_actor* self, int node, std::string input, step_kind kind,
+                        on_write_failure if_failed);
 
 // The supervisor stopped the run: hand it to the configured target.
 void escalate(run_actor* self, std::string reason, std::string detail) {
@@ -773,14 +817,8 @@ void escalate(run_actor* self, std::string reason, std::string detail) {
       st.escalation = std::make_unique<std::pair<std::string, std::string>>(std::move(reason),
                                                                             std::move(detail));
       set_boundary(self, node, step_kind::escalation, input);
-      save_running_then(self, [self, node, input = std::move(input)](
-                                  const std::string& problem) mutable {
-        if (!problem.empty()) {
-          park_on_write_failure(self, problem);
-          return;
-        }
-        run_node(self, node, std::move(input), step_kind::escalation);
-      });
+      save_then_run_node(self, node, std::move(input), step_kind::escalation,
+                         on_write_failure::park);
       return;
     }
   }
@@ -850,14 +888,8 @@ void after_node_step(run_actor* self, int node, uint32_t step, step_reply& reply
   auto next_node = st.wf->definition->index_of(next);
   // The step's record, its calls and the state pointing at the next node: one batch.
   set_boundary(self, next_node, step_kind::node, reply.output);
-  save_running_then(self, [self, next_node, output = std::move(reply.output)](
-                              const std::string& problem) mutable {
-    if (!problem.empty()) {
-      park_on_write_failure(self, problem);
-      return;
-    }
-    run_node(self, next_node, std::move(output), step_kind::node);
-  });
+  save_then_run_node(self, next_node, std::move(reply.output), step_kind::node,
+                     on_write_failure::park);
 }
 
 void on_node_reply(run_actor* self, int node, uint32_t step, step_reply& reply) {
@@ -902,6 +934,97 @@ void run_node(run_actor* self, int node, std::string input, step_kind kind) {
   self->request(self->state.wf->agents[static_cast<size_t>(node)], caf::infinite, std::move(req))
       .then([self, node, step](step_reply& reply) { on_node_reply(self, node, step, reply); },
             [self, step](caf::error& err) { on_agent_lost(self, step, err); });
+}
+
+// The step's reply shows that the write handed over with its request is in the WAL:
+// the records it carried are saved.
+void confirm_handed(run_actor* self) {
+  auto& st = self->state;
+  if (!st.dur || (st.dur->handed_records == 0 && st.dur->handed_calls == 0)) return;
+  auto& d = *st.dur;
+  d.unsaved.erase(d.unsaved.begin(),
+                  d.unsaved.begin() + std::min<size_t>(d.handed_records, d.unsaved.size()));
+  d.unsaved_calls.erase(
+      d.unsaved_calls.begin(),
+      d.unsaved_calls.begin() + std::min<size_t>(d.handed_calls, d.unsaved_calls.size()));
+  d.handed_records = d.handed_calls = 0;
+}
+
+// Takes back a step begin_step opened whose request was never sent.
+void unbegin_step(run_actor* self, uint32_t step) {
+  auto& st = self->state;
+  auto open = std::find(st.open_steps.begin(), st.open_steps.end(), step);
+  if (open == st.open_steps.end() || step + 1 != st.steps.size()) return;
+  bool was_oldest = open == st.open_steps.begin();
+  st.open_steps.erase(open);
+  st.steps.erase(&st.steps.back());
+  if (was_oldest) publish_oldest_open(self);
+}
+
+void write_failed(run_actor* self, on_write_failure then, const std::string& problem) {
+  if (then == on_write_failure::park) {
+    park_on_write_failure(self, problem);
+    return;
+  }
+  self->state.dur.reset();
+  finish(self, run_status::failed, reason_write_failed, problem, {});
+}
+
+// Writes the running state (with the steps closed since the last write), then runs
+// `node`. The usual way (save_then, then run_node) costs an answer from the writer
+// and a turn of this actor between the write and the next step's request; instead,
+// when nothing else of this run is in flight, the next step is opened now and its
+// request handed to the writer with the write: the writer sends it to the agent once
+// the write is in the WAL (as this actor's request, the reply comes back here). No
+// model call of the step starts before the record is written, as before; if the write
+// fails the request is never sent and the run parks (or fails, for checkpoint 0).
+void save_then_run_node(run_actor* self, int node, std::string input, step_kind kind,
+                        on_write_failure if_failed) {
+  auto& st = self->state;
+  // With another step open, an agent may call into the run while the write is under
+  // way; a step to replay answers itself. Both take the usual way.
+  if (!st.dur || !st.open_steps.empty() || !st.dur->replay.empty()) {
+    save_running_then(self, [self, node, input = std::move(input), kind,
+                             if_failed](const std::string& problem) mutable {
+      if (!problem.empty()) {
+        write_failed(self, if_failed, problem);
+        return;
+      }
+      run_node(self, node, std::move(input), kind);
+    });
+    return;
+  }
+  auto& d = *st.dur;
+  auto write =
+      prepare_write(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt);
+  d.handed_records = static_cast<uint32_t>(d.unsaved.size());
+  d.handed_calls = static_cast<uint32_t>(d.unsaved_calls.size());
+  auto req = begin_step(self, kind, node, -1, std::move(input));
+  auto step = req.ctx.step;
+  auto request_id = self->new_request_id(caf::message_priority::normal);
+  self->add_multiplexed_response_handler(
+      request_id.response_id(), caf::behavior{[self, node, step](step_reply& reply) {
+                                                confirm_handed(self);
+                                                on_node_reply(self, node, step, reply);
+                                              },
+                                              [self, step, if_failed](caf::error& err) {
+                                                if (auto* problem = write_failure_problem(err)) {
+                                                  spdlog::error("run {}: {}", self->state.run_id,
+                                                                *problem);
+                                                  unbegin_step(self, step);
+                                                  write_failed(self, if_failed, *problem);
+                                                  return;
+                                                }
+                                                confirm_handed(self);
+                                                on_agent_lost(self, step, err);
+                                              }});
+  const auto& agent = st.wf->agents[static_cast<size_t>(node)];
+  follow_up next{caf::actor_cast<caf::strong_actor_ptr>(agent),
+                 caf::make_mailbox_element(caf::strong_actor_ptr{self->ctrl()}, request_id, {},
+                                           std::move(req))};
+  st.shared->writer->submit_then_send(std::move(write), std::move(next),
+                                      caf::strong_actor_ptr{self->ctrl()},
+                                      request_id.response_id());
 }
 
 caf::result<step_reply> refuse_call(std::string kind, std::string message) {
@@ -1178,14 +1301,7 @@ caf::result<run_result> resume_from_store(run_actor* self, const std::string& ru
     st.shared->ledger.record_spent(st.thread_id, c.input_tokens + c.output_tokens,
                                    static_cast<double>(c.spent_nano_usd) / 1e9);
   auto promise = st.promise;
-  save_running_then(self, [self, next_node, input = c.next_input, kind = c.next_kind](
-                              const std::string& problem) mutable {
-    if (!problem.empty()) {
-      park_on_write_failure(self, problem);
-      return;
-    }
-    run_node(self, next_node, std::move(input), kind);
-  });
+  save_then_run_node(self, next_node, c.next_input, c.next_kind, on_write_failure::park);
   return promise;
 }
 
@@ -1230,15 +1346,7 @@ caf::result<run_result> start_run(run_actor* self, run_request& req,
       return promise;
     }
     // Checkpoint 0: a run nobody can find after a crash must not start.
-    save_running_then(
-        self, [self, entry, input = std::move(req.input)](const std::string& problem) mutable {
-          if (!problem.empty()) {
-            self->state.dur.reset();
-            finish(self, run_status::failed, reason_write_failed, problem, {});
-            return;
-          }
-          run_node(self, entry, std::move(input), step_kind::node);
-        });
+    save_then_run_node(self, entry, std::move(req.input), step_kind::node, on_write_failure::fail);
     return promise;
   }
   run_node(self, entry, std::move(req.input), step_kind::node);

@@ -412,3 +412,74 @@ TEST_CASE("durable: a batch writes each run's checkpoint 0 once, before any run 
   // (A run asked to write its own checkpoint 0 again would add one write per run.)
   CHECK(writes.load() == 1 + 20 * 2 + 1);
 }
+
+// The checkpoint writer sends a run's next step request itself once the step before is
+// written (save_then_run_node): a write that fails must leave that request unsent.
+TEST_CASE("durable: when the write before a step fails, that step's agent is never asked",
+          "[durable]") {
+  temp_dir dir{"handoff"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  std::atomic<bool> failing{true};
+  std::atomic<int> writes{0}, failed_writes{0};
+  std::atomic<int> intake_calls{0}, intake_calls_while_failing{0};
+  std::atomic<int> answer_calls{0}, answer_calls_while_failing{0}, answer_calls_unrecorded{0};
+  graph_builder g{"handoff"};
+  g.agent("intake", function_agent([&](const step_request& r) {
+            ++intake_calls;
+            if (failing) ++intake_calls_while_failing;
+            return step_reply{"ticket: " + r.input, {}, {}, {}};
+          }))
+      .agent("answer", function_agent([&](const step_request& r) {
+               ++answer_calls;
+               if (failing) ++answer_calls_while_failing;
+               // The intake step's record is in the store before this step starts.
+               if (store->steps(r.ctx.run_id).empty()) ++answer_calls_unrecorded;
+               return step_reply{"answered", {}, {}, {}};
+             }))
+      .edge("intake", "answer");
+  workflow_registry registry;
+  REQUIRE(registry.add(g, "test").empty());
+  // Checkpoint 0 is written; every later write fails until the run has parked.
+  store->set_write_hook([&](size_t) -> std::string {
+    if (++writes >= 2 && failing) {
+      ++failed_writes;
+      return "No space left on device (injected)";
+    }
+    return {};
+  });
+  run_result r;
+  uint64_t parked = 0;
+  {
+    actor_runtime rt{cfg->runtime};
+    engine eng{rt.system(), cfg, registry, store};
+    std::thread release{[&] {
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+      while (eng.parked_total() < 2 && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
+      failing = false;
+    }};
+    r = eng.run({"handoff", "Is it down?", {}, "r-handoff"});
+    release.join();
+    parked = eng.parked_total();
+  }
+  store->set_write_hook(nullptr);
+  INFO(r.reason << ": " << r.detail);
+  CHECK(parked >= 2);  // parked, resumed, and parked again while writes still failed
+  CHECK(failed_writes.load() >= 2);
+  // The first step ran once checkpoint 0 was written; no request went out after a
+  // failed write.
+  CHECK(intake_calls_while_failing.load() == 1);
+  CHECK(answer_calls_while_failing.load() == 0);
+  CHECK(answer_calls_unrecorded.load() == 0);
+  CHECK(answer_calls.load() == 1);
+  CHECK(r.status == run_status::completed);
+  REQUIRE(r.steps.size() == 2);
+  CHECK(r.steps[1].output == "answered");
+  auto loaded = store->load("r-handoff");
+  REQUIRE(loaded);
+  REQUIRE(loaded->state);
+  CHECK(loaded->state->status == run_status::completed);
+  CHECK(store->steps("r-handoff").size() == 2);
+}
