@@ -508,13 +508,13 @@ void append_binary_calls(std::string& out, const std::vector<const ledger_entry*
   }
 }
 
-void append_binary_continuation(std::string& out, const run_checkpoint& x,
-                                std::string_view output) {
-  out += '\1';
-  put_varint(out, x.seq);
+// Where a run goes on and what it has spent, as both the continuation of a step record
+// and the binary state write it. The next node's input is often `usual_input` (the
+// step's output, or the run's input before it has moved): then one byte stands for it.
+void put_position(std::string& out, const run_checkpoint& x, std::string_view usual_input) {
   put_bytes(out, x.next_node);
   out += static_cast<char>(kind_code(x.next_kind));
-  if (x.next_input == output) {
+  if (x.next_input == usual_input) {
     out += '\0';
   } else {
     out += '\1';
@@ -527,6 +527,13 @@ void append_binary_continuation(std::string& out, const run_checkpoint& x,
   put_varint(out, x.input_tokens);
   put_varint(out, x.output_tokens);
   put_signed(out, x.spent_nano_usd);
+}
+
+void append_binary_continuation(std::string& out, const run_checkpoint& x,
+                                std::string_view output) {
+  out += '\1';
+  put_varint(out, x.seq);
+  put_position(out, x, output);
   if (x.escalating) {
     out += '\1';
     put_bytes(out, x.reason);
@@ -685,21 +692,7 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   put_bytes(out, x.detail);
   put_bytes(out, x.waits_for);
   put_bytes(out, x.output);
-  put_bytes(out, x.next_node);
-  out += static_cast<char>(kind_code(x.next_kind));
-  if (x.next_input == x.input) {
-    out += '\0';  // the run's input, as before it has moved
-  } else {
-    out += '\1';
-    put_bytes(out, x.next_input);
-  }
-  put_varint(out, x.next_step);
-  put_varint(out, x.next_hops);
-  put_varint(out, x.hops);
-  put_varint(out, x.steps);
-  put_varint(out, x.input_tokens);
-  put_varint(out, x.output_tokens);
-  put_signed(out, x.spent_nano_usd);
+  put_position(out, x, x.input);
   put_signed(out, x.created_ms);
   put_signed(out, x.updated_ms);
   put_varint(out, x.seq);
