@@ -1274,9 +1274,8 @@ attempt_start start_attempt(service_actor* self, uint64_t key, call_state& c) {
   }
   answer_ptr answer = new_answer();
   model_response& reply = body(answer);
-  if (!outcome.error.ok() || !outcome.error.message.empty() || !outcome.error.provider.empty() ||
-      outcome.error.retry_after_ms != 0)
-    reply.error = std::move(outcome.error);  // the answer's own is empty, as a success's
+  if (!outcome.error.blank())
+    reply.error = std::move(outcome.error);  // the answer's own is blank, as a success's
   if (reply.ok()) {
     reply.text = std::move(outcome.text);
     reply.finish_reason = std::move(outcome.finish_reason);

@@ -173,6 +173,10 @@ struct model_error {
   std::string provider;  // kind "blocked": the provider the step waits for
 
   bool ok() const { return kind.empty(); }
+  /// Every field as a default model_error has it (ok() and nothing else said).
+  bool blank() const {
+    return kind.empty() && message.empty() && retry_after_ms == 0 && provider.empty();
+  }
 };
 
 template <class Inspector>
