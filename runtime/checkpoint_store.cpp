@@ -751,6 +751,16 @@ step_view view_of(const step_record& x) {
   return v;
 }
 
+// Closes a JSON step document (layouts 1 and 2) and appends its decision traces, in
+// their compact form, after it.
+void close_step_document(std::string& out, std::string_view decisions) {
+  out += '}';
+  if (decisions.empty()) return;
+  out += step_traces_separator;
+  out += step_traces_version;
+  out += decisions;
+}
+
 }  // namespace
 
 // Layouts 1 and 2: the JSON document, then the decision traces in their compact form
@@ -759,12 +769,7 @@ std::string encode_step_json(const step_record& x) {
   std::string out;
   out.reserve(192 + x.output.size() + x.error.size() + x.decisions.size());
   append_step_document(out, view_of(x));
-  out += '}';
-  if (!x.decisions.empty()) {
-    out += step_traces_separator;
-    out += step_traces_version;
-    out += x.decisions.bytes;
-  }
+  close_step_document(out, x.decisions.bytes);
   return out;
 }
 
@@ -988,12 +993,7 @@ std::string encode_step_layout2(const step_record& x, const std::vector<ledger_e
   }
   if (!inside.empty()) append_calls(out, inside, ns);
   if (state) append_continuation(out, *state, x.output);
-  out += '}';
-  if (!x.decisions.empty()) {
-    out += step_traces_separator;
-    out += step_traces_version;
-    out += x.decisions.bytes;
-  }
+  close_step_document(out, x.decisions.bytes);
   return out;
 }
 
