@@ -489,6 +489,9 @@ void deliver(service_actor* self, uint64_t key, answer_ptr&& answer) {
   resp.usage.latency_ms =
       std::chrono::duration<double, std::milli>(clock_type::now() - c.received).count();
   if (resp.ok()) ++st.counters.answered;
+  // Let go of the ledger account before the answer can end the run: a run that closes
+  // its thread finds no other holder, and the ledger keeps the account for the next one.
+  c.account = budget_ledger::account_ref{};
   answer_promise(self, c.promise, std::move(answer));
   forget_call(st, it);
 }

@@ -25,14 +25,40 @@ double to_usd(int64_t nano) {
 
 bool budget_ledger::open_thread(const std::string& thread_id, const budget_limits& limits) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto [it, added] = accounts_.try_emplace(thread_id);
-  if (added) {
-    it->second = std::make_shared<account>();
-    it->second->limits = limits;
-    it->second->max_nano_usd = to_nano_nearest(limits.max_cost_usd);
-    it->second->thread_id = thread_id;
+  if (accounts_.find(thread_id) != accounts_.end()) return false;
+  std::shared_ptr<account> acct;
+  if (spare_accounts_.empty()) {
+    acct = std::make_shared<account>();
+  } else {
+    acct = std::move(spare_accounts_.back());
+    spare_accounts_.pop_back();
+    std::string kept = std::move(acct->thread_id);  // its memory, for the id below
+    *acct = account{};
+    acct->thread_id = std::move(kept);
   }
-  return added;
+  acct->limits = limits;
+  acct->max_nano_usd = to_nano_nearest(limits.max_cost_usd);
+  acct->thread_id = thread_id;
+  if (spare_nodes_.empty()) {
+    accounts_.emplace(thread_id, std::move(acct));
+  } else {
+    auto node = std::move(spare_nodes_.back());
+    spare_nodes_.pop_back();
+    node.key() = thread_id;
+    node.mapped() = std::move(acct);
+    accounts_.insert(std::move(node));
+  }
+  return true;
+}
+
+void budget_ledger::forget(account_map::iterator it) {
+  auto node = accounts_.extract(it);
+  node.mapped()->erased = true;
+  // Only this map holds it: no account_ref can see it again, so it may be reused.
+  if (node.mapped().use_count() == 1 && spare_accounts_.size() < max_spare)
+    spare_accounts_.push_back(std::move(node.mapped()));
+  node.mapped().reset();
+  if (spare_nodes_.size() < max_spare) spare_nodes_.push_back(std::move(node));
 }
 
 budget_ledger::account* budget_ledger::lookup(const std::string& thread_id,
@@ -163,9 +189,8 @@ void budget_ledger::retire(pending& p) {
 }
 
 void budget_ledger::erase_account(account& acct) {
-  acct.erased = true;
-  // Found first, then erased: the key lives in the account, which the erase may free.
-  accounts_.erase(accounts_.find(acct.thread_id));
+  // Found first, then taken out: the key lives in the account, which forget may free.
+  forget(accounts_.find(acct.thread_id));
 }
 
 void budget_ledger::close_thread(const std::string& thread_id) {
@@ -173,8 +198,7 @@ void budget_ledger::close_thread(const std::string& thread_id) {
   auto it = accounts_.find(thread_id);
   if (it == accounts_.end()) return;
   if (it->second->pending_count == 0) {
-    it->second->erased = true;
-    accounts_.erase(it);
+    forget(it);
   } else {
     it->second->closing = true;
   }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -170,6 +171,43 @@ TEST_CASE("ledger: an account ref answers like a lookup by thread id, across clo
   CHECK(ledger.usage("t", ref).spent_tokens == 0);
   CHECK_FALSE(ledger.reserve("t", ref, 11, 0).granted);
   CHECK(ledger.reserve("t", ref, 10, 0).granted);
+}
+
+TEST_CASE(
+    "ledger: a thread opened after others closed starts with nothing spent and its own limits",
+    "[ledger]") {
+  budget_ledger ledger;
+  // Closed threads' accounts are kept for reuse: what they spent must not carry over.
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "run-" + std::to_string(i);
+    REQUIRE(ledger.open_thread(id, {100, 1.0}));
+    auto r = ledger.reserve(id, 80, 0.5);
+    REQUIRE(r.granted);
+    REQUIRE(ledger.settle(r.id, 70, 0.4));
+    ledger.close_thread(id);
+  }
+  CHECK(ledger.open_threads() == 0);
+  REQUIRE(ledger.open_thread("fresh-thread-with-a-long-name", {50, 0}));
+  auto u = ledger.usage("fresh-thread-with-a-long-name");
+  CHECK(u.limits.max_tokens == 50);
+  CHECK(u.limits.max_cost_usd == 0);
+  CHECK(u.spent_tokens == 0);
+  CHECK(u.spent_usd == 0);
+  CHECK(u.reserved_tokens == 0);
+  CHECK(u.settled_calls == 0);
+  CHECK(ledger.usage("run-2").limits.max_tokens == 0);  // the closed one stays unknown
+  CHECK_FALSE(ledger.reserve("fresh-thread-with-a-long-name", 51, 0).granted);
+  CHECK(ledger.reserve("fresh-thread-with-a-long-name", 50, 0).granted);
+
+  // A ref still held by a caller keeps its account out of reuse: it sees the thread
+  // closed, not another thread's numbers.
+  budget_ledger::account_ref held;
+  REQUIRE(ledger.open_thread("held", {10, 0}));
+  REQUIRE(ledger.usage("held", held).limits.max_tokens == 10);
+  ledger.close_thread("held");
+  REQUIRE(ledger.open_thread("other", {99, 0}));
+  CHECK(ledger.usage("held", held).limits.max_tokens == 0);
+  CHECK(ledger.usage("other").limits.max_tokens == 99);
 }
 
 TEST_CASE("ledger: a settled reservation's id stays dead when its slot is reused", "[ledger]") {
