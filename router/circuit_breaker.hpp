@@ -20,6 +20,7 @@
 // circuit_breaker is not thread-safe; breaker_registry hands out synchronized ones.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -68,6 +69,8 @@ class circuit_breaker {
   void open_now(clock_time now, bool probe);
   /// State at `now` (an open breaker whose time is up reads as half_open).
   breaker_state state(clock_time now) const;
+  /// Closed, whatever the time: admit() lets every call through.
+  bool closed() const { return state_ == breaker_state::closed; }
   /// While open: time until it lets a probe through; 0 otherwise.
   clock_time open_remaining(clock_time now) const {
     return state_ == breaker_state::open && now < open_until_ ? open_until_ - now : clock_time{0};
@@ -114,29 +117,44 @@ class shared_breaker {
  public:
   explicit shared_breaker(breaker_settings s) : breaker_(s) {}
   breaker_admission admit(clock_time now) {
+    // A closed breaker admits every call: no lock for the common case. A call that
+    // races with a report opening it counts as admitted just before.
+    if (closed_.load(std::memory_order_acquire)) return {true, false, clock_time{0}};
     std::lock_guard<std::mutex> lock(mutex_);
-    return breaker_.admit(now);
+    auto admission = breaker_.admit(now);
+    publish();
+    return admission;
   }
   void report(call_outcome o, clock_time now, bool probe) {
     std::lock_guard<std::mutex> lock(mutex_);
     breaker_.report(o, now, probe);
+    publish();
   }
   void open_now(clock_time now, bool probe) {
     std::lock_guard<std::mutex> lock(mutex_);
     breaker_.open_now(now, probe);
+    publish();
   }
   breaker_state state(clock_time now) const {
+    if (closed_.load(std::memory_order_acquire)) return breaker_state::closed;
     std::lock_guard<std::mutex> lock(mutex_);
     return breaker_.state(now);
   }
   clock_time open_remaining(clock_time now) const {
+    if (closed_.load(std::memory_order_acquire)) return clock_time{0};
     std::lock_guard<std::mutex> lock(mutex_);
     return breaker_.open_remaining(now);
   }
 
  private:
+  // Called with the lock held, after every change of the breaker.
+  void publish() { closed_.store(breaker_.closed(), std::memory_order_release); }
+
   mutable std::mutex mutex_;
   circuit_breaker breaker_;
+  // Whether breaker_ is closed, readable without the lock: every call asks the health
+  // filter (state) and admit, and a breaker is closed nearly always.
+  std::atomic<bool> closed_{true};
 };
 
 /// All breakers, keyed by endpoint. Thread-safe. get() returns a reference that stays

@@ -156,3 +156,36 @@ TEST_CASE("breaker open_now opens at once and a failed probe still doubles the o
   CHECK(b.state(1s) == breaker_state::open);
   CHECK(b.open_remaining(1s) == 2s);
 }
+
+TEST_CASE("shared breaker: open, probe and close read the same with and without its lock",
+          "[breaker]") {
+  // A closed shared breaker answers admit() and state() without its lock; every change
+  // must show at once in both.
+  shared_breaker b{breaker_settings{}};  // min_calls 10, rate 0.5, open 30 s
+  CHECK(b.state(0s) == breaker_state::closed);
+  CHECK(b.open_remaining(0s) == 0s);
+  for (int i = 0; i < 10; ++i) {
+    auto a = b.admit(0s);
+    REQUIRE(a.allowed);
+    CHECK_FALSE(a.probe);
+    b.report(call_outcome::failure, 0s, a.probe);
+  }
+  CHECK(b.state(1s) == breaker_state::open);
+  CHECK(b.open_remaining(1s) == 29s);
+  auto refused = b.admit(1s);
+  CHECK_FALSE(refused.allowed);
+  CHECK(refused.retry_in == 29s);
+  CHECK(b.state(30s) == breaker_state::half_open);
+  auto probe = b.admit(30s);
+  REQUIRE(probe.allowed);
+  CHECK(probe.probe);
+  CHECK_FALSE(b.admit(30s).allowed);  // one probe at a time
+  b.report(call_outcome::success, 30s, true);
+  CHECK(b.state(31s) == breaker_state::closed);
+  auto again = b.admit(31s);
+  CHECK(again.allowed);
+  CHECK_FALSE(again.probe);
+  b.open_now(32s, false);  // a rejected key opens it at once
+  CHECK(b.state(32s) == breaker_state::open);
+  CHECK_FALSE(b.admit(32s).allowed);
+}
