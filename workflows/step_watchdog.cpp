@@ -50,12 +50,22 @@ void step_watchdog::insert(watch& w, caf::actor_addr run, std::chrono::nanosecon
       static_cast<uint32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<uint32_t>::max()))};
   w.clear();
   std::lock_guard<std::mutex> guard{mutex_};
-  watches_.insert(&w);
+  if (w.slot < watches_.size() && watches_[w.slot] == &w) return;  // already in
+  w.slot = static_cast<uint32_t>(watches_.size());
+  watches_.push_back(&w);
 }
 
 void step_watchdog::remove(watch* w) {
   std::lock_guard<std::mutex> guard{mutex_};
-  watches_.erase(w);
+  if (w->slot >= watches_.size() || watches_[w->slot] != w) return;  // not in the table
+  // The last watch takes its place.
+  watch* last = watches_.back();
+  watches_[w->slot] = last;
+  last->slot = w->slot;
+  watches_.pop_back();
+  w->slot = watch::no_slot;
+  // After a burst (ten thousand runs at once) the table's memory goes back.
+  if (watches_.empty() && watches_.capacity() > 4096) watches_ = {};
 }
 
 std::vector<caf::actor_addr> step_watchdog::overdue(clock_type::time_point now) const {

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
 #include <vector>
 
 #include "caf/actor.hpp"
@@ -37,6 +36,10 @@ class step_watchdog {
     /// is open.
     std::atomic<int64_t> oldest_open{0};
     std::chrono::duration<uint32_t, std::milli> timeout{0};  // config's step_timeout_ms
+    /// Its place in the watchdog's table (no_slot when not in it), kept by the watchdog
+    /// under its mutex: in the padding after `timeout`, so still 24 bytes.
+    uint32_t slot = no_slot;
+    static constexpr uint32_t no_slot = UINT32_MAX;
 
     void set_oldest_open(clock_type::time_point t) {
       oldest_open.store(t.time_since_epoch().count(), std::memory_order_relaxed);
@@ -79,7 +82,11 @@ class step_watchdog {
  private:
   void remove(watch* w);
   mutable std::mutex mutex_;
-  std::unordered_set<watch*> watches_;
+  // Every registered watch; each knows its place (watch::slot), so a run registers and
+  // leaves without a hash or a node allocated and freed (a hash set cost both per run).
+  std::vector<watch*> watches_;
 };
+
+static_assert(sizeof(step_watchdog::watch) <= 24, "a run holds one watch: keep it 24 bytes");
 
 }  // namespace switchyard

@@ -33,3 +33,31 @@ TEST_CASE("watchdog: a registration leaves the table when it is destroyed", "[wa
   }
   CHECK(dog.size() == 0);
 }
+
+TEST_CASE("watchdog: runs leaving in any order leave the others watched", "[watchdog]") {
+  step_watchdog dog;
+  auto t0 = step_watchdog::clock_type::now();
+  step_watchdog::watch w[5];
+  for (auto& x : w) {
+    dog.insert(x, {}, 100ms);
+    x.set_oldest_open(t0);
+  }
+  dog.insert(w[2], {}, 100ms);  // again: still one entry (its clock starts over)
+  w[2].set_oldest_open(t0);
+  CHECK(dog.size() == 5);
+  dog.remove(w[1]);  // from the middle
+  dog.remove(w[1]);  // not in the table any more: nothing happens
+  dog.remove(w[4]);  // the last one
+  dog.remove(w[0]);  // the first one
+  CHECK(dog.size() == 2);
+  CHECK(dog.overdue(t0 + 150ms).size() == 2);  // w[2] and w[3] are still watched
+  w[3].clear();
+  CHECK(dog.overdue(t0 + 150ms).size() == 1);
+  dog.remove(w[2]);
+  dog.remove(w[3]);
+  CHECK(dog.size() == 0);
+  CHECK(dog.overdue(t0 + 150ms).empty());
+  dog.insert(w[1], {}, 100ms);  // a watch that left can register again
+  w[1].set_oldest_open(t0);
+  CHECK(dog.overdue(t0 + 150ms).size() == 1);
+}
