@@ -605,12 +605,17 @@ std::string read_binary_record(std::string_view value, binary_record& r) {
 
 namespace {
 
-constexpr char state_document_binary = '\x04';  // this build's states (JSON ones start with '{')
+constexpr char state_document_binary = '\x04';  // a state (JSON ones start with '{')
+// Layout 5: an ended run's state followed by the records of the steps its last write
+// closed (docs/durability.md, "State document, layout 5"): one key fewer per run.
+constexpr char state_with_steps = '\x05';
 constexpr uint8_t state_flag_own_thread = 1;
 constexpr uint8_t state_flag_escalating = 2;
 
-std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
-                                                       std::string& error) {
+// Decodes a binary state (0x04, or 0x05 with step records after it). The records are
+// checked for fitting only, and returned in `records` when given.
+std::optional<run_checkpoint> decode_binary_checkpoint(
+    std::string_view bytes, std::string& error, std::vector<std::string_view>* records = nullptr) {
   record_reader in{bytes};
   run_checkpoint x;
   std::string_view run_id, workflow, input, thread_id, reason, detail, waits_for, output,
@@ -635,6 +640,19 @@ std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
        in.u64("input_tokens", x.input_tokens) && in.u64("output_tokens", x.output_tokens) &&
        in.i64("nano_usd", x.spent_nano_usd) && in.i64("created_ms", x.created_ms) &&
        in.i64("updated_ms", x.updated_ms) && in.u32("seq", x.seq);
+  if (ok && bytes[0] == state_with_steps) {
+    uint64_t count = 0;
+    ok = in.u64("step records", count);
+    if (ok && count > bytes.size()) {
+      error = "state: field 'step records': " + std::to_string(count) + " records cannot fit";
+      return std::nullopt;
+    }
+    std::string_view record;
+    for (uint64_t k = 0; ok && k < count; ++k) {
+      ok = in.bytes("step record", record);
+      if (ok && records) records->push_back(record);
+    }
+  }
   if (!ok) {
     error = "state: " + in.problem();
     return std::nullopt;
@@ -660,10 +678,10 @@ std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
   return x;
 }
 
-std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
-                                                     std::string& error) {
-  if (!bytes.empty() && bytes[0] == state_document_binary)
-    return decode_binary_checkpoint(bytes, error);
+std::optional<run_checkpoint> decode_checkpoint_view(
+    std::string_view bytes, std::string& error, std::vector<std::string_view>* records = nullptr) {
+  if (!bytes.empty() && (bytes[0] == state_document_binary || bytes[0] == state_with_steps))
+    return decode_binary_checkpoint(bytes, error, records);
   if (!bytes.empty() && bytes[0] != '{') {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(bytes[0]));
@@ -675,12 +693,10 @@ std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
 
 }  // namespace
 
-std::string encode_checkpoint(const run_checkpoint& x) {
-  std::string out;
-  out.reserve(48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
-              x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
-              x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size()));
-  out += state_document_binary;
+namespace {
+
+// The fields of a binary state after its format byte.
+void append_state_fields(std::string& out, const run_checkpoint& x) {
   put_bytes(out, x.run_id);
   put_bytes(out, x.workflow);
   put_bytes(out, x.input);
@@ -696,6 +712,34 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   put_signed(out, x.created_ms);
   put_signed(out, x.updated_ms);
   put_varint(out, x.seq);
+}
+
+size_t state_size_hint(const run_checkpoint& x) {
+  return 48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
+         x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
+         x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size());
+}
+
+}  // namespace
+
+std::string encode_checkpoint(const run_checkpoint& x) {
+  std::string out;
+  out.reserve(state_size_hint(x));
+  out += state_document_binary;
+  append_state_fields(out, x);
+  return out;
+}
+
+std::string encode_checkpoint_with_steps(const run_checkpoint& x,
+                                         const std::vector<std::string>& records) {
+  size_t size = state_size_hint(x) + 4;
+  for (const auto& r : records) size += r.size() + 3;
+  std::string out;
+  out.reserve(size);
+  out += state_with_steps;
+  append_state_fields(out, x);
+  put_varint(out, records.size());
+  for (const auto& r : records) put_bytes(out, r);
   return out;
 }
 
@@ -1073,6 +1117,14 @@ void apply_continuation(const binary_continuation& c, std::string_view output, r
   x.updated_ms = c.updated_ms;
 }
 
+// A binary record's step number (its first field); 0 when it does not decode.
+uint32_t step_of_record(std::string_view record) {
+  record_reader in{record};
+  uint8_t format = 0;
+  uint32_t step = 0;
+  return in.byte("format", format) && in.u32("step", step) ? step : 0;
+}
+
 uint32_t step_of_key(const rocksdb::Slice& key) {
   uint32_t step = 0;
   if (key.size() < 4) return 0;
@@ -1204,6 +1256,18 @@ struct checkpoint_store::impl {
       batch.Delete(steps, it->key());
   }
 
+  // Layout 5: the step records inside an ended run's state (none for other states);
+  // `state` keeps the bytes they point into.
+  std::vector<std::string_view> records_in_state(const std::string& run_id,
+                                                 std::string& state) const {
+    std::vector<std::string_view> records;
+    if (!db->Get(rocksdb::ReadOptions{}, runs, run_id, &state).ok()) return records;
+    if (state.empty() || state[0] != state_with_steps) return records;
+    std::string error;
+    decode_binary_checkpoint(state, error, &records);
+    return records;
+  }
+
   std::string injected_fault(size_t bytes) {
     std::lock_guard<std::mutex> guard{fault_mutex};
     return hook ? hook(bytes) : std::string{};
@@ -1310,12 +1374,12 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records) and 3 (JSON
-  // states) read as layout 4 does; once this build has written to it, an older build
-  // would miss continuations or not read the binary records and states, so the version
-  // moves to 4 at open.
+  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records), 3 (JSON
+  // states) and 4 (no records inside states) read as layout 5 does; once this build has
+  // written to it, an older build would miss continuations, not read the binary records
+  // and states, or miss an ended run's last records, so the version moves to 5 at open.
   auto layout = std::to_string(store_layout_version);
-  bool older = got.ok() && (version == "1" || version == "2" || version == "3");
+  bool older = got.ok() && (version == "1" || version == "2" || version == "3" || version == "4");
   if ((got.IsNotFound() || older) && !opts.read_only) {
     auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
     if (!put.ok()) {
@@ -1370,7 +1434,9 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
   prepared_write w;
   w.run_id = state.run_id;
   bool carried = state.status == run_status::running && !steps.empty();
-  if (!carried) w.state = encode_checkpoint(state);
+  // Layout 5: an ended run's last records go inside its state, one key instead of two.
+  bool inside_state = is_ended(state.status) && !steps.empty();
+  if (!carried && !inside_state) w.state = encode_checkpoint(state);
   size_t bytes = w.state.empty() ? 0 : w.run_id.size() + w.state.size();
   if (drop_steps_from) {
     w.drops_steps = true;
@@ -1416,6 +1482,15 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
     w.step_values.push_back(std::move(value));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
   }
+  if (inside_state) {
+    w.state = encode_checkpoint_with_steps(state, w.step_values);
+    for (size_t k = 0; k < w.step_keys.size(); ++k)
+      bytes -= w.step_keys[k].size() + w.step_values[k].size();
+    bytes += w.run_id.size() + w.state.size();
+    for (const auto& e : steps) w.state_steps.push_back(e.step);
+    w.step_keys.clear();
+    w.step_values.clear();
+  }
   w.calls_may_repeat = calls_may_repeat;
   w.bytes = static_cast<uint32_t>(bytes);
   return w;
@@ -1450,12 +1525,18 @@ std::vector<write_outcome> checkpoint_store::write_group(
       impl_->delete_steps(batch, w.run_id, w.drop_steps_from);
     }
     if (w.calls_may_repeat) {
-      for (const auto& key : w.step_keys) {
-        auto step = step_of_key(key);
+      auto keep_calls_of = [&](uint32_t step) {
         for (auto& e : impl_->calls_in_steps(w.run_id, step, step + 1)) {
           batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
           counted.push_back(&kept.emplace_back(std::move(e.call_id)));
         }
+      };
+      for (const auto& key : w.step_keys) keep_calls_of(step_of_key(key));
+      // A record now inside the state replaces the one an earlier attempt left in
+      // `steps` (readers would prefer it anyway): its calls stay counted, it goes.
+      for (auto step : w.state_steps) {
+        keep_calls_of(step);
+        batch.Delete(impl_->steps, step_key(w.run_id, step));
       }
     }
     for (size_t k = 0; k < w.step_keys.size(); ++k)
@@ -1554,6 +1635,26 @@ std::vector<step_record> checkpoint_store::steps(const std::string& run_id,
       errors->push_back(error + " (run '" + run_id + "', `steps` key of step " +
                         std::to_string(step_of_key(it->key())) + ")");
   }
+  // An ended run's last records are inside its state (layout 5); one of them replaces
+  // a record of the same step under its own key (an earlier attempt's).
+  std::string state;
+  auto inside = impl_->records_in_state(run_id, state);
+  for (size_t k = 0; k < inside.size(); ++k) {
+    std::string error;
+    auto rec = decode_binary_step(inside[k], error);
+    if (!rec) {
+      if (errors)
+        errors->push_back(error + " (run '" + run_id + "', record " + std::to_string(k) +
+                          " inside its state)");
+      continue;
+    }
+    auto at = std::lower_bound(out.begin(), out.end(), rec->step,
+                               [](const step_record& r, uint32_t step) { return r.step < step; });
+    if (at != out.end() && at->step == rec->step)
+      *at = std::move(*rec);
+    else
+      out.insert(at, std::move(*rec));
+  }
   return out;
 }
 
@@ -1590,6 +1691,14 @@ std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) co
   auto out = ledger_family_entries(*impl_->db, impl_->ledger, run_id);
   // Calls inside the step records; an id also in the `ledger` family counts there.
   auto inside = impl_->calls_in_steps(run_id, 0, UINT32_MAX);
+  std::string state;
+  for (auto record : impl_->records_in_state(run_id, state)) {
+    try {
+      calls_in_value(record, run_id, step_of_record(record), inside);
+    } catch (const std::exception&) {
+      // An undecodable record: `runs show` names it (steps()).
+    }
+  }
   for (auto& e : inside)
     if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.call_id == e.call_id; }))
       out.push_back(std::move(e));
@@ -1605,16 +1714,24 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
   uint32_t step = 0, n = 0;
   if (!split_call_id(call_id, run, step, n)) return false;
   std::string run_id{run};
-  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->steps, step_key(run_id, step), &value).ok())
-    return false;
-  try {
-    std::vector<ledger_entry> calls;
-    calls_in_value(value, run_id, step, calls);
-    return std::any_of(calls.begin(), calls.end(),
-                       [&](const auto& e) { return e.call_id == call_id; });
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto holds_call = [&](std::string_view record) {
+    try {
+      std::vector<ledger_entry> calls;
+      calls_in_value(record, run_id, step, calls);
+      return std::any_of(calls.begin(), calls.end(),
+                         [&](const auto& e) { return e.call_id == call_id; });
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  if (impl_->db->Get(rocksdb::ReadOptions{}, impl_->steps, step_key(run_id, step), &value).ok() &&
+      holds_call(value))
+    return true;
+  // Layout 5: an ended run's last records are inside its state.
+  std::string state;
+  for (auto record : impl_->records_in_state(run_id, state))
+    if (step_of_record(record) == step && holds_call(record)) return true;
+  return false;
 }
 
 std::string checkpoint_store::erase(const std::string& run_id) {
