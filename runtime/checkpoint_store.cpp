@@ -38,9 +38,11 @@ const char* const schema_key = "schema_version";
 
 // Step keys sort by run, then by step number: run id, a NUL, the number big-endian.
 std::string step_key(const std::string& run_id, uint32_t step) {
-  std::string key = run_id;
-  key += '\0';
-  for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>((step >> shift) & 0xff);
+  const char tail[5] = {'\0', static_cast<char>(step >> 24), static_cast<char>(step >> 16),
+                        static_cast<char>(step >> 8), static_cast<char>(step)};
+  std::string key;
+  key.reserve(run_id.size() + sizeof tail);
+  key.append(run_id).append(tail, sizeof tail);
   return key;
 }
 
@@ -303,7 +305,12 @@ namespace {
 constexpr char step_record_binary = '\x03';  // this build's records
 constexpr uint8_t step_flag_downgraded = 1;
 
-void put_varint(std::string& out, uint64_t v) {
+inline void put_varint(std::string& out, uint64_t v) {
+  // Most varints here (lengths, counters, step numbers) fit in one byte.
+  if (v < 0x80) {
+    out += static_cast<char>(v);
+    return;
+  }
   char buf[10];
   size_t n = 0;
   while (v >= 0x80) {
@@ -496,15 +503,25 @@ void append_binary_step(std::string& out, const step_view& x, uint32_t& output_a
   }
 }
 
-void append_binary_calls(std::string& out, const std::vector<const ledger_entry*>& calls,
-                         const std::vector<uint32_t>& ns) {
-  put_varint(out, calls.size());
-  for (size_t i = 0; i < calls.size(); ++i) {
-    put_varint(out, ns[i]);
-    put_bytes(out, calls[i]->thread_id);
-    put_bytes(out, calls[i]->model);
-    put_varint(out, calls[i]->tokens);
-    put_signed(out, calls[i]->nano_usd);
+// A paid call that goes inside the record of a write's `step`-th step, as number `n`.
+struct call_in_step {
+  size_t step = 0;
+  uint32_t n = 0;
+  const ledger_entry* call = nullptr;
+};
+
+// The calls of `calls` that go inside the record of the write's `step`-th step.
+void append_binary_calls(std::string& out, const std::vector<call_in_step>& calls, size_t step) {
+  size_t count = 0;
+  for (const auto& c : calls) count += c.step == step;
+  put_varint(out, count);
+  for (const auto& c : calls) {
+    if (c.step != step) continue;
+    put_varint(out, c.n);
+    put_bytes(out, c.call->thread_id);
+    put_bytes(out, c.call->model);
+    put_varint(out, c.call->tokens);
+    put_signed(out, c.call->nano_usd);
   }
 }
 
@@ -1443,8 +1460,9 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
     w.drop_steps_from = *drop_steps_from;
   }
   // Which calls go inside which step's record.
-  std::vector<std::vector<const ledger_entry*>> inside(steps.size());
-  std::vector<std::vector<uint32_t>> ns(steps.size());
+  std::vector<call_in_step> inside;
+  inside.reserve(calls.size());
+  if (!calls_may_repeat) w.step_call_ids.reserve(calls.size());
   for (const auto& call : calls) {
     std::string_view run;
     uint32_t step = 0, n = 0;
@@ -1455,8 +1473,7 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
         if (steps[k].step == step) at = k;
     }
     if (at < steps.size()) {
-      inside[at].push_back(&call);
-      ns[at].push_back(n);
+      inside.push_back({at, n, &call});
       w.step_call_ids.push_back(call.call_id);
       continue;
     }
@@ -1464,31 +1481,30 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
     w.call_values.push_back(encode_ledger(call));
     bytes += w.call_ids.back().size() + w.call_values.back().size();
   }
-  w.step_keys.reserve(steps.size());
+  if (!inside_state) w.step_keys.reserve(steps.size());
   w.step_values.reserve(steps.size());
   for (size_t k = 0; k < steps.size(); ++k) {
-    w.step_keys.push_back(step_key(state.run_id, steps[k].step));
     // The binary record (layout 3): the step as it closed, its calls, the continuation.
     bool continues = carried && k + 1 == steps.size();
     std::string value;
-    value.reserve(steps[k].document.size() + 1 + 48 * inside[k].size() +
+    value.reserve(steps[k].document.size() + 1 + 48 * inside.size() +
                   (continues ? 48 + state.next_node.size() + state.next_input.size() : 1));
     value += steps[k].document;
-    append_binary_calls(value, inside[k], ns[k]);
+    append_binary_calls(value, inside, k);
     if (continues)
       append_binary_continuation(value, state, steps[k].output());
     else
       value += '\0';
     w.step_values.push_back(std::move(value));
+    if (inside_state) continue;
+    w.step_keys.push_back(step_key(state.run_id, steps[k].step));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
   }
   if (inside_state) {
     w.state = encode_checkpoint_with_steps(state, w.step_values);
-    for (size_t k = 0; k < w.step_keys.size(); ++k)
-      bytes -= w.step_keys[k].size() + w.step_values[k].size();
     bytes += w.run_id.size() + w.state.size();
+    w.state_steps.reserve(steps.size());
     for (const auto& e : steps) w.state_steps.push_back(e.step);
-    w.step_keys.clear();
     w.step_values.clear();
   }
   w.calls_may_repeat = calls_may_repeat;
