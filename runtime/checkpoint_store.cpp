@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -305,13 +306,45 @@ namespace {
 constexpr char step_record_binary = '\x03';  // this build's records
 constexpr uint8_t step_flag_downgraded = 1;
 
-inline void put_varint(std::string& out, uint64_t v) {
-  // Most varints here (lengths, counters, step numbers) fit in one byte.
-  if (v < 0x80) {
-    out += static_cast<char>(v);
-    return;
+// Appends to a string through a raw pointer: room for at most `bound` bytes is made
+// once up front (so each field is a store, not a call into std::string), and what was
+// not used is cut off when the writer goes. Callers bound each field: a varint takes at
+// most 10 bytes, a string its size and 10 (max_varint + size).
+class byte_writer {
+ public:
+  static constexpr size_t max_varint = 10;
+
+  byte_writer(std::string& out, size_t bound) : out_(out) {
+    auto at = out.size();
+    out.resize(at + bound);
+    p_ = out.data() + at;
+    end_ = out.data() + out.size();
   }
-  char buf[10];
+  ~byte_writer() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  byte_writer(const byte_writer&) = delete;
+  byte_writer& operator=(const byte_writer&) = delete;
+
+  byte_writer& operator+=(char c) {
+    assert(p_ < end_);
+    *p_++ = c;
+    return *this;
+  }
+  void append(const char* data, size_t n) {
+    assert(n <= static_cast<size_t>(end_ - p_));
+    if (n) std::memcpy(p_, data, n);
+    p_ += n;
+  }
+  // Bytes of the string so far (where the next byte goes).
+  size_t size() const { return static_cast<size_t>(p_ - out_.data()); }
+
+ private:
+  std::string& out_;
+  char* p_ = nullptr;
+  char* end_ = nullptr;
+};
+
+inline void put_varint(byte_writer& out, uint64_t v) {
+  char buf[byte_writer::max_varint];
   size_t n = 0;
   while (v >= 0x80) {
     buf[n++] = static_cast<char>(v | 0x80);
@@ -321,21 +354,25 @@ inline void put_varint(std::string& out, uint64_t v) {
   out.append(buf, n);
 }
 
-void put_signed(std::string& out, int64_t v) {
+inline void put_signed(byte_writer& out, int64_t v) {
   put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
-void put_bytes(std::string& out, std::string_view s) {
+inline void put_bytes(byte_writer& out, std::string_view s) {
   put_varint(out, s.size());
   out.append(s.data(), s.size());
 }
 
-void put_double(std::string& out, double v) {
+inline void put_double(byte_writer& out, double v) {
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof bits);
   char buf[8];
   for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
   out.append(buf, 8);
+}
+
+constexpr size_t bytes_bound(std::string_view s) {
+  return byte_writer::max_varint + s.size();
 }
 
 uint8_t kind_code(step_kind k) {
@@ -473,7 +510,13 @@ bool is_binary_record(std::string_view value) {
 
 // The part of a binary record encoded when its step closes: everything but the calls,
 // and the continuation (written with the step, prepare_encoded).
-void append_binary_step(std::string& out, const step_view& x, uint32_t& output_at) {
+void append_binary_step(std::string& document, const step_view& x, uint32_t& output_at) {
+  // 3 one-byte fields, 5 varints, 2 doubles, 9 strings (the traces with their version).
+  byte_writer out{document, 3 + 5 * byte_writer::max_varint + 16 + bytes_bound(x.agent) +
+                                bytes_bound(x.caller) + bytes_bound(x.output) +
+                                bytes_bound(x.label) + bytes_bound(x.model) + bytes_bound(x.tier) +
+                                bytes_bound(x.error) + bytes_bound(x.route) +
+                                bytes_bound(x.decisions) + 1};
   out += step_record_binary;
   put_varint(out, x.step);
   out += static_cast<char>(kind_code(x.kind));
@@ -511,9 +554,16 @@ struct call_in_step {
 };
 
 // The calls of `calls` that go inside the record of the write's `step`-th step.
-void append_binary_calls(std::string& out, const std::vector<call_in_step>& calls, size_t step) {
+void append_binary_calls(std::string& value, const std::vector<call_in_step>& calls, size_t step) {
   size_t count = 0;
-  for (const auto& c : calls) count += c.step == step;
+  size_t bound = byte_writer::max_varint;
+  for (const auto& c : calls) {
+    if (c.step != step) continue;
+    ++count;
+    bound +=
+        3 * byte_writer::max_varint + bytes_bound(c.call->thread_id) + bytes_bound(c.call->model);
+  }
+  byte_writer out{value, bound};
   put_varint(out, count);
   for (const auto& c : calls) {
     if (c.step != step) continue;
@@ -528,7 +578,7 @@ void append_binary_calls(std::string& out, const std::vector<call_in_step>& call
 // Where a run goes on and what it has spent, as both the continuation of a step record
 // and the binary state write it. The next node's input is often `usual_input` (the
 // step's output, or the run's input before it has moved): then one byte stands for it.
-void put_position(std::string& out, const run_checkpoint& x, std::string_view usual_input) {
+void put_position(byte_writer& out, const run_checkpoint& x, std::string_view usual_input) {
   put_bytes(out, x.next_node);
   out += static_cast<char>(kind_code(x.next_kind));
   if (x.next_input == usual_input) {
@@ -546,8 +596,15 @@ void put_position(std::string& out, const run_checkpoint& x, std::string_view us
   put_signed(out, x.spent_nano_usd);
 }
 
-void append_binary_continuation(std::string& out, const run_checkpoint& x,
+// What put_position may write.
+size_t position_bound(const run_checkpoint& x) {
+  return 2 + 7 * byte_writer::max_varint + bytes_bound(x.next_node) + bytes_bound(x.next_input);
+}
+
+void append_binary_continuation(std::string& value, const run_checkpoint& x,
                                 std::string_view output) {
+  byte_writer out{value, 3 + 2 * byte_writer::max_varint + position_bound(x) +
+                             bytes_bound(x.reason) + bytes_bound(x.detail)};
   out += '\1';
   put_varint(out, x.seq);
   put_position(out, x, output);
@@ -713,7 +770,7 @@ std::optional<run_checkpoint> decode_checkpoint_view(
 namespace {
 
 // The fields of a binary state after its format byte.
-void append_state_fields(std::string& out, const run_checkpoint& x) {
+void append_state_fields(byte_writer& out, const run_checkpoint& x) {
   put_bytes(out, x.run_id);
   put_bytes(out, x.workflow);
   put_bytes(out, x.input);
@@ -731,33 +788,40 @@ void append_state_fields(std::string& out, const run_checkpoint& x) {
   put_varint(out, x.seq);
 }
 
-size_t state_size_hint(const run_checkpoint& x) {
-  return 48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
-         x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
-         x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size());
+// What a binary state may take: its format byte, 2 one-byte fields, 8 strings, the
+// position, 3 varints.
+size_t state_bound(const run_checkpoint& x) {
+  return 3 + bytes_bound(x.run_id) + bytes_bound(x.workflow) + bytes_bound(x.input) +
+         bytes_bound(x.thread_id) + bytes_bound(x.reason) + bytes_bound(x.detail) +
+         bytes_bound(x.waits_for) + bytes_bound(x.output) + position_bound(x) +
+         3 * byte_writer::max_varint;
 }
 
 }  // namespace
 
 std::string encode_checkpoint(const run_checkpoint& x) {
-  std::string out;
-  out.reserve(state_size_hint(x));
-  out += state_document_binary;
-  append_state_fields(out, x);
-  return out;
+  std::string state;
+  {
+    byte_writer out{state, state_bound(x)};
+    out += state_document_binary;
+    append_state_fields(out, x);
+  }
+  return state;
 }
 
 std::string encode_checkpoint_with_steps(const run_checkpoint& x,
                                          const std::vector<std::string>& records) {
-  size_t size = state_size_hint(x) + 4;
-  for (const auto& r : records) size += r.size() + 3;
-  std::string out;
-  out.reserve(size);
-  out += state_with_steps;
-  append_state_fields(out, x);
-  put_varint(out, records.size());
-  for (const auto& r : records) put_bytes(out, r);
-  return out;
+  size_t bound = state_bound(x) + byte_writer::max_varint;
+  for (const auto& r : records) bound += bytes_bound(r);
+  std::string state;
+  {
+    byte_writer out{state, bound};
+    out += state_with_steps;
+    append_state_fields(out, x);
+    put_varint(out, records.size());
+    for (const auto& r : records) put_bytes(out, r);
+  }
+  return state;
 }
 
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
@@ -845,9 +909,6 @@ std::string encode_step(const step_record& x) {
 encoded_step encode_step_parts(const step_view& x) {
   encoded_step e;
   e.step = x.step;
-  e.document.reserve(64 + x.agent.size() + x.caller.size() + x.output.size() + x.label.size() +
-                     x.model.size() + x.tier.size() + x.error.size() + x.route.size() +
-                     x.decisions.size());
   append_binary_step(e.document, x, e.output_at);
   e.output_size = static_cast<uint32_t>(x.output.size());
   return e;
