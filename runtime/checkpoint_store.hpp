@@ -191,8 +191,9 @@ class checkpoint_store {
   /// One WriteBatch: `state`, the records of the steps just closed (usually one: the
   /// delta, never the history) and their paid calls. A call whose id is already in
   /// the ledger is not written again. A running state with steps is carried by the
-  /// last step record (its continuation), not written to `runs`; the calls of those
-  /// steps go inside their records. When `drop_steps_from` is set, step records
+  /// last step record (its continuation), not written to `runs`; an ended state holds
+  /// the records of its steps inside it (layout 5), under no keys of their own; the
+  /// calls of those steps go inside their records. When `drop_steps_from` is set, step records
   /// numbered from it on are deleted first (an attempt that ended earlier than a
   /// previous one got).
   /// `calls_may_repeat` false promises that no earlier attempt can have written these
