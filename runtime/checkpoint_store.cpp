@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -38,9 +39,11 @@ const char* const schema_key = "schema_version";
 
 // Step keys sort by run, then by step number: run id, a NUL, the number big-endian.
 std::string step_key(const std::string& run_id, uint32_t step) {
-  std::string key = run_id;
-  key += '\0';
-  for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>((step >> shift) & 0xff);
+  const char tail[5] = {'\0', static_cast<char>(step >> 24), static_cast<char>(step >> 16),
+                        static_cast<char>(step >> 8), static_cast<char>(step)};
+  std::string key;
+  key.reserve(run_id.size() + sizeof tail);
+  key.append(run_id).append(tail, sizeof tail);
   return key;
 }
 
@@ -303,8 +306,45 @@ namespace {
 constexpr char step_record_binary = '\x03';  // this build's records
 constexpr uint8_t step_flag_downgraded = 1;
 
-void put_varint(std::string& out, uint64_t v) {
-  char buf[10];
+// Appends to a string through a raw pointer: room for at most `bound` bytes is made
+// once up front (so each field is a store, not a call into std::string), and what was
+// not used is cut off when the writer goes. Callers bound each field: a varint takes at
+// most 10 bytes, a string its size and 10 (max_varint + size).
+class byte_writer {
+ public:
+  static constexpr size_t max_varint = 10;
+
+  byte_writer(std::string& out, size_t bound) : out_(out) {
+    auto at = out.size();
+    out.resize(at + bound);
+    p_ = out.data() + at;
+    end_ = out.data() + out.size();
+  }
+  ~byte_writer() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  byte_writer(const byte_writer&) = delete;
+  byte_writer& operator=(const byte_writer&) = delete;
+
+  byte_writer& operator+=(char c) {
+    assert(p_ < end_);
+    *p_++ = c;
+    return *this;
+  }
+  void append(const char* data, size_t n) {
+    assert(n <= static_cast<size_t>(end_ - p_));
+    if (n) std::memcpy(p_, data, n);
+    p_ += n;
+  }
+  // Bytes of the string so far (where the next byte goes).
+  size_t size() const { return static_cast<size_t>(p_ - out_.data()); }
+
+ private:
+  std::string& out_;
+  char* p_ = nullptr;
+  char* end_ = nullptr;
+};
+
+inline void put_varint(byte_writer& out, uint64_t v) {
+  char buf[byte_writer::max_varint];
   size_t n = 0;
   while (v >= 0x80) {
     buf[n++] = static_cast<char>(v | 0x80);
@@ -314,21 +354,25 @@ void put_varint(std::string& out, uint64_t v) {
   out.append(buf, n);
 }
 
-void put_signed(std::string& out, int64_t v) {
+inline void put_signed(byte_writer& out, int64_t v) {
   put_varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
-void put_bytes(std::string& out, std::string_view s) {
+inline void put_bytes(byte_writer& out, std::string_view s) {
   put_varint(out, s.size());
   out.append(s.data(), s.size());
 }
 
-void put_double(std::string& out, double v) {
+inline void put_double(byte_writer& out, double v) {
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof bits);
   char buf[8];
   for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
   out.append(buf, 8);
+}
+
+constexpr size_t bytes_bound(std::string_view s) {
+  return byte_writer::max_varint + s.size();
 }
 
 uint8_t kind_code(step_kind k) {
@@ -466,7 +510,13 @@ bool is_binary_record(std::string_view value) {
 
 // The part of a binary record encoded when its step closes: everything but the calls,
 // and the continuation (written with the step, prepare_encoded).
-void append_binary_step(std::string& out, const step_view& x, uint32_t& output_at) {
+void append_binary_step(std::string& document, const step_view& x, uint32_t& output_at) {
+  // 3 one-byte fields, 5 varints, 2 doubles, 9 strings (the traces with their version).
+  byte_writer out{document, 3 + 5 * byte_writer::max_varint + 16 + bytes_bound(x.agent) +
+                                bytes_bound(x.caller) + bytes_bound(x.output) +
+                                bytes_bound(x.label) + bytes_bound(x.model) + bytes_bound(x.tier) +
+                                bytes_bound(x.error) + bytes_bound(x.route) +
+                                bytes_bound(x.decisions) + 1};
   out += step_record_binary;
   put_varint(out, x.step);
   out += static_cast<char>(kind_code(x.kind));
@@ -496,22 +546,39 @@ void append_binary_step(std::string& out, const step_view& x, uint32_t& output_a
   }
 }
 
-void append_binary_calls(std::string& out, const std::vector<const ledger_entry*>& calls,
-                         const std::vector<uint32_t>& ns) {
-  put_varint(out, calls.size());
-  for (size_t i = 0; i < calls.size(); ++i) {
-    put_varint(out, ns[i]);
-    put_bytes(out, calls[i]->thread_id);
-    put_bytes(out, calls[i]->model);
-    put_varint(out, calls[i]->tokens);
-    put_signed(out, calls[i]->nano_usd);
+// A paid call that goes inside the record of a write's `step`-th step, as number `n`.
+struct call_in_step {
+  size_t step = 0;
+  uint32_t n = 0;
+  const ledger_entry* call = nullptr;
+};
+
+// The calls of `calls` that go inside the record of the write's `step`-th step.
+void append_binary_calls(std::string& value, const std::vector<call_in_step>& calls, size_t step) {
+  size_t count = 0;
+  size_t bound = byte_writer::max_varint;
+  for (const auto& c : calls) {
+    if (c.step != step) continue;
+    ++count;
+    bound +=
+        3 * byte_writer::max_varint + bytes_bound(c.call->thread_id) + bytes_bound(c.call->model);
+  }
+  byte_writer out{value, bound};
+  put_varint(out, count);
+  for (const auto& c : calls) {
+    if (c.step != step) continue;
+    put_varint(out, c.n);
+    put_bytes(out, c.call->thread_id);
+    put_bytes(out, c.call->model);
+    put_varint(out, c.call->tokens);
+    put_signed(out, c.call->nano_usd);
   }
 }
 
 // Where a run goes on and what it has spent, as both the continuation of a step record
 // and the binary state write it. The next node's input is often `usual_input` (the
 // step's output, or the run's input before it has moved): then one byte stands for it.
-void put_position(std::string& out, const run_checkpoint& x, std::string_view usual_input) {
+void put_position(byte_writer& out, const run_checkpoint& x, std::string_view usual_input) {
   put_bytes(out, x.next_node);
   out += static_cast<char>(kind_code(x.next_kind));
   if (x.next_input == usual_input) {
@@ -529,8 +596,15 @@ void put_position(std::string& out, const run_checkpoint& x, std::string_view us
   put_signed(out, x.spent_nano_usd);
 }
 
-void append_binary_continuation(std::string& out, const run_checkpoint& x,
+// What put_position may write.
+size_t position_bound(const run_checkpoint& x) {
+  return 2 + 7 * byte_writer::max_varint + bytes_bound(x.next_node) + bytes_bound(x.next_input);
+}
+
+void append_binary_continuation(std::string& value, const run_checkpoint& x,
                                 std::string_view output) {
+  byte_writer out{value, 3 + 2 * byte_writer::max_varint + position_bound(x) +
+                             bytes_bound(x.reason) + bytes_bound(x.detail)};
   out += '\1';
   put_varint(out, x.seq);
   put_position(out, x, output);
@@ -605,12 +679,17 @@ std::string read_binary_record(std::string_view value, binary_record& r) {
 
 namespace {
 
-constexpr char state_document_binary = '\x04';  // this build's states (JSON ones start with '{')
+constexpr char state_document_binary = '\x04';  // a state (JSON ones start with '{')
+// Layout 5: an ended run's state followed by the records of the steps its last write
+// closed (docs/durability.md, "State document, layout 5"): one key fewer per run.
+constexpr char state_with_steps = '\x05';
 constexpr uint8_t state_flag_own_thread = 1;
 constexpr uint8_t state_flag_escalating = 2;
 
-std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
-                                                       std::string& error) {
+// Decodes a binary state (0x04, or 0x05 with step records after it). The records are
+// checked for fitting only, and returned in `records` when given.
+std::optional<run_checkpoint> decode_binary_checkpoint(
+    std::string_view bytes, std::string& error, std::vector<std::string_view>* records = nullptr) {
   record_reader in{bytes};
   run_checkpoint x;
   std::string_view run_id, workflow, input, thread_id, reason, detail, waits_for, output,
@@ -635,6 +714,19 @@ std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
        in.u64("input_tokens", x.input_tokens) && in.u64("output_tokens", x.output_tokens) &&
        in.i64("nano_usd", x.spent_nano_usd) && in.i64("created_ms", x.created_ms) &&
        in.i64("updated_ms", x.updated_ms) && in.u32("seq", x.seq);
+  if (ok && bytes[0] == state_with_steps) {
+    uint64_t count = 0;
+    ok = in.u64("step records", count);
+    if (ok && count > bytes.size()) {
+      error = "state: field 'step records': " + std::to_string(count) + " records cannot fit";
+      return std::nullopt;
+    }
+    std::string_view record;
+    for (uint64_t k = 0; ok && k < count; ++k) {
+      ok = in.bytes("step record", record);
+      if (ok && records) records->push_back(record);
+    }
+  }
   if (!ok) {
     error = "state: " + in.problem();
     return std::nullopt;
@@ -660,10 +752,10 @@ std::optional<run_checkpoint> decode_binary_checkpoint(std::string_view bytes,
   return x;
 }
 
-std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
-                                                     std::string& error) {
-  if (!bytes.empty() && bytes[0] == state_document_binary)
-    return decode_binary_checkpoint(bytes, error);
+std::optional<run_checkpoint> decode_checkpoint_view(
+    std::string_view bytes, std::string& error, std::vector<std::string_view>* records = nullptr) {
+  if (!bytes.empty() && (bytes[0] == state_document_binary || bytes[0] == state_with_steps))
+    return decode_binary_checkpoint(bytes, error, records);
   if (!bytes.empty() && bytes[0] != '{') {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(bytes[0]));
@@ -675,12 +767,10 @@ std::optional<run_checkpoint> decode_checkpoint_view(std::string_view bytes,
 
 }  // namespace
 
-std::string encode_checkpoint(const run_checkpoint& x) {
-  std::string out;
-  out.reserve(48 + x.run_id.size() + x.workflow.size() + x.input.size() + x.thread_id.size() +
-              x.reason.size() + x.detail.size() + x.waits_for.size() + x.output.size() +
-              x.next_node.size() + (x.next_input == x.input ? 0 : x.next_input.size()));
-  out += state_document_binary;
+namespace {
+
+// The fields of a binary state after its format byte.
+void append_state_fields(byte_writer& out, const run_checkpoint& x) {
   put_bytes(out, x.run_id);
   put_bytes(out, x.workflow);
   put_bytes(out, x.input);
@@ -696,7 +786,42 @@ std::string encode_checkpoint(const run_checkpoint& x) {
   put_signed(out, x.created_ms);
   put_signed(out, x.updated_ms);
   put_varint(out, x.seq);
-  return out;
+}
+
+// What a binary state may take: its format byte, 2 one-byte fields, 8 strings, the
+// position, 3 varints.
+size_t state_bound(const run_checkpoint& x) {
+  return 3 + bytes_bound(x.run_id) + bytes_bound(x.workflow) + bytes_bound(x.input) +
+         bytes_bound(x.thread_id) + bytes_bound(x.reason) + bytes_bound(x.detail) +
+         bytes_bound(x.waits_for) + bytes_bound(x.output) + position_bound(x) +
+         3 * byte_writer::max_varint;
+}
+
+}  // namespace
+
+std::string encode_checkpoint(const run_checkpoint& x) {
+  std::string state;
+  {
+    byte_writer out{state, state_bound(x)};
+    out += state_document_binary;
+    append_state_fields(out, x);
+  }
+  return state;
+}
+
+std::string encode_checkpoint_with_steps(const run_checkpoint& x,
+                                         const std::vector<std::string>& records) {
+  size_t bound = state_bound(x) + byte_writer::max_varint;
+  for (const auto& r : records) bound += bytes_bound(r);
+  std::string state;
+  {
+    byte_writer out{state, bound};
+    out += state_with_steps;
+    append_state_fields(out, x);
+    put_varint(out, records.size());
+    for (const auto& r : records) put_bytes(out, r);
+  }
+  return state;
 }
 
 std::optional<run_checkpoint> decode_checkpoint(const std::string& bytes, std::string& error) {
@@ -784,9 +909,6 @@ std::string encode_step(const step_record& x) {
 encoded_step encode_step_parts(const step_view& x) {
   encoded_step e;
   e.step = x.step;
-  e.document.reserve(64 + x.agent.size() + x.caller.size() + x.output.size() + x.label.size() +
-                     x.model.size() + x.tier.size() + x.error.size() + x.route.size() +
-                     x.decisions.size());
   append_binary_step(e.document, x, e.output_at);
   e.output_size = static_cast<uint32_t>(x.output.size());
   return e;
@@ -1073,6 +1195,14 @@ void apply_continuation(const binary_continuation& c, std::string_view output, r
   x.updated_ms = c.updated_ms;
 }
 
+// A binary record's step number (its first field); 0 when it does not decode.
+uint32_t step_of_record(std::string_view record) {
+  record_reader in{record};
+  uint8_t format = 0;
+  uint32_t step = 0;
+  return in.byte("format", format) && in.u32("step", step) ? step : 0;
+}
+
 uint32_t step_of_key(const rocksdb::Slice& key) {
   uint32_t step = 0;
   if (key.size() < 4) return 0;
@@ -1204,6 +1334,18 @@ struct checkpoint_store::impl {
       batch.Delete(steps, it->key());
   }
 
+  // Layout 5: the step records inside an ended run's state (none for other states);
+  // `state` keeps the bytes they point into.
+  std::vector<std::string_view> records_in_state(const std::string& run_id,
+                                                 std::string& state) const {
+    std::vector<std::string_view> records;
+    if (!db->Get(rocksdb::ReadOptions{}, runs, run_id, &state).ok()) return records;
+    if (state.empty() || state[0] != state_with_steps) return records;
+    std::string error;
+    decode_binary_checkpoint(state, error, &records);
+    return records;
+  }
+
   std::string injected_fault(size_t bytes) {
     std::lock_guard<std::mutex> guard{fault_mutex};
     return hook ? hook(bytes) : std::string{};
@@ -1310,12 +1452,12 @@ checkpoint_store::open_result checkpoint_store::open(const store_options& opts) 
   p->ledger = p->handles[3];
   std::string version;
   auto got = p->db->Get(rocksdb::ReadOptions{}, p->handles[0], schema_key, &version);
-  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records) and 3 (JSON
-  // states) read as layout 4 does; once this build has written to it, an older build
-  // would miss continuations or not read the binary records and states, so the version
-  // moves to 4 at open.
+  // Layouts 1 (a state and a ledger entry per step), 2 (JSON step records), 3 (JSON
+  // states) and 4 (no records inside states) read as layout 5 does; once this build has
+  // written to it, an older build would miss continuations, not read the binary records
+  // and states, or miss an ended run's last records, so the version moves to 5 at open.
   auto layout = std::to_string(store_layout_version);
-  bool older = got.ok() && (version == "1" || version == "2" || version == "3");
+  bool older = got.ok() && (version == "1" || version == "2" || version == "3" || version == "4");
   if ((got.IsNotFound() || older) && !opts.read_only) {
     auto put = p->db->Put(rocksdb::WriteOptions{}, p->handles[0], schema_key, layout);
     if (!put.ok()) {
@@ -1370,15 +1512,18 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
   prepared_write w;
   w.run_id = state.run_id;
   bool carried = state.status == run_status::running && !steps.empty();
-  if (!carried) w.state = encode_checkpoint(state);
+  // Layout 5: an ended run's last records go inside its state, one key instead of two.
+  bool inside_state = is_ended(state.status) && !steps.empty();
+  if (!carried && !inside_state) w.state = encode_checkpoint(state);
   size_t bytes = w.state.empty() ? 0 : w.run_id.size() + w.state.size();
   if (drop_steps_from) {
     w.drops_steps = true;
     w.drop_steps_from = *drop_steps_from;
   }
   // Which calls go inside which step's record.
-  std::vector<std::vector<const ledger_entry*>> inside(steps.size());
-  std::vector<std::vector<uint32_t>> ns(steps.size());
+  std::vector<call_in_step> inside;
+  inside.reserve(calls.size());
+  if (!calls_may_repeat) w.step_call_ids.reserve(calls.size());
   for (const auto& call : calls) {
     std::string_view run;
     uint32_t step = 0, n = 0;
@@ -1389,8 +1534,7 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
         if (steps[k].step == step) at = k;
     }
     if (at < steps.size()) {
-      inside[at].push_back(&call);
-      ns[at].push_back(n);
+      inside.push_back({at, n, &call});
       w.step_call_ids.push_back(call.call_id);
       continue;
     }
@@ -1398,23 +1542,31 @@ prepared_write checkpoint_store::prepare_encoded(const run_checkpoint& state,
     w.call_values.push_back(encode_ledger(call));
     bytes += w.call_ids.back().size() + w.call_values.back().size();
   }
-  w.step_keys.reserve(steps.size());
+  if (!inside_state) w.step_keys.reserve(steps.size());
   w.step_values.reserve(steps.size());
   for (size_t k = 0; k < steps.size(); ++k) {
-    w.step_keys.push_back(step_key(state.run_id, steps[k].step));
     // The binary record (layout 3): the step as it closed, its calls, the continuation.
     bool continues = carried && k + 1 == steps.size();
     std::string value;
-    value.reserve(steps[k].document.size() + 1 + 48 * inside[k].size() +
+    value.reserve(steps[k].document.size() + 1 + 48 * inside.size() +
                   (continues ? 48 + state.next_node.size() + state.next_input.size() : 1));
     value += steps[k].document;
-    append_binary_calls(value, inside[k], ns[k]);
+    append_binary_calls(value, inside, k);
     if (continues)
       append_binary_continuation(value, state, steps[k].output());
     else
       value += '\0';
     w.step_values.push_back(std::move(value));
+    if (inside_state) continue;
+    w.step_keys.push_back(step_key(state.run_id, steps[k].step));
     bytes += w.step_keys.back().size() + w.step_values.back().size();
+  }
+  if (inside_state) {
+    w.state = encode_checkpoint_with_steps(state, w.step_values);
+    bytes += w.run_id.size() + w.state.size();
+    w.state_steps.reserve(steps.size());
+    for (const auto& e : steps) w.state_steps.push_back(e.step);
+    w.step_values.clear();
   }
   w.calls_may_repeat = calls_may_repeat;
   w.bytes = static_cast<uint32_t>(bytes);
@@ -1450,12 +1602,18 @@ std::vector<write_outcome> checkpoint_store::write_group(
       impl_->delete_steps(batch, w.run_id, w.drop_steps_from);
     }
     if (w.calls_may_repeat) {
-      for (const auto& key : w.step_keys) {
-        auto step = step_of_key(key);
+      auto keep_calls_of = [&](uint32_t step) {
         for (auto& e : impl_->calls_in_steps(w.run_id, step, step + 1)) {
           batch.Put(impl_->ledger, e.call_id, encode_ledger(e));
           counted.push_back(&kept.emplace_back(std::move(e.call_id)));
         }
+      };
+      for (const auto& key : w.step_keys) keep_calls_of(step_of_key(key));
+      // A record now inside the state replaces the one an earlier attempt left in
+      // `steps` (readers would prefer it anyway): its calls stay counted, it goes.
+      for (auto step : w.state_steps) {
+        keep_calls_of(step);
+        batch.Delete(impl_->steps, step_key(w.run_id, step));
       }
     }
     for (size_t k = 0; k < w.step_keys.size(); ++k)
@@ -1554,6 +1712,26 @@ std::vector<step_record> checkpoint_store::steps(const std::string& run_id,
       errors->push_back(error + " (run '" + run_id + "', `steps` key of step " +
                         std::to_string(step_of_key(it->key())) + ")");
   }
+  // An ended run's last records are inside its state (layout 5); one of them replaces
+  // a record of the same step under its own key (an earlier attempt's).
+  std::string state;
+  auto inside = impl_->records_in_state(run_id, state);
+  for (size_t k = 0; k < inside.size(); ++k) {
+    std::string error;
+    auto rec = decode_binary_step(inside[k], error);
+    if (!rec) {
+      if (errors)
+        errors->push_back(error + " (run '" + run_id + "', record " + std::to_string(k) +
+                          " inside its state)");
+      continue;
+    }
+    auto at = std::lower_bound(out.begin(), out.end(), rec->step,
+                               [](const step_record& r, uint32_t step) { return r.step < step; });
+    if (at != out.end() && at->step == rec->step)
+      *at = std::move(*rec);
+    else
+      out.insert(at, std::move(*rec));
+  }
   return out;
 }
 
@@ -1590,6 +1768,14 @@ std::vector<ledger_entry> checkpoint_store::ledger(const std::string& run_id) co
   auto out = ledger_family_entries(*impl_->db, impl_->ledger, run_id);
   // Calls inside the step records; an id also in the `ledger` family counts there.
   auto inside = impl_->calls_in_steps(run_id, 0, UINT32_MAX);
+  std::string state;
+  for (auto record : impl_->records_in_state(run_id, state)) {
+    try {
+      calls_in_value(record, run_id, step_of_record(record), inside);
+    } catch (const std::exception&) {
+      // An undecodable record: `runs show` names it (steps()).
+    }
+  }
   for (auto& e : inside)
     if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.call_id == e.call_id; }))
       out.push_back(std::move(e));
@@ -1605,16 +1791,24 @@ bool checkpoint_store::has_call(const std::string& call_id) const {
   uint32_t step = 0, n = 0;
   if (!split_call_id(call_id, run, step, n)) return false;
   std::string run_id{run};
-  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->steps, step_key(run_id, step), &value).ok())
-    return false;
-  try {
-    std::vector<ledger_entry> calls;
-    calls_in_value(value, run_id, step, calls);
-    return std::any_of(calls.begin(), calls.end(),
-                       [&](const auto& e) { return e.call_id == call_id; });
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto holds_call = [&](std::string_view record) {
+    try {
+      std::vector<ledger_entry> calls;
+      calls_in_value(record, run_id, step, calls);
+      return std::any_of(calls.begin(), calls.end(),
+                         [&](const auto& e) { return e.call_id == call_id; });
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  if (impl_->db->Get(rocksdb::ReadOptions{}, impl_->steps, step_key(run_id, step), &value).ok() &&
+      holds_call(value))
+    return true;
+  // Layout 5: an ended run's last records are inside its state.
+  std::string state;
+  for (auto record : impl_->records_in_state(run_id, state))
+    if (step_of_record(record) == step && holds_call(record)) return true;
+  return false;
 }
 
 std::string checkpoint_store::erase(const std::string& run_id) {

@@ -7,11 +7,12 @@
 //   auto written = opened.store->write_step(state, &record, calls);
 //
 // Column families: `runs` (run id -> the state, binary, written when a run starts,
-// parks and ends), `steps` (run id, step number -> one step's record: the delta, with
+// parks and ends; an ended run's holds the records of the steps its last write closed),
+// `steps` (run id, step number -> one step's record: the delta, with
 // the step's paid calls and, while the run goes on, where it continues), `ledger` (call
 // id -> what the call cost, for calls that may repeat an earlier attempt's), `default`
-// (layout version). Layout 4 (binary step records and states); a database of layout 1,
-// 2 or 3 is upgraded in place at open.
+// (layout version). Layout 5 (binary step records and states, an ended run's last
+// records inside its state); a database of layout 1 to 4 is upgraded in place at open.
 //
 // Thread-safe: any number of run actors may write concurrently; each run is written
 // by one actor at a time, which is what makes the ledger's check-then-put safe.
@@ -33,9 +34,9 @@ namespace switchyard {
 /// The version (`v`) of the JSON state documents of layouts 1 to 3; decode accepts it
 /// only. Layout 4 writes states binary (encode_checkpoint).
 inline constexpr int checkpoint_schema_version = 1;
-/// The version of the key layout (docs/durability.md); layouts 1 to 3 are read and
+/// The version of the key layout (docs/durability.md); layouts 1 to 4 are read and
 /// upgraded.
-inline constexpr int store_layout_version = 4;
+inline constexpr int store_layout_version = 5;
 
 /// A run's state after its last checkpointed step: enough to continue it.
 struct run_checkpoint {
@@ -135,6 +136,9 @@ struct encoded_step {
 struct prepared_write {
   std::string run_id;
   std::string state;  // the encoded run_checkpoint; empty: carried by the last step record
+  // Layout 5: the steps whose records are inside `state` (an ended run's last write),
+  // not under keys of their own.
+  std::vector<uint32_t> state_steps;
   std::vector<std::string> step_keys;
   std::vector<std::string> step_values;    // with the step's paid calls (and continuation)
   std::vector<std::string> step_call_ids;  // the calls inside step_values
@@ -147,9 +151,9 @@ struct prepared_write {
 
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, prepared_write& x) {
-    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.step_keys, x.step_values,
-             x.step_call_ids, x.call_ids, x.call_values, x.drops_steps, x.drop_steps_from,
-             x.calls_may_repeat, x.bytes);
+    return f(caf::meta::type_name("prepared_write"), x.run_id, x.state, x.state_steps, x.step_keys,
+             x.step_values, x.step_call_ids, x.call_ids, x.call_values, x.drops_steps,
+             x.drop_steps_from, x.calls_may_repeat, x.bytes);
   }
 };
 
@@ -187,8 +191,9 @@ class checkpoint_store {
   /// One WriteBatch: `state`, the records of the steps just closed (usually one: the
   /// delta, never the history) and their paid calls. A call whose id is already in
   /// the ledger is not written again. A running state with steps is carried by the
-  /// last step record (its continuation), not written to `runs`; the calls of those
-  /// steps go inside their records. When `drop_steps_from` is set, step records
+  /// last step record (its continuation), not written to `runs`; an ended state holds
+  /// the records of its steps inside it (layout 5), under no keys of their own; the
+  /// calls of those steps go inside their records. When `drop_steps_from` is set, step records
   /// numbered from it on are deleted first (an attempt that ended earlier than a
   /// previous one got).
   /// `calls_may_repeat` false promises that no earlier attempt can have written these
@@ -264,6 +269,10 @@ run_result stored_result(const run_checkpoint& c, std::vector<step_record> steps
 
 /// The state as stored (binary, layout 4, documented in docs/durability.md), and back.
 std::string encode_checkpoint(const run_checkpoint& x);
+/// Layout 5: an ended run's state with the (encoded) records of the steps its last
+/// write closed inside it; decode_checkpoint reads the state and skips the records.
+std::string encode_checkpoint_with_steps(const run_checkpoint& x,
+                                         const std::vector<std::string>& records);
 /// The state as layouts 1 to 3 stored it (versioned JSON): for tests of older stores.
 std::string encode_checkpoint_json(const run_checkpoint& x);
 /// Decodes a stored state, binary or JSON; on failure returns nullopt and sets `error`

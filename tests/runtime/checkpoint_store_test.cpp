@@ -13,6 +13,7 @@
 
 using namespace switchyard;
 using switchyard::testing::layout1_contents;
+using switchyard::testing::stored_key_count;
 using switchyard::testing::stored_layout_version;
 using switchyard::testing::temp_dir;
 using switchyard::testing::write_layout1_store;
@@ -559,7 +560,7 @@ TEST_CASE("store: a step written again by a resumed run keeps the earlier calls 
   CHECK_FALSE(store.has_call("r-1/1.0"));
 }
 
-TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 4",
+TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to layout 5",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -596,7 +597,7 @@ TEST_CASE("store: a layout-1 database opens, reads as before and is upgraded to 
     CHECK(store.load("r-old")->state->next_step == 2);
     CHECK(store.ledger("r-old").size() == 2);
   }
-  CHECK(stored_layout_version(dir.sub("db")) == "4");
+  CHECK(stored_layout_version(dir.sub("db")) == "5");
   // Read-only opening of a layout-1 database (runs list beside an old process) works
   // and changes nothing.
   temp_dir other{"store"};
@@ -612,12 +613,12 @@ TEST_CASE("store: a database of an unknown layout version is refused with both v
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents future;
-  future.schema_version = "5";
+  future.schema_version = "6";
   REQUIRE(write_layout1_store(dir.sub("db"), future).empty());
   auto opened = checkpoint_store::open({dir.sub("db")});
   REQUIRE_FALSE(opened.ok());
-  CHECK(opened.error.find("schema version 5") != std::string::npos);
-  CHECK(opened.error.find("versions 1 to 4") != std::string::npos);
+  CHECK(opened.error.find("schema version 6") != std::string::npos);
+  CHECK(opened.error.find("versions 1 to 5") != std::string::npos);
   CHECK(opened.error.find(dir.sub("db")) != std::string::npos);
 }
 
@@ -794,7 +795,7 @@ TEST_CASE("store: a binary step record cut short or of an unknown format names w
   CHECK_THAT(error, Catch::Contains("step record: field 'step'"));
 }
 
-TEST_CASE("store: a layout-2 database opens, its JSON records read as before, upgraded to 4",
+TEST_CASE("store: a layout-2 database opens, its JSON records read as before, upgraded to 5",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -838,10 +839,10 @@ TEST_CASE("store: a layout-2 database opens, its JSON records read as before, up
     CHECK(store.steps("r-two").size() == 2);
     CHECK(store.list().size() == 1);
   }
-  CHECK(stored_layout_version(dir.sub("db")) == "4");
+  CHECK(stored_layout_version(dir.sub("db")) == "5");
 }
 
-TEST_CASE("store: a layout-3 database opens, its JSON states read as before, upgraded to 4",
+TEST_CASE("store: a layout-3 database opens, its JSON states read as before, upgraded to 5",
           "[store]") {
   temp_dir dir{"store"};
   layout1_contents old;
@@ -904,5 +905,181 @@ TEST_CASE("store: a layout-3 database opens, its JSON states read as before, upg
     CHECK(store.erase_ended_before(INT64_MAX) == 2);
     CHECK(store.list().empty());
   }
+  CHECK(stored_layout_version(dir.sub("db")) == "5");
+}
+
+TEST_CASE("store: an ended run's last records ride inside its state, and every read sees them",
+          "[store]") {
+  temp_dir dir{"store"};
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    REQUIRE(opened.ok());
+    auto& store = *opened.store;
+    auto start = a_state("r-1");
+    start.seq = 1;
+    REQUIRE(store.write_states({start}).ok());
+    auto running = start;
+    running.seq = 2;
+    running.steps = 1;
+    running.next_step = 1;
+    REQUIRE(store.write_step(running, {a_step(0)}, {a_call("r-1", 0)}, std::nullopt, false).ok());
+    // The end: step 1 and step 2 (an open step, marked unfinished) with the final state.
+    auto ended = running;
+    ended.seq = 3;
+    ended.status = run_status::completed;
+    ended.output = "all done";
+    ended.steps = 3;
+    auto last = a_step(1);
+    last.output = "the last answer";
+    auto unfinished = a_step(2);
+    unfinished.error = "unfinished";
+    auto write = checkpoint_store::prepare_step(ended, {last, unfinished}, {a_call("r-1", 1)},
+                                                std::nullopt, false);
+    CHECK(write.step_keys.empty());  // no keys of their own
+    CHECK(write.state_steps == std::vector<uint32_t>{1, 2});
+    auto out = store.write_group({write}).at(0);
+    REQUIRE(out.ok());
+    CHECK(out.ledger_added == 1);
+    CHECK(out.bytes == write.run_id.size() + write.state.size());
+
+    auto loaded = store.load("r-1");
+    REQUIRE(loaded);
+    REQUIRE(loaded->state);
+    CHECK(loaded->state->status == run_status::completed);
+    CHECK(loaded->state->output == "all done");
+    CHECK(loaded->state->seq == 3);
+    auto listed = store.list();
+    REQUIRE(listed.size() == 1);
+    REQUIRE(listed[0].state);
+    CHECK(listed[0].state->status == run_status::completed);
+    std::vector<std::string> errors;
+    auto steps = store.steps("r-1", &errors);
+    CHECK(errors.empty());
+    REQUIRE(steps.size() == 3);
+    CHECK(steps[0].step == 0);
+    CHECK(steps[1].step == 1);
+    CHECK(steps[1].output == "the last answer");
+    CHECK(steps[2].error == "unfinished");
+    auto result = stored_result(*loaded->state, steps);
+    CHECK(result.input_tokens == 30);
+    auto ledger = store.ledger("r-1");
+    REQUIRE(ledger.size() == 2);
+    CHECK(ledger[1].call_id == "r-1/1.0");
+    CHECK(ledger[1].nano_usd == 50000);
+    CHECK(store.has_call("r-1/1.0"));
+    CHECK_FALSE(store.has_call("r-1/2.0"));
+    CHECK_FALSE(store.has_call("r-1/1.1"));
+    // A run with an id that shares the prefix does not see them.
+    CHECK(store.steps("r-10").empty());
+  }
+  CHECK(stored_key_count(dir.sub("db"), "runs") == 1);
+  CHECK(stored_key_count(dir.sub("db"), "steps") == 1);  // step 0 only
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    REQUIRE(opened.ok());
+    CHECK(opened.store->erase_ended_before(INT64_MAX) == 1);
+    CHECK(opened.store->steps("r-1").empty());
+    CHECK_FALSE(opened.store->has_call("r-1/1.0"));
+    CHECK(opened.store->list().empty());
+  }
+}
+
+TEST_CASE("store: a record inside an ended state replaces an earlier attempt's, calls kept once",
+          "[store]") {
+  temp_dir dir{"store"};
+  auto opened = checkpoint_store::open({dir.sub("db")});
+  REQUIRE(opened.ok());
+  auto& store = *opened.store;
+  auto running = a_state("r-1");
+  running.seq = 2;
+  running.steps = 2;
+  // An earlier attempt wrote step 1 with its call, then crashed.
+  REQUIRE(store
+              .write_step(running, {a_step(0), a_step(1)}, {a_call("r-1", 0), a_call("r-1", 1)},
+                          std::nullopt, false)
+              .ok());
+  // The resumed attempt ends at step 1, its answer different; its call is the same one.
+  auto ended = running;
+  ended.seq = 3;
+  ended.status = run_status::escalated;
+  ended.reason = "hop_limit";
+  auto again = a_step(1);
+  again.output = "another answer";
+  auto out = store.write_step(ended, {again}, {a_call("r-1", 1)}, std::nullopt, true);
+  REQUIRE(out.ok());
+  CHECK(out.ledger_added == 0);  // counted by the earlier attempt
+  auto steps = store.steps("r-1");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[1].output == "another answer");
+  CHECK(store.ledger("r-1").size() == 2);
+  CHECK(store.has_call("r-1/1.0"));
+  CHECK(store.load("r-1")->state->status == run_status::escalated);
+}
+
+TEST_CASE("store: a state with records inside it cut short names the record that does not fit",
+          "[store]") {
+  auto c = a_state("r-1", run_status::completed);
+  auto bytes = encode_checkpoint_with_steps(c, {encode_step(a_step(3))});
+  std::string error;
+  auto decoded = decode_checkpoint(bytes, error);
+  INFO(error);
+  REQUIRE(decoded);
+  CHECK(decoded->status == run_status::completed);
+  CHECK_FALSE(decode_checkpoint(bytes.substr(0, bytes.size() - 4), error));
+  CHECK_THAT(error, Catch::Contains("state: field 'step record' at byte"));
+  CHECK_THAT(error, Catch::Contains("runs past the end"));
+  CHECK_FALSE(decode_checkpoint(bytes + "z", error));
+  CHECK_THAT(error, Catch::Contains("1 bytes after the last field"));
+}
+
+TEST_CASE("store: a layout-4 database opens, its ended runs' records read as before, upgraded to 5",
+          "[store]") {
+  temp_dir dir{"store"};
+  layout1_contents old;
+  old.schema_version = "4";
+  old.binary_states = true;
+  auto done = a_state("r-done", run_status::completed);
+  done.output = "all done";
+  done.seq = 4;
+  done.steps = 2;
+  old.states.push_back(done);
+  auto running = a_state("r-run");
+  running.seq = 1;
+  old.states.push_back(running);
+  old.binary_steps.emplace_back("r-done", a_step(0));
+  old.binary_steps.emplace_back("r-done", a_step(1));
+  old.calls.push_back(a_call("r-done", 1));
+  REQUIRE(write_layout1_store(dir.sub("db"), old).empty());
+  {
+    auto reader = checkpoint_store::open({dir.sub("db"), false, true});
+    REQUIRE(reader.ok());
+    CHECK(reader.store->steps("r-done").size() == 2);
+  }
   CHECK(stored_layout_version(dir.sub("db")) == "4");
+  {
+    auto opened = checkpoint_store::open({dir.sub("db")});
+    INFO(opened.error);
+    REQUIRE(opened.ok());
+    auto& store = *opened.store;
+    auto all = store.list();
+    REQUIRE(all.size() == 2);
+    REQUIRE(all[0].state);
+    CHECK(all[0].state->status == run_status::completed);
+    CHECK(all[0].state->output == "all done");
+    CHECK(store.steps("r-done").size() == 2);
+    CHECK(store.has_call("r-done/1.0"));
+    // The running run ends in layout 5, beside the layout-4 one.
+    auto ended = running;
+    ended.seq = 2;
+    ended.status = run_status::failed;
+    ended.reason = "bad_input";
+    ended.steps = 1;
+    REQUIRE(store.write_step(ended, {a_step(0)}, {a_call("r-run", 0)}, std::nullopt, false).ok());
+    CHECK(store.load("r-run")->state->reason == "bad_input");
+    CHECK(store.steps("r-run").size() == 1);
+    CHECK(store.ledger("r-run").size() == 1);
+    CHECK(store.load("r-done")->state->output == "all done");
+    CHECK(store.ledger("r-done").size() == 1);
+  }
+  CHECK(stored_layout_version(dir.sub("db")) == "5");
 }

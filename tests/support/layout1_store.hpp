@@ -3,12 +3,14 @@
 // versions"): a state per run in `runs`, plain step records, each paid call in
 // `ledger`, and schema_version "1". With `layout2_steps` and schema_version "2", as a
 // layout-2 build wrote it: JSON step records holding their paid calls and continuation.
-// With `binary_steps` and schema_version "3", as a layout-3 build did (JSON states).
-// For the tests that an upgrade reads it whole.
+// With `binary_steps` and schema_version "3", as a layout-3 build did (JSON states);
+// adding `binary_states` and schema_version "4", as a layout-4 build did (an ended run's
+// last records under keys of their own). For the tests that an upgrade reads it whole.
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@ struct layout1_contents {
   std::vector<layout2_step> layout2_steps;
   // Binary step records as layout 3 wrote them (with schema_version "3": JSON states).
   std::vector<std::pair<std::string, step_record>> binary_steps;
+  bool binary_states = false;  // layout 4: states binary (encode_checkpoint), not JSON
 };
 
 /// Writes `contents` into a new database at `path`; returns an error or "".
@@ -46,7 +49,9 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   if (!s.ok()) return s.ToString();
   rocksdb::WriteOptions wo;
   db->Put(wo, handles[0], "schema_version", contents.schema_version);
-  for (const auto& c : contents.states) db->Put(wo, handles[1], c.run_id, encode_checkpoint_json(c));
+  for (const auto& c : contents.states)
+    db->Put(wo, handles[1], c.run_id,
+            contents.binary_states ? encode_checkpoint(c) : encode_checkpoint_json(c));
   auto step_key = [](const std::string& run_id, uint32_t step) {
     std::string key = run_id;
     key += '\0';
@@ -69,6 +74,26 @@ inline std::string write_layout1_store(const std::string& path, const layout1_co
   s = db->Close();
   delete db;
   return s.ok() ? std::string{} : s.ToString();
+}
+
+/// How many keys the family `family` ("runs", "steps", "ledger") of a closed database
+/// holds; -1 when it cannot be read.
+inline long stored_key_count(const std::string& path, const std::string& family) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"runs", {}}, {"steps", {}}, {"ledger", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, families, &handles, &db).ok())
+    return -1;
+  long count = 0;
+  for (size_t i = 1; i < families.size(); ++i) {
+    if (families[i].name != family) continue;
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, handles[i])};
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  return count;
 }
 
 /// The layout version a database records ("" when it cannot be read).

@@ -413,6 +413,49 @@ TEST_CASE("durable: a batch writes each run's checkpoint 0 once, before any run 
   CHECK(writes.load() == 1 + 20 * 2 + 1);
 }
 
+TEST_CASE("durable: a batch refuses a given run id of a run not ended and replaces an ended one",
+          "[durable]") {
+  temp_dir dir{"batch-ids"};
+  auto cfg = outage_config("[]");
+  set_log_level("off");
+  auto store = open_store(dir.sub("db"));
+  run_checkpoint parked;
+  parked.run_id = "r-parked";
+  parked.workflow = "ticket";
+  parked.input = "an earlier question";
+  parked.thread_id = "t-earlier";
+  parked.status = run_status::blocked;
+  parked.waits_for = "sim";
+  auto ended = parked;
+  ended.run_id = "r-ended";
+  ended.status = run_status::completed;
+  ended.waits_for.clear();
+  ended.output = "an earlier answer";
+  REQUIRE(store->write_states({parked, ended}).ok());
+  auto registry = ticket_registry();
+  std::vector<run_result> results;
+  {
+    actor_runtime rt{cfg->runtime};
+    // No recovery: the parked run stays as it is while the batch runs.
+    engine eng{rt.system(), cfg, registry, store, false};
+    std::vector<run_request> reqs;
+    reqs.push_back({"ticket", "Question A?", {}, "r-parked"});
+    reqs.push_back({"ticket", "Question B?", {}, "r-ended"});
+    reqs.push_back({"ticket", "Question C?", {}, {}});
+    results = eng.run_all(std::move(reqs), 2);
+  }
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].status == run_status::failed);
+  CHECK(results[0].reason == "run_id_in_use");
+  CHECK_THAT(results[0].detail, Catch::Contains("'r-parked' is blocked"));
+  CHECK(store->load("r-parked")->state->input == "an earlier question");
+  CHECK(results[1].status == run_status::completed);
+  CHECK(store->load("r-ended")->state->input == "Question B?");
+  CHECK(results[2].status == run_status::completed);
+  CHECK(results[2].run_id.rfind("r-", 0) == 0);
+  CHECK(store->load(results[2].run_id)->state->status == run_status::completed);
+}
+
 // The checkpoint writer sends a run's next step request itself once the step before is
 // written (save_then_run_node): a write that fails must leave that request unsent.
 TEST_CASE("durable: when the write before a step fails, that step's agent is never asked",
