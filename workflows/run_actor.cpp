@@ -495,6 +495,31 @@ void note_closed(run_actor* self, uint32_t step, const step_reply& reply) {
   }
 }
 
+// The fields of a state that a running write's continuation encodes
+// (append_binary_continuation), `status` set first: where the run goes on, what it
+// spent, the write's number and time.
+void fill_continuation(run_actor* self, run_checkpoint& c) {
+  auto& st = self->state;
+  auto& d = *st.dur;
+  if (d.next_node >= 0) c.next_node = node_name(self, d.next_node);
+  c.next_kind = d.next_kind;
+  c.next_step = d.next_step;
+  c.next_hops = d.next_hops;
+  c.hops = st.hops;
+  for (const auto& rec : d.unsaved) d.recorded = std::max(d.recorded, rec.step + 1);
+  c.steps = d.recorded;
+  c.input_tokens = d.input_tokens;
+  c.output_tokens = d.output_tokens;
+  c.spent_nano_usd = d.nano_usd;
+  if (st.escalation && c.status == run_status::running) {
+    c.escalating = true;
+    c.reason = st.escalation->first;
+    c.detail = st.escalation->second;
+  }
+  c.updated_ms = unix_now_ms();
+  c.seq = ++d.writes;
+}
+
 run_checkpoint make_state(run_actor* self, run_status status, const std::string& reason,
                           const std::string& detail, const std::string& waits_for,
                           const std::string& output) {
@@ -511,25 +536,9 @@ run_checkpoint make_state(run_actor* self, run_status status, const std::string&
   c.detail = detail;
   c.waits_for = waits_for;
   c.output = output;
-  if (d.next_node >= 0) c.next_node = node_name(self, d.next_node);
-  c.next_kind = d.next_kind;
   c.next_input = d.next_input;
-  c.next_step = d.next_step;
-  c.next_hops = d.next_hops;
-  c.hops = st.hops;
-  for (const auto& rec : d.unsaved) d.recorded = std::max(d.recorded, rec.step + 1);
-  c.steps = d.recorded;
-  c.input_tokens = d.input_tokens;
-  c.output_tokens = d.output_tokens;
-  c.spent_nano_usd = d.nano_usd;
-  if (st.escalation && status == run_status::running) {
-    c.escalating = true;
-    c.reason = st.escalation->first;
-    c.detail = st.escalation->second;
-  }
   c.created_ms = d.created_ms;
-  c.updated_ms = unix_now_ms();
-  c.seq = ++d.writes;
+  fill_continuation(self, c);
   return c;
 }
 
@@ -546,11 +555,28 @@ prepared_write prepare_write(run_actor* self, const run_checkpoint& state,
                                            may_repeat);
 }
 
-template <class Then>
-void save_then(run_actor* self, const run_checkpoint& state, std::optional<uint32_t> drop_from,
-               Then then) {
+// The running state's write. With steps closed since the last write, the last one's
+// record carries the state as its continuation, which encodes only the fields
+// fill_continuation sets: the run's input, workflow and thread are not copied for each
+// step, and its next input is lent to the encoder, not copied (~800 instructions a write).
+prepared_write prepare_running_write(run_actor* self) {
   auto& st = self->state;
-  auto write = prepare_write(self, state, drop_from);
+  auto& d = *st.dur;
+  if (d.unsaved.empty())
+    return prepare_write(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt);
+  run_checkpoint c;
+  c.run_id = st.run_id;  // short: inside the string's own buffer
+  c.status = run_status::running;
+  c.next_input = std::move(d.next_input);
+  fill_continuation(self, c);
+  auto write = prepare_write(self, c, std::nullopt);
+  d.next_input = std::move(c.next_input);
+  return write;
+}
+
+template <class Then>
+void save_then(run_actor* self, prepared_write write, Then then) {
+  auto& st = self->state;
   // Awaited like a request's response, but handed over through the writer's queue: no
   // request message, no promise on the writer's side (checkpoint_writer.hpp).
   auto answer_id = self->new_request_id(caf::message_priority::normal).response_id();
@@ -583,8 +609,7 @@ void save_running_then(run_actor* self, Then then) {
     then(std::string{});
     return;
   }
-  save_then(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt,
-            std::move(then));
+  save_then(self, prepare_running_write(self), std::move(then));
 }
 
 // Where the run continues from if it has to resume: the node about to run.
@@ -618,8 +643,10 @@ void park(run_actor* self, std::string reason, std::string detail, std::string w
   }
   // Steps closed since the last write are complete and go with the blocked state;
   // the blocked step itself was not closed and will run again.
-  auto state = make_state(self, run_status::blocked, reason, detail, waits_for, {});
-  save_then(self, state, std::nullopt,
+  // Encoded before the lambda below takes the strings.
+  auto write = prepare_write(
+      self, make_state(self, run_status::blocked, reason, detail, waits_for, {}), std::nullopt);
+  save_then(self, std::move(write),
             [self, reason = std::move(reason), detail = std::move(detail),
              waits_for = std::move(waits_for), retry_after_ms](const std::string& problem) mutable {
               if (!problem.empty())
@@ -711,7 +738,7 @@ void finish(run_actor* self, run_status status, std::string reason, std::string 
                 &write);
     return;
   }
-  save_then(self, state, drop_from,
+  save_then(self, prepare_write(self, state, drop_from),
             [self, status, reason = std::move(reason), detail = std::move(detail),
              output = std::move(output), with_handoff](const std::string& problem) mutable {
               if (!problem.empty())
@@ -995,8 +1022,7 @@ void save_then_run_node(run_actor* self, int node, std::string input, step_kind 
     return;
   }
   auto& d = *st.dur;
-  auto write =
-      prepare_write(self, make_state(self, run_status::running, {}, {}, {}, {}), std::nullopt);
+  auto write = prepare_running_write(self);
   d.handed_records = static_cast<uint32_t>(d.unsaved.size());
   d.handed_calls = static_cast<uint32_t>(d.unsaved_calls.size());
   auto req = begin_step(self, kind, node, -1, std::move(input));

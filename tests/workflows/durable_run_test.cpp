@@ -165,7 +165,12 @@ TEST_CASE("durable: a blocked run names the provider it waits for and resumes on
   CHECK(saved->state->status == run_status::blocked);
   CHECK(saved->state->waits_for == "sim");
   CHECK(saved->state->next_node == "answer");  // intake's step is done and kept
-  CHECK(store->steps("r-wait").size() == 1);
+  auto kept = store->steps("r-wait");
+  REQUIRE(kept.size() == 1);
+  // The blocked state was written after the running one (intake's record): it still
+  // continues from intake's output.
+  CHECK(!kept[0].output.empty());
+  CHECK(saved->state->next_input == kept[0].output);
   CHECK(eng.blocked_runs() == 1);
   // On command: one attempt now; the provider is still down, so it blocks again.
   auto again = eng.resume("r-wait");
