@@ -38,18 +38,18 @@ checkpoint_writer::~checkpoint_writer() {
   stop();
 }
 
-void checkpoint_writer::submit(prepared_write write, caf::strong_actor_ptr reply_to,
+void checkpoint_writer::submit(prepared_write&& write, caf::strong_actor_ptr reply_to,
                                caf::message_id response_id) {
   queue(std::move(write), pending{std::move(reply_to), response_id, {}, false});
 }
 
-void checkpoint_writer::submit_then_send(prepared_write write, follow_up next,
+void checkpoint_writer::submit_then_send(prepared_write&& write, follow_up&& next,
                                          caf::strong_actor_ptr reply_to,
                                          caf::message_id failure_id) {
   queue(std::move(write), pending{std::move(reply_to), failure_id, std::move(next), true});
 }
 
-void checkpoint_writer::queue(prepared_write write, pending p) {
+void checkpoint_writer::queue(prepared_write&& write, pending&& p) {
   std::unique_lock<std::mutex> lock{mu_};
   if (stopping_) {
     lock.unlock();

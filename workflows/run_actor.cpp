@@ -163,7 +163,7 @@ class run_promise {
 
   /// Hands the answer to the checkpoint writer with `write`: sent once the write is
   /// in the WAL, and also if it fails (a run's end is answered even if not written).
-  void deliver_after(checkpoint_writer& writer, prepared_write write, caf::message answer) {
+  void deliver_after(checkpoint_writer& writer, prepared_write&& write, caf::message answer) {
     follow_up next;
     if (pending()) {
       next.message =
