@@ -433,13 +433,19 @@ std::vector<run_result> engine::run_all_durable(std::vector<run_request> request
     c.created_ms = now;
     c.updated_ms = now;
     st->run_ids[i] = c.run_id;
-    st->starts[i] = run_request{c.workflow, c.input, c.thread_id, c.run_id};
     st->own_threads[i] = c.own_thread;
     states.push_back(std::move(c));
   }
   // Every run is on disk before any starts: a crash now loses none of them.
   if (!states.empty()) {
     auto written = store.write_states(states);
+    // The starts take the states' strings: the states are not needed again.
+    for (size_t i = 0, k = 0; i < st->run_ids.size(); ++i) {
+      if (st->run_ids[i].empty()) continue;
+      auto& c = states[k++];
+      st->starts[i] = run_request{std::move(c.workflow), std::move(c.input), std::move(c.thread_id),
+                                  std::move(c.run_id)};
+    }
     if (!written.ok()) {
       for (size_t i = 0; i < st->run_ids.size(); ++i) {
         if (st->run_ids[i].empty()) continue;
