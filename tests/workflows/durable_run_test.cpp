@@ -103,6 +103,21 @@ books read_books(const checkpoint_store& store) {
   return b;
 }
 
+// A stored state of the `ticket` workflow, as a run started with `input` on its own
+// thread `thread_id` would have it before its first step.
+run_checkpoint ticket_state(const std::string& run_id, const std::string& input,
+                            const std::string& thread_id) {
+  run_checkpoint c;
+  c.run_id = run_id;
+  c.workflow = "ticket";
+  c.input = input;
+  c.thread_id = thread_id;
+  c.own_thread = true;
+  c.next_node = "intake";
+  c.next_input = input;
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -216,14 +231,7 @@ TEST_CASE("durable: a checkpoint that does not decode fails that run; the others
   auto cfg = outage_config("[]");
   set_log_level("off");
   auto store = open_store(dir.sub("db"));
-  run_checkpoint good;
-  good.run_id = "r-good";
-  good.workflow = "ticket";
-  good.input = "Hello?";
-  good.thread_id = "t-good";
-  good.own_thread = true;
-  good.next_node = "intake";
-  good.next_input = "Hello?";
+  auto good = ticket_state("r-good", "Hello?", "t-good");
   REQUIRE(store->write_states({good}).ok());
   REQUIRE(store->put_raw_state("r-bad", "{\"v\":1,\"run_id\":").empty());
   auto registry = ticket_registry();
@@ -250,12 +258,7 @@ TEST_CASE("durable: a run a layout-1 build checkpointed mid-way recovers and com
   // As the layout-1 build left it when killed: intake's step recorded, the state at
   // "answer" (written with that step), no ledger entry yet (intake pays nothing).
   switchyard::testing::layout1_contents old;
-  run_checkpoint c;
-  c.run_id = "r-v1";
-  c.workflow = "ticket";
-  c.input = "Hello?";
-  c.thread_id = "t-v1";
-  c.own_thread = true;
+  auto c = ticket_state("r-v1", "Hello?", "t-v1");
   c.next_node = "answer";
   c.next_input = "ticket: Hello?";
   c.next_step = 1;
@@ -342,14 +345,7 @@ TEST_CASE("durable: a step record whose decision traces do not decode fails that
   auto cfg = outage_config("[]");
   set_log_level("off");
   auto store = open_store(dir.sub("db"));
-  run_checkpoint c;
-  c.run_id = "r-trace";
-  c.workflow = "ticket";
-  c.input = "Hello?";
-  c.thread_id = "t-trace";
-  c.own_thread = true;
-  c.next_node = "intake";
-  c.next_input = "Hello?";
+  auto c = ticket_state("r-trace", "Hello?", "t-trace");
   c.next_step = 1;
   c.steps = 1;
   step_record rec;
@@ -424,11 +420,11 @@ TEST_CASE("durable: a batch refuses a given run id of a run not ended and replac
   auto cfg = outage_config("[]");
   set_log_level("off");
   auto store = open_store(dir.sub("db"));
-  run_checkpoint parked;
-  parked.run_id = "r-parked";
-  parked.workflow = "ticket";
-  parked.input = "an earlier question";
-  parked.thread_id = "t-earlier";
+  // Parked, and ended, by runs that shared another thread.
+  auto parked = ticket_state("r-parked", "an earlier question", "t-earlier");
+  parked.own_thread = false;
+  parked.next_node.clear();
+  parked.next_input.clear();
   parked.status = run_status::blocked;
   parked.waits_for = "sim";
   auto ended = parked;
